@@ -1,0 +1,57 @@
+#include "cli/cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Add a subcommand: one line here, one declaration in cmd.h, one file. */
+static const struct command commands[] = {
+    {"ingest", cmd_ingest, "ingest aggregate reports from files, directories or stdin"},
+    {"failures", cmd_failures, "list quarantined inputs and why they failed"},
+    {"reprocess", cmd_reprocess, "retry quarantined inputs from their stored raw bytes"},
+    {"tenant", cmd_tenant, "add and list tenants (client organisations)"},
+    {"db", cmd_db, "manage the database: start|stop|status|url|migrate"},
+    {"bounces", cmd_bounces, "parse, classify and store SMTP bounce records"},
+    {"suppressions", cmd_suppressions, "list suppressed recipient addresses per tenant"},
+    {"escalations", cmd_escalations, "list open bounce escalations (repeating rejects)"},
+    {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
+    {"config", cmd_config, "check the configuration file: dmarcsift config check"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: dmarcsift COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(out, "  %-12s %s\n", c->name, c->summary);
+	fprintf(out, "\nRun 'dmarcsift COMMAND --help' for the options of a command.\n"
+	             "Exit codes: 0 ok, 1 some input was quarantined or failed, 2 usage error,\n"
+	             "3 the database cannot be reached.\n");
+}
+
+int cmd_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("dmarcsift 0.1.0\n");
+		return EXIT_OK;
+	}
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(argv[1], c->name) == 0)
+			return c->fn(argc - 1, argv + 1);
+	fprintf(stderr, "dmarcsift: unknown command '%s' (try 'dmarcsift --help')\n", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,25 @@
+/*
+ * cmd: the subcommand table and the options every subcommand shares.
+ * Each cmd_NAME takes argc/argv with argv[0] = the subcommand name, handles
+ * its own --help, and returns the process exit code.
+ */
+#ifndef DS_CLI_CMD_H
+#define DS_CLI_CMD_H
+
+enum { EXIT_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_DB = 3 };
+
+int cmd_main(int argc, char **argv);
+
+/* One line per subcommand file (cli/cmd_NAME.c). */
+int cmd_ingest(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_tenant(int argc, char **argv);
+int cmd_failures(int argc, char **argv);
+int cmd_reprocess(int argc, char **argv);
+int cmd_bounces(int argc, char **argv);
+int cmd_suppressions(int argc, char **argv);
+int cmd_escalations(int argc, char **argv);
+int cmd_poll(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+
+#endif

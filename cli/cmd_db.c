@@ -1,0 +1,117 @@
+/*
+ * dmarcsift db: the embedded cluster's life cycle, its connection string,
+ * and schema migrations for whichever database is configured.
+ */
+#include "cli/cmd.h"
+#include "cli/common.h"
+#include "db/cluster.h"
+#include "db/db.h"
+#include "db/migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: dmarcsift db start|stop|status|url|migrate [--db CONN]\n"
+	        "\n"
+	        "  start    create (initdb, first time) and start the private embedded cluster\n"
+	        "  stop     stop the embedded cluster\n"
+	        "  status   say whether the embedded cluster is initialised and running\n"
+	        "  url      print the connection string in use: psql \"$(dmarcsift db url)\"\n"
+	        "           (starts the embedded cluster when that is the database)\n"
+	        "  migrate  apply pending schema migrations (also done automatically)\n"
+	        "\n"
+	        "The embedded cluster lives in $XDG_DATA_HOME/dmarcsift/pg (default\n"
+	        "~/.local/share/dmarcsift/pg) and listens on a unix socket only. --db or\n"
+	        "DMARCSIFT_DB (a libpq connection string or URI) select another server.\n");
+}
+
+static int with_cluster(const char *verb)
+{
+	struct err e = {0};
+	struct cluster_info ci = {0};
+	int rc = EXIT_OK;
+	if (cluster_info_get(&ci, &e) != 0)
+		return cli_fail(&e);
+	if (strcmp(verb, "start") == 0) {
+		if (cluster_start(&ci, &e) != 0)
+			rc = cli_fail(&e);
+		else
+			printf("embedded PostgreSQL running: %s\n", ci.conninfo);
+	} else if (strcmp(verb, "stop") == 0) {
+		if (cluster_stop(&ci, &e) != 0)
+			rc = cli_fail(&e);
+		else
+			printf("embedded PostgreSQL stopped (%s)\n", ci.pgdata);
+	} else {
+		int s = cluster_status(&ci, &e);
+		if (s < 0)
+			rc = cli_fail(&e);
+		else if (s == 1)
+			printf("running: %s (data in %s)\n", ci.conninfo, ci.pgdata);
+		else if (s == 0)
+			printf("stopped (data in %s)\n", ci.pgdata);
+		else
+			printf("not initialised (would live in %s)\n", ci.pgdata);
+		if (s == 0 || s == 2)
+			rc = EXIT_SOME_FAILED;
+	}
+	cluster_info_free(&ci);
+	return rc;
+}
+
+int cmd_db(int argc, char **argv)
+{
+	const char *db_opt = NULL, *verb = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			db_opt = argv[++i];
+		} else if (strncmp(argv[i], "--db=", 5) == 0) {
+			db_opt = argv[i] + 5;
+		} else if (!verb && argv[i][0] != '-') {
+			verb = argv[i];
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!verb) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "status") == 0)
+		return with_cluster(verb);
+
+	struct err e = {0};
+	if (strcmp(verb, "url") == 0) {
+		char *conninfo = NULL;
+		if (cluster_resolve(db_opt, true, &conninfo, &e) != 0)
+			return cli_fail(&e);
+		printf("%s\n", conninfo);
+		free(conninfo);
+		return EXIT_OK;
+	}
+	if (strcmp(verb, "migrate") == 0) {
+		char *conninfo = NULL;
+		struct db *db = NULL;
+		int applied = 0, rc = EXIT_OK;
+		if (cluster_resolve(db_opt, true, &conninfo, &e) != 0 ||
+		    db_connect(&db, conninfo, false, &e) != 0 ||
+		    migrate_apply(db, &applied, &e) != 0)
+			rc = cli_fail(&e);
+		else
+			printf("%d migration(s) applied; schema is up to date\n", applied);
+		db_close(db);
+		free(conninfo);
+		return rc;
+	}
+	fprintf(stderr, "dmarcsift db: unknown action '%s'\n", verb);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,351 @@
+/*
+ * dmarcsift ingest: files, directories (recursive) and standard input into
+ * the database through the pipeline.
+ */
+#include "cli/cmd.h"
+#include "cli/common.h"
+#include "cli/pipeline.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "db/db.h"
+#include "ingest/mime.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STDIN_MAX ((size_t)1 << 30)
+/* Bare report files larger than this are streamed from the file. */
+#define STREAM_ABOVE ((off_t)16 << 20)
+
+struct ingest_run {
+	struct pipeline *pipe;
+	uint64_t unreadable;
+	bool progress;
+	struct timespec last_progress;
+	struct err fatal;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: dmarcsift ingest [--db CONN] [--tenant NAME] [--json] [--quiet] PATH...\n"
+	        "\n"
+	        "Ingests DMARC aggregate reports: .xml, .xml.gz, .gz, .zip, or the e-mails that\n"
+	        "carried them (.eml, any MIME nesting). PATH is a file, a directory (read\n"
+	        "recursively; hidden files and .tsv/.md/.sh files in it are skipped), or '-'\n"
+	        "for standard input. Raw bytes are stored first; an input that fails is\n"
+	        "quarantined with the stage and reason (see 'dmarcsift failures') and the run\n"
+	        "goes on. Identical bytes or an already stored report are duplicates.\n"
+	        "\n"
+	        "  --db CONN      libpq connection string or URI (default: $DMARCSIFT_DB, else\n"
+	        "                 the private embedded cluster, started on demand)\n"
+	        "  --tenant NAME  put every report of this run into tenant NAME\n"
+	        "  --json         print the summary as one JSON object\n"
+	        "  --quiet        no progress and no per-input warnings\n"
+	        "\n"
+	        "Exit: 0 nothing quarantined, 1 something quarantined or unreadable, 2 usage,\n"
+	        "3 the database cannot be reached (nothing is marked processed then).\n");
+}
+
+static void show_progress(struct ingest_run *r, bool final)
+{
+	if (!r->progress)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - r->last_progress.tv_sec) * 1000 +
+	          (now.tv_nsec - r->last_progress.tv_nsec) / 1000000;
+	if (!final && ms < 250)
+		return;
+	r->last_progress = now;
+	const struct pipeline_stats *st = pipeline_stats(r->pipe);
+	fprintf(stderr,
+	        "\r%llu inputs: %llu reports, %llu records, %llu duplicates, %llu quarantined%s",
+	        (unsigned long long)st->inputs, (unsigned long long)st->reports,
+	        (unsigned long long)st->records, (unsigned long long)st->duplicates,
+	        (unsigned long long)st->quarantined, final ? "\n" : "");
+	fflush(stderr);
+}
+
+/* Hands bytes to the pipeline; returns -1 only when the run must stop. */
+static int feed(struct ingest_run *r, const void *data, size_t len, const char *source)
+{
+	enum pipeline_outcome outcome;
+	if (pipeline_ingest(r->pipe, data, len, source, &outcome, &r->fatal) != 0)
+		return -1;
+	show_progress(r, false);
+	return 0;
+}
+
+static int ingest_file(struct ingest_run *r, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("%s: cannot open: %s", path, strerror(errno));
+		r->unreadable++;
+		return 0;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		log_warn("%s: cannot stat: %s", path, strerror(errno));
+		close(fd);
+		r->unreadable++;
+		return 0;
+	}
+	int rc;
+	unsigned char head[4096];
+	ssize_t got = 0;
+	if (st.st_size > STREAM_ABOVE)
+		got = pread(fd, head, sizeof head, 0);
+	if (st.st_size == 0) {
+		rc = feed(r, "", 0, path);
+	} else if (st.st_size > STREAM_ABOVE && got > 0 &&
+	           !mime_looks_like_message(head, (size_t)got)) {
+		/* A large bare report: streamed, so memory does not grow with it. */
+		enum pipeline_outcome outcome;
+		rc = pipeline_ingest_fd(r->pipe, fd, path, &outcome, &r->fatal);
+		show_progress(r, false);
+	} else {
+		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			log_warn("%s: cannot read: %s", path, strerror(errno));
+			close(fd);
+			r->unreadable++;
+			return 0;
+		}
+		madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+		rc = feed(r, map, (size_t)st.st_size, path);
+		munmap(map, (size_t)st.st_size);
+	}
+	close(fd);
+	return rc;
+}
+
+static bool skipped_in_directory(const char *name)
+{
+	static const char *const skip_ext[] = {".tsv", ".md", ".sh", NULL};
+	if (name[0] == '.')
+		return true;
+	size_t n = strlen(name);
+	for (const char *const *ext = skip_ext; *ext; ext++) {
+		size_t m = strlen(*ext);
+		if (n >= m && strcmp(name + n - m, *ext) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ingest_path(struct ingest_run *r, const char *path, int depth);
+
+static int ingest_dir(struct ingest_run *r, const char *path, int depth)
+{
+	DIR *d = opendir(path);
+	if (!d) {
+		log_warn("%s: cannot open directory: %s", path, strerror(errno));
+		r->unreadable++;
+		return 0;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (skipped_in_directory(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xrealloc(names, cap * sizeof *names);
+		}
+		names[n++] = xasprintf("%s/%s", path, de->d_name);
+	}
+	closedir(d);
+	/* Sorted, so runs are reproducible whatever the file system's order. */
+	if (n)
+		qsort(names, n, sizeof *names, cmp_names);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = ingest_path(r, names[i], depth + 1);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+static int ingest_path(struct ingest_run *r, const char *path, int depth)
+{
+	struct stat st;
+	if (depth > 64) {
+		log_warn("%s: directories nested too deep, skipped", path);
+		r->unreadable++;
+		return 0;
+	}
+	if (stat(path, &st) != 0) {
+		log_warn("%s: %s", path, strerror(errno));
+		r->unreadable++;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		return ingest_dir(r, path, depth);
+	if (!S_ISREG(st.st_mode)) {
+		log_warn("%s: not a regular file, skipped", path);
+		r->unreadable++;
+		return 0;
+	}
+	return ingest_file(r, path);
+}
+
+static int ingest_stdin(struct ingest_run *r)
+{
+	struct buf b;
+	buf_init(&b, STDIN_MAX);
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(STDIN_FILENO, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("standard input: %s", strerror(errno));
+			r->unreadable++;
+			buf_free(&b);
+			return 0;
+		}
+		if (buf_append(&b, chunk, (size_t)n) != 0) {
+			log_warn("standard input: larger than %zu bytes, refused", STDIN_MAX);
+			r->unreadable++;
+			buf_free(&b);
+			return 0;
+		}
+	}
+	int rc = feed(r, b.data ? b.data : "", b.len, "-");
+	buf_free(&b);
+	return rc;
+}
+
+static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, bool json)
+{
+	if (json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "inputs", json_object_new_int64((int64_t)st->inputs));
+		json_object_object_add(o, "reports", json_object_new_int64((int64_t)st->reports));
+		json_object_object_add(o, "records", json_object_new_int64((int64_t)st->records));
+		json_object_object_add(o, "messages", json_object_new_int64((int64_t)st->messages));
+		json_object_object_add(o, "duplicates",
+		                       json_object_new_int64((int64_t)st->duplicates));
+		json_object_object_add(o, "quarantined",
+		                       json_object_new_int64((int64_t)st->quarantined));
+		json_object_object_add(o, "recovered",
+		                       json_object_new_int64((int64_t)st->recovered));
+		json_object_object_add(o, "dsn", json_object_new_int64((int64_t)st->dsn));
+		json_object_object_add(o, "bounce_events",
+		                       json_object_new_int64((int64_t)st->bounce_events));
+		json_object_object_add(o, "unreadable", json_object_new_int64((int64_t)unreadable));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		return;
+	}
+	printf("%llu reports (%llu records) ingested, %llu duplicates, %llu quarantined",
+	       (unsigned long long)st->reports, (unsigned long long)st->records,
+	       (unsigned long long)st->duplicates, (unsigned long long)st->quarantined);
+	if (st->recovered)
+		printf(", %llu recovered", (unsigned long long)st->recovered);
+	if (st->dsn)
+		printf(", %llu DSN (%llu new bounce events)", (unsigned long long)st->dsn,
+		       (unsigned long long)st->bounce_events);
+	if (unreadable)
+		printf(", %llu unreadable", (unsigned long long)unreadable);
+	printf("\n");
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"tenant", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *db_opt = NULL, *tenant = NULL;
+	bool json = false, quiet = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:t:jqvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db_opt = optarg;
+			break;
+		case 't':
+			tenant = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'v':
+			log_set_level(LOG_VERBOSE);
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "dmarcsift ingest: no PATH given\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (quiet)
+		log_set_level(LOG_QUIET);
+
+	struct db *db = NULL;
+	int rc = cli_connect(db_opt, &db);
+	if (rc != 0)
+		return rc;
+	struct pipeline_opts po = {.tenant_override = tenant};
+	struct ingest_run run = {.progress = !quiet && !json && isatty(STDERR_FILENO)};
+	clock_gettime(CLOCK_MONOTONIC, &run.last_progress);
+	pipeline_new(&run.pipe, db, &po);
+
+	int stop = 0;
+	for (int i = optind; i < argc && stop == 0; i++)
+		stop =
+		    strcmp(argv[i], "-") == 0 ? ingest_stdin(&run) : ingest_path(&run, argv[i], 0);
+	show_progress(&run, true);
+
+	const struct pipeline_stats *st = pipeline_stats(run.pipe);
+	if (stop != 0) {
+		print_summary(st, run.unreadable, json);
+		rc = cli_fail(&run.fatal);
+		if (run.fatal.kind == ERR_RETRY)
+			rc = EXIT_DB;
+	} else {
+		print_summary(st, run.unreadable, json);
+		rc = st->quarantined || run.unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+	}
+	pipeline_free(run.pipe);
+	db_close(db);
+	return rc;
+}

@@ -1,0 +1,190 @@
+/*
+ * dmarcsift suppressions: the active suppression list per tenant — address,
+ * why (invalid_recipient: hard; mailbox_issue: soft, lifted by a later
+ * delivery), first and last evidence — from dmarcsift.v_suppressions.
+ */
+#include "cli/cmd.h"
+#include "cli/common.h"
+#include "cli/rows.h"
+#include "db/db.h"
+#include "db/store.h"
+
+#include <getopt.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: dmarcsift suppressions [--db CONN] [--tenant T] [--since DATE|DURATION]\n"
+	    "                              [--format text|csv|json]\n"
+	    "\n"
+	    "Lists the addresses that must not be mailed any more, per tenant: the reason\n"
+	    "(invalid_recipient after a hard bounce; mailbox_issue after repeated soft\n"
+	    "bounces, lifted again by a later delivery), the first and last evidence, how\n"
+	    "many bounces, and the last reply text.\n"
+	    "\n"
+	    "  --db CONN       libpq connection string (default: DMARCSIFT_DB, the config\n"
+	    "                  file, else the embedded cluster)\n"
+	    "  --tenant T      only this tenant\n"
+	    "  --since S       only suppressions added since S: a date (2026-11-01, or a\n"
+	    "                  timestamp 2026-11-01T08:00:00Z) or a duration (30m, 12h, 7d, 2w)\n"
+	    "  --format F      text (default), csv, or json (one object per line)\n");
+}
+
+/* "7d" -> "7 days"; false when s is not a duration. */
+static bool duration(const char *s, char *out, size_t outsz)
+{
+	char *end = NULL;
+	long long n = strtoll(s, &end, 10);
+	if (end == s || n < 0 || n > 1000000 || end[0] == '\0' || end[1] != '\0' || s[0] == '-' ||
+	    s[0] == '+')
+		return false;
+	const char *unit = NULL;
+	switch (end[0]) {
+	case 'm':
+		unit = "minutes";
+		break;
+	case 'h':
+		unit = "hours";
+		break;
+	case 'd':
+		unit = "days";
+		break;
+	case 'w':
+		unit = "weeks";
+		break;
+	default:
+		return false;
+	}
+	snprintf(out, outsz, "%lld %s", n, unit);
+	return true;
+}
+
+static bool is_date(const char *s)
+{
+	regex_t re;
+	if (regcomp(&re,
+	            "^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?"
+	            "(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$",
+	            REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	bool ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+static const char sql[] =
+    "SELECT tenant, address, reason,"
+    " to_char(first_evidence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "  AS first_evidence,"
+    " to_char(last_evidence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "  AS last_evidence,"
+    " evidence_count AS bounces,"
+    " to_char(added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS added,"
+    " last_text"
+    " FROM dmarcsift.v_suppressions"
+    " WHERE ($1::text IS NULL OR tenant = $1)"
+    "  AND ($2::interval IS NULL OR added_at >= now() - $2::interval)"
+    "  AND ($3::timestamptz IS NULL OR added_at >= $3::timestamptz)"
+    " ORDER BY tenant, added_at DESC, address";
+
+int cmd_suppressions(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},    {"tenant", required_argument, NULL, 't'},
+	    {"since", required_argument, NULL, 's'}, {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	const char *db_opt = NULL, *tenant = NULL, *since = NULL;
+	enum rows_format fmt = ROWS_TEXT;
+	char interval[64], stamp[64];
+	const char *params[3] = {NULL, NULL, NULL};
+	struct db *db = NULL;
+	PGresult *res = NULL;
+	struct err e = {0};
+	int c, rc;
+
+	optind = 0; /* GNU: full re-initialisation, the table may call us twice */
+	while ((c = getopt_long(argc, argv, "d:t:s:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db_opt = optarg;
+			break;
+		case 't':
+			tenant = optarg;
+			break;
+		case 's':
+			since = optarg;
+			break;
+		case 'f':
+			if (rows_format_parse(optarg, &fmt) < 0) {
+				fprintf(stderr, "dmarcsift: unknown format '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	params[0] = tenant;
+	if (since) {
+		if (duration(since, interval, sizeof interval)) {
+			params[1] = interval;
+		} else if (is_date(since)) {
+			/* Dates and times without a zone are UTC, as we print them. */
+			size_t n = strlen(since);
+			bool zoned = n > 10 && strpbrk(since + 10, "Z+-") != NULL;
+			snprintf(stamp, sizeof stamp, "%s%s", since,
+			         zoned ? "" : (n == 10 ? "T00:00:00Z" : "Z"));
+			params[2] = stamp;
+		} else {
+			fprintf(stderr,
+			        "dmarcsift: --since wants a date (2026-11-01) or a duration (7d), "
+			        "not '%s'\n",
+			        since);
+			return EXIT_USAGE;
+		}
+	}
+	rc = cli_connect(db_opt, &db);
+	if (rc != 0)
+		return rc;
+	if (tenant) {
+		int id;
+		if (store_tenant_resolve(db, NULL, tenant, &id, &e) < 0) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+	}
+	res = db_query(db, sql, 3, params);
+	if (db_check(db, res, PGRES_TUPLES_OK, "listing suppressions", &e) < 0) {
+		res = NULL;
+		/* A date PostgreSQL does not take (2026-02-30) is the user's. */
+		rc = cli_fail(&e);
+		if (strncmp(e.sqlstate, "22", 2) == 0)
+			rc = EXIT_USAGE;
+		goto out;
+	}
+	if (fmt == ROWS_TEXT && PQntuples(res) == 0)
+		printf("no suppressed addresses\n");
+	else
+		rows_print(stdout, res, fmt, 60);
+	if (fflush(stdout) != 0)
+		rc = EXIT_SOME_FAILED;
+out:
+	PQclear(res);
+	db_close(db);
+	return rc;
+}

@@ -1,0 +1,656 @@
+#include "cli/config.h"
+
+#include "core/buf.h"
+#include "core/xalloc.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SECRET_MAX 16384
+
+/*
+ * Parsing state. inih (Debian's build has INI_HANDLER_LINENO off) does not
+ * tell the handler the line number, so our reader hands inih one line per
+ * call and counts them; it also notes section headers, so a section that
+ * has no keys, or a repeated [mailbox NAME], is still seen and placed.
+ */
+struct parse {
+	struct config *cfg;
+	const char *name; /* file name for messages */
+	FILE *f;
+	const char *text; /* or a string */
+	size_t text_off;
+	int line;
+	int max_line;
+	bool pending_section; /* a header was read, no key of it seen yet */
+	int pending_line;
+	char pending_raw[128];
+	enum { SEC_NONE, SEC_DATABASE, SEC_MAILBOX, SEC_UNKNOWN } sec;
+	struct config_mailbox *mb; /* current [mailbox] */
+	unsigned seen;             /* keys seen in the current section (bit per key) */
+	bool db_seen;
+};
+
+static void add_msg(char ***list, size_t *n, char *msg)
+{
+	*list = xrealloc(*list, (*n + 1) * sizeof **list);
+	(*list)[(*n)++] = msg;
+}
+
+__attribute__((format(printf, 4, 0))) static void vadd(struct parse *ps, bool is_error, int line,
+                                                       const char *fmt, va_list ap)
+{
+	char m[600];
+	vsnprintf(m, sizeof m, fmt, ap);
+	char *msg = xasprintf("%s:%d: %s", ps->name, line, m);
+	if (is_error)
+		add_msg(&ps->cfg->errors, &ps->cfg->n_errors, msg);
+	else
+		add_msg(&ps->cfg->warnings, &ps->cfg->n_warnings, msg);
+}
+
+__attribute__((format(printf, 3, 4))) static void problem(struct parse *ps, int line,
+                                                          const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vadd(ps, true, line, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static void warning(struct parse *ps, int line,
+                                                          const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vadd(ps, false, line, fmt, ap);
+	va_end(ap);
+}
+
+/* The section header text of a line, if it is one ("[mailbox x]" -> "mailbox x"). */
+static bool header_of(const char *line, char *out, size_t outsz)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line != '[')
+		return false;
+	const char *end = strchr(line, ']');
+	size_t n = end ? (size_t)(end - line - 1) : strcspn(line + 1, "\r\n");
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, line + 1, n);
+	out[n] = '\0';
+	return true;
+}
+
+static void close_pending(struct parse *ps)
+{
+	if (!ps->pending_section)
+		return;
+	ps->pending_section = false;
+	if (strncmp(ps->pending_raw, "mailbox", 7) == 0 || strcmp(ps->pending_raw, "database") == 0)
+		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
+	else
+		problem(ps, ps->pending_line,
+		        "unknown section [%s] (expected [database] or [mailbox NAME])",
+		        ps->pending_raw);
+}
+
+/* One whole line per call, so ps->line is the line inih is working on. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse *ps = stream;
+	char *line = NULL;
+	size_t len = 0;
+	if (ps->f) {
+		size_t cap = 0;
+		ssize_t n = getline(&line, &cap, ps->f);
+		if (n < 0) {
+			free(line);
+			return NULL;
+		}
+		len = (size_t)n;
+	} else {
+		if (!ps->text[ps->text_off])
+			return NULL;
+		const char *s = ps->text + ps->text_off;
+		const char *nl = strchr(s, '\n');
+		len = nl ? (size_t)(nl - s + 1) : strlen(s);
+		line = xstrndup(s, len);
+		ps->text_off += len;
+	}
+	ps->line++;
+	char hdr[128];
+	if (header_of(line, hdr, sizeof hdr)) {
+		close_pending(ps);
+		ps->pending_section = true;
+		ps->pending_line = ps->line;
+		snprintf(ps->pending_raw, sizeof ps->pending_raw, "%s", hdr);
+	}
+	if (len + 3 > (size_t)num) {
+		problem(ps, ps->line, "line too long (at most %d characters)", num - 3);
+		snprintf(str, (size_t)num, ";\n");
+	} else {
+		memcpy(str, line, len);
+		str[len] = '\0';
+	}
+	free(line);
+	return str;
+}
+
+static const char *const mailbox_keys[] = {
+    "url",
+    "user",
+    "password_file",
+    "password_env",
+    "oauth2_token_file",
+    "oauth2_token_command",
+    "tenant",
+    "processed_folder",
+    "failed_folder",
+    "tls_ca_file",
+    "insecure_skip_verify",
+    NULL,
+};
+
+static int key_index(const char *const *keys, const char *name)
+{
+	for (int i = 0; keys[i]; i++)
+		if (strcmp(keys[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on", NULL};
+	static const char *const no[] = {"0", "no", "false", "off", NULL};
+	for (int i = 0; yes[i]; i++)
+		if (strcasecmp(v, yes[i]) == 0)
+			return *out = true, 0;
+	for (int i = 0; no[i]; i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return *out = false, 0;
+	return -1;
+}
+
+static bool name_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.' || *s == '@'))
+			return false;
+	return true;
+}
+
+static void begin_section(struct parse *ps, const char *section)
+{
+	int line = ps->pending_section ? ps->pending_line : ps->line;
+	ps->pending_section = false;
+	ps->seen = 0;
+	ps->mb = NULL;
+	if (strcmp(section, "database") == 0) {
+		if (ps->db_seen)
+			problem(ps, line, "[database] given twice");
+		ps->db_seen = true;
+		ps->sec = SEC_DATABASE;
+		return;
+	}
+	if (strncmp(section, "mailbox", 7) == 0 && (section[7] == ' ' || section[7] == '\0')) {
+		const char *name = section + 7;
+		while (*name == ' ')
+			name++;
+		ps->sec = SEC_MAILBOX;
+		if (!*name) {
+			problem(ps, line, "[mailbox] needs a name: [mailbox NAME]");
+		} else if (!name_ok(name)) {
+			problem(ps, line,
+			        "mailbox name '%s' may only contain letters, digits and - _ . @",
+			        name);
+		} else if (config_mailbox_find(ps->cfg, name)) {
+			problem(ps, line, "mailbox '%s' defined twice", name);
+		}
+		struct config *c = ps->cfg;
+		c->mailboxes = xrealloc(c->mailboxes, (c->n_mailboxes + 1) * sizeof *c->mailboxes);
+		ps->mb = &c->mailboxes[c->n_mailboxes++];
+		memset(ps->mb, 0, sizeof *ps->mb);
+		ps->mb->name = xstrdup(name);
+		ps->mb->line = line;
+		return;
+	}
+	ps->sec = SEC_UNKNOWN;
+	problem(ps, line, "unknown section [%s] (expected [database] or [mailbox NAME])", section);
+}
+
+static void set_str(struct parse *ps, char **slot, const char *key, const char *value)
+{
+	if (!*value) {
+		problem(ps, ps->line, "'%s' is empty", key);
+		return;
+	}
+	free(*slot);
+	*slot = xstrdup(value);
+}
+
+static void mailbox_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_mailbox *mb = ps->mb;
+	int k = key_index(mailbox_keys, name);
+	if (k < 0) {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [mailbox %s] (known: url, user, "
+		        "password_file, password_env, oauth2_token_file, "
+		        "oauth2_token_command, tenant, processed_folder, failed_folder, "
+		        "tls_ca_file, insecure_skip_verify)",
+		        name, mb->name);
+		return;
+	}
+	if (ps->seen & (1u << k)) {
+		problem(ps, ps->line, "'%s' given twice in [mailbox %s]", name, mb->name);
+		return;
+	}
+	ps->seen |= 1u << k;
+	switch (k) {
+	case 0:
+		mb->url_line = ps->line;
+		if (strncmp(value, "imaps://", 8) == 0 || strncmp(value, "imap://", 7) == 0) {
+			mb->kind = CONFIG_MAILBOX_IMAP;
+			CURLU *u = curl_url();
+			char *host = NULL;
+			bool ok = curl_url_set(u, CURLUPART_URL, value, 0) == CURLUE_OK &&
+			          curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host;
+			curl_free(host);
+			curl_url_cleanup(u);
+			if (!ok) {
+				problem(ps, ps->line,
+				        "url '%s' is not a valid URL (imaps://HOST[:PORT]/FOLDER)",
+				        value);
+				return;
+			}
+		} else if (strncmp(value, "maildir:", 8) == 0) {
+			mb->kind = CONFIG_MAILBOX_MAILDIR;
+			mb->path = xstrdup(value + 8);
+		} else if (strncmp(value, "mbox:", 5) == 0) {
+			mb->kind = CONFIG_MAILBOX_MBOX;
+			mb->path = xstrdup(value + 5);
+		} else {
+			problem(ps, ps->line,
+			        "url '%s': unknown scheme (use imaps://HOST[:PORT]/FOLDER, "
+			        "imap://..., maildir:/PATH or mbox:/PATH)",
+			        value);
+			return;
+		}
+		if (mb->path && mb->path[0] != '/') {
+			problem(ps, ps->line, "url '%s': the path must be absolute", value);
+			return;
+		}
+		mb->url = xstrdup(value);
+		break;
+	case 1:
+		set_str(ps, &mb->user, name, value);
+		break;
+	case 2:
+		set_str(ps, &mb->password_file, name, value);
+		break;
+	case 3:
+		set_str(ps, &mb->password_env, name, value);
+		break;
+	case 4:
+		set_str(ps, &mb->oauth2_token_file, name, value);
+		break;
+	case 5:
+		set_str(ps, &mb->oauth2_token_command, name, value);
+		break;
+	case 6:
+		set_str(ps, &mb->tenant, name, value);
+		break;
+	case 7:
+		set_str(ps, &mb->processed_folder, name, value);
+		mb->folders_configured = true;
+		break;
+	case 8:
+		set_str(ps, &mb->failed_folder, name, value);
+		mb->folders_configured = true;
+		break;
+	case 9:
+		set_str(ps, &mb->tls_ca_file, name, value);
+		if (mb->tls_ca_file && access(mb->tls_ca_file, R_OK) != 0)
+			problem(ps, ps->line, "tls_ca_file '%s' cannot be read: %s", value,
+			        strerror(errno));
+		break;
+	case 10:
+		if (parse_bool(value, &mb->insecure_skip_verify) != 0)
+			problem(ps, ps->line,
+			        "insecure_skip_verify = '%s': expected yes/no, true/false, on/off "
+			        "or 1/0",
+			        value);
+		else if (mb->insecure_skip_verify)
+			warning(ps, ps->line,
+			        "insecure_skip_verify is on for [mailbox %s]: the server's TLS "
+			        "certificate is NOT checked",
+			        mb->name);
+		break;
+	}
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = user;
+	if (ps->pending_section || ps->sec == SEC_NONE)
+		begin_section(ps, section);
+	switch (ps->sec) {
+	case SEC_NONE:
+	case SEC_UNKNOWN:
+		break;
+	case SEC_DATABASE:
+		if (strcmp(name, "url") != 0) {
+			problem(ps, ps->line, "unknown key '%s' in [database] (known: url)", name);
+		} else if (ps->cfg->db_url) {
+			problem(ps, ps->line, "'url' given twice in [database]");
+		} else if (!*value) {
+			problem(ps, ps->line, "'url' is empty");
+		} else {
+			ps->cfg->db_url = xstrdup(value);
+		}
+		break;
+	case SEC_MAILBOX:
+		mailbox_key(ps, name, value);
+		break;
+	}
+	return 1;
+}
+
+/* Checks that need the whole section: required keys, exclusive ones, defaults. */
+static void validate_mailbox(struct parse *ps, struct config_mailbox *mb)
+{
+	int line = mb->line;
+	const char *n = mb->name;
+	if (!mb->url) {
+		/* An invalid url was reported on its own line already. */
+		if (!mb->url_line)
+			problem(ps, line, "[mailbox %s] has no url", n);
+		return;
+	}
+	int pw = (mb->password_file != NULL) + (mb->password_env != NULL);
+	int tok = (mb->oauth2_token_file != NULL) + (mb->oauth2_token_command != NULL);
+	if (mb->kind == CONFIG_MAILBOX_IMAP) {
+		if (!mb->user)
+			problem(ps, line, "[mailbox %s] is IMAP and needs 'user'", n);
+		if (pw + tok == 0)
+			problem(ps, line,
+			        "[mailbox %s] needs one of password_file, password_env, "
+			        "oauth2_token_file, oauth2_token_command",
+			        n);
+		else if (pw + tok > 1)
+			problem(ps, line,
+			        "[mailbox %s] gives more than one of password_file, password_env, "
+			        "oauth2_token_file, oauth2_token_command; use exactly one",
+			        n);
+		if (mb->password_file && access(mb->password_file, R_OK) != 0)
+			problem(ps, line, "[mailbox %s]: password_file '%s' cannot be read: %s", n,
+			        mb->password_file, strerror(errno));
+		if (mb->oauth2_token_file && access(mb->oauth2_token_file, R_OK) != 0)
+			problem(ps, line, "[mailbox %s]: oauth2_token_file '%s' cannot be read: %s",
+			        n, mb->oauth2_token_file, strerror(errno));
+		if (mb->password_env && !getenv(mb->password_env))
+			warning(ps, line,
+			        "[mailbox %s]: environment variable %s (password_env) is not set "
+			        "now",
+			        n, mb->password_env);
+		if (mb->password_file) {
+			struct stat st;
+			if (stat(mb->password_file, &st) == 0 && (st.st_mode & 077))
+				warning(ps, line,
+				        "[mailbox %s]: password_file '%s' is readable by group or "
+				        "others (chmod 600 it)",
+				        n, mb->password_file);
+		}
+	} else {
+		const char *kind = config_mailbox_kind_name(mb->kind);
+		if (mb->user || pw || tok)
+			problem(ps, line,
+			        "[mailbox %s] is a %s: user, password and oauth2 keys do not apply",
+			        n, kind);
+		if (mb->tls_ca_file || mb->insecure_skip_verify)
+			problem(ps, line, "[mailbox %s] is a %s: TLS keys do not apply", n, kind);
+		if (mb->kind == CONFIG_MAILBOX_MBOX && mb->folders_configured)
+			problem(ps, line,
+			        "[mailbox %s] is an mbox, which dmarcsift never rewrites: "
+			        "processed_folder/failed_folder do not apply",
+			        n);
+	}
+	if (!mb->processed_folder)
+		mb->processed_folder = xstrdup(CONFIG_DEFAULT_PROCESSED);
+	if (!mb->failed_folder)
+		mb->failed_folder = xstrdup(CONFIG_DEFAULT_FAILED);
+	if (strcmp(mb->processed_folder, mb->failed_folder) == 0)
+		problem(ps, line, "[mailbox %s]: processed_folder and failed_folder are the same",
+		        n);
+}
+
+static int parse_with(struct config **out, struct parse *ps)
+{
+	struct config *cfg = ps->cfg;
+	/* One meaning per line: no continuation lines, a value is what is on it. */
+	ini_allow_multiline = false;
+	ps->max_line = ini_max_line;
+	int rc = ini_parse_stream(reader, ps, handler, ps);
+	close_pending(ps);
+	if (rc > 0)
+		problem(ps, rc, "syntax error (expected [section], key = value, or a comment)");
+	for (size_t i = 0; i < cfg->n_mailboxes; i++)
+		validate_mailbox(ps, &cfg->mailboxes[i]);
+	*out = cfg;
+	return 0;
+}
+
+int config_load_string(struct config **out, const char *name, const char *text, struct err *e)
+{
+	(void)e;
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->path = xstrdup(name);
+	struct parse ps = {.cfg = cfg, .name = name, .text = text};
+	return parse_with(out, &ps);
+}
+
+int config_load(struct config **out, const char *path, struct err *e)
+{
+	*out = NULL;
+	if (!path) {
+		*out = xcalloc(1, sizeof **out);
+		return 0;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return err_set(e, ERR_CONFIG, "cannot read config file %s: %s", path,
+		               strerror(errno));
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->path = xstrdup(path);
+	struct parse ps = {.cfg = cfg, .name = path, .f = f};
+	int rc = parse_with(out, &ps);
+	fclose(f);
+	return rc;
+}
+
+int config_find(const char *cli_path, char **path_out, struct err *e)
+{
+	*path_out = NULL;
+	if (cli_path) {
+		if (access(cli_path, R_OK) != 0)
+			return err_set(e, ERR_CONFIG, "cannot read config file %s: %s", cli_path,
+			               strerror(errno));
+		*path_out = xstrdup(cli_path);
+		return 0;
+	}
+	char *cand = NULL;
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	if (xdg && *xdg)
+		cand = xasprintf("%s/dmarcsift/dmarcsift.conf", xdg);
+	else if (home && *home)
+		cand = xasprintf("%s/.config/dmarcsift/dmarcsift.conf", home);
+	if (cand && access(cand, F_OK) == 0) {
+		*path_out = cand;
+		return 0;
+	}
+	free(cand);
+	if (access("/etc/dmarcsift/dmarcsift.conf", F_OK) == 0)
+		*path_out = xstrdup("/etc/dmarcsift/dmarcsift.conf");
+	return 0;
+}
+
+bool config_ok(const struct config *cfg)
+{
+	return cfg && cfg->n_errors == 0;
+}
+
+const struct config_mailbox *config_mailbox_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg && i < cfg->n_mailboxes; i++)
+		if (strcmp(cfg->mailboxes[i].name, name) == 0)
+			return &cfg->mailboxes[i];
+	return NULL;
+}
+
+const char *config_mailbox_kind_name(enum config_mailbox_kind kind)
+{
+	switch (kind) {
+	case CONFIG_MAILBOX_IMAP:
+		return "IMAP mailbox";
+	case CONFIG_MAILBOX_MAILDIR:
+		return "Maildir";
+	case CONFIG_MAILBOX_MBOX:
+		return "mbox";
+	}
+	return "?";
+}
+
+static void mailbox_free(struct config_mailbox *mb)
+{
+	char **fields[] = {&mb->name,
+	                   &mb->url,
+	                   &mb->path,
+	                   &mb->user,
+	                   &mb->password_file,
+	                   &mb->password_env,
+	                   &mb->oauth2_token_file,
+	                   &mb->oauth2_token_command,
+	                   &mb->tenant,
+	                   &mb->processed_folder,
+	                   &mb->failed_folder,
+	                   &mb->tls_ca_file};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		free(*fields[i]);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_mailboxes; i++)
+		mailbox_free(&cfg->mailboxes[i]);
+	free(cfg->mailboxes);
+	for (size_t i = 0; i < cfg->n_errors; i++)
+		free(cfg->errors[i]);
+	free(cfg->errors);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
+	free(cfg->path);
+	free(cfg->db_url);
+	free(cfg);
+}
+
+void config_secret_free(char *secret)
+{
+	if (!secret)
+		return;
+	/* volatile, so the wipe is not optimised away */
+	for (volatile char *p = secret; *p; p++)
+		*p = '\0';
+	free(secret);
+}
+
+/* The first line of what `f` yields, without its line end. */
+static int first_line(FILE *f, char **out, const char *what, const char *name, struct err *e)
+{
+	struct buf b;
+	buf_init(&b, SECRET_MAX);
+	int c;
+	while ((c = fgetc(f)) != EOF && c != '\n') {
+		if (buf_putc(&b, (char)c) != 0) {
+			config_secret_free(buf_steal(&b));
+			return err_set(e, ERR_CONFIG, "%s of [mailbox %s] is longer than %d bytes",
+			               what, name, SECRET_MAX);
+		}
+	}
+	if (b.len && b.data[b.len - 1] == '\r')
+		b.data[--b.len] = '\0';
+	if (b.len == 0) {
+		buf_free(&b);
+		return err_set(e, ERR_CONFIG, "%s of [mailbox %s] is empty", what, name);
+	}
+	*out = buf_steal(&b);
+	return 0;
+}
+
+int config_mailbox_secret(const struct config_mailbox *mb, char **password, char **bearer,
+                          struct err *e)
+{
+	*password = *bearer = NULL;
+	if (mb->password_env) {
+		const char *v = getenv(mb->password_env);
+		if (!v || !*v)
+			return err_set(e, ERR_CONFIG,
+			               "[mailbox %s]: environment variable %s (password_env) is "
+			               "not set",
+			               mb->name, mb->password_env);
+		*password = xstrdup(v);
+		return 0;
+	}
+	const char *file = mb->password_file ? mb->password_file : mb->oauth2_token_file;
+	if (file) {
+		FILE *f = fopen(file, "r");
+		if (!f)
+			return err_set(e, ERR_CONFIG, "[mailbox %s]: cannot read %s: %s", mb->name,
+			               file, strerror(errno));
+		int rc = first_line(f, mb->password_file ? password : bearer,
+		                    mb->password_file ? "password_file" : "oauth2_token_file",
+		                    mb->name, e);
+		fclose(f);
+		return rc;
+	}
+	if (mb->oauth2_token_command) {
+		fflush(stdout);
+		FILE *p = popen(mb->oauth2_token_command, "r");
+		if (!p)
+			return err_set(e, ERR_CONFIG,
+			               "[mailbox %s]: cannot run oauth2_token_command: %s",
+			               mb->name, strerror(errno));
+		int rc = first_line(p, bearer, "the output of oauth2_token_command", mb->name, e);
+		/* Drain, so the command does not die of SIGPIPE and report failure. */
+		while (fgetc(p) != EOF)
+			;
+		int st = pclose(p);
+		if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+			config_secret_free(*bearer);
+			*bearer = NULL;
+			return err_set(e, ERR_CONFIG,
+			               "[mailbox %s]: oauth2_token_command failed (exit status %d)",
+			               mb->name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		}
+		return rc;
+	}
+	return err_set(e, ERR_CONFIG, "[mailbox %s] has no password or token configured", mb->name);
+}

@@ -1,0 +1,87 @@
+/*
+ * config: the INI configuration file (parsed by inih): [database] and any
+ * number of [mailbox NAME] sections.
+ *
+ * config_find picks the file: the --config PATH, else
+ * $XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf (fallback ~/.config/...), else
+ * /etc/dmarcsift/dmarcsift.conf, else none (*path_out NULL, returns 0).
+ * config_load parses and validates a file. It returns -1 with `e` set only
+ * when the file cannot be read at all; problems inside the file are collected
+ * in cfg->errors as "FILE:LINE: problem" lines (every one, not only the
+ * first) and the caller decides (config_ok). Secrets are never stored in the
+ * struct: only where to get them (password_file, password_env,
+ * oauth2_token_file, oauth2_token_command); config_mailbox_secret reads them
+ * at the moment they are needed, and no message ever contains one.
+ * The caller owns the struct and frees it with config_free (NULL is fine).
+ */
+#ifndef DS_CLI_CONFIG_H
+#define DS_CLI_CONFIG_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum config_mailbox_kind {
+	CONFIG_MAILBOX_IMAP,
+	CONFIG_MAILBOX_MAILDIR,
+	CONFIG_MAILBOX_MBOX,
+};
+
+#define CONFIG_DEFAULT_PROCESSED "dmarcsift/processed"
+#define CONFIG_DEFAULT_FAILED    "dmarcsift/failed"
+
+struct config_mailbox {
+	char *name;
+	int line; /* line of the [mailbox NAME] header */
+	enum config_mailbox_kind kind;
+	char *url;    /* as written; NULL when missing or invalid */
+	int url_line; /* 0 when no url key was given */
+	char *path;   /* maildir: / mbox: the file system path */
+	char *user;
+	char *password_file;
+	char *password_env;
+	char *oauth2_token_file;
+	char *oauth2_token_command;
+	char *tenant;
+	char *processed_folder;  /* never NULL after load: default applied */
+	char *failed_folder;     /* never NULL after load: default applied */
+	bool folders_configured; /* processed_folder or failed_folder given */
+	char *tls_ca_file;
+	bool insecure_skip_verify;
+};
+
+struct config {
+	char *path;   /* the file read, NULL when there was none */
+	char *db_url; /* [database] url, NULL when not given */
+	struct config_mailbox *mailboxes;
+	size_t n_mailboxes;
+	char **errors; /* "FILE:LINE: problem" */
+	size_t n_errors;
+	char **warnings;
+	size_t n_warnings;
+};
+
+/* Which file to read; *path_out is the caller's (NULL: no file found). */
+int config_find(const char *cli_path, char **path_out, struct err *e);
+/* Loads `path` (NULL: an empty configuration). */
+int config_load(struct config **out, const char *path, struct err *e);
+/* Loads from a string (tests); `name` is used in messages. */
+int config_load_string(struct config **out, const char *name, const char *text, struct err *e);
+bool config_ok(const struct config *cfg);
+void config_free(struct config *cfg);
+const struct config_mailbox *config_mailbox_find(const struct config *cfg, const char *name);
+
+/*
+ * The secret of an IMAP mailbox: the password (password_file, first line; or
+ * password_env) or an XOAUTH2 bearer token (oauth2_token_file, first line; or
+ * the first line printed by oauth2_token_command run with /bin/sh -c).
+ * Exactly one of *password / *bearer is set; the caller frees it with
+ * config_secret_free, which wipes it. ERR_CONFIG when it cannot be had.
+ */
+int config_mailbox_secret(const struct config_mailbox *mb, char **password, char **bearer,
+                          struct err *e);
+void config_secret_free(char *secret);
+const char *config_mailbox_kind_name(enum config_mailbox_kind kind);
+
+#endif

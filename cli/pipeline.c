@@ -1,0 +1,410 @@
+#include "cli/pipeline.h"
+
+#include "core/bclass.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "db/bounce_store.h"
+#include "db/store.h"
+#include "ingest/aggr.h"
+#include "ingest/bounce.h"
+#include "ingest/mime.h"
+#include "ingest/unpack.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pipeline {
+	struct db *db;
+	struct pipeline_opts opts;
+	struct pipeline_stats st;
+	struct unpack_limits ulim;
+	struct aggr_limits alim;
+	char last_reason[600];
+};
+
+/* State of one report part while it streams from the unpacker into the store. */
+struct part_run {
+	struct pipeline *p;
+	const char *sha256;
+	bool recover;
+	const char *complaint; /* the strict parse's error, kept on a recovered report */
+	struct store_tx *tx;
+	bool duplicate;
+};
+
+/* The bytes of one part: in memory, or a regular file read block by block. */
+struct part_bytes {
+	const void *data;
+	size_t len;
+	int fd; /* >= 0: read from this file instead of data/len */
+};
+
+/* Per-input counters, folded into the run's stats only when the input ends
+ * the way they describe (a report counted once its transaction commits). */
+struct input_run {
+	struct pipeline *p;
+	const char *sha256;
+	const char *source;
+	uint64_t reports, records, messages, duplicates, recovered;
+	uint64_t parts_failed;
+	struct err first_failure;
+};
+
+int pipeline_new(struct pipeline **out, struct db *db, const struct pipeline_opts *opts)
+{
+	struct pipeline *p = xcalloc(1, sizeof *p);
+	p->db = db;
+	if (opts)
+		p->opts = *opts;
+	unpack_limits_default(&p->ulim);
+	aggr_limits_default(&p->alim);
+	mime_init();
+	*out = p;
+	return 0;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	free(p);
+}
+
+const struct pipeline_stats *pipeline_stats(const struct pipeline *p)
+{
+	return &p->st;
+}
+
+const char *pipeline_last_reason(const struct pipeline *p)
+{
+	return p->last_reason;
+}
+
+static int on_header(void *ctx, const struct aggr_report *r, struct err *e)
+{
+	struct part_run *run = ctx;
+	if (store_report_begin(&run->tx, run->p->db, r, run->sha256, run->p->opts.tenant_override,
+	                       run->recover, run->complaint, &run->duplicate, e) != 0)
+		return -1;
+	return run->duplicate ? AGGR_STOP : 0;
+}
+
+static int on_record(void *ctx, const struct aggr_record *rec, struct err *e)
+{
+	struct part_run *run = ctx;
+	return store_report_record(run->tx, rec, e);
+}
+
+static ssize_t read_unpacked(void *ctx, void *buf, size_t n, struct err *e)
+{
+	return unpack_read(ctx, buf, n, e);
+}
+
+/* One parse of one part, strict or in recover mode; commits on success. */
+static int parse_once(struct input_run *in, const struct part_bytes *pb, bool recover,
+                      const char *complaint, struct aggr_result *res, struct err *e)
+{
+	struct part_run run = {
+	    .p = in->p, .sha256 = in->sha256, .recover = recover, .complaint = complaint};
+	struct aggr_handler h = {.header = on_header, .record = on_record, .ctx = &run};
+	struct unpack *u = NULL;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if ((pb->fd >= 0 ? unpack_open_fd(&u, pb->fd, &in->p->ulim, e)
+	                 : unpack_open(&u, pb->data, pb->len, &in->p->ulim, e)) != 0)
+		goto out;
+	if (aggr_parse(read_unpacked, u, recover, &in->p->alim, &h, res, e) != 0)
+		goto out;
+	if (run.tx && store_report_commit(run.tx, e) != 0) {
+		run.tx = NULL; /* commit frees the transaction either way */
+		goto out;
+	}
+	run.tx = NULL;
+	rc = 0;
+out:
+	if (run.tx)
+		store_report_abort(run.tx);
+	unpack_free(u);
+	if (rc == 0 && run.duplicate)
+		in->duplicates++;
+	return rc;
+}
+
+/* A part: strict parse; on an XML error, one more try in recover mode. */
+static int process_part(struct input_run *in, const struct part_bytes *pb, struct err *e)
+{
+	struct aggr_result res;
+	struct err strict = {0};
+
+	if (parse_once(in, pb, false, NULL, &res, &strict) == 0)
+		goto ok;
+	if (strict.kind == ERR_RETRY || strcmp(strict.stage, "xml") != 0) {
+		*e = strict;
+		return -1;
+	}
+	char complaint[600];
+	snprintf(complaint, sizeof complaint, "%s", strict.msg);
+	struct err rec = {0};
+	if (parse_once(in, pb, true, complaint, &res, &rec) != 0) {
+		if (rec.kind == ERR_RETRY)
+			*e = rec;
+		else
+			*e = strict; /* the strict parser's complaint names the real problem */
+		return -1;
+	}
+	log_info("%s: recovered a malformed report: %s", in->source, complaint);
+	in->recovered += res.stopped ? 0 : 1;
+ok:
+	if (!res.stopped) {
+		in->reports++;
+		in->records += res.records;
+		in->messages += res.messages;
+	}
+	return 0;
+}
+
+static int on_mime_part(void *ctx, const struct mime_part *part, struct err *e)
+{
+	struct input_run *in = ctx;
+	struct err perr = {0};
+	struct part_bytes pb = {.data = part->data, .len = part->len, .fd = -1};
+	if (process_part(in, &pb, &perr) == 0)
+		return 0;
+	if (perr.kind == ERR_RETRY) {
+		*e = perr;
+		return -1;
+	}
+	/* One bad attachment does not hide the good ones beside it. */
+	in->parts_failed++;
+	if (in->first_failure.kind == ERR_NONE) {
+		in->first_failure = perr;
+		if (part->filename) {
+			snprintf(in->first_failure.msg, sizeof in->first_failure.msg,
+			         "attachment '%.80s': %.400s", part->filename, perr.msg);
+		}
+	}
+	return 0;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+	/* g_checksum_update takes gssize; feed large inputs in slices. */
+	const guchar *p = data;
+	while (len > 0) {
+		size_t n = len > (1u << 30) ? (1u << 30) : len;
+		g_checksum_update(c, p, (gssize)n);
+		p += n;
+		len -= n;
+	}
+	snprintf(out, 65, "%s", g_checksum_get_string(c));
+	g_checksum_free(c);
+}
+
+static int quarantine(struct pipeline *p, const char *sha, const char *source,
+                      const struct err *why, struct err *e)
+{
+	const char *stage = why->stage[0] ? why->stage : "store";
+	snprintf(p->last_reason, sizeof p->last_reason, "%s: %s", stage, why->msg);
+	if (store_failure_add(p->db, sha, source, stage, why->msg, e) != 0)
+		return -1;
+	p->st.quarantined++;
+	log_info("%s: quarantined at stage %s: %s", source, stage, why->msg);
+	return 0;
+}
+
+struct dsn_run {
+	struct bounce_store *store;
+	uint64_t events;
+};
+
+static int on_bounce_event(void *ctx, const struct bounce_event *ev, struct err *e)
+{
+	struct dsn_run *run = ctx;
+	struct bounce_verdict v;
+	bounce_classify_event(bclass_default(), NULL, ev, &v);
+	run->events++;
+	return bounce_store_add(run->store, ev, &v, e);
+}
+
+/* A delivery-status notification goes to the bounce store: one event per
+ * recipient, classified, in one transaction (re-sent DSNs add nothing). */
+static int ingest_dsn(struct pipeline *p, const void *data, size_t len, struct err *perr)
+{
+	struct dsn_run run = {0};
+	struct bounce_parser *bp = NULL;
+	struct bounce_store_stats bst = {0};
+	int rc = -1;
+
+	if (bounce_store_begin(&run.store, p->db, p->opts.tenant_override, perr) != 0)
+		goto out;
+	if (bounce_parser_new(&bp, BOUNCE_FMT_DSN, (int64_t)time(NULL), on_bounce_event, &run,
+	                      perr) != 0 ||
+	    bounce_parser_feed(bp, data, len, perr) != 0 || bounce_parser_finish(bp, perr) != 0)
+		goto out;
+	if (run.events == 0) {
+		err_stage(perr, "mime", ERR_INPUT,
+		          "delivery-status notification without a per-recipient status");
+		goto out;
+	}
+	if (bounce_store_commit(run.store, &bst, perr) != 0) {
+		run.store = NULL; /* commit frees the handle either way */
+		goto out;
+	}
+	run.store = NULL;
+	p->st.dsn++;
+	p->st.bounce_events += bst.added;
+	rc = 0;
+out:
+	if (run.store)
+		bounce_store_abort(run.store);
+	bounce_parser_free(bp);
+	err_set_stage_if_empty(perr, "store");
+	return rc;
+}
+
+/* After the raw bytes are kept: known and done before means a duplicate. */
+static int seen_before(struct pipeline *p, const char *sha, bool known, bool *dup, struct err *e)
+{
+	*dup = false;
+	if (!known || p->opts.reprocess)
+		return 0;
+	if (store_raw_is_done(p->db, sha, dup, e) != 0)
+		return -1;
+	if (*dup)
+		p->st.duplicates++;
+	return 0;
+}
+
+/* Folds one input's counters into the run and records how it ended. */
+static int finish_input(struct pipeline *p, struct input_run *in, struct err *perr,
+                        enum pipeline_outcome *outcome, struct err *e)
+{
+	if (perr->kind == ERR_RETRY) {
+		*e = *perr;
+		return -1;
+	}
+	p->st.reports += in->reports;
+	p->st.records += in->records;
+	p->st.messages += in->messages;
+	p->st.duplicates += in->duplicates;
+	p->st.recovered += in->recovered;
+	if (perr->kind != ERR_NONE) {
+		if (quarantine(p, in->sha256, in->source, perr, e) != 0)
+			return -1;
+		*outcome = PIPE_QUARANTINED;
+		return 0;
+	}
+	if (store_raw_done(p->db, in->sha256, e) != 0 ||
+	    store_failure_resolve(p->db, in->sha256, e) != 0)
+		return -1;
+	*outcome = in->reports == 0 && in->duplicates > 0 ? PIPE_DUPLICATE : PIPE_INGESTED;
+	return 0;
+}
+
+int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char *source,
+                    enum pipeline_outcome *outcome, struct err *e)
+{
+	char sha[65];
+	bool known = false, dup = false;
+	struct input_run in = {.p = p, .sha256 = sha, .source = source};
+	struct err perr = {0};
+
+	p->st.inputs++;
+	p->last_reason[0] = '\0';
+	sha256_hex(data, len, sha);
+	/* Raw bytes first: whatever happens next, the input can be re-processed. */
+	if (store_raw_put(p->db, sha, data, len, source, &known, e) != 0 ||
+	    seen_before(p, sha, known, &dup, e) != 0)
+		return -1;
+	if (dup) {
+		*outcome = PIPE_DUPLICATE;
+		return 0;
+	}
+
+	if (len == 0) {
+		err_stage(&perr, "unpack", ERR_INPUT, "empty input (0 bytes)");
+	} else if (mime_looks_like_message(data, len)) {
+		switch (mime_classify(data, len)) {
+		case MIME_DSN:
+			if (ingest_dsn(p, data, len, &perr) == 0) {
+				if (store_raw_mark(p->db, sha, "dsn", e) != 0 ||
+				    store_failure_resolve(p->db, sha, e) != 0)
+					return -1;
+				*outcome = PIPE_DSN;
+				return 0;
+			}
+			break;
+		case MIME_FAILURE_REPORT:
+			err_stage(
+			    &perr, "mime", ERR_INPUT,
+			    "not a report: a failure (forensic) report, not an aggregate one");
+			break;
+		case MIME_OTHER:
+		case MIME_AGGREGATE: {
+			size_t nparts = 0;
+			if (mime_extract(data, len, on_mime_part, &in, &nparts, &perr) == 0 &&
+			    in.parts_failed > 0)
+				perr = in.first_failure;
+			break;
+		}
+		}
+	} else {
+		struct part_bytes pb = {.data = data, .len = len, .fd = -1};
+		process_part(&in, &pb, &perr);
+	}
+	return finish_input(p, &in, &perr, outcome, e);
+}
+
+static int sha256_fd(int fd, char out[65], struct err *e)
+{
+	unsigned char buf[1 << 16];
+	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+	off_t off = 0;
+	ssize_t n;
+	while ((n = pread(fd, buf, sizeof buf, off)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			g_checksum_free(c);
+			return err_stage(e, "unpack", ERR_INPUT, "cannot read input: %s",
+			                 strerror(errno));
+		}
+		g_checksum_update(c, buf, n);
+		off += n;
+	}
+	snprintf(out, 65, "%s", g_checksum_get_string(c));
+	g_checksum_free(c);
+	return 0;
+}
+
+int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
+                       enum pipeline_outcome *outcome, struct err *e)
+{
+	char sha[65];
+	bool known = false, dup = false;
+	struct input_run in = {.p = p, .sha256 = sha, .source = source};
+	struct err perr = {0};
+	struct stat st;
+
+	p->st.inputs++;
+	p->last_reason[0] = '\0';
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return err_set(e, ERR_INTERNAL, "%s: not a regular file", source);
+	if (sha256_fd(fd, sha, e) != 0)
+		return -1;
+	if (store_raw_put_fd(p->db, sha, fd, (uint64_t)st.st_size, source, &known, e) != 0 ||
+	    seen_before(p, sha, known, &dup, e) != 0)
+		return -1;
+	if (dup) {
+		*outcome = PIPE_DUPLICATE;
+		return 0;
+	}
+	struct part_bytes pb = {.fd = fd};
+	process_part(&in, &pb, &perr);
+	return finish_input(p, &in, &perr, outcome, e);
+}

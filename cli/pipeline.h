@@ -1,0 +1,65 @@
+/*
+ * pipeline: one input's way from raw bytes to committed rows.
+ *
+ *   raw bytes -> store_raw_put (kept before anything is parsed)
+ *             -> message? mime_classify / mime_extract : the bytes themselves
+ *             -> unpack -> aggr_parse -> store_report_* (one transaction each)
+ *             -> on failure: store_failure_add(stage, reason), carry on
+ *
+ * pipeline_ingest returns 0 when the input was dealt with — ingested,
+ * duplicate, quarantined, or a DSN whose bounce events were stored; *outcome says which — and
+ * -1 only when the caller must stop and must not treat the input as processed
+ * (the database went away: e->kind == ERR_RETRY). It lives in cli/ because it
+ * ties ingest/ to db/, which must not depend on each other.
+ */
+#ifndef DS_CLI_PIPELINE_H
+#define DS_CLI_PIPELINE_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct pipeline;
+
+enum pipeline_outcome {
+	PIPE_INGESTED = 0, /* at least one report stored, or all parts duplicates */
+	PIPE_DUPLICATE,    /* every report in it was known already */
+	PIPE_QUARANTINED,  /* kept raw, listed by `dmarcsift failures` */
+	PIPE_DSN,          /* a delivery-status notification: its events went to the
+	                      bounce store (`dmarcsift bounces`, suppressions) */
+};
+
+struct pipeline_opts {
+	const char *tenant_override; /* every report goes to this tenant */
+	bool reprocess;              /* retry even bytes that were seen before */
+};
+
+struct pipeline_stats {
+	uint64_t inputs;
+	uint64_t reports;
+	uint64_t records;
+	uint64_t messages;
+	uint64_t duplicates;
+	uint64_t quarantined;
+	uint64_t recovered;
+	uint64_t dsn;           /* DSN messages stored as bounce events */
+	uint64_t bounce_events; /* new bounce events from those DSNs */
+};
+
+int pipeline_new(struct pipeline **out, struct db *db, const struct pipeline_opts *opts);
+void pipeline_free(struct pipeline *p);
+int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char *source,
+                    enum pipeline_outcome *outcome, struct err *e);
+/* The same for a bare report file (XML, gzip or zip; not a message) read
+ * block by block from `fd`, so memory stays flat however large the file:
+ * hashing, raw storage and parsing each stream it. */
+int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
+                       enum pipeline_outcome *outcome, struct err *e);
+const struct pipeline_stats *pipeline_stats(const struct pipeline *p);
+/* The reason of the last quarantine, for callers that report per input. */
+const char *pipeline_last_reason(const struct pipeline *p);
+
+#endif

@@ -1,0 +1,187 @@
+#include "cli/rows.h"
+
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Type OIDs from PostgreSQL's pg_type.dat (stable across versions). */
+enum {
+	OID_BOOL = 16,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_FLOAT4 = 700,
+	OID_FLOAT8 = 701,
+	OID_NUMERIC = 1700
+};
+
+int rows_format_parse(const char *s, enum rows_format *out)
+{
+	if (strcmp(s, "text") == 0)
+		*out = ROWS_TEXT;
+	else if (strcmp(s, "csv") == 0)
+		*out = ROWS_CSV;
+	else if (strcmp(s, "json") == 0)
+		*out = ROWS_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+/* Display width in characters (UTF-8 continuation bytes do not count). */
+static size_t width(const char *s, size_t n)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+/* Bytes of s that fit `max` characters. */
+static size_t fit(const char *s, size_t max)
+{
+	size_t w = 0, i = 0;
+	for (; s[i]; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80) {
+			if (w == max)
+				break;
+			w++;
+		}
+	}
+	return i;
+}
+
+/* A cell on one line: control characters (line breaks in reply texts)
+ * would break the table. */
+static void put_clean(FILE *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fputc((unsigned char)s[i] < 0x20 ? ' ' : s[i], out);
+}
+
+static void print_text(FILE *out, const PGresult *res, size_t limit)
+{
+	int nf = PQnfields(res), nt = PQntuples(res);
+	size_t *w = xcalloc((size_t)nf, sizeof *w);
+	for (int c = 0; c < nf; c++) {
+		const char *name = PQfname(res, c);
+		w[c] = width(name, strlen(name));
+		for (int r = 0; r < nt; r++) {
+			const char *v = PQgetvalue(res, r, c);
+			size_t cw = width(v, strlen(v));
+			if (limit && cw > limit)
+				cw = limit;
+			if (cw > w[c])
+				w[c] = cw;
+		}
+	}
+	for (int r = -1; r < nt; r++) {
+		for (int c = 0; c < nf; c++) {
+			const char *v = r < 0 ? PQfname(res, c) : PQgetvalue(res, r, c);
+			size_t n = strlen(v), cw = width(v, n);
+			bool cut = limit && cw > limit;
+			if (cut) {
+				n = fit(v, limit - 3);
+				cw = limit;
+			}
+			put_clean(out, v, n);
+			if (cut)
+				fputs("...", out);
+			if (c + 1 < nf)
+				fprintf(out, "%*s", (int)(w[c] - cw + 2), "");
+		}
+		fputc('\n', out);
+	}
+	free(w);
+}
+
+static void csv_field(FILE *out, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void print_csv(FILE *out, const PGresult *res)
+{
+	int nf = PQnfields(res), nt = PQntuples(res);
+	for (int r = -1; r < nt; r++) {
+		for (int c = 0; c < nf; c++) {
+			if (c)
+				fputc(',', out);
+			csv_field(out, r < 0 ? PQfname(res, c) : PQgetvalue(res, r, c));
+		}
+		fputs("\r\n", out);
+	}
+}
+
+static json_object *json_value(const PGresult *res, int r, int c)
+{
+	if (PQgetisnull(res, r, c))
+		return NULL;
+	const char *v = PQgetvalue(res, r, c);
+	char *end = NULL;
+	errno = 0;
+	switch (PQftype(res, c)) {
+	case OID_BOOL:
+		return json_object_new_boolean(v[0] == 't');
+	case OID_INT2:
+	case OID_INT4:
+	case OID_INT8: {
+		long long n = strtoll(v, &end, 10);
+		if (end != v && !*end && errno == 0)
+			return json_object_new_int64(n);
+		break;
+	}
+	case OID_FLOAT4:
+	case OID_FLOAT8:
+	case OID_NUMERIC: {
+		double d = strtod(v, &end);
+		if (end != v && !*end && errno == 0)
+			return json_object_new_double(d);
+		break;
+	}
+	default:
+		break;
+	}
+	return json_object_new_string(v);
+}
+
+static void print_json(FILE *out, const PGresult *res)
+{
+	int nf = PQnfields(res), nt = PQntuples(res);
+	for (int r = 0; r < nt; r++) {
+		json_object *o = json_object_new_object();
+		for (int c = 0; c < nf; c++)
+			json_object_object_add(o, PQfname(res, c), json_value(res, r, c));
+		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	}
+}
+
+void rows_print(FILE *out, const PGresult *res, enum rows_format f, size_t text_width)
+{
+	switch (f) {
+	case ROWS_TEXT:
+		print_text(out, res, text_width < 4 && text_width ? 4 : text_width);
+		break;
+	case ROWS_CSV:
+		print_csv(out, res);
+		break;
+	case ROWS_JSON:
+		print_json(out, res);
+		break;
+	}
+}

@@ -1,0 +1,64 @@
+/*
+ * bounce: the normalised SMTP outcome every bounce parser produces and the
+ * classifier's verdict on it.
+ *
+ * Parsers (ingest/bounce_*.c) fill a struct bounce_event per recipient per
+ * attempt; strings are owned by the parser and valid during the callback
+ * only; absent values are NULL (times are unix seconds, 0 = unknown).
+ * The classifier (core/bclass.h) is a pure function of reply code, enhanced
+ * code, text and provider, and fills a struct bounce_verdict whose strings
+ * point into the loaded rule table (valid while the table lives).
+ */
+#ifndef DS_CORE_BOUNCE_H
+#define DS_CORE_BOUNCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum bounce_status {
+	BOUNCE_DELIVERED = 0, /* status=sent, Exim =>, DSN Action: delivered/relayed */
+	BOUNCE_DEFERRED,      /* status=deferred, Exim ==, Action: delayed */
+	BOUNCE_BOUNCED,       /* status=bounced/expired, Exim **, Action: failed */
+};
+
+struct bounce_event {
+	int64_t at;
+	enum bounce_status status;
+	const char *source;     /* postfix | exim | dsn | csv */
+	const char *sending_ip; /* our side, when the log says */
+	const char *mail_from;  /* envelope sender address */
+	const char *mail_from_domain;
+	const char *header_from_domain;
+	const char *recipient;
+	const char *recipient_domain;
+	const char *remote_mta; /* host name of the receiving MX */
+	const char *remote_ip;
+	int reply_code;            /* 0 when unknown */
+	const char *enhanced_code; /* "5.7.26" or NULL */
+	const char *text;          /* the whole reply / diagnostic text */
+	const char *queue_id;
+	const char *message_id;
+	const char *campaign;
+};
+
+struct bounce_verdict {
+	const char *klass;    /* accepted deferred invalid_recipient mailbox_issue routing
+	                         protocol size content auth_failure blocklisted reputation
+	                         policy unknown */
+	const char *severity; /* accepted | watch | clean | escalate */
+	const char *action;   /* none | retry | suppress | retry_then_suppress |
+	                         investigate_config | investigate_content |
+	                         investigate_auth | check_listing | slow_down | investigate */
+	bool is_block;
+	const char *listed_on;    /* blocklist name or NULL */
+	const char *listed_asset; /* ip | network | from_domain | bounce_domain |
+	                             helo_domain | url_domain | domain | NULL:
+	                             network = a netblock/ASN listing (UCEPROTECT
+	                             L2/L3, "part of their network"); helo_domain =
+	                             the HELO name (MS S8001); domain = a domain list
+	                             (DBL) whose position the text does not say */
+	const char *rule;         /* id of the table row that decided */
+	const char *provider;     /* provider the rule was specific to, or NULL */
+};
+
+#endif

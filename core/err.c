@@ -1,0 +1,70 @@
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void vset(struct err *e, enum err_kind kind, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vset(struct err *e, enum err_kind kind, const char *fmt, va_list ap)
+{
+	e->kind = kind;
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+}
+
+int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
+{
+	if (!e || e->kind != ERR_NONE)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vset(e, kind, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int err_stage(struct err *e, const char *stage, enum err_kind kind, const char *fmt, ...)
+{
+	if (!e || e->kind != ERR_NONE)
+		return -1;
+	snprintf(e->stage, sizeof e->stage, "%s", stage ? stage : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vset(e, kind, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void err_set_stage_if_empty(struct err *e, const char *stage)
+{
+	if (e && e->stage[0] == '\0' && stage)
+		snprintf(e->stage, sizeof e->stage, "%s", stage);
+}
+
+void err_clear(struct err *e)
+{
+	memset(e, 0, sizeof *e);
+}
+
+bool err_is_set(const struct err *e)
+{
+	return e && e->kind != ERR_NONE;
+}
+
+const char *err_kind_name(enum err_kind kind)
+{
+	switch (kind) {
+	case ERR_NONE:
+		return "none";
+	case ERR_INPUT:
+		return "input";
+	case ERR_RETRY:
+		return "retry";
+	case ERR_CONFIG:
+		return "config";
+	case ERR_INTERNAL:
+		return "internal";
+	}
+	return "unknown";
+}

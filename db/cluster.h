@@ -1,0 +1,43 @@
+/*
+ * cluster: where the database is, and the private PostgreSQL cluster that is
+ * the zero-configuration default.
+ *
+ * cluster_resolve picks the connection string: the --db option, else
+ * DMARCSIFT_DB, else the config file's [database] (issue 3), else the
+ * embedded cluster, which it starts (initdb on first use) when `autostart`.
+ * The embedded cluster lives in $XDG_DATA_HOME/dmarcsift/pg (fallback
+ * ~/.local/share/dmarcsift/pg), listens on a unix socket only (in
+ * .../dmarcsift/run), and is run with initdb + pg_ctl from the installed
+ * server. PostgreSQL refuses to run as root, so when we are root the server
+ * runs as the unprivileged `postgres` account (and the cluster moves to
+ * /var/lib/dmarcsift/pg when the data home is not reachable by that user);
+ * we say so on stderr. Strings returned are the caller's to free.
+ */
+#ifndef DS_DB_CLUSTER_H
+#define DS_DB_CLUSTER_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+
+struct cluster_info {
+	char *base;     /* .../dmarcsift */
+	char *pgdata;   /* .../dmarcsift/pg */
+	char *sockdir;  /* .../dmarcsift/run */
+	char *logfile;  /* .../dmarcsift/pg.log */
+	char *bindir;   /* directory with initdb, pg_ctl, postgres */
+	char *run_as;   /* NULL, or the account the server runs as */
+	char *conninfo; /* host=<sockdir> port=... dbname=dmarcsift user=dmarcsift */
+};
+
+int cluster_info_get(struct cluster_info *ci, struct err *e);
+void cluster_info_free(struct cluster_info *ci);
+/* initdb when needed, then start. Quiet when already running. */
+int cluster_start(const struct cluster_info *ci, struct err *e);
+int cluster_stop(const struct cluster_info *ci, struct err *e);
+/* 1 running, 0 stopped, 2 not initialised; -1 on error. */
+int cluster_status(const struct cluster_info *ci, struct err *e);
+/* Resolution order as above; *out is the caller's. `cli_db` may be NULL. */
+int cluster_resolve(const char *cli_db, bool autostart, char **out, struct err *e);
+
+#endif

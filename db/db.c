@@ -1,0 +1,199 @@
+/*
+ * db: the connection and the mapping of libpq failures to struct err.
+ */
+#include "db/db.h"
+
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "db/migrate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct db {
+	PGconn *conn;
+};
+
+/* libpq messages end with a newline (sometimes several lines); we want one. */
+static void one_line(char *dst, size_t n, const char *src)
+{
+	size_t i = 0;
+	if (!src)
+		src = "";
+	while (*src && i + 1 < n) {
+		char c = *src++;
+		if (c == '\n' || c == '\r') {
+			while (*src == '\n' || *src == '\r')
+				src++;
+			if (!*src)
+				break;
+			c = ' ';
+		}
+		dst[i++] = c;
+	}
+	dst[i] = '\0';
+}
+
+/* Transient failures: serialization, deadlock, connection, server going
+ * down or out of resources. Everything else is permanent. */
+static bool sqlstate_retryable(const char *s)
+{
+	return strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 || strncmp(s, "08", 2) == 0 ||
+	       strncmp(s, "57P", 3) == 0 || strncmp(s, "53", 2) == 0;
+}
+
+/* The server went away or refuses connections (shutdown, crash, admin
+ * command): said the same way as a failed connect. */
+static bool sqlstate_gone(const char *s)
+{
+	return strncmp(s, "08", 2) == 0 || strncmp(s, "57P", 3) == 0;
+}
+
+/* Bad data rather than a bad program: data exceptions (22) and integrity
+ * violations (23) come from the values we were handed. */
+static bool sqlstate_input(const char *s)
+{
+	return strncmp(s, "22", 2) == 0 || strncmp(s, "23", 2) == 0;
+}
+
+/* Server notices ("already exists, skipping" during migrations) are chatter:
+ * shown with -v only. */
+static void notice(void *arg, const char *msg)
+{
+	char line[400];
+	(void)arg;
+	one_line(line, sizeof line, msg);
+	log_debug("database: %s", line);
+}
+
+int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *e)
+{
+	struct db *db = NULL;
+	PGresult *res = NULL;
+	char *perr = NULL;
+	char line[400];
+	int rc = -1;
+
+	*out = NULL;
+	if (!conninfo || !*conninfo) {
+		err_stage(e, "store", ERR_CONFIG, "no database connection string");
+		goto out;
+	}
+	/* A string libpq cannot even parse is the user's setup, not an outage. */
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+	if (!opts) {
+		one_line(line, sizeof line, perr ? perr : "out of memory");
+		err_stage(e, "store", ERR_CONFIG, "invalid database connection string: %s", line);
+		goto out;
+	}
+	PQconninfoFree(opts);
+
+	/* Our defaults come first so that the caller's string overrides them. */
+	const char *const keys[] = {"fallback_application_name", "client_encoding", "dbname", NULL};
+	const char *const vals[] = {"dmarcsift", "UTF8", conninfo, NULL};
+	db = xcalloc(1, sizeof *db);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+		one_line(line, sizeof line,
+		         db->conn ? PQerrorMessage(db->conn) : "out of memory in libpq");
+		err_stage(e, "store", ERR_RETRY, "database unreachable: %s", line);
+		goto out;
+	}
+	PQsetNoticeProcessor(db->conn, notice, NULL);
+	/* Pin search_path: nothing of ours may resolve through a schema someone
+	 * else can create objects in. */
+	res = PQexec(db->conn,
+	             "SELECT pg_catalog.set_config('search_path', 'dmarcsift, pg_catalog', false)");
+	if (db_check(db, res, PGRES_TUPLES_OK, "setting search_path", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (migrate && migrate_apply(db, NULL, e) < 0)
+		goto out;
+	*out = db;
+	db = NULL;
+	rc = 0;
+out:
+	PQfreemem(perr);
+	PQclear(res);
+	db_close(db);
+	return rc;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	PQfinish(db->conn);
+	free(db);
+}
+
+PGconn *db_pg(struct db *db)
+{
+	return db->conn;
+}
+
+int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what, struct err *e)
+{
+	char line[400];
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (res && st == want)
+		return 0;
+	if (PQstatus(db->conn) == CONNECTION_BAD) {
+		one_line(line, sizeof line, PQerrorMessage(db->conn));
+		err_stage(e, "store", ERR_RETRY, "database unreachable: %s: %s", what, line);
+		goto out;
+	}
+	if (!res) {
+		one_line(line, sizeof line, PQerrorMessage(db->conn));
+		err_stage(e, "store", ERR_INTERNAL, "%s: %s", what, line);
+		goto out;
+	}
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	if (!primary) {
+		/* Not an error result: the statement succeeded in a way we did not
+		 * ask for (e.g. rows where none were expected). */
+		err_stage(e, "store", ERR_INTERNAL, "%s: unexpected result %s (wanted %s)", what,
+		          PQresStatus(st), PQresStatus(want));
+		goto out;
+	}
+	bool fresh = !err_is_set(e);
+	enum err_kind kind = ERR_INTERNAL;
+	if (state && sqlstate_retryable(state))
+		kind = ERR_RETRY;
+	else if (state && sqlstate_input(state))
+		kind = ERR_INPUT;
+	const char *gone = state && sqlstate_gone(state) ? "database unreachable: " : "";
+	one_line(line, sizeof line, primary);
+	if (detail) {
+		char d[200];
+		one_line(d, sizeof d, detail);
+		err_stage(e, "store", kind, "%s%s: %s (%s)", gone, what, line, d);
+	} else {
+		err_stage(e, "store", kind, "%s%s: %s", gone, what, line);
+	}
+	if (fresh && e && state)
+		memcpy(e->sqlstate, state, strnlen(state, sizeof e->sqlstate - 1));
+out:
+	PQclear(res);
+	return -1;
+}
+
+int db_exec(struct db *db, const char *sql, struct err *e)
+{
+	PGresult *res = PQexec(db->conn, sql);
+	if (db_check(db, res, PGRES_COMMAND_OK, sql, e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+	return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}

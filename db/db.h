@@ -1,0 +1,33 @@
+/*
+ * db: one PostgreSQL connection (libpq), with the error mapping every db
+ * module shares.
+ *
+ * db_connect resolves nothing: it takes a libpq connection string or URI
+ * (see cluster.h for where that string comes from), connects, pins
+ * search_path to dmarcsift, and applies pending migrations unless told not
+ * to. A server that cannot be reached gives ERR_RETRY ("database
+ * unreachable: ..."), so the CLI exits 3. db_check maps a PGresult to our
+ * error (SQLSTATE kept; 40001/40P01/08xxx are ERR_RETRY) and clears it on
+ * failure. The caller owns the handle; db_close accepts NULL.
+ */
+#ifndef DS_DB_DB_H
+#define DS_DB_DB_H
+
+#include "core/err.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct db;
+
+int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *e);
+void db_close(struct db *db);
+PGconn *db_pg(struct db *db);
+/* Returns 0 when PQresultStatus(res) is `want`; else sets e, PQclear(res), -1. */
+int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what, struct err *e);
+/* Runs a parameter-free statement (BEGIN, COMMIT, ...) expecting PGRES_COMMAND_OK. */
+int db_exec(struct db *db, const char *sql, struct err *e);
+/* PQexecParams with text parameters; the result is the caller's to PQclear. */
+PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params);
+
+#endif

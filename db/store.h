@@ -1,0 +1,85 @@
+/*
+ * store: everything ingest writes — raw messages, reports with their records,
+ * quarantine entries, tenants.
+ *
+ * Raw bytes go in first (store_raw_put), content-addressed by SHA-256 and
+ * zlib-compressed, so any input can be re-processed later. A report is one
+ * transaction: store_report_begin inserts the report row (duplicate
+ * identities are detected with ON CONFLICT DO NOTHING and reported through
+ * *duplicate, the transaction then rolled back), store_report_record streams
+ * a record into COPY, store_report_commit ends COPY and commits;
+ * store_report_abort rolls back. A killed process thus leaves no partial
+ * report. The tenant is the one owning the policy domain or its
+ * organisational domain (libpsl), else the built-in `unassigned` tenant,
+ * unless `tenant_override` names one.
+ * Errors set `e` with stage "store"; ERR_RETRY when the server went away.
+ */
+#ifndef DS_DB_STORE_H
+#define DS_DB_STORE_H
+
+#include "core/err.h"
+#include "core/model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct store_tx;
+
+/* sha256 is 64 lowercase hex chars. *known is set true when these bytes were
+ * stored before (the raw row is not rewritten). */
+int store_raw_put(struct db *db, const char *sha256, const void *data, size_t len,
+                  const char *source, bool *known, struct err *e);
+/* The same for a regular file, streamed: neither the file nor its compressed
+ * form is held in memory whole (large bare reports). */
+int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, const char *source,
+                     bool *known, struct err *e);
+/* Fetches and inflates raw bytes; *out is the caller's (free()). */
+int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t *len,
+                  char **source, struct err *e);
+/* Marks raw bytes as processed (status 'ok'), used to skip them next time. */
+int store_raw_done(struct db *db, const char *sha256, struct err *e);
+/* Sets the status of raw bytes: new | ok | quarantined | dsn. */
+int store_raw_mark(struct db *db, const char *sha256, const char *status, struct err *e);
+/* Whether raw bytes were processed successfully before. */
+int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err *e);
+
+int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_report *r,
+                       const char *raw_sha256, const char *tenant_override, bool recovered,
+                       const char *complaint, bool *duplicate, struct err *e);
+int store_report_record(struct store_tx *tx, const struct aggr_record *rec, struct err *e);
+int store_report_commit(struct store_tx *tx, struct err *e);
+void store_report_abort(struct store_tx *tx);
+
+/* Quarantine: one open failure per raw sha256; a newer one replaces it. */
+int store_failure_add(struct db *db, const char *sha256, const char *source, const char *stage,
+                      const char *reason, struct err *e);
+/* Closes the open failure of these bytes (after a successful reprocess). */
+int store_failure_resolve(struct db *db, const char *sha256, struct err *e);
+
+struct store_failure {
+	char *received_at, *source, *stage, *reason, *sha256;
+};
+/* Lists open failures, oldest first; free with store_failures_free. */
+int store_failures_list(struct db *db, struct store_failure **out, size_t *n, struct err *e);
+void store_failures_free(struct store_failure *f, size_t n);
+
+/* Tenants. */
+/* The tenant owning `domain` or its organisational domain (libpsl), else the
+ * `unassigned` tenant; `override` (may be NULL) names a tenant that wins
+ * (unknown name: ERR_CONFIG). Used for reports and bounce events alike. */
+int store_tenant_resolve(struct db *db, const char *domain, const char *override, int *tenant_id,
+                         struct err *e);
+int store_tenant_add(struct db *db, const char *name, const char *const *domains, size_t n,
+                     struct err *e);
+struct store_tenant {
+	char *name;
+	char *domains; /* comma-separated */
+	int64_t reports;
+	int64_t records;
+};
+int store_tenant_list(struct db *db, struct store_tenant **out, size_t *n, struct err *e);
+void store_tenant_list_free(struct store_tenant *t, size_t n);
+
+#endif

@@ -1,0 +1,466 @@
+/*
+ * store_raw: raw message bytes and the quarantine.
+ *
+ * Both belong to the intake, i.e. to the built-in `unassigned` tenant
+ * (tenant_id 0): which tenant a message concerns is only known once it has
+ * been parsed, and one message may carry reports for several tenants.
+ */
+#include "core/buf.h"
+#include "core/xalloc.h"
+#include "db/db.h"
+#include "db/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* bytea values travel in one protocol message, which PostgreSQL caps at 1 GiB. */
+#define RAW_MAX_COMPRESSED ((size_t)1000 * 1000 * 1000)
+
+static bool sha256_ok(const char *s)
+{
+	size_t i;
+	if (!s)
+		return false;
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+static int check_sha(const char *sha256, struct err *e)
+{
+	if (sha256_ok(sha256))
+		return 0;
+	return err_stage(e, "store", ERR_INPUT, "not a SHA-256 (64 lowercase hex digits): '%.80s'",
+	                 sha256 ? sha256 : "(null)");
+}
+
+int store_raw_put(struct db *db, const char *sha256, const void *data, size_t len,
+                  const char *source, bool *known, struct err *e)
+{
+	unsigned char *z = NULL;
+	PGresult *res = NULL;
+	char size[24];
+	int rc = -1;
+
+	if (known)
+		*known = false;
+	if (check_sha(sha256, e) < 0)
+		goto out;
+	uLongf zlen = compressBound((uLong)len);
+	z = xmalloc(zlen);
+	/* Z_BEST_SPEED: raw inputs are mostly XML or base64 text, which
+	 * compresses well even at level 1, and this sits on the ingest path. */
+	int zr = compress2(z, &zlen, data, (uLong)len, Z_BEST_SPEED);
+	if (zr != Z_OK) {
+		err_stage(e, "store", ERR_INTERNAL, "compressing %zu raw bytes failed (zlib %d)",
+		          len, zr);
+		goto out;
+	}
+	if (zlen > RAW_MAX_COMPRESSED) {
+		err_stage(e, "store", ERR_INPUT,
+		          "raw message too large to store: %zu bytes (%lu compressed)", len,
+		          (unsigned long)zlen);
+		goto out;
+	}
+	snprintf(size, sizeof size, "%zu", len);
+	const char *params[4] = {sha256, source, size, (const char *)z};
+	const int lengths[4] = {0, 0, 0, (int)zlen};
+	const int formats[4] = {0, 0, 0, 1};
+	res = PQexecParams(
+	    db_pg(db),
+	    "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
+	    " VALUES (0, $1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
+	    4, NULL, params, lengths, formats, 0);
+	if (db_check(db, res, PGRES_TUPLES_OK, "storing raw message", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	if (known)
+		*known = PQntuples(res) == 0;
+	rc = 0;
+out:
+	PQclear(res);
+	free(z);
+	return rc;
+}
+
+int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t *len,
+                  char **source, struct err *e)
+{
+	PGresult *res = NULL;
+	unsigned char *buf = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	if (source)
+		*source = NULL;
+	if (check_sha(sha256, e) < 0)
+		goto out;
+	const char *params[1] = {sha256};
+	/* Binary results so the bytea arrives as bytes, not hex text. */
+	res = PQexecParams(db_pg(db),
+	                   "SELECT data, size::text, source FROM dmarcsift.raw_messages"
+	                   " WHERE tenant_id = 0 AND sha256 = $1",
+	                   1, NULL, params, NULL, NULL, 1);
+	if (db_check(db, res, PGRES_TUPLES_OK, "reading raw message", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		err_stage(e, "store", ERR_INPUT, "no stored message with SHA-256 %s", sha256);
+		goto out;
+	}
+	char *end = NULL;
+	unsigned long long size = strtoull(PQgetvalue(res, 0, 1), &end, 10);
+	if (!end || *end != '\0' || size > SIZE_MAX - 1) {
+		err_stage(e, "store", ERR_INTERNAL, "raw message %s has a bad size", sha256);
+		goto out;
+	}
+	buf = xmalloc((size_t)size + 1);
+	uLongf dlen = (uLongf)size;
+	int zr = uncompress(buf, &dlen, (const Bytef *)PQgetvalue(res, 0, 0),
+	                    (uLong)PQgetlength(res, 0, 0));
+	if (zr != Z_OK || dlen != size) {
+		err_stage(e, "store", ERR_INTERNAL,
+		          "raw message %s is corrupt (zlib %d, %lu of %llu bytes)", sha256, zr,
+		          (unsigned long)dlen, size);
+		goto out;
+	}
+	buf[size] = '\0';
+	if (source && !PQgetisnull(res, 0, 2))
+		*source = xstrdup(PQgetvalue(res, 0, 2));
+	*out = buf;
+	*len = (size_t)size;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	PQclear(res);
+	return rc;
+}
+
+int store_raw_done(struct db *db, const char *sha256, struct err *e)
+{
+	return store_raw_mark(db, sha256, "ok", e);
+}
+
+int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err *e)
+{
+	*done = false;
+	if (check_sha(sha256, e) < 0)
+		return -1;
+	const char *params[1] = {sha256};
+	PGresult *res = db_query(db,
+	                         "SELECT 1 FROM dmarcsift.raw_messages"
+	                         " WHERE tenant_id = 0 AND sha256 = $1 AND status IN ('ok', 'dsn')",
+	                         1, params);
+	if (db_check(db, res, PGRES_TUPLES_OK, "reading raw message status", e) < 0)
+		return -1;
+	*done = PQntuples(res) > 0;
+	PQclear(res);
+	return 0;
+}
+
+int store_failure_add(struct db *db, const char *sha256, const char *source, const char *stage,
+                      const char *reason, struct err *e)
+{
+	if (check_sha(sha256, e) < 0)
+		return -1;
+	const char *params[4] = {sha256, source, stage && *stage ? stage : "unknown",
+	                         reason && *reason ? reason : "(no reason given)"};
+	/* One statement: the open failure is replaced by the newer one, and the
+	 * raw message (when stored) is marked quarantined. */
+	PGresult *res =
+	    db_query(db,
+	             "WITH f AS ("
+	             " INSERT INTO dmarcsift.failures (tenant_id, sha256, source, stage, reason)"
+	             " VALUES (0, $1, $2, $3, $4)"
+	             " ON CONFLICT (tenant_id, sha256) WHERE resolved_at IS NULL DO UPDATE"
+	             " SET received_at = now(), source = EXCLUDED.source, stage = EXCLUDED.stage,"
+	             " reason = EXCLUDED.reason)"
+	             " UPDATE dmarcsift.raw_messages SET status = 'quarantined'"
+	             " WHERE tenant_id = 0 AND sha256 = $1",
+	             4, params);
+	if (db_check(db, res, PGRES_COMMAND_OK, "recording a failure", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int store_failure_resolve(struct db *db, const char *sha256, struct err *e)
+{
+	if (check_sha(sha256, e) < 0)
+		return -1;
+	const char *params[1] = {sha256};
+	PGresult *res = db_query(db,
+	                         "UPDATE dmarcsift.failures SET resolved_at = now()"
+	                         " WHERE tenant_id = 0 AND sha256 = $1 AND resolved_at IS NULL",
+	                         1, params);
+	if (db_check(db, res, PGRES_COMMAND_OK, "resolving a failure", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static char *dup_value(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
+}
+
+int store_failures_list(struct db *db, struct store_failure **out, size_t *n, struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	PGresult *res = db_query(
+	    db,
+	    "SELECT to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	    " source, stage, reason, sha256 FROM dmarcsift.failures"
+	    " WHERE tenant_id = 0 AND resolved_at IS NULL ORDER BY received_at, id",
+	    0, NULL);
+	if (db_check(db, res, PGRES_TUPLES_OK, "listing failures", e) < 0)
+		return -1;
+	size_t rows = (size_t)PQntuples(res);
+	struct store_failure *f = xcalloc(rows ? rows : 1, sizeof *f);
+	for (size_t i = 0; i < rows; i++) {
+		f[i].received_at = dup_value(res, (int)i, 0);
+		f[i].source = dup_value(res, (int)i, 1);
+		f[i].stage = dup_value(res, (int)i, 2);
+		f[i].reason = dup_value(res, (int)i, 3);
+		f[i].sha256 = dup_value(res, (int)i, 4);
+	}
+	PQclear(res);
+	*out = f;
+	*n = rows;
+	return 0;
+}
+
+void store_failures_free(struct store_failure *f, size_t n)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].received_at);
+		free(f[i].source);
+		free(f[i].stage);
+		free(f[i].reason);
+		free(f[i].sha256);
+	}
+	free(f);
+}
+
+int store_raw_mark(struct db *db, const char *sha256, const char *status, struct err *e)
+{
+	static const char *const statuses[] = {"new", "ok", "quarantined", "dsn", NULL};
+	bool known = false;
+	for (const char *const *s = statuses; *s && status; s++)
+		known = known || strcmp(*s, status) == 0;
+	if (!known)
+		return err_stage(e, "store", ERR_INTERNAL, "unknown raw message status '%s'",
+		                 status ? status : "(null)");
+	if (check_sha(sha256, e) < 0)
+		return -1;
+	const char *params[2] = {sha256, status};
+	PGresult *res = db_query(db,
+	                         "UPDATE dmarcsift.raw_messages SET status = $2"
+	                         " WHERE tenant_id = 0 AND sha256 = $1",
+	                         2, params);
+	if (db_check(db, res, PGRES_COMMAND_OK, "setting raw message status", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* COPY text format: backslash, tab, newline and carriage return escaped. */
+static void copy_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '\\':
+			buf_puts(b, "\\\\");
+			break;
+		case '\t':
+			buf_puts(b, "\\t");
+			break;
+		case '\n':
+			buf_puts(b, "\\n");
+			break;
+		case '\r':
+			buf_puts(b, "\\r");
+			break;
+		default:
+			buf_putc(b, *s);
+		}
+	}
+}
+
+static int put_copy(struct db *db, struct buf *b, struct err *e)
+{
+	if (b->len && PQputCopyData(db_pg(db), b->data, (int)b->len) != 1)
+		return err_stage(e, "store", ERR_RETRY, "database unreachable: %s",
+		                 PQerrorMessage(db_pg(db)));
+	buf_reset(b);
+	return 0;
+}
+
+/* Deflates the file into the COPY stream as a hex bytea literal, block by
+ * block, so neither the file nor its compressed form is ever held whole. */
+static int stream_file(struct db *db, int fd, struct buf *b, struct err *e)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char in[1 << 16], out[1 << 16];
+	z_stream zs;
+	memset(&zs, 0, sizeof zs);
+	if (deflateInit(&zs, Z_BEST_SPEED) != Z_OK)
+		return err_stage(e, "store", ERR_INTERNAL, "zlib deflateInit failed");
+	int rc = -1, flush = Z_NO_FLUSH;
+	off_t off = 0;
+	uint64_t zbytes = 0;
+	buf_puts(b, "\\\\x");
+	while (flush != Z_FINISH) {
+		ssize_t n;
+		do
+			n = pread(fd, in, sizeof in, off);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			err_stage(e, "store", ERR_INTERNAL, "reading input: %s", strerror(errno));
+			goto out;
+		}
+		off += n;
+		flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+		zs.next_in = in;
+		zs.avail_in = (uInt)n;
+		do {
+			zs.next_out = out;
+			zs.avail_out = sizeof out;
+			deflate(&zs, flush);
+			size_t have = sizeof out - zs.avail_out;
+			zbytes += have;
+			for (size_t i = 0; i < have; i++) {
+				char h[2] = {hex[out[i] >> 4], hex[out[i] & 15]};
+				buf_append(b, h, 2);
+			}
+			if (b->len >= (1 << 18) && put_copy(db, b, e) != 0)
+				goto out;
+		} while (zs.avail_out == 0);
+		/* The hex literal of one COPY field must stay under PostgreSQL's 1 GB. */
+		if (zbytes > RAW_MAX_COMPRESSED / 2) {
+			err_stage(e, "store", ERR_INPUT,
+			          "raw input too large to store: over %zu bytes compressed",
+			          RAW_MAX_COMPRESSED / 2);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	deflateEnd(&zs);
+	return rc;
+}
+
+int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, const char *source,
+                     bool *known, struct err *e)
+{
+	PGresult *res = NULL;
+	struct buf b;
+	bool in_tx = false, in_copy = false;
+	int rc = -1;
+	char sizetxt[24];
+
+	buf_init(&b, 0);
+	if (known)
+		*known = false;
+	if (check_sha(sha256, e) < 0)
+		goto out;
+	/* Content-addressed: bytes already kept need not travel again. */
+	const char *p1[1] = {sha256};
+	res = PQexecParams(
+	    db_pg(db), "SELECT 1 FROM dmarcsift.raw_messages WHERE tenant_id = 0 AND sha256 = $1",
+	    1, NULL, p1, NULL, NULL, 0);
+	if (db_check(db, res, PGRES_TUPLES_OK, "looking up raw message", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	if (PQntuples(res) > 0) {
+		if (known)
+			*known = true;
+		rc = 0;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (db_exec(db, "BEGIN", e) < 0)
+		goto out;
+	in_tx = true;
+	if (db_exec(db,
+	            "CREATE TEMP TABLE raw_in (sha256 text, source text, size bigint, data bytea)"
+	            " ON COMMIT DROP",
+	            e) < 0)
+		goto out;
+	res = PQexec(db_pg(db), "COPY raw_in (sha256, source, size, data) FROM STDIN");
+	if (db_check(db, res, PGRES_COPY_IN, "storing raw message", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	in_copy = true;
+	snprintf(sizetxt, sizeof sizetxt, "%" PRIu64, size);
+	buf_puts(&b, sha256);
+	buf_putc(&b, '\t');
+	copy_escape(&b, source ? source : "");
+	buf_putc(&b, '\t');
+	buf_puts(&b, sizetxt);
+	buf_putc(&b, '\t');
+	if (stream_file(db, fd, &b, e) != 0)
+		goto out;
+	buf_putc(&b, '\n');
+	if (put_copy(db, &b, e) != 0)
+		goto out;
+	in_copy = false;
+	if (PQputCopyEnd(db_pg(db), NULL) != 1) {
+		err_stage(e, "store", ERR_RETRY, "database unreachable: %s",
+		          PQerrorMessage(db_pg(db)));
+		goto out;
+	}
+	res = PQgetResult(db_pg(db));
+	if (db_check(db, res, PGRES_COMMAND_OK, "storing raw message", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(db_pg(db))) != NULL)
+		PQclear(res);
+	res = PQexec(db_pg(db),
+	             "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
+	             " SELECT 0, sha256, source, size, data FROM raw_in"
+	             " ON CONFLICT DO NOTHING RETURNING 1");
+	if (db_check(db, res, PGRES_TUPLES_OK, "storing raw message", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	if (known)
+		*known = PQntuples(res) == 0;
+	if (db_exec(db, "COMMIT", e) < 0)
+		goto out;
+	in_tx = false;
+	rc = 0;
+out:
+	PQclear(res);
+	if (in_copy) {
+		PQputCopyEnd(db_pg(db), "aborted");
+		while ((res = PQgetResult(db_pg(db))) != NULL)
+			PQclear(res);
+	}
+	if (in_tx) {
+		struct err ignore = {0};
+		db_exec(db, "ROLLBACK", &ignore);
+	}
+	buf_free(&b);
+	return rc;
+}

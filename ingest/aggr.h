@@ -1,0 +1,63 @@
+/*
+ * aggr: the streaming aggregate-report parser (libxml2 xmlTextReader).
+ *
+ * Reads XML bytes through a caller-supplied read function, never holding the
+ * document in memory, and calls the handler once with the report header
+ * (metadata + policy_published, complete before the first <record>) and once
+ * per record. Both RFC 7489 Appendix C and RFC 9990 are accepted, with the
+ * real-world deviations of design.md; unknown elements land in extra_json.
+ * DOCTYPE and entity references are refused (stage "xml"); invalid values
+ * fail with stage "validate" naming the field and the value.
+ *
+ * Handler callbacks return 0 to go on, AGGR_STOP to end parsing early without
+ * an error (e.g. the store found a duplicate), or -1 with `e` set.
+ * aggr_parse returns 0 on success (also after AGGR_STOP; res->stopped says
+ * so), -1 with `e` set otherwise. With `recover` true the parser runs
+ * libxml2's recover mode and salvages what it can: success then requires a
+ * complete header and at least one record, and res->recovered / res->complaint
+ * say what was wrong.
+ */
+#ifndef DS_INGEST_AGGR_H
+#define DS_INGEST_AGGR_H
+
+#include "core/err.h"
+#include "core/model.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define AGGR_STOP 1
+
+/* Reads up to n bytes into buf; returns the count, 0 at end, -1 with e set. */
+typedef ssize_t (*aggr_read_fn)(void *ctx, void *buf, size_t n, struct err *e);
+
+struct aggr_handler {
+	int (*header)(void *ctx, const struct aggr_report *r, struct err *e);
+	int (*record)(void *ctx, const struct aggr_record *rec, struct err *e);
+	void *ctx;
+};
+
+struct aggr_limits {
+	size_t max_depth;   /* nesting depth, default 64 */
+	size_t max_text;    /* bytes of one element's text, default 64 KiB */
+	size_t max_records; /* records in one report, default 50 million */
+	size_t max_auth;    /* dkim/spf/reason entries per record, default 1000 */
+};
+
+struct aggr_result {
+	uint64_t records;
+	uint64_t messages;   /* sum of counts */
+	bool stopped;        /* a handler returned AGGR_STOP */
+	bool recovered;      /* parsed in recover mode */
+	char complaint[512]; /* the parser's first complaint in recover mode */
+};
+
+void aggr_limits_default(struct aggr_limits *l);
+int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_limits *lim,
+               const struct aggr_handler *h, struct aggr_result *res, struct err *e);
+/* Convenience for tests and fuzzing: parse from memory. */
+int aggr_parse_mem(const void *data, size_t len, bool recover, const struct aggr_handler *h,
+                   struct aggr_result *res, struct err *e);
+
+#endif

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The whole test suite — the README's second command, and what .ci/run calls.
+#
+#   1. installs missing Debian packages (as root; otherwise says what to install)
+#   2. checks formatting and banned functions (and, after the first build,
+#      runs clang-tidy over the sources)
+#   3. starts a throwaway PostgreSQL (unix socket in a temp dir; as root it runs
+#      as the unprivileged 'postgres' user, because PostgreSQL refuses root) and
+#      a throwaway Dovecot on a loopback port with TLS, for the integration tests
+#   4. builds and runs every test (unit, integration, fuzz-corpus replay) with
+#      ctest, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
+#      and runs the same suite
+#   5. stops the servers, whatever happened
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+. scripts/deps.sh
+ensure_packages $DMARCSIFT_PACKAGES $DMARCSIFT_TEST_PACKAGES
+
+jobs=$(nproc 2>/dev/null || echo 2)
+[ "$jobs" -gt 2 ] && jobs=2
+
+echo "== static checks"
+banned=$(grep -nE '\b(sprintf|strcpy|strcat|gets|strtok|atoi|sscanf)\s*\(' \
+	$(git ls-files '*.c' '*.h' 2>/dev/null || find core ingest db reports cli tests -name '*.[ch]') | grep -v '^tests/fuzz/driver.c' || true)
+if [ -n "$banned" ]; then
+	echo "banned functions in use (use snprintf, core/buf.h, strtoll):" >&2
+	echo "$banned" >&2
+	exit 1
+fi
+if command -v clang-format >/dev/null; then
+	unformatted=""
+	for f in $(git ls-files '*.c' '*.h' 2>/dev/null); do
+		[ -f "$f" ] || continue
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || unformatted="$unformatted $f"
+	done
+	if [ -n "$unformatted" ]; then
+		echo "not clang-formatted (run clang-format -i):$unformatted" >&2
+		exit 1
+	fi
+fi
+
+tmp=$(mktemp -d /tmp/dmarcsift-test.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+	[ -x scripts/dovecot-test-server.sh ] && scripts/dovecot-test-server.sh stop "$tmp/dovecot" >/dev/null 2>&1 || true
+	scripts/pg-test-server.sh stop "$tmp/pg" || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+echo "== starting PostgreSQL for the tests"
+DMARCSIFT_TEST_DB=$(scripts/pg-test-server.sh start "$tmp/pg")
+export DMARCSIFT_TEST_DB
+export DMARCSIFT_TEST_TMP="$tmp"
+if [ -x scripts/dovecot-test-server.sh ]; then
+	echo "== starting Dovecot for the tests"
+	scripts/dovecot-test-server.sh start "$tmp/dovecot" >"$tmp/dovecot.env"
+	DMARCSIFT_TEST_IMAP=$(cat "$tmp/dovecot.env")
+	export DMARCSIFT_TEST_IMAP
+	export DMARCSIFT_TEST_IMAP_DIR="$tmp/dovecot"
+fi
+# Tests must never touch the user's own embedded cluster or config.
+export XDG_DATA_HOME="$tmp/xdg-data" XDG_CONFIG_HOME="$tmp/xdg-config"
+mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME"
+chmod 755 "$XDG_DATA_HOME"
+unset DMARCSIFT_DB
+
+run_suite() {
+	local dir=$1
+	shift
+	echo "== building $dir"
+	cmake -S "$root" -B "$root/$dir" "$@" >/dev/null
+	cmake --build "$root/$dir" -j"$jobs" >/dev/null
+	echo "== testing $dir"
+	ctest --test-dir "$root/$dir" --output-on-failure -j"$jobs"
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== clang-tidy"
+scripts/tidy.sh build
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+LSAN_OPTIONS=suppressions="$root/tests/lsan.supp":print_suppressions=0 \
+	run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DDMARCSIFT_SANITIZE=ON
+echo "== all tests passed (release and ASan+UBSan builds)"

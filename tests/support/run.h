@@ -1,0 +1,27 @@
+/*
+ * run: helpers for integration tests that drive the real binary and look at
+ * the database with libpq.
+ *
+ * run_bin runs DMARCSIFT_BIN with the given arguments (NULL-terminated),
+ * optionally feeding a file to standard input, and returns its exit code
+ * (or 128+signal); its standard output is captured into *out (caller frees;
+ * may pass NULL), standard error is passed through so failures are visible.
+ * q_* run one parameterised query on a fresh connection and return the first
+ * column of the first row; they fail the test on any database error.
+ */
+#ifndef DS_TESTS_RUN_H
+#define DS_TESTS_RUN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+int run_bin(const char *const *args, const char *stdin_path, char **out);
+/* Starts the binary without waiting; returns its pid. */
+pid_t run_bin_async(const char *const *args);
+int64_t q_int(const char *conninfo, const char *sql, int nparams, const char *const *params);
+/* Returns a malloc'd string ("" for NULL). */
+char *q_str(const char *conninfo, const char *sql, int nparams, const char *const *params);
+/* Reads a whole file (tests only; aborts on error); *len may be NULL. */
+char *slurp(const char *path, size_t *len);
+
+#endif

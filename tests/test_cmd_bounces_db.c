@@ -1,0 +1,134 @@
+/*
+ * test_cmd_bounces_db: `dmarcsift bounces ingest` against a real PostgreSQL
+ * (DMARCSIFT_TEST_DB): the fixtures' events stored with their verdicts and
+ * rule ids, re-ingesting adds nothing, and an unreachable database is exit 3.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "core/xalloc.h"
+#include "tests/support/testdb.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define BDIR   FIXTURES_DIR "/bounces/"
+#define INPUTS BDIR "postfix.log " BDIR "exim_main.log " BDIR "dsn_multi.eml " BDIR "esp_export.csv"
+
+static char *conninfo;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (testdb_create(&conninfo) != 0) {
+		fprintf(stderr, "test_cmd_bounces_db: needs DMARCSIFT_TEST_DB (a PostgreSQL server "
+		                "where it may CREATE DATABASE)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	testdb_drop(conninfo);
+	free(conninfo);
+	return 0;
+}
+
+static int run(const char *cmd, char **out)
+{
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t len = 0, cap = 4096, n;
+	char *b = xmalloc(cap);
+	while ((n = fread(b + len, 1, cap - len - 1, p)) > 0) {
+		len += n;
+		if (cap - len < 2) {
+			cap *= 2;
+			b = xrealloc(b, cap);
+		}
+	}
+	b[len] = '\0';
+	*out = b;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *query(const char *sql, const char *param)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PGresult *r =
+	    PQexecParams(c, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	assert_int_equal(PQntuples(r), 1);
+	char *v = xstrdup(PQgetisnull(r, 0, 0) ? "(null)" : PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+static void test_ingest_twice(void **state)
+{
+	(void)state;
+	char *cmd = xasprintf("%s bounces ingest --db '%s' %s", DMARCSIFT_BIN, conninfo, INPUTS);
+	char *out = NULL;
+	assert_int_equal(run(cmd, &out), 0);
+	/* 13 Postfix + 10 Exim + 3 DSN + 6 CSV events; 4+1+0+3 malformed */
+	assert_non_null(strstr(out, "32 events from"));
+	assert_non_null(strstr(out, "malformed: 8"));
+	assert_non_null(strstr(out, "stored: 32 added, 0 already known"));
+	free(out);
+
+	char *n = query("SELECT count(*) FROM dmarcsift.v_bounces", NULL);
+	assert_string_equal(n, "32");
+	free(n);
+	/* the verdict and the text travel with the event */
+	char *v = query("SELECT class || '|' || action || '|' || listed_on || '|' || listed_asset"
+	                " FROM dmarcsift.v_bounces WHERE recipient = $1",
+	                "mia@comcast.net");
+	assert_string_equal(v, "blocklisted|check_listing|Spamhaus ZEN|ip");
+	free(v);
+	v = query("SELECT class || '|' || coalesce(enhanced_code, '-') || '|' || reply_code"
+	          " FROM dmarcsift.v_bounces WHERE recipient = $1",
+	          "bob@gmail.com");
+	assert_string_equal(v, "auth_failure|5.7.26|550");
+	free(v);
+
+	/* the same inputs again: nothing new */
+	assert_int_equal(run(cmd, &out), 0);
+	assert_non_null(strstr(out, "stored: 0 added, 32 already known"));
+	free(out);
+	n = query("SELECT count(*) FROM dmarcsift.v_bounces", NULL);
+	assert_string_equal(n, "32");
+	free(n);
+	free(cmd);
+}
+
+static void test_unreachable(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	int rc = run(DMARCSIFT_BIN " bounces ingest --db 'host=/nonexistent-dir port=1 dbname=x "
+	                           "connect_timeout=2' " BDIR "postfix.log 2>/dev/null",
+	             &out);
+	assert_int_equal(rc, 3);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ingest_twice),
+	    cmocka_unit_test(test_unreachable),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

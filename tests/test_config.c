@@ -1,0 +1,240 @@
+/*
+ * The configuration file: a complete valid file, every kind of mistake
+ * reported with its line and the problem, secrets read only on demand and
+ * never printed by `dmarcsift config check`.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "cli/config.h"
+#include "core/xalloc.h"
+#include "tests/support/mailtest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char valid[] = "; comment\n"
+                            "# another\n"
+                            "[database]\n"
+                            "url = postgresql://dmarc@db.example.com/dmarcsift\n"
+                            "\n"
+                            "[mailbox client-a]\n"
+                            "url = imaps://imap.example.com/INBOX\n"
+                            "user = rua@client-a.example\n"
+                            "password_env = CLIENT_A_PASSWORD\n"
+                            "tenant = client-a\n"
+                            "processed_folder = Reports/done\n"
+                            "insecure_skip_verify = yes\n"
+                            "\n"
+                            "[mailbox o365]\n"
+                            "url = imaps://outlook.office365.com:993/INBOX\n"
+                            "user = dmarc@example.org\n"
+                            "oauth2_token_command = printf 'tok123\\n'\n"
+                            "\n"
+                            "[mailbox local]\n"
+                            "url = maildir:/var/mail/dmarc\n"
+                            "\n"
+                            "[mailbox archive]\n"
+                            "url = mbox:/var/mail/rua.mbox\n";
+
+static void test_valid(void **state)
+{
+	(void)state;
+	struct config *cfg = NULL;
+	struct err e = {0};
+	assert_int_equal(config_load_string(&cfg, "valid.conf", valid, &e), 0);
+	for (size_t i = 0; i < cfg->n_errors; i++)
+		printf("unexpected: %s\n", cfg->errors[i]);
+	assert_true(config_ok(cfg));
+	assert_string_equal(cfg->db_url, "postgresql://dmarc@db.example.com/dmarcsift");
+	assert_int_equal(cfg->n_mailboxes, 4);
+	const struct config_mailbox *a = config_mailbox_find(cfg, "client-a");
+	assert_non_null(a);
+	assert_int_equal(a->line, 6);
+	assert_int_equal(a->kind, CONFIG_MAILBOX_IMAP);
+	assert_string_equal(a->user, "rua@client-a.example");
+	assert_string_equal(a->tenant, "client-a");
+	assert_string_equal(a->processed_folder, "Reports/done");
+	assert_string_equal(a->failed_folder, CONFIG_DEFAULT_FAILED);
+	assert_true(a->insecure_skip_verify);
+	/* insecure_skip_verify on is loud: a warning naming the line. */
+	assert_int_equal(cfg->n_warnings >= 1, 1);
+	bool warned = false;
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		warned |=
+		    strstr(cfg->warnings[i], "valid.conf:12: insecure_skip_verify is on") != NULL;
+	assert_true(warned);
+	const struct config_mailbox *l = config_mailbox_find(cfg, "local");
+	assert_int_equal(l->kind, CONFIG_MAILBOX_MAILDIR);
+	assert_string_equal(l->path, "/var/mail/dmarc");
+	assert_false(l->folders_configured);
+	const struct config_mailbox *m = config_mailbox_find(cfg, "archive");
+	assert_int_equal(m->kind, CONFIG_MAILBOX_MBOX);
+	assert_string_equal(m->path, "/var/mail/rua.mbox");
+
+	/* Secrets: from the environment, from a command. */
+	char *pw = NULL, *tok = NULL;
+	setenv("CLIENT_A_PASSWORD", "env-secret", 1);
+	assert_int_equal(config_mailbox_secret(a, &pw, &tok, &e), 0);
+	assert_string_equal(pw, "env-secret");
+	assert_null(tok);
+	config_secret_free(pw);
+	unsetenv("CLIENT_A_PASSWORD");
+	assert_int_equal(config_mailbox_secret(a, &pw, &tok, &e), -1);
+	assert_non_null(strstr(e.msg, "CLIENT_A_PASSWORD"));
+	err_clear(&e);
+	const struct config_mailbox *o = config_mailbox_find(cfg, "o365");
+	assert_int_equal(config_mailbox_secret(o, &pw, &tok, &e), 0);
+	assert_null(pw);
+	assert_string_equal(tok, "tok123");
+	config_secret_free(tok);
+	config_free(cfg);
+}
+
+struct bad_case {
+	const char *text;
+	const char *expect; /* substring of one error, with the line */
+};
+
+static const struct bad_case bad_cases[] = {
+    {"[mailbox a]\nurl = ftp://x/\n", "t.conf:2: url 'ftp://x/': unknown scheme"},
+    {"[mailbox a]\nurl = imaps://ho st:99999/INBOX\n", "t.conf:2: url 'imaps://ho st:99999/INBOX' "
+                                                       "is not a valid URL"},
+    {"[mailbox a]\nurl = maildir:relative/path\n", "t.conf:2: url 'maildir:relative/path': the "
+                                                   "path must be absolute"},
+    {"[mailbox a]\nurl = maildir:/m\npasword_file = /x\n", "t.conf:3: unknown key 'pasword_file'"},
+    {"[mailbox a]\nurl = maildir:/m\nurl = maildir:/n\n", "t.conf:3: 'url' given twice"},
+    {"[mailbox a]\nurl = maildir:/m\n[mailbox a]\nurl = maildir:/n\n",
+     "t.conf:3: mailbox 'a' defined twice"},
+    {"[mailbox]\nurl = maildir:/m\n", "t.conf:1: [mailbox] needs a name"},
+    {"[mailbox a b]\nurl = maildir:/m\n", "t.conf:1: mailbox name 'a b' may only contain"},
+    {"\n[mailbox a]\nuser = x\n", "t.conf:2: [mailbox a] has no url"},
+    {"[mailbox a]\nurl = imaps://h/INBOX\npassword_env = P\n", "t.conf:1: [mailbox a] is IMAP "
+                                                               "and needs 'user'"},
+    {"[mailbox a]\nurl = imaps://h/INBOX\nuser = u\n", "t.conf:1: [mailbox a] needs one of "
+                                                       "password_file"},
+    {"[mailbox a]\nurl = imaps://h/INBOX\nuser = u\npassword_env = P\noauth2_token_command = x\n",
+     "t.conf:1: [mailbox a] gives more than one of"},
+    {"[mailbox a]\nurl = imaps://h/INBOX\nuser = u\npassword_file = /nonexistent/pw\n",
+     "password_file '/nonexistent/pw' cannot be read"},
+    {"[mailbox a]\nurl = imaps://h/\nuser = u\npassword_env = P\ninsecure_skip_verify = maybe\n",
+     "t.conf:5: insecure_skip_verify = 'maybe': expected yes/no"},
+    {"[mailbox a]\nurl = imaps://h/\nuser = u\npassword_env = P\ntls_ca_file = /nonexistent.pem\n",
+     "t.conf:5: tls_ca_file '/nonexistent.pem' cannot be read"},
+    {"[mailbox a]\nurl = maildir:/m\nuser = u\n", "t.conf:1: [mailbox a] is a Maildir: user, "
+                                                  "password and oauth2 keys do not apply"},
+    {"[mailbox a]\nurl = mbox:/m\nprocessed_folder = x\n", "t.conf:1: [mailbox a] is an mbox"},
+    {"[mailbox a]\nurl = maildir:/m\nprocessed_folder = x\nfailed_folder = x\n",
+     "t.conf:1: [mailbox a]: processed_folder and failed_folder are the same"},
+    {"[database]\nurl = x\nhost = y\n", "t.conf:3: unknown key 'host' in [database]"},
+    {"[databse]\nurl = x\n", "t.conf:1: unknown section [databse]"},
+    {"[database]\n", "t.conf:1: section [database] has no keys"},
+    {"[mailbox a]\nurl = maildir:/m\nthis is not a key value line\n", "t.conf:3: syntax error"},
+    {"[mailbox a]\nurl = maildir:/m\ntenant =\n", "t.conf:3: 'tenant' is empty"},
+    {"key = value\n", "t.conf:1: unknown section []"},
+};
+
+static void test_invalid(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		struct config *cfg = NULL;
+		struct err e = {0};
+		assert_int_equal(config_load_string(&cfg, "t.conf", bad_cases[i].text, &e), 0);
+		bool found = false;
+		for (size_t j = 0; j < cfg->n_errors; j++)
+			found |= strstr(cfg->errors[j], bad_cases[i].expect) != NULL;
+		if (!found) {
+			for (size_t j = 0; j < cfg->n_errors; j++)
+				printf("  got: %s\n", cfg->errors[j]);
+			fail_msg("case %zu: no error containing \"%s\"", i, bad_cases[i].expect);
+		}
+		assert_false(config_ok(cfg));
+		config_free(cfg);
+	}
+}
+
+static void test_long_line(void **state)
+{
+	(void)state;
+	char *text = xmalloc(2000);
+	memset(text, 0, 2000);
+	snprintf(text, 2000, "[mailbox a]\nurl = maildir:/m\ntenant = ");
+	size_t n = strlen(text);
+	memset(text + n, 'x', 1000);
+	text[n + 1000] = '\n';
+	struct config *cfg = NULL;
+	struct err e = {0};
+	assert_int_equal(config_load_string(&cfg, "t.conf", text, &e), 0);
+	assert_int_equal(cfg->n_errors, 1);
+	assert_non_null(strstr(cfg->errors[0], "t.conf:3: line too long"));
+	config_free(cfg);
+	free(text);
+}
+
+/* `dmarcsift config check`: summary without the secret; errors with lines. */
+static void test_config_check_command(void **state)
+{
+	(void)state;
+	char *dir = mt_tmpdir("config");
+	const char *secret = "Hunter2-NotToBePrinted";
+	char *pwline = xasprintf("%s\n", secret);
+	char *pw = mt_write_file(dir, "pw", pwline);
+	char *text = xasprintf("[mailbox rua]\nurl = imaps://imap.example.com/INBOX\n"
+	                       "user = rua@example.com\npassword_file = %s\n",
+	                       pw);
+	char *good = mt_write_file(dir, "good.conf", text);
+	const char *args[] = {"config", "check", "--config", good, NULL};
+	char *out = NULL;
+	assert_int_equal(mt_run(args, &out), 0);
+	assert_non_null(strstr(out, "[mailbox rua] IMAP mailbox imaps://imap.example.com/INBOX"));
+	assert_non_null(strstr(out, "********"));
+	assert_null(strstr(out, secret));
+	free(out);
+
+	char *bad = mt_write_file(dir, "bad.conf",
+	                          "[mailbox rua]\nurl = imaps://h/\nuser = u\n"
+	                          "password_file = /nonexistent\nbogus = 1\n");
+	const char *args2[] = {"config", "check", "--config", bad, NULL};
+	assert_int_equal(mt_run(args2, &out), 2);
+	char *want = xasprintf("%s:5: unknown key 'bogus'", bad);
+	assert_non_null(strstr(out, want));
+	free(want);
+	free(out);
+
+	const char *args3[] = {"config", "check", "--config", "/nonexistent/dmarcsift.conf", NULL};
+	assert_int_equal(mt_run(args3, &out), 2);
+	assert_non_null(strstr(out, "cannot read config file /nonexistent/dmarcsift.conf"));
+	free(out);
+
+	/* poll refuses a broken configuration before touching anything. */
+	const char *args4[] = {"poll", "--config", bad, "--db", "host=/nonexistent", NULL};
+	assert_int_equal(mt_run(args4, &out), 2);
+	assert_non_null(strstr(out, ":5: unknown key 'bogus'"));
+	free(out);
+
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(text);
+	free(good);
+	free(bad);
+	free(pw);
+	free(pwline);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_config_check_command),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,235 @@
+/*
+ * test_migrate: migrations against a real PostgreSQL (DMARCSIFT_TEST_DB).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "db/db.h"
+#include "db/migrate.h"
+#include "tests/support/testdb.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Asserts success, showing the error when there is one. */
+#define OK(call, e)                                                                                \
+	do {                                                                                       \
+		if ((call) != 0)                                                                   \
+			fail_msg("%s: %s", #call, (e).msg);                                        \
+	} while (0)
+
+static int n_embedded(void)
+{
+	int n = 0;
+	for (const struct migration *m = migrate_embedded; m->name; m++)
+		n++;
+	return n;
+}
+
+static int64_t scalar(struct db *db, const char *sql)
+{
+	PGresult *res = db_query(db, sql, 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	int64_t v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return v;
+}
+
+static void test_embedded_in_order(void **state)
+{
+	(void)state;
+	assert_true(n_embedded() >= 1);
+	assert_string_equal(migrate_embedded[0].name, "0001_init");
+	for (const struct migration *m = migrate_embedded; m->name && m[1].name; m++)
+		assert_true(strcmp(m->name, m[1].name) < 0);
+}
+
+static void test_apply_reapply(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+	int applied = -1;
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, false, &e), e);
+	assert_int_equal(
+	    scalar(db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'dmarcsift'"), 0);
+
+	OK(migrate_apply(db, &applied, &e), e);
+	assert_int_equal(applied, n_embedded());
+	/* Every embedded migration recorded, by name. */
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.schema_migrations"),
+	                 n_embedded());
+	for (const struct migration *m = migrate_embedded; m->name; m++) {
+		const char *p[1] = {m->name};
+		PGresult *res = db_query(
+		    db, "SELECT count(*) FROM dmarcsift.schema_migrations WHERE version = $1", 1,
+		    p);
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(res, 0, 0), "1");
+		PQclear(res);
+	}
+	/* What 0001 promises. */
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.tenants WHERE tenant_id = 0"
+	                            " AND name = 'unassigned'"),
+	                 1);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM pg_views WHERE schemaname = 'dmarcsift'"
+	                            " AND viewname IN ('v_reports', 'v_records', 'v_failures')"),
+	                 3);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM pg_roles WHERE rolname = "
+	                            "'dmarcsift_reader'"),
+	                 1);
+
+	/* Again: nothing to do, nothing changes. */
+	OK(migrate_apply(db, &applied, &e), e);
+	assert_int_equal(applied, 0);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.schema_migrations"),
+	                 n_embedded());
+	/* A new connection that migrates finds nothing to do either. */
+	db_close(db);
+	db = NULL;
+	OK(db_connect(&db, ci, true, &e), e);
+	OK(migrate_apply(db, &applied, &e), e);
+	assert_int_equal(applied, 0);
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
+static void test_connect_migrates(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, true, &e), e);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.schema_migrations"),
+	                 n_embedded());
+	/* search_path is pinned to our schema. */
+	PGresult *res = db_query(db, "SHOW search_path", 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "dmarcsift, pg_catalog");
+	PQclear(res);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM tenants"), 1);
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
+/* Several processes migrating one fresh database at once (a cron poll
+ * racing a manual ingest): the advisory lock lets each migration run once. */
+static void test_concurrent_migrators(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	enum { K = 4 };
+	pid_t pids[K];
+
+	assert_int_equal(testdb_create(&ci), 0);
+	for (int i = 0; i < K; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct db *db = NULL;
+			struct err e = {0};
+			int rc = db_connect(&db, ci, true, &e);
+			if (rc != 0)
+				fprintf(stderr, "migrator %d: %s\n", i, e.msg);
+			db_close(db);
+			_exit(rc == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < K; i++) {
+		int st = 0;
+		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	struct db *db = NULL;
+	struct err e = {0};
+	OK(db_connect(&db, ci, false, &e), e);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.schema_migrations"),
+	                 n_embedded());
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.tenants"), 1);
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
+static void test_unreachable_is_retry(void **state)
+{
+	(void)state;
+	struct db *db = NULL;
+	struct err e = {0};
+
+	assert_int_equal(
+	    db_connect(&db, "host=/nonexistent-dmarcsift-socket-dir dbname=x connect_timeout=2",
+	               true, &e),
+	    -1);
+	assert_null(db);
+	assert_int_equal(e.kind, ERR_RETRY);
+	assert_true(strncmp(e.msg, "database unreachable: ", 22) == 0);
+	assert_null(strchr(e.msg, '\n'));
+
+	err_clear(&e);
+	assert_int_equal(db_connect(&db, "this is = not a conninfo", true, &e), -1);
+	assert_int_equal(e.kind, ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "invalid database connection string"));
+}
+
+static void test_check_maps_sqlstate(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, true, &e), e);
+	/* A data exception (22P02) is the input's fault. */
+	PGresult *res = db_query(db, "SELECT 'nope'::inet", 0, NULL);
+	assert_int_equal(db_check(db, res, PGRES_TUPLES_OK, "casting", &e), -1);
+	assert_int_equal(e.kind, ERR_INPUT);
+	assert_string_equal(e.sqlstate, "22P02");
+	assert_non_null(strstr(e.msg, "casting: invalid input syntax for type inet"));
+	/* A serialization failure is retryable; first error wins otherwise. */
+	struct err e2 = {0};
+	res = db_query(db, "DO $$BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END$$",
+	               0, NULL);
+	assert_int_equal(db_check(db, res, PGRES_COMMAND_OK, "tx", &e2), -1);
+	assert_int_equal(e2.kind, ERR_RETRY);
+	assert_string_equal(e2.sqlstate, "40001");
+	res = db_query(db, "SELECT 1/0", 0, NULL);
+	assert_int_equal(db_check(db, res, PGRES_TUPLES_OK, "dividing", &e2), -1);
+	assert_int_equal(e2.kind, ERR_RETRY);
+	assert_string_equal(e2.sqlstate, "40001");
+	assert_non_null(strstr(e2.msg, "conflict"));
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_embedded_in_order),
+	    cmocka_unit_test(test_apply_reapply),
+	    cmocka_unit_test(test_connect_migrates),
+	    cmocka_unit_test(test_concurrent_migrators),
+	    cmocka_unit_test(test_unreachable_is_retry),
+	    cmocka_unit_test(test_check_maps_sqlstate),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

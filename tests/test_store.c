@@ -1,0 +1,708 @@
+/*
+ * test_store: the store against a real PostgreSQL (DMARCSIFT_TEST_DB), each
+ * test in a database of its own.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "core/xalloc.h"
+#include "db/db.h"
+#include "db/store.h"
+#include "tests/support/testdb.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fx {
+	char *conninfo;
+	struct db *db;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof *f);
+	struct err e = {0};
+	*state = f;
+	if (testdb_create(&f->conninfo) < 0)
+		return -1;
+	if (db_connect(&f->db, f->conninfo, true, &e) < 0) {
+		fprintf(stderr, "connect: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	db_close(f->db);
+	testdb_drop(f->conninfo);
+	free(f->conninfo);
+	free(f);
+	return 0;
+}
+
+/* ---- building reports by hand ------------------------------------------ */
+
+/* The model's strings are `char *`; tests own copies, freed per test. */
+static char *pool[512];
+static size_t npool;
+
+static char *S(const char *s)
+{
+	if (!s)
+		return NULL;
+	assert_true(npool < sizeof pool / sizeof pool[0]);
+	return pool[npool++] = xstrdup(s);
+}
+
+static void pool_free(void)
+{
+	while (npool)
+		free(pool[--npool]);
+}
+
+static struct aggr_report report(const char *org, const char *id, const char *domain, int64_t begin)
+{
+	struct aggr_report r = {0};
+	r.schema = AGGR_SCHEMA_RFC7489;
+	r.version = S("1.0");
+	r.org_name = S(org);
+	r.email = S("noreply-dmarc@example.net");
+	r.report_id = S(id);
+	r.begin = begin;
+	r.end = begin + 86399;
+	r.policy.domain = S(domain);
+	r.policy.adkim = S("r");
+	r.policy.aspf = S("r");
+	r.policy.p = S("reject");
+	r.policy.pct = -1;
+	return r;
+}
+
+static struct aggr_record record(const char *ip, int64_t count)
+{
+	struct aggr_record rec = {0};
+	rec.source_ip = S(ip);
+	rec.count = count;
+	rec.disposition = S("none");
+	rec.dkim = S("pass");
+	rec.spf = S("fail");
+	rec.header_from = S("example.com");
+	return rec;
+}
+
+/* Stores a report with its records; returns whether it was a duplicate. */
+static bool store(struct db *db, const struct aggr_report *r, const struct aggr_record *recs,
+                  size_t n, const char *override)
+{
+	struct store_tx *tx = NULL;
+	struct err e = {0};
+	bool dup = false;
+	int rc = store_report_begin(&tx, db, r, NULL, override, false, NULL, &dup, &e);
+	if (rc < 0)
+		fail_msg("store_report_begin: %s", e.msg);
+	if (dup) {
+		assert_null(tx);
+		return true;
+	}
+	assert_non_null(tx);
+	for (size_t i = 0; i < n; i++)
+		if (store_report_record(tx, &recs[i], &e) < 0)
+			fail_msg("store_report_record: %s", e.msg);
+	if (store_report_commit(tx, &e) < 0)
+		fail_msg("store_report_commit: %s", e.msg);
+	return false;
+}
+
+/* One value of a one-row query with text parameters; the caller frees. */
+static char *q1(struct db *db, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = db_query(db, sql, n, params);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	assert_int_equal(PQntuples(res), 1);
+	char *v = PQgetisnull(res, 0, 0) ? NULL : xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static int64_t qint(struct db *db, const char *sql, int n, const char *const *params)
+{
+	char *v = q1(db, sql, n, params);
+	assert_non_null(v);
+	int64_t x = strtoll(v, NULL, 10);
+	free(v);
+	return x;
+}
+
+static void assert_q(struct db *db, const char *sql, const char *param, const char *want)
+{
+	const char *p[1] = {param};
+	char *v = q1(db, sql, param ? 1 : 0, p);
+	if (!want)
+		assert_null(v);
+	else {
+		assert_non_null(v);
+		assert_string_equal(v, want);
+	}
+	free(v);
+}
+
+/* ---- raw messages ----------------------------------------------------- */
+
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void test_raw_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	bool known = true, done = true;
+	size_t len = 200000;
+	unsigned char *data = xmalloc(len);
+	/* Compressible text with binary bytes (NUL, 0xff) in it. */
+	for (size_t i = 0; i < len; i++)
+		data[i] =
+		    (i % 997 == 0) ? (unsigned char)(i % 256) : (unsigned char)("<record/>"[i % 9]);
+
+	const char *sha = SHA_A; /* 64 hex chars */
+	assert_int_equal(store_raw_put(f->db, sha, data, len, "inbox/1.eml", &known, &e), 0);
+	assert_false(known);
+	assert_int_equal(store_raw_put(f->db, sha, data, len, "elsewhere", &known, &e), 0);
+	assert_true(known);
+
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+	char *source = NULL;
+	assert_int_equal(store_raw_get(f->db, sha, &out, &outlen, &source, &e), 0);
+	assert_int_equal(outlen, len);
+	assert_memory_equal(out, data, len);
+	assert_string_equal(source, "inbox/1.eml"); /* not rewritten */
+	free(out);
+	free(source);
+
+	/* Stored compressed, under the intake tenant. */
+	const char *p[1] = {sha};
+	assert_true(qint(f->db,
+	                 "SELECT octet_length(data) FROM dmarcsift.raw_messages"
+	                 " WHERE tenant_id = 0 AND sha256 = $1",
+	                 1, p) < (int64_t)len / 4);
+	assert_true(qint(f->db, "SELECT size FROM dmarcsift.raw_messages WHERE sha256 = $1", 1,
+	                 p) == (int64_t)len);
+
+	assert_int_equal(store_raw_is_done(f->db, sha, &done, &e), 0);
+	assert_false(done);
+	assert_int_equal(store_raw_done(f->db, sha, &e), 0);
+	assert_int_equal(store_raw_is_done(f->db, sha, &done, &e), 0);
+	assert_true(done);
+
+	/* Empty input is an input too. */
+	assert_int_equal(store_raw_put(f->db, SHA_B, "", 0, NULL, &known, &e), 0);
+	assert_int_equal(store_raw_get(f->db, SHA_B, &out, &outlen, NULL, &e), 0);
+	assert_int_equal(outlen, 0);
+	free(out);
+
+	/* Not a SHA-256; unknown bytes. */
+	assert_int_equal(store_raw_put(f->db, "ABC", data, 3, NULL, &known, &e), -1);
+	assert_int_equal(e.kind, ERR_INPUT);
+	err_clear(&e);
+	assert_int_equal(store_raw_get(f->db,
+	                               "ffffffffffffffffffffffffffffffffffffffffffffffffffff"
+	                               "ffffffffffff",
+	                               &out, &outlen, NULL, &e),
+	                 -1);
+	assert_non_null(strstr(e.msg, "no stored message"));
+	assert_null(out);
+	free(data);
+}
+
+/* ---- reports ---------------------------------------------------------- */
+
+static void test_report_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct aggr_report r = report("google.com", "rt-1", "example.com", 1700000000);
+	r.schema = AGGR_SCHEMA_RFC9990;
+	r.namespace_uri = S("urn:ietf:params:xml:ns:dmarc-2.0");
+	r.generator = S("gen/1.0");
+	r.policy.np = S("quarantine");
+	r.policy.pct = 50;
+	r.extra_json = S("{\"feedback/x-extra\":\"kept\"}");
+
+	struct aggr_record recs[2];
+	recs[0] = record("192.0.2.10", 7);
+	struct aggr_dkim dk[2] = {{S("example.com"), S("s1"), S("pass"), NULL},
+	                          {S("esp.example"), S("k2"), S("fail"), S("bad sig")}};
+	struct aggr_spf sp[1] = {{S("bounce.example.com"), S("mfrom"), S("softfail"), NULL}};
+	struct aggr_reason rs[1] = {{S("forwarded"), S("list")}};
+	recs[0].dkim_auth = dk;
+	recs[0].n_dkim = 2;
+	recs[0].spf_auth = sp;
+	recs[0].n_spf = 1;
+	recs[0].reasons = rs;
+	recs[0].n_reasons = 1;
+	recs[0].envelope_from = S("");
+	recs[1] = record("2001:db8::1", 35);
+	recs[1].disposition = S("reject");
+
+	assert_false(store(f->db, &r, recs, 2, NULL));
+	char *want_messages = xasprintf("%" PRId64, recs[0].count + recs[1].count);
+
+	const char *id = "rt-1";
+	assert_q(
+	    f->db,
+	    "SELECT concat_ws('|', tenant, org_name, policy_domain, schema, recovered, records,"
+	    " messages, extract(epoch FROM begin_at)::bigint, extract(epoch FROM end_at)::bigint)"
+	    " FROM dmarcsift.v_reports WHERE report_id = $1",
+	    id, "unassigned|google.com|example.com|rfc9990|f|2|42|1700000000|1700086399");
+	assert_q(f->db, "SELECT messages::text FROM dmarcsift.v_reports WHERE report_id = $1", id,
+	         want_messages);
+	free(want_messages);
+	assert_q(f->db,
+	         "SELECT concat_ws('|', pct, np, generator, namespace, extra->>'feedback/x-extra',"
+	         " coalesce(sp, 'null')) FROM dmarcsift.reports WHERE report_id = $1",
+	         id, "50|quarantine|gen/1.0|urn:ietf:params:xml:ns:dmarc-2.0|kept|null");
+
+	/* Records: inet values, counts, jsonb arrays in order. */
+	assert_q(
+	    f->db,
+	    "SELECT string_agg(concat_ws('|', source_ip, family(source_ip), count, disposition,"
+	    " dkim, spf), ';' ORDER BY count) FROM dmarcsift.v_records WHERE report_id = $1",
+	    id, "192.0.2.10|4|7|none|pass|fail;2001:db8::1|6|35|reject|pass|fail");
+	assert_q(
+	    f->db,
+	    "SELECT concat_ws('|', jsonb_array_length(dkim_auth), dkim_auth->1->>'domain',"
+	    " dkim_auth->1->>'selector', dkim_auth->1->>'result', dkim_auth->1->>'human_result',"
+	    " jsonb_typeof(dkim_auth->0->'human_result'), spf_auth->0->>'scope',"
+	    " spf_auth->0->>'result', reasons->0->>'type', reasons->0->>'comment',"
+	    " envelope_from = '', envelope_to IS NULL)"
+	    " FROM dmarcsift.v_records WHERE report_id = $1 AND count = 7",
+	    id, "2|esp.example|k2|fail|bad sig|null|mfrom|softfail|forwarded|list|t|t");
+	assert_q(
+	    f->db,
+	    "SELECT dkim_auth::text || spf_auth::text || reasons::text FROM dmarcsift.v_records"
+	    " WHERE report_id = $1 AND count = 35",
+	    id, "[][][]");
+	/* host() and the IP operators work: it is inet, not text. */
+	assert_q(f->db,
+	         "SELECT count(*)::text FROM dmarcsift.v_records WHERE report_id = $1"
+	         " AND source_ip << '192.0.2.0/24'",
+	         id, "1");
+	pool_free();
+}
+
+static void test_duplicate_and_identity(void **state)
+{
+	struct fx *f = *state;
+	struct aggr_record rec = record("198.51.100.1", 3);
+	struct aggr_report a = report("google.com", "same-id", "example.org", 1700000000);
+	struct aggr_report b = report("yahoo.com", "same-id", "example.org", 1700000000);
+	struct aggr_report c = report("google.com", "same-id", "example.org", 1700086400);
+
+	assert_false(store(f->db, &a, &rec, 1, NULL));
+	assert_true(store(f->db, &a, &rec, 1, NULL));
+	/* Same report id from another org, and from the same org another day. */
+	assert_false(store(f->db, &b, &rec, 1, NULL));
+	assert_false(store(f->db, &c, &rec, 1, NULL));
+	assert_true(store(f->db, &c, &rec, 1, NULL));
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_records", 0, NULL), 3);
+
+	/* A duplicate left no transaction open behind it. */
+	struct err e = {0};
+	struct store_tx *tx = NULL;
+	bool dup = false;
+	assert_int_equal(store_report_begin(&tx, f->db, &a, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_true(dup);
+	assert_null(tx);
+	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_IDLE);
+	pool_free();
+}
+
+static void test_abort_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	struct store_tx *tx = NULL;
+	bool dup = true;
+	struct aggr_report r = report("google.com", "aborted-1", "example.net", 1700000000);
+	struct aggr_record rec = record("203.0.113.5", 1);
+
+	assert_int_equal(
+	    store_report_begin(&tx, f->db, &r, SHA_B, NULL, true, "truncated", &dup, &e), 0);
+	assert_false(dup);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_report_record(tx, &rec, &e), 0);
+	store_report_abort(tx);
+	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_IDLE);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 0);
+
+	/* Aborted before any record, then stored for real: not a duplicate. */
+	assert_int_equal(
+	    store_report_begin(&tx, f->db, &r, SHA_B, NULL, true, "truncated", &dup, &e), 0);
+	store_report_abort(tx);
+	assert_false(store(f->db, &r, &rec, 1, NULL));
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 1);
+	pool_free();
+}
+
+static void test_bad_records_fail_the_report(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	struct store_tx *tx = NULL;
+	bool dup = false;
+	struct aggr_report r = report("google.com", "bad-1", "example.net", 1700000000);
+	struct aggr_record good = record("203.0.113.5", 1);
+	struct aggr_record badip = record("203.0.113.500", 1);
+	struct aggr_record neg = record("203.0.113.6", -5);
+
+	/* A negative count is refused at once, naming the value. */
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_record(tx, &good, &e), 0);
+	assert_int_equal(store_report_record(tx, &neg, &e), -1);
+	assert_int_equal(e.kind, ERR_INPUT);
+	assert_non_null(strstr(e.msg, "-5"));
+	store_report_abort(tx);
+
+	/* The server refuses an invalid address; the message says where. */
+	err_clear(&e);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_record(tx, &good, &e), 0);
+	assert_int_equal(store_report_record(tx, &badip, &e), 0);
+	assert_int_equal(store_report_commit(tx, &e), -1);
+	assert_int_equal(e.kind, ERR_INPUT);
+	assert_string_equal(e.stage, "store");
+	assert_non_null(strstr(e.msg, "203.0.113.500"));
+	assert_non_null(strstr(e.msg, "source_ip"));
+	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_IDLE);
+
+	/* Counts that overflow together. */
+	err_clear(&e);
+	struct aggr_record big = record("203.0.113.7", INT64_MAX);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_record(tx, &big, &e), 0);
+	assert_int_equal(store_report_record(tx, &good, &e), -1);
+	assert_int_equal(e.kind, ERR_INPUT);
+	store_report_abort(tx);
+
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
+	assert_false(store(f->db, &r, &good, 1, NULL));
+	pool_free();
+}
+
+static void test_many_records(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	struct store_tx *tx = NULL;
+	bool dup = false;
+	struct aggr_report r = report("google.com", "many-1", "example.com", 1700000000);
+	enum { N = 20000 };
+	int64_t sum = 0;
+
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	for (int i = 0; i < N; i++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "10.%d.%d.%d", i / 65536, (i / 256) % 256, i % 256);
+		struct aggr_record rec = {0};
+		rec.source_ip = ip;
+		rec.count = i % 13;
+		sum += rec.count;
+		assert_int_equal(store_report_record(tx, &rec, &e), 0);
+	}
+	assert_int_equal(store_report_commit(tx, &e), 0);
+	char *want = xasprintf("%d|%" PRId64 "|%d|%" PRId64, N, sum, N, sum);
+	assert_q(f->db,
+	         "SELECT concat_ws('|', r.records, r.messages, (SELECT count(*) FROM"
+	         " dmarcsift.v_records v WHERE v.report_id = r.report_id), (SELECT sum(count) FROM"
+	         " dmarcsift.v_records v WHERE v.report_id = r.report_id))"
+	         " FROM dmarcsift.v_reports r WHERE report_id = $1",
+	         "many-1", want);
+	free(want);
+	/* seq numbers the records in order. */
+	char last[32];
+	snprintf(last, sizeof last, "10.%d.%d.%d", (N - 1) / 65536, ((N - 1) / 256) % 256,
+	         (N - 1) % 256);
+	char *seq = xasprintf("%d", N - 1);
+	assert_q(f->db, "SELECT host(source_ip) FROM dmarcsift.records WHERE seq = $1::int", seq,
+	         last);
+	free(seq);
+	pool_free();
+}
+
+static void test_copy_escaping(void **state)
+{
+	struct fx *f = *state;
+	struct aggr_report r = report("org\twith\ttabs", "esc-1", "example.com", 1700000000);
+	struct aggr_record rec = record("192.0.2.1", 1);
+	const char *hf = "tab\there";
+	const char *ef = "back\\slash \\N \\t literal";
+	const char *et = "line1\nline2\r\nend";
+	const char *comment = "quote \" tab\t nl\n bs\\ ünïcödé 日本 \\\\";
+	struct aggr_reason rs[1] = {{S(""), S(comment)}};
+	rec.header_from = S(hf);
+	rec.envelope_from = S(ef);
+	rec.envelope_to = S(et);
+	rec.reasons = rs;
+	rec.n_reasons = 1;
+	rec.extra_json = S("{\"x\\ty\":\"a\\\\b\\n\"}");
+	assert_false(store(f->db, &r, &rec, 1, NULL));
+
+	const char *id = "esc-1";
+	assert_q(f->db, "SELECT header_from FROM dmarcsift.v_records WHERE report_id = $1", id, hf);
+	assert_q(f->db, "SELECT envelope_from FROM dmarcsift.v_records WHERE report_id = $1", id,
+	         ef);
+	assert_q(f->db, "SELECT envelope_to FROM dmarcsift.v_records WHERE report_id = $1", id, et);
+	assert_q(f->db,
+	         "SELECT reasons->0->>'comment' FROM dmarcsift.v_records WHERE report_id = $1", id,
+	         comment);
+	assert_q(f->db, "SELECT reasons->0->>'type' FROM dmarcsift.v_records WHERE report_id = $1",
+	         id, "");
+	assert_q(f->db,
+	         "SELECT x.extra->>E'x\\ty' FROM dmarcsift.records x JOIN dmarcsift.reports r"
+	         " ON r.id = x.report_pk WHERE r.report_id = $1",
+	         id, "a\\b\n");
+	assert_q(f->db, "SELECT org_name FROM dmarcsift.v_reports WHERE report_id = $1", id,
+	         "org\twith\ttabs");
+	pool_free();
+}
+
+/* ---- tenants ---------------------------------------------------------- */
+
+static void test_tenants(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	const char *acme[] = {"Example.CO.UK.", "acme.example"};
+	const char *beta[] = {"beta.example"};
+	const char *gamma[] = {"gamma.example", "example.co.uk"};
+
+	assert_int_equal(store_tenant_add(f->db, "acme", acme, 2, &e), 0);
+	assert_int_equal(store_tenant_add(f->db, "beta", beta, 1, &e), 0);
+	/* Adding a domain the tenant owns already is harmless. */
+	assert_int_equal(store_tenant_add(f->db, "beta", beta, 1, &e), 0);
+
+	/* A domain belongs to one tenant only; nothing of the add remains. */
+	assert_int_equal(store_tenant_add(f->db, "gamma", gamma, 2, &e), -1);
+	assert_string_equal(e.msg, "domain example.co.uk already belongs to tenant acme");
+	assert_int_equal(
+	    qint(f->db, "SELECT count(*) FROM dmarcsift.tenants WHERE name = 'gamma'", 0, NULL), 0);
+	err_clear(&e);
+	assert_int_equal(store_tenant_add(f->db, "unassigned", beta, 1, &e), -1);
+	err_clear(&e);
+
+	int id = -1, acme_id, beta_id;
+	assert_int_equal(store_tenant_resolve(f->db, "example.co.uk", NULL, &acme_id, &e), 0);
+	assert_int_equal(store_tenant_resolve(f->db, "beta.example", NULL, &beta_id, &e), 0);
+	assert_true(acme_id > 0 && beta_id > 0 && acme_id != beta_id);
+	/* Organisational domain through the PSL: co.uk is a public suffix. */
+	assert_int_equal(store_tenant_resolve(f->db, "mail.example.co.uk", NULL, &id, &e), 0);
+	assert_int_equal(id, acme_id);
+	/* beta.example is owned exactly, but x.beta.example's organisational
+	 * domain is beta.example too (.example is a single-label suffix). */
+	assert_int_equal(store_tenant_resolve(f->db, "X.Beta.Example", NULL, &id, &e), 0);
+	assert_int_equal(id, beta_id);
+	/* Not owned: a sibling under a public suffix, and other domains. */
+	assert_int_equal(store_tenant_resolve(f->db, "other.co.uk", NULL, &id, &e), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(store_tenant_resolve(f->db, "co.uk", NULL, &id, &e), 0);
+	assert_int_equal(id, 0);
+	/* The override wins; an unknown one is a config error. */
+	assert_int_equal(store_tenant_resolve(f->db, "mail.example.co.uk", "beta", &id, &e), 0);
+	assert_int_equal(id, beta_id);
+	assert_int_equal(store_tenant_resolve(f->db, "example.co.uk", "nosuch", &id, &e), -1);
+	assert_int_equal(e.kind, ERR_CONFIG);
+	err_clear(&e);
+
+	/* Reports land with their tenants. */
+	struct aggr_record rec = record("192.0.2.1", 4);
+	struct aggr_report r1 = report("google.com", "t-1", "mail.example.co.uk", 1700000000);
+	struct aggr_report r2 = report("google.com", "t-2", "beta.example", 1700000000);
+	struct aggr_report r3 = report("google.com", "t-3", "nobody.example.net", 1700000000);
+	struct aggr_report r4 = report("google.com", "t-4", "nobody.example.net", 1700000000);
+	struct aggr_report r5 = report("google.com", "t-5", "unknown.example.org", 1700000000);
+	assert_false(store(f->db, &r1, &rec, 1, NULL));
+	assert_false(store(f->db, &r2, &rec, 1, NULL));
+	assert_false(store(f->db, &r3, &rec, 1, NULL));
+	assert_false(store(f->db, &r4, &rec, 1, "acme"));
+	assert_false(store(f->db, &r5, &rec, 1, NULL));
+	assert_q(f->db,
+	         "SELECT string_agg(report_id || '=' || tenant, ',' ORDER BY report_id)"
+	         " FROM dmarcsift.v_reports",
+	         NULL, "t-1=acme,t-2=beta,t-3=unassigned,t-4=acme,t-5=unassigned");
+
+	struct store_tenant *t = NULL;
+	size_t n = 0;
+	assert_int_equal(store_tenant_list(f->db, &t, &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(t[0].name, "unassigned");
+	assert_string_equal(t[0].domains, "");
+	assert_int_equal(t[0].reports, 2);
+	assert_int_equal(t[0].records, 2);
+	assert_string_equal(t[1].name, "acme");
+	assert_string_equal(t[1].domains, "acme.example,example.co.uk");
+	assert_int_equal(t[1].reports, 2);
+	assert_string_equal(t[2].name, "beta");
+	assert_int_equal(t[2].reports, 1);
+	store_tenant_list_free(t, n);
+	pool_free();
+}
+
+static void test_rls_isolation(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	const char *a[] = {"a.example"};
+	const char *b[] = {"b.example"};
+	assert_int_equal(store_tenant_add(f->db, "ta", a, 1, &e), 0);
+	assert_int_equal(store_tenant_add(f->db, "tb", b, 1, &e), 0);
+	struct aggr_record rec = record("192.0.2.1", 4);
+	struct aggr_report ra = report("google.com", "rls-a", "a.example", 1700000000);
+	struct aggr_report rb1 = report("google.com", "rls-b1", "b.example", 1700000000);
+	struct aggr_report rb2 = report("google.com", "rls-b2", "b.example", 1700000000);
+	assert_false(store(f->db, &ra, &rec, 1, NULL));
+	assert_false(store(f->db, &rb1, &rec, 1, NULL));
+	assert_false(store(f->db, &rb2, &rec, 1, NULL));
+	int tb = -1;
+	assert_int_equal(store_tenant_resolve(f->db, "b.example", NULL, &tb, &e), 0);
+	char tbs[16];
+	snprintf(tbs, sizeof tbs, "%d", tb);
+
+	/* The owner sees everything. */
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
+
+	assert_int_equal(db_exec(f->db, "SET ROLE dmarcsift_reader", &e), 0);
+	/* No tenant chosen: nothing. */
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 0);
+	const char *p[1] = {tbs};
+	char *v = q1(f->db, "SELECT set_config('dmarcsift.tenant_id', $1, false)", 1, p);
+	free(v);
+	assert_q(f->db,
+	         "SELECT string_agg(tenant || ':' || report_id, ',' ORDER BY report_id)"
+	         " FROM dmarcsift.v_reports",
+	         NULL, "tb:rls-b1,tb:rls-b2");
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_records", 0, NULL), 2);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 2);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 2);
+	assert_q(f->db, "SELECT string_agg(name, ',') FROM dmarcsift.tenants", NULL, "tb");
+	/* Raw bytes are not for readers at all. */
+	PGresult *res = db_query(f->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42501");
+	PQclear(res);
+	assert_int_equal(db_exec(f->db, "RESET ROLE", &e), 0);
+	assert_int_equal(db_exec(f->db, "RESET dmarcsift.tenant_id", &e), 0);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
+	pool_free();
+}
+
+/* ---- quarantine ------------------------------------------------------- */
+
+static void test_failures(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	bool known;
+	const char *sha_a = SHA_A;
+
+	assert_int_equal(store_raw_put(f->db, sha_a, "junk", 4, "a.xml", &known, &e), 0);
+	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "xml", "not XML", &e), 0);
+	assert_int_equal(store_failure_add(f->db, SHA_B, "b.zip", "unpack", "zip bomb", &e), 0);
+	/* A newer failure of the same bytes replaces the open one. */
+	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "validate", "bad count -1", &e),
+	                 0);
+	assert_q(f->db, "SELECT status FROM dmarcsift.raw_messages WHERE sha256 = $1", sha_a,
+	         "quarantined");
+
+	struct store_failure *l = NULL;
+	size_t n = 0;
+	assert_int_equal(store_failures_list(f->db, &l, &n, &e), 0);
+	assert_int_equal(n, 2);
+	/* Oldest first: b's entry was recorded before a's replacement. */
+	assert_string_equal(l[0].sha256, SHA_B);
+	assert_string_equal(l[0].stage, "unpack");
+	assert_string_equal(l[0].reason, "zip bomb");
+	assert_string_equal(l[0].source, "b.zip");
+	assert_string_equal(l[1].sha256, sha_a);
+	assert_string_equal(l[1].stage, "validate");
+	assert_string_equal(l[1].reason, "bad count -1");
+	assert_int_equal(strlen(l[0].received_at), 20); /* 2026-01-01T00:00:00Z */
+	assert_int_equal(l[0].received_at[19], 'Z');
+	store_failures_free(l, n);
+
+	assert_int_equal(store_failure_resolve(f->db, sha_a, &e), 0);
+	assert_int_equal(store_failures_list(f->db, &l, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].sha256, SHA_B);
+	store_failures_free(l, n);
+	assert_q(f->db, "SELECT string_agg(sha256 || ':' || stage, ',') FROM dmarcsift.v_failures",
+	         NULL, SHA_B ":unpack");
+	/* Fails again after being resolved: a new open entry, history kept. */
+	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "xml", "still not XML", &e), 0);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 3);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_failures", 0, NULL), 2);
+}
+
+/* The server goes away in the middle of a report: a retryable error, and the
+ * report is not there afterwards. */
+static void test_connection_lost_is_retry(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	struct store_tx *tx = NULL;
+	bool dup = false;
+	struct aggr_report r = report("google.com", "lost-1", "example.com", 1700000000);
+	struct aggr_record rec = record("192.0.2.1", 1);
+
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_record(tx, &rec, &e), 0);
+
+	struct db *other = NULL;
+	assert_int_equal(db_connect(&other, f->conninfo, false, &e), 0);
+	char *pid = xasprintf("%d", PQbackendPID(db_pg(f->db)));
+	const char *p[1] = {pid};
+	char *ok = q1(other, "SELECT pg_terminate_backend($1::int, 5000)", 1, p);
+	assert_string_equal(ok, "t");
+	free(ok);
+	free(pid);
+
+	assert_int_equal(store_report_commit(tx, &e), -1);
+	assert_int_equal(e.kind, ERR_RETRY);
+	assert_true(strncmp(e.msg, "database unreachable: ", 22) == 0);
+	assert_int_equal(qint(other, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
+	/* Later calls on the dead connection say the same. */
+	err_clear(&e);
+	bool known;
+	assert_int_equal(store_raw_put(f->db, SHA_B, "x", 1, NULL, &known, &e), -1);
+	assert_int_equal(e.kind, ERR_RETRY);
+	db_close(other);
+	pool_free();
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_raw_round_trip),
+	    T(test_report_round_trip),
+	    T(test_duplicate_and_identity),
+	    T(test_abort_leaves_nothing),
+	    T(test_bad_records_fail_the_report),
+	    T(test_many_records),
+	    T(test_copy_escaping),
+	    T(test_tenants),
+	    T(test_rls_isolation),
+	    T(test_failures),
+	    T(test_connection_lost_is_retry),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
