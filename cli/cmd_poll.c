@@ -102,7 +102,7 @@ static int parse_interval(const char *s, unsigned *out)
 		mult = 60, end++;
 	else if (*end == 'h')
 		mult = 3600, end++;
-	if (*end || v > 7 * 86400 / mult)
+	if (*end || v > 7LL * 86400 / mult)
 		return -1;
 	*out = (unsigned)(v * mult);
 	return 0;
@@ -358,8 +358,7 @@ static int poll_mbox(struct mb_run *r)
 	if (mbox_open(&m, mb->path, &r->mailbox_err) != 0 || mbox_resume(r, m, &st) != 0)
 		goto out;
 	struct mbox_msg msg;
-	int got;
-	while (!stop_requested && (got = mbox_next(m, &msg, &r->mailbox_err)) == 1) {
+	while (!stop_requested && mbox_next(m, &msg, &r->mailbox_err) == 1) {
 		if (msg.start == 0)
 			memcpy(st.mbox_first_sha256, msg.sha256, sizeof st.mbox_first_sha256);
 		if (msg.oversized) {
@@ -621,7 +620,8 @@ int cmd_poll(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (!db_opt && !(getenv("DMARCSIFT_DB") && *getenv("DMARCSIFT_DB")))
+	const char *env_db = getenv("DMARCSIFT_DB");
+	if (!db_opt && !(env_db && *env_db))
 		db_opt = cfg->db_url;
 
 	struct sigaction sa = {.sa_handler = on_signal};

@@ -206,7 +206,9 @@ static char *quoted(const struct imap *im, const char *name)
 	buf_init(&b, 0);
 	buf_putc(&b, '"');
 	for (const char *p = name; *p; p++) {
-		char ch = *p == '/' && im->delim ? im->delim : *p;
+		char ch = *p;
+		if (ch == '/' && im->delim)
+			ch = im->delim;
 		if (ch == '"' || ch == '\\')
 			buf_putc(&b, '\\');
 		buf_putc(&b, ch);
@@ -351,7 +353,10 @@ int imap_connect(struct imap *im, struct err *e)
 			continue;
 		const char *q = strchr(line, ')');
 		if (q && q[1] == ' ' && q[2] == '"') {
-			im->delim = q[3] == '\\' ? q[4] : q[3];
+			if (q[3] == '\\')
+				im->delim = q[4];
+			else
+				im->delim = q[3];
 		}
 		break;
 	}

@@ -116,7 +116,10 @@ static int make_folder(const char *root, const char *folder, char **dir_out, str
 	buf_init(&b, 0);
 	buf_printf(&b, "%s/.", root);
 	for (const char *p = folder; *p; p++)
-		buf_putc(&b, *p == '/' ? '.' : *p);
+		if (*p == '/')
+			buf_putc(&b, '.');
+		else
+			buf_putc(&b, *p);
 	char *dir = buf_steal(&b);
 	static const char *const subs[] = {"", "/tmp", "/new", "/cur"};
 	for (size_t i = 0; i < 4; i++) {
