@@ -24,15 +24,26 @@ if [ "$rc" -ge 2 ]; then
 	echo "ingest failed with exit code $rc" >&2
 	exit "$rc"
 fi
+echo "== ingesting the bundled bounce records (the logs hold deliberately malformed lines: those are counted)"
+b=fixtures/bounces
+build/dmarcsift bounces ingest $b/postfix.log $b/postfix_spike.log $b/exim_main.log \
+	$b/dsn_multi.eml $b/esp_export.csv
 url=$(build/dmarcsift db url)
 echo
 echo "== what is in the database now"
 psql -X -q "$url" -c "SELECT tenant, count(*) AS reports, sum(records) AS records, sum(messages) AS messages FROM dmarcsift.v_reports GROUP BY tenant ORDER BY tenant"
 psql -X -q "$url" -c "SELECT policy_domain, org_name, disposition, dkim, spf, sum(count) AS messages FROM dmarcsift.v_records GROUP BY 1,2,3,4,5 ORDER BY 6 DESC LIMIT 15"
+echo "== suppressed recipients (hard bounces; policy, auth and reputation rejects never suppress)"
+build/dmarcsift suppressions
+echo
+echo "== open escalations (rejects that repeat at one provider)"
+build/dmarcsift escalations
+echo
 echo "== next"
 echo "  build/dmarcsift failures                 # what was quarantined, and why"
 echo "  build/dmarcsift tenant add acme example.com && build/dmarcsift reprocess --all"
-echo "  psql \"\$(build/dmarcsift db url)\"        # views: dmarcsift.v_reports, v_records, v_failures"
+echo "  build/dmarcsift bounces ingest /var/log/mail.log   # your own bounces"
+echo "  psql \"\$(build/dmarcsift db url)\"        # views: v_reports, v_records, v_failures, v_bounces, ..."
 echo
 echo "The data is in the embedded PostgreSQL cluster: $url"
 echo "Report views: psql \"$url\" -c 'SELECT * FROM dmarcsift.v_reports'"

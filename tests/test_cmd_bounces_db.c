@@ -1,7 +1,9 @@
 /*
  * test_cmd_bounces_db: `dmarcsift bounces ingest` against a real PostgreSQL
  * (DMARCSIFT_TEST_DB): the fixtures' events stored with their verdicts and
- * rule ids, re-ingesting adds nothing, and an unreachable database is exit 3.
+ * rule ids, re-ingesting adds nothing, `suppressions` and `escalations` show
+ * what a deliverability engineer expects of them, and an unreachable database
+ * is exit 3.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,6 +115,75 @@ static void test_ingest_twice(void **state)
 	free(cmd);
 }
 
+/* After the fixtures: hard bounces to invalid recipients are suppressed; an
+ * auth failure, a blocklisting, a reputation deferral or a full mailbox seen
+ * once suppresses nobody; nothing in the fixtures repeats enough to escalate. */
+static void test_suppressions_after_fixtures(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	char *cmd = xasprintf("%s suppressions --db '%s' --format csv", DMARCSIFT_BIN, conninfo);
+	assert_int_equal(run(cmd, &out), 0);
+	assert_true(strncmp(out, "tenant,address,reason,first_evidence,", 37) == 0);
+	assert_non_null(strstr(out, "\nunassigned,frank@corp.example,invalid_recipient,"));
+	assert_non_null(strstr(out, "\nunassigned,steve@nowhere.example,invalid_recipient,"));
+	assert_null(strstr(out, "bob@gmail.com"));     /* 5.7.26: the sender's fault */
+	assert_null(strstr(out, "mia@comcast.net"));   /* blocklisted: our IP's fault */
+	assert_null(strstr(out, "carol@outlook.com")); /* 4.7.650 deferral */
+	assert_null(strstr(out, "tina@aol.com"));      /* mailbox full, once */
+	free(out);
+	free(cmd);
+
+	cmd = xasprintf("%s escalations --db '%s' --format csv", DMARCSIFT_BIN, conninfo);
+	assert_int_equal(run(cmd, &out), 0);
+	const char *nl = strchr(out, '\n'); /* the header line and nothing else */
+	assert_non_null(nl);
+	assert_int_equal(nl[1], '\0');
+	free(out);
+	free(cmd);
+}
+
+/* postfix_spike.log: Gmail rejects 24 of 40 messages with 5.7.26, each reply
+ * with its own tracking id; ten corporate gateways reject two each on policy.
+ * One escalation opens — Gmail's auth failures, at their rate — and the same
+ * kind of count spread over the gateways opens none. */
+static void test_spike_escalates(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	char *cmd = xasprintf("%s bounces ingest --db '%s' " BDIR "postfix_spike.log",
+	                      DMARCSIFT_BIN, conninfo);
+	assert_int_equal(run(cmd, &out), 0);
+	assert_non_null(strstr(out, "stored: 70 added, 0 already known"));
+	assert_non_null(strstr(out, "1 escalations opened"));
+	free(out);
+	free(cmd);
+
+	cmd = xasprintf("%s escalations --db '%s' --format csv", DMARCSIFT_BIN, conninfo);
+	assert_int_equal(run(cmd, &out), 0);
+	const char *row = strchr(out, '\n');
+	assert_non_null(row);
+	assert_true(strncmp(row + 1, "unassigned,google,auth_failure,5.7,24,40,0.6000,", 48) == 0);
+	const char *next = strchr(row + 1, '\n');
+	assert_non_null(next);
+	assert_int_equal(next[1], '\0'); /* exactly one escalation */
+	assert_null(strstr(out, "corp0"));
+	free(out);
+
+	/* the same log again changes nothing */
+	free(cmd);
+	cmd = xasprintf("%s bounces ingest --db '%s' " BDIR "postfix_spike.log", DMARCSIFT_BIN,
+	                conninfo);
+	assert_int_equal(run(cmd, &out), 0);
+	assert_non_null(strstr(out, "stored: 0 added, 70 already known"));
+	assert_non_null(strstr(out, "0 escalations opened"));
+	free(out);
+	free(cmd);
+	char *n = query("SELECT count(*) FROM dmarcsift.v_escalations", NULL);
+	assert_string_equal(n, "1");
+	free(n);
+}
+
 static void test_unreachable(void **state)
 {
 	(void)state;
@@ -128,6 +199,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ingest_twice),
+	    cmocka_unit_test(test_suppressions_after_fixtures),
+	    cmocka_unit_test(test_spike_escalates),
 	    cmocka_unit_test(test_unreachable),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
