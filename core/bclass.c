@@ -11,6 +11,7 @@
 #include "core/bclass.h"
 
 #include "core/log.h"
+#include "core/tsv.h"
 #include "core/xalloc.h"
 
 #include <ctype.h>
@@ -410,20 +411,9 @@ static char *opt_field(const char *s)
 static int parse_line(struct rule *r, char *line, size_t lineno, struct err *e)
 {
 	char *col[NCOLS];
-	int n = 0;
-	char *p = line;
-	while (n < NCOLS) {
-		col[n++] = p;
-		char *tab = strchr(p, '\t');
-		if (!tab)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-		while (*p == '\t') /* columns may be aligned with several tabs */
-			p++;
-	}
+	int n = tsv_split(line, col, NCOLS);
 	memset(r, 0, sizeof *r);
-	if (n != NCOLS || strchr(col[NCOLS - 1], '\t'))
+	if (n != NCOLS)
 		return err_set(e, ERR_CONFIG,
 		               "bounce rules line %zu: want %d tab-separated columns", lineno,
 		               NCOLS);

@@ -9,6 +9,7 @@
 #include "core/provider.h"
 
 #include "core/log.h"
+#include "core/tsv.h"
 #include "core/xalloc.h"
 
 #include <ctype.h>
@@ -151,19 +152,7 @@ int provider_map_load(struct provider_map **out, const char *text, size_t len, s
 		if (l == 0 || line[0] == '#')
 			continue;
 		char *col[NCOLS];
-		int nc = 0;
-		char *q = line;
-		while (nc < NCOLS) {
-			col[nc++] = q;
-			char *tab = strchr(q, '\t');
-			if (!tab)
-				break;
-			*tab = '\0';
-			q = tab + 1;
-			while (*q == '\t')
-				q++;
-		}
-		if (nc != NCOLS || strchr(col[NCOLS - 1], '\t')) {
+		if (tsv_split(line, col, NCOLS) != NCOLS) {
 			err_set(e, ERR_CONFIG, "providers line %zu: want %d tab-separated columns",
 			        lineno, NCOLS);
 			goto out;

@@ -99,8 +99,16 @@ static void test_load(void **state)
 	assert_string_equal(provider_for_org(m, "acme mail"), "acme");
 	provider_map_free(m);
 
+	/* columns aligned with runs of tabs read the same */
+	const char *aligned = "acme\t\t\tmailbox\tAcme Mail\t\tacme.example\t-\n";
+	m = NULL;
+	assert_int_equal(provider_map_load(&m, aligned, strlen(aligned), &e), 0);
+	assert_string_equal(provider_for(m, "acme.example", NULL), "acme");
+	provider_map_free(m);
+
 	const char *bad[] = {
 	    "acme\tmailbox\tA\tacme.example\n",                /* 4 columns */
+	    "acme\tmailbox\tA\tacme.example\t-\textra\n",      /* 6 columns */
 	    "acme\tisp\tA\tacme.example\t-\n",                 /* kind */
 	    "acme\tmailbox\tA\tac*me.example\t-\n",            /* pattern */
 	    "acme\tmailbox\tA\tacme.example\t*.a.*.example\n", /* pattern */
