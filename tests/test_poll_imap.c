@@ -357,13 +357,28 @@ static void test_dovecot_stops(void **state)
 	assert_true(stored < (int64_t)c.n_reports);
 	int64_t moved = folder_count(t.processed);
 	assert_true(moved <= stored && moved >= stored - 1);
+	/* What the poller says it moved: every move it saw complete. Dovecot
+	 * killed inside a MOVE may have done it (the reply lost), or done only
+	 * its copy and not yet its expunge: one message the poller did not see
+	 * moved may be in the processed folder, and perhaps still in INBOX. */
+	const char *m = strstr(out, " moved");
+	assert_non_null(m);
+	while (m > out && m[-1] >= '0' && m[-1] <= '9')
+		m--;
+	int64_t said_moved = strtoll(m, NULL, 10);
+	int64_t unseen_move = moved - said_moved;
+	assert_true(unseen_move == 0 || unseen_move == 1);
 	free(out);
 
 	assert_int_equal(poll(&t, &out), 0);
 	free(out);
 	assert_all_once(&t, &c);
 	assert_int_equal(folder_count(t.folder), 0);
-	assert_int_equal(folder_count(t.processed), (int64_t)c.n_reports);
+	/* If it was still in INBOX, the next run meets it again, knows it as a
+	 * duplicate and moves it too: stored once, at most one copy extra. */
+	int64_t processed = folder_count(t.processed);
+	assert_true(processed >= (int64_t)c.n_reports &&
+	            processed <= (int64_t)c.n_reports + unseen_move);
 	free(stop);
 	free(resume);
 	free(log);
