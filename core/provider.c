@@ -68,6 +68,13 @@ static int cmp_entry(const void *a, const void *b)
 	return (int)x->suffix - (int)y->suffix;
 }
 
+/* An empty table has no array, and qsort wants one even for 0 entries. */
+static void table_sort(struct table *t)
+{
+	if (t->n > 0)
+		qsort(t->e, t->n, sizeof(struct entry), cmp_entry);
+}
+
 static void table_free(struct table *t)
 {
 	for (size_t i = 0; i < t->n; i++)
@@ -180,9 +187,9 @@ int provider_map_load(struct provider_map **out, const char *text, size_t len, s
 		err_set(e, ERR_CONFIG, "providers: no providers");
 		goto out;
 	}
-	qsort(m->domains.e, m->domains.n, sizeof(struct entry), cmp_entry);
-	qsort(m->mx.e, m->mx.n, sizeof(struct entry), cmp_entry);
-	qsort(m->orgs.e, m->orgs.n, sizeof(struct entry), cmp_entry);
+	table_sort(&m->domains);
+	table_sort(&m->mx);
+	table_sort(&m->orgs);
 	*out = m;
 	m = NULL;
 	rc = 0;
