@@ -166,6 +166,7 @@ static const struct rule rules[] = {
     {"discovery_method", T_POLICY, T_DISCOVERY},
 };
 #define N_RULES (sizeof rules / sizeof rules[0])
+_Static_assert(N_RULES <= 255, "rule indexes are kept in unsigned char");
 
 /* Path of each known element inside its scope (report or record), used to
  * name the unknown elements found under it in extra_json. */
@@ -767,6 +768,10 @@ struct parser {
 	struct err *e;
 	const xmlChar *names[N_RULES];
 	const xmlChar *name_feedback, *name_extension, *name_pad;
+	/* rules grouped by parent: by_parent[first[t] .. first[t + 1]) are the
+	 * indexes into rules[] of the children of t, in table order */
+	unsigned char first[T_COUNT_ + 1];
+	unsigned char by_parent[N_RULES];
 
 	struct frame *stack;
 	int open_depth; /* depth of the innermost open element, -1 none */
@@ -1310,10 +1315,26 @@ static enum tok lookup(struct parser *p, enum tok parent, const xmlChar *name)
 		return (!p->seen_feedback && name == p->name_feedback) ? T_FEEDBACK : T_NONE;
 	if (parent == T_UNKNOWN)
 		return T_UNKNOWN;
-	for (size_t i = 0; i < N_RULES; i++)
-		if (rules[i].parent == parent && p->names[i] == name)
+	for (unsigned k = p->first[parent]; k < p->first[parent + 1]; k++) {
+		unsigned i = p->by_parent[k];
+		if (p->names[i] == name)
 			return rules[i].tok;
+	}
 	return T_UNKNOWN;
+}
+
+/* Counting sort of rules[] by parent, for lookup(). */
+static void index_rules(struct parser *p)
+{
+	unsigned count[T_COUNT_ + 1] = {0};
+	for (size_t i = 0; i < N_RULES; i++)
+		count[rules[i].parent + 1]++;
+	for (size_t t = 0; t < T_COUNT_; t++)
+		count[t + 1] += count[t];
+	for (size_t t = 0; t <= T_COUNT_; t++)
+		p->first[t] = (unsigned char)count[t];
+	for (size_t i = 0; i < N_RULES; i++)
+		p->by_parent[count[rules[i].parent]++] = (unsigned char)i;
 }
 
 static int start_element(struct parser *p)
@@ -1380,6 +1401,13 @@ static int on_text(struct parser *p)
 
 static int step(struct parser *p)
 {
+	/* Text first, and without xmlTextReaderNodeType: for a text node it
+	 * asks whether the text is blank and whether xml:space applies, which
+	 * costs more than the rest of our handling of it. Blank text between
+	 * elements lands in no leaf, and a leaf's text is trimmed anyway. */
+	const xmlNode *node = xmlTextReaderCurrentNode(p->r);
+	if (node && (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE))
+		return on_text(p);
 	switch (xmlTextReaderNodeType(p->r)) {
 	case XML_READER_TYPE_ELEMENT:
 		return start_element(p);
@@ -1525,6 +1553,7 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 	xmlTextReaderSetStructuredErrorHandler(p.r, on_xml_error, &p);
 	for (size_t i = 0; i < N_RULES; i++)
 		p.names[i] = xmlTextReaderConstString(p.r, (const xmlChar *)rules[i].name);
+	index_rules(&p);
 	p.name_feedback = xmlTextReaderConstString(p.r, (const xmlChar *)"feedback");
 	p.name_extension = xmlTextReaderConstString(p.r, (const xmlChar *)"extension");
 	p.name_pad = xmlTextReaderConstString(p.r, (const xmlChar *)PAD_ELEMENT);

@@ -120,6 +120,13 @@ static void test_ip(void **state)
 		print_message("bad ip '%s'\n", bad[i]);
 		assert_int_equal(validate_ip(bad[i], out), -1);
 	}
+	/* every octet value, in every position: the dotted quad comes back */
+	for (unsigned v = 0; v < 256; v++) {
+		char in[32];
+		snprintf(in, sizeof in, "%u.%u.%u.%u", v, 255 - v, (v * 7) % 256, v / 2);
+		assert_int_equal(validate_ip(in, out), 0);
+		assert_string_equal(out, in);
+	}
 }
 
 static void test_enum(void **state)
