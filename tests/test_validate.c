@@ -109,6 +109,9 @@ static void test_ip(void **state)
 	                                  "2001:db8::1::2",
 	                                  "fe80::1%eth0",
 	                                  "192.0.2.1/24",
+	                                  "192.0.02.1", /* not canonical: refused, not rewritten */
+	                                  "0x7f.0.0.1",
+	                                  "127.1",
 	                                  "2001:db8:0000:0000:0000:0000:0000:0000:0001"};
 	char out[VALIDATE_IP_MAX];
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
