@@ -19,14 +19,75 @@ static void usage(FILE *out)
 	        "\n"
 	        "  start    create (initdb, first time) and start the private embedded cluster\n"
 	        "  stop     stop the embedded cluster\n"
-	        "  status   say whether the embedded cluster is initialised and running\n"
+	        "  status   say whether the embedded cluster is initialised and running, and\n"
+	        "           what the database lacks: pending migrations, reading roles and\n"
+	        "           grants (with the SQL a DBA must run)\n"
 	        "  url      print the connection string in use: psql \"$(dmarcsift db url)\"\n"
 	        "           (starts the embedded cluster when that is the database)\n"
-	        "  migrate  apply pending schema migrations (also done automatically)\n"
+	        "  migrate  apply pending schema migrations (also done automatically), create\n"
+	        "           the roles dmarcsift_reader and dmarcsift_msp and grant them the\n"
+	        "           views; prints the SQL a DBA must run where it may not\n"
 	        "\n"
 	        "The embedded cluster lives in $XDG_DATA_HOME/dmarcsift/pg (default\n"
 	        "~/.local/share/dmarcsift/pg) and listens on a unix socket only. --db or\n"
 	        "DMARCSIFT_DB (a libpq connection string or URI) select another server.\n");
+}
+
+/* Prints the statements a DBA must run, as one pastable block. */
+static void print_dba_sql(FILE *out, char **stmts, size_t n)
+{
+	fprintf(out, "-- run as a PostgreSQL superuser (or a role with CREATEROLE) in this "
+	             "database:\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s\n", stmts[i]);
+}
+
+/* The schema side of `db status`: pending or unknown migrations and what the
+ * reading roles lack. Returns EXIT_OK when nothing is missing. */
+static int schema_status(const char *db_opt)
+{
+	struct err e = {0};
+	char *conninfo = NULL;
+	struct db *db = NULL;
+	char **stmts = NULL;
+	size_t n = 0;
+	int rc = EXIT_SOME_FAILED;
+
+	if (cluster_resolve(db_opt, false, &conninfo, &e) != 0 ||
+	    db_connect(&db, conninfo, false, &e) != 0) {
+		printf("database: unreachable (%s)\n", e.msg);
+		goto out;
+	}
+	if (migrate_pending(db, &stmts, &n, &e) != 0) {
+		printf("database: %s\n", e.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		printf("migration pending: %s\n", stmts[i]);
+	if (n > 0) {
+		printf("schema: %zu migration(s) pending ('dmarcsift db migrate')\n", n);
+		goto out;
+	}
+	migrate_sql_free(stmts, n);
+	stmts = NULL;
+	if (migrate_roles(db, false, &stmts, &n, &e) != 0) {
+		printf("schema: %s\n", e.msg);
+		goto out;
+	}
+	if (n == 0) {
+		printf("schema: up to date; roles dmarcsift_reader and dmarcsift_msp are set up\n");
+		rc = EXIT_OK;
+		goto out;
+	}
+	printf("reading roles: %zu statement(s) missing ('dmarcsift db migrate' runs what it "
+	       "may)\n",
+	       n);
+	print_dba_sql(stdout, stmts, n);
+out:
+	migrate_sql_free(stmts, n);
+	db_close(db);
+	free(conninfo);
+	return rc;
 }
 
 static int with_cluster(const char *verb)
@@ -85,8 +146,17 @@ int cmd_db(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "status") == 0)
+	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0)
 		return with_cluster(verb);
+	if (strcmp(verb, "status") == 0) {
+		const char *env = getenv("DMARCSIFT_DB");
+		if (!db_opt && (!env || !*env)) {
+			int rc = with_cluster(verb);
+			if (rc != EXIT_OK)
+				return rc;
+		}
+		return schema_status(db_opt);
+	}
 
 	struct err e = {0};
 	if (strcmp(verb, "url") == 0) {
@@ -100,13 +170,23 @@ int cmd_db(int argc, char **argv)
 	if (strcmp(verb, "migrate") == 0) {
 		char *conninfo = NULL;
 		struct db *db = NULL;
+		char **stmts = NULL;
+		size_t n = 0;
 		int applied = 0, rc = EXIT_OK;
 		if (cluster_resolve(db_opt, true, &conninfo, &e) != 0 ||
 		    db_connect(&db, conninfo, false, &e) != 0 ||
-		    migrate_apply(db, &applied, &e) != 0)
+		    migrate_apply(db, &applied, &e) != 0 ||
+		    migrate_roles(db, true, &stmts, &n, &e) != 0) {
 			rc = cli_fail(&e);
-		else
+		} else {
 			printf("%d migration(s) applied; schema is up to date\n", applied);
+			if (n > 0) {
+				printf("the reading roles need a DBA: this role may not create or "
+				       "grant them.\n");
+				print_dba_sql(stdout, stmts, n);
+			}
+		}
+		migrate_sql_free(stmts, n);
 		db_close(db);
 		free(conninfo);
 		return rc;

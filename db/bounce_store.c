@@ -536,6 +536,10 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 static int map_tenants(struct bounce_store *s, struct err *e)
 {
 	struct db *db = s->db;
+	/* As for reports (store_report.c): the tenants are chosen under a lock
+	 * tenant changes wait for, so an adoption cannot miss this batch. */
+	if (db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
+		return -1;
 	PGresult *res =
 	    db_query(db, "SELECT DISTINCT tdomain FROM pg_temp.bounce_staging", 0, NULL);
 	int rc = -1;

@@ -6,6 +6,8 @@
  */
 #include "db/migrate.h"
 
+#include "core/log.h"
+#include "core/xalloc.h"
 #include "db/db.h"
 
 #include <stdbool.h>
@@ -20,8 +22,18 @@ static const char create_table[] = "CREATE SCHEMA IF NOT EXISTS dmarcsift;"
                                    " version text PRIMARY KEY,"
                                    " applied_at timestamptz NOT NULL DEFAULT now())";
 
+static bool embedded(const char *name)
+{
+	for (const struct migration *m = migrate_embedded; m->name; m++)
+		if (strcmp(m->name, name) == 0)
+			return true;
+	return false;
+}
+
 /* Fast path for every connection: are all embedded migrations recorded?
- * Returns 1 yes, 0 no, -1 error. */
+ * Returns 1 yes, 0 no, -1 error. A recorded migration this binary does not
+ * know means a newer dmarcsift migrated the database: writing into a schema
+ * we do not understand could corrupt it, so that is refused (ERR_CONFIG). */
 static int all_applied(struct db *db, struct err *e)
 {
 	PGresult *res = NULL;
@@ -41,13 +53,17 @@ static int all_applied(struct db *db, struct err *e)
 	res = db_query(db, "SELECT version FROM dmarcsift.schema_migrations", 0, NULL);
 	if (db_check(db, res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0)
 		return -1;
-	for (const struct migration *m = migrate_embedded; m->name; m++) {
-		for (int i = 0; i < PQntuples(res); i++) {
-			if (strcmp(PQgetvalue(res, i, 0), m->name) == 0) {
-				have++;
-				break;
-			}
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (embedded(PQgetvalue(res, i, 0))) {
+			have++;
+			continue;
 		}
+		err_stage(e, "store", ERR_CONFIG,
+		          "the database schema is newer than this dmarcsift: migration %s is "
+		          "unknown to it; upgrade dmarcsift",
+		          PQgetvalue(res, i, 0));
+		PQclear(res);
+		return -1;
 	}
 	PQclear(res);
 	return have == n;
@@ -113,6 +129,109 @@ out:
 	return rc;
 }
 
+int migrate_pending(struct db *db, char ***names, size_t *n, struct err *e)
+{
+	PGresult *res = NULL;
+
+	*names = NULL;
+	*n = 0;
+	int r = all_applied(db, e); /* refuses a newer schema */
+	if (r < 0)
+		return -1;
+	size_t total = 0;
+	for (const struct migration *m = migrate_embedded; m->name; m++)
+		total++;
+	char **out = xcalloc(total + 1, sizeof *out);
+	size_t k = 0;
+	if (r == 0) {
+		res = db_query(
+		    db,
+		    "SELECT CASE WHEN pg_catalog.to_regclass('dmarcsift.schema_migrations')"
+		    " IS NULL THEN NULL ELSE (SELECT array_agg(version)::text"
+		    " FROM dmarcsift.schema_migrations) END",
+		    0, NULL);
+		if (db_check(db, res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0) {
+			free(out);
+			return -1;
+		}
+		/* "{0001_init,0002_bounces}": names are [0-9a-z_], never quoted. */
+		const char *have = PQgetvalue(res, 0, 0);
+		for (const struct migration *m = migrate_embedded; m->name; m++) {
+			size_t len = strlen(m->name);
+			bool found = false;
+			for (const char *p = strstr(have, m->name); p && !found;
+			     p = strstr(p + 1, m->name))
+				found = (p[-1] == '{' || p[-1] == ',') &&
+				        (p[len] == ',' || p[len] == '}');
+			if (!found)
+				out[k++] = xstrdup(m->name);
+		}
+		PQclear(res);
+	}
+	*names = out;
+	*n = k;
+	return 0;
+}
+
+void migrate_sql_free(char **stmts, size_t n)
+{
+	for (size_t i = 0; stmts && i < n; i++)
+		free(stmts[i]);
+	free(stmts);
+}
+
+int migrate_roles(struct db *db, bool apply, char ***stmts, size_t *n, struct err *e)
+{
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*stmts = NULL;
+	*n = 0;
+	if (db_exec(db, "BEGIN", e) < 0)
+		return -1;
+	/* Under the migrators' lock: a concurrent migration may be creating
+	 * the very tables this grants on. */
+	res = db_query(db, MIGRATE_LOCK, 0, NULL);
+	if (db_check(db, res, PGRES_TUPLES_OK, "taking the migration lock", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (apply) {
+		/* Covers tenant tables of migrations that predate (or forgot)
+		 * the role-bound policy. */
+		res = db_query(db, "SELECT dmarcsift.secure_tenant_tables()", 0, NULL);
+		if (db_check(db, res, PGRES_TUPLES_OK, "securing the tenant tables", e) < 0) {
+			res = NULL;
+			goto out;
+		}
+		PQclear(res);
+	}
+	const char *p[1] = {apply ? "true" : "false"};
+	res = db_query(db, "SELECT s FROM dmarcsift.setup_roles($1::boolean) s", 1, p);
+	if (db_check(db, res, PGRES_TUPLES_OK, "setting up the reading roles", e) < 0) {
+		res = NULL;
+		goto out;
+	}
+	size_t rows = (size_t)PQntuples(res);
+	char **out = xcalloc(rows + 1, sizeof *out);
+	for (size_t i = 0; i < rows; i++)
+		out[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+	if (db_exec(db, "COMMIT", e) < 0) {
+		migrate_sql_free(out, rows);
+		goto out;
+	}
+	*stmts = out;
+	*n = rows;
+	rc = 0;
+out:
+	PQclear(res);
+	if (rc < 0 && PQstatus(db_pg(db)) == CONNECTION_OK)
+		PQclear(PQexec(db_pg(db), "ROLLBACK"));
+	return rc;
+}
+
 int migrate_apply(struct db *db, int *applied, struct err *e)
 {
 	int count = 0;
@@ -129,6 +248,17 @@ int migrate_apply(struct db *db, int *applied, struct err *e)
 		if (apply_one(db, m, &ran, e) < 0)
 			return -1;
 		count += ran;
+	}
+	if (count > 0) {
+		char **dba = NULL;
+		size_t n = 0;
+		if (migrate_roles(db, true, &dba, &n, e) < 0)
+			return -1;
+		if (n > 0)
+			log_warn("the reading roles are not set up (%zu statement(s) need a DBA); "
+			         "'dmarcsift db status' prints them",
+			         n);
+		migrate_sql_free(dba, n);
 	}
 	if (applied)
 		*applied = count;

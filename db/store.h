@@ -79,6 +79,15 @@ struct store_tenant {
 	int64_t reports;
 	int64_t records;
 };
+/* Maps database role `role` to tenant `tenant` (creating the role, LOGIN
+ * with `login`, and granting it dmarcsift_reader when we may) / removes the
+ * mapping. *dba gets the statements a DBA must still run (free with
+ * migrate_sql_free from db/migrate.h). An unknown tenant, or a role that
+ * would see everything (owner, superuser, BYPASSRLS), is ERR_CONFIG. */
+int store_tenant_grant(struct db *db, const char *tenant, const char *role, bool login, char ***dba,
+                       size_t *n, struct err *e);
+int store_tenant_revoke(struct db *db, const char *tenant, const char *role, char ***dba, size_t *n,
+                        struct err *e);
 int store_tenant_list(struct db *db, struct store_tenant **out, size_t *n, struct err *e);
 void store_tenant_list_free(struct store_tenant *t, size_t n);
 

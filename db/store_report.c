@@ -198,6 +198,7 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
 	PGresult *res = NULL;
 	int tenant = -1;
 	char begin[24], end[24], pct[16];
+	bool in_tx = false;
 	int rc = -1;
 
 	*out = NULL;
@@ -207,6 +208,16 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
 		err_stage(e, "store", ERR_INPUT, "report has no policy domain");
 		goto out;
 	}
+	/* The tenant is chosen inside the report's transaction, under a lock
+	 * that tenant changes (which adopt waiting reports) conflict with:
+	 * otherwise a report resolved to 'unassigned' just before `tenant add`
+	 * commits would be stored there after the adoption ran, and stay.
+	 * SHARE mode: ingests do not wait for each other. */
+	if (db_exec(db, "BEGIN", e) < 0)
+		goto out;
+	in_tx = true;
+	if (db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
+		goto out;
 	if (store_tenant_resolve(db, r->policy.domain, tenant_override, &tenant, e) < 0)
 		goto out;
 
@@ -246,8 +257,6 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
 	    raw_sha256,
 	};
 
-	if (db_exec(db, "BEGIN", e) < 0)
-		goto out;
 	res = db_query(db, insert_sql, 26, params);
 	if (db_check(db, res, PGRES_TUPLES_OK, "storing report", e) < 0) {
 		res = NULL;
@@ -271,11 +280,14 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
 	tx->in_copy = true;
 	*out = tx;
 	tx = NULL;
+	in_tx = false;
 	rc = 0;
 out:
 	PQclear(res);
 	if (tx)
 		rollback(tx, NULL);
+	else if (in_tx && PQstatus(db_pg(db)) == CONNECTION_OK)
+		PQclear(PQexec(db_pg(db), "ROLLBACK"));
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/xalloc.h"
 #include "db/db.h"
+#include "db/migrate.h"
 #include "db/store.h"
 #include "tests/support/testdb.h"
 
@@ -583,9 +584,23 @@ static void test_rls_isolation(void **state)
 	assert_int_equal(db_exec(f->db, "SET ROLE dmarcsift_reader", &e), 0);
 	/* No tenant chosen: nothing. */
 	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 0);
+	/* The setting the policies once read changes nothing any more. */
 	const char *p[1] = {tbs};
 	char *v = q1(f->db, "SELECT set_config('dmarcsift.tenant_id', $1, false)", 1, p);
 	free(v);
+	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 0);
+	assert_int_equal(db_exec(f->db, "RESET ROLE", &e), 0);
+
+	/* A role granted tenant tb sees tb's rows, and only those. Roles are
+	 * cluster-wide: named after this run's database. */
+	char *role = q1(f->db, "SELECT 'rd_' || current_database()", 0, NULL);
+	char **dba = NULL;
+	size_t ndba = 0;
+	assert_int_equal(store_tenant_grant(f->db, "tb", role, false, &dba, &ndba, &e), 0);
+	assert_int_equal(ndba, 0); /* a superuser may do it all */
+	migrate_sql_free(dba, ndba);
+	const char *pr[1] = {role};
+	free(q1(f->db, "SELECT set_config('role', $1, false)", 1, pr));
 	assert_q(f->db,
 	         "SELECT string_agg(tenant || ':' || report_id, ',' ORDER BY report_id)"
 	         " FROM dmarcsift.v_reports",
@@ -602,6 +617,12 @@ static void test_rls_isolation(void **state)
 	assert_int_equal(db_exec(f->db, "RESET ROLE", &e), 0);
 	assert_int_equal(db_exec(f->db, "RESET dmarcsift.tenant_id", &e), 0);
 	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
+	assert_int_equal(store_tenant_revoke(f->db, "tb", role, &dba, &ndba, &e), 0);
+	migrate_sql_free(dba, ndba);
+	char *drop = q1(f->db, "SELECT format('DROP ROLE %I', $1::text)", 1, pr);
+	assert_int_equal(db_exec(f->db, drop, &e), 0);
+	free(drop);
+	free(role);
 	pool_free();
 }
 
