@@ -67,11 +67,22 @@ struct bclass {
 	size_t nbucket[10];
 };
 
-static const char *const classes[] = {"accepted",      "deferred",   "invalid_recipient",
-                                      "mailbox_issue", "routing",    "protocol",
-                                      "size",          "content",    "auth_failure",
-                                      "blocklisted",   "reputation", "rate",
-                                      "policy",        "unknown",    NULL};
+static const char *const classes[] = {"accepted",
+                                      "deferred",
+                                      "invalid_recipient",
+                                      "mailbox_issue",
+                                      "routing",
+                                      "protocol",
+                                      "size",
+                                      "content",
+                                      "auth_failure",
+                                      "blocklisted",
+                                      "reputation",
+                                      "rate",
+                                      "policy",
+                                      "unknown",
+                                      "complaint",
+                                      NULL};
 static const char *const severities[] = {"accepted", "watch", "clean", "escalate", NULL};
 static const char *const actions[] = {"none",
                                       "retry",

@@ -39,12 +39,21 @@ struct bounce_event {
 	const char *queue_id;
 	const char *message_id;
 	const char *campaign;
+	/* The layout the event was read from: the log format (postfix, exim,
+	 * csv), "dsn" (RFC 3464), "dsn-lenient" (DSN fields outside a
+	 * well-formed delivery-status part), a plain-text notice family
+	 * (exim, qmail, sendmail, dma, gmail, exchange, office365, domino,
+	 * courier, opensmtpd, imail, zoho, gateway, carrier-jp, text), "ses",
+	 * "arf" or "auto_reply"; NULL = the source's name. */
+	const char *format;
+	bool auto_reply;           /* RFC 3834 auto-reply / out of office: delivered */
+	const char *feedback_type; /* ARF Feedback-Type ("abuse"...): a complaint */
 };
 
 struct bounce_verdict {
 	const char *klass;    /* accepted deferred invalid_recipient mailbox_issue routing
 	                         protocol size content auth_failure blocklisted reputation
-	                         policy unknown */
+	                         policy unknown, and complaint for an ARF report */
 	const char *severity; /* accepted | watch | clean | escalate */
 	const char *action;   /* none | retry | suppress | retry_then_suppress |
 	                         investigate_config | investigate_content |

@@ -62,7 +62,8 @@ static const char sql_staging[] =
     " enhanced_code text, text text, pattern text NOT NULL, queue_id text, message_id text,"
     " campaign text, class text NOT NULL, severity text NOT NULL, action text NOT NULL,"
     " is_block boolean NOT NULL, listed_on text, listed_asset text, rule text,"
-    " tdomain text NOT NULL) ON COMMIT DROP;"
+    " tdomain text NOT NULL, format text, auto_reply boolean NOT NULL,"
+    " feedback_type text) ON COMMIT DROP;"
     "CREATE TEMP TABLE bounce_tmap (domain text PRIMARY KEY, tenant_id integer NOT NULL)"
     " ON COMMIT DROP;"
     "CREATE TEMP TABLE bounce_new (tenant_id integer, address text, pkey text,"
@@ -74,7 +75,8 @@ static const char sql_insert[] =
     " INSERT INTO dmarcsift.bounces (tenant_id, at, status, sending_ip, remote_ip, mail_from,"
     "  mail_from_domain, header_from_domain, recipient, recipient_domain, provider, reply_code,"
     "  enhanced_code, class, severity, action, is_block, listed_on, listed_asset, rule, text,"
-    "  pattern, remote_mta, queue_id, message_id, campaign, source, event_key)"
+    "  pattern, remote_mta, queue_id, message_id, campaign, source, event_key, format,"
+    "  auto_reply, feedback_type)"
     " SELECT m.tenant_id, CASE WHEN s.at = 0 THEN NULL ELSE to_timestamp(s.at) END, s.status,"
     "  s.sending_ip, s.remote_ip, s.mail_from, lower(s.mail_from_domain),"
     "  lower(s.header_from_domain), s.recipient, lower(s.recipient_domain), s.provider,"
@@ -83,7 +85,8 @@ static const char sql_insert[] =
     "  s.message_id, s.campaign, s.source,"
     "  encode(sha256(convert_to(concat_ws(chr(31), s.source, s.at::text,"
     "   coalesce(lower(s.recipient), ''), coalesce(s.queue_id, ''), s.status,"
-    "   coalesce(s.reply_code::text, ''), coalesce(s.text, '')), 'UTF8')), 'hex')"
+    "   coalesce(s.reply_code::text, ''), coalesce(s.text, '')), 'UTF8')), 'hex'),"
+    "  s.format, s.auto_reply, s.feedback_type"
     " FROM pg_temp.bounce_staging s JOIN pg_temp.bounce_tmap m ON m.domain = s.tdomain"
     " ON CONFLICT (tenant_id, event_key) DO NOTHING"
     " RETURNING tenant_id, lower(recipient), provider_key, at)"
@@ -93,6 +96,8 @@ static const char sql_insert[] =
  * Suppressions of the recipients the batch touched, recomputed from their
  * whole history. $1 hard_after, $2 soft_after, $3 soft window (interval).
  *  - hard: invalid_recipient bounces (status bounced) >= $1; never lifted.
+ *  - complaint: one ARF complaint (class complaint); never lifted — a
+ *    recipient who reported the mail as spam is not mailed again.
  *  - soft: mailbox_issue outcomes that were not deliveries. A run is the
  *    stretch between two deliveries (`run` counts the deliveries so far);
  *    retries of one message count once per run; $2 of them within $3 in
@@ -108,6 +113,7 @@ static const char sql_suppress[] =
     "  b.status = 'delivered' AS is_delivery,"
     "  b.class = 'mailbox_issue' AND b.status <> 'delivered' AS is_soft,"
     "  b.class = 'invalid_recipient' AND b.status = 'bounced' AS is_hard,"
+    "  b.class = 'complaint' AS is_complaint,"
     "  coalesce(b.message_id, b.queue_id, b.id::text) AS msg"
     " FROM dmarcsift.bounces b"
     " JOIN aff ON aff.tenant_id = b.tenant_id AND aff.address = lower(b.recipient)"
@@ -115,6 +121,10 @@ static const char sql_suppress[] =
     " SELECT tenant_id, address, min(at) AS first_at, max(at) AS last_at, count(*) AS n,"
     "  (array_agg(text ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_text"
     " FROM ev WHERE is_hard GROUP BY tenant_id, address HAVING count(*) >= $1::integer"
+    "), compl AS ("
+    " SELECT tenant_id, address, min(at) AS first_at, max(at) AS last_at, count(*) AS n,"
+    "  (array_agg(text ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_text"
+    " FROM ev WHERE is_complaint GROUP BY tenant_id, address"
     "), seq AS ("
     " SELECT ev.*, sum(is_delivery::integer)"
     "  OVER (PARTITION BY tenant_id, address ORDER BY at, id) AS run"
@@ -141,9 +151,15 @@ static const char sql_suppress[] =
     " SELECT tenant_id, address, 'invalid_recipient' AS reason, first_at, last_at, n,"
     "  last_text, NULL::timestamptz AS lifted FROM hard"
     " UNION ALL"
+    " SELECT tenant_id, address, 'complaint', first_at, last_at, n, last_text,"
+    "  NULL::timestamptz FROM compl c WHERE NOT EXISTS (SELECT 1 FROM hard h"
+    "  WHERE h.tenant_id = c.tenant_id AND h.address = c.address)"
+    " UNION ALL"
     " SELECT tenant_id, address, 'mailbox_issue', first_at, last_at, n, last_text, lifted"
     " FROM softs s WHERE NOT EXISTS (SELECT 1 FROM hard h"
     "  WHERE h.tenant_id = s.tenant_id AND h.address = s.address)"
+    "  AND NOT EXISTS (SELECT 1 FROM compl c"
+    "  WHERE c.tenant_id = s.tenant_id AND c.address = s.address)"
     "), prev AS ("
     " SELECT s.tenant_id, s.address, s.lifted_at IS NULL AS was_active"
     " FROM dmarcsift.suppressions s JOIN aff USING (tenant_id, address)"
@@ -525,7 +541,10 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 	put_field(b, v->listed_on, FIELD_MAX, '\t');
 	put_field(b, v->listed_asset, FIELD_MAX, '\t');
 	put_field(b, v->rule, FIELD_MAX, '\t');
-	put_field(b, tdom, sizeof tdom, '\n');
+	put_field(b, tdom, sizeof tdom, '\t');
+	put_field(b, ev->format, FIELD_MAX, '\t');
+	put_field(b, ev->auto_reply ? "t" : "f", 1, '\t');
+	put_field(b, ev->feedback_type, FIELD_MAX, '\n');
 	s->staged++;
 	if (b->len >= FLUSH_AT)
 		return flush(s, e);

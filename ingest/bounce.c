@@ -369,6 +369,8 @@ int bounce_emit(struct bounce_parser *p, struct bounce_event *ev, struct err *e)
 	ev->source = bounce_format_name(p->fmt);
 	if (ev->mail_from && !*ev->mail_from)
 		ev->mail_from = NULL; /* "<>": the null sender */
+	if (!ev->format)
+		ev->format = ev->source;
 	if (!ev->recipient_domain)
 		ev->recipient_domain = bounce_domain_of(ev->recipient);
 	if (!ev->mail_from_domain)
@@ -379,7 +381,7 @@ int bounce_emit(struct bounce_parser *p, struct bounce_event *ev, struct err *e)
 	                    &ev->remote_mta,       &ev->remote_ip,
 	                    &ev->enhanced_code,    &ev->text,
 	                    &ev->queue_id,         &ev->message_id,
-	                    &ev->campaign};
+	                    &ev->campaign,         &ev->feedback_type};
 	for (size_t i = 0; i < sizeof f / sizeof f[0] && i < BOUNCE_NSCRATCH; i++)
 		*f[i] = clean(&p->scratch[i], *f[i]);
 	p->st.events++;
@@ -560,9 +562,30 @@ const char *bounce_classify_event(const struct bclass *t, const struct provider_
 	if (!t)
 		t = bclass_default();
 	const char *prov = provider_for(map, ev->recipient_domain, ev->remote_mta);
+	if (ev->feedback_type) {
+		/* the recipient complained: never mail them again (RFC 5965) */
+		memset(v, 0, sizeof *v);
+		v->klass = "complaint";
+		v->severity = "escalate";
+		v->action = "suppress";
+		v->rule = "arf.complaint";
+		return prov;
+	}
+	if (ev->auto_reply) {
+		memset(v, 0, sizeof *v);
+		v->klass = "accepted";
+		v->severity = "accepted";
+		v->action = "none";
+		v->rule = "auto_reply";
+		return prov;
+	}
 	int code = ev->reply_code;
+	const char *enh = ev->enhanced_code;
 	if (code == 0 && ev->status == BOUNCE_DELIVERED)
 		code = 250;
-	bclass_classify(t, code, ev->enhanced_code, ev->text, prov, v);
+	/* a notice that gives no code at all: its status is the evidence */
+	if (code == 0 && !enh)
+		enh = ev->status == BOUNCE_DEFERRED ? "4.0.0" : "5.0.0";
+	bclass_classify(t, code, enh, ev->text, prov, v);
 	return prov;
 }

@@ -75,9 +75,29 @@ const char *bounce_format_name(enum bounce_format f);
 int bounce_format_parse(const char *name, enum bounce_format *out);
 
 /*
+ * What a message at a bounce address is, for routing (cli/pipeline.c):
+ * a DSN (RFC 3464, strict or lenient), a plain-text bounce notice, an ARF
+ * complaint, an auto-reply, an Amazon SES notification, or none of these
+ * (a DMARC failure report is NONE here: it is not a bounce). Runs the
+ * message reader; nothing is kept.
+ */
+enum bounce_mail_kind {
+	BOUNCE_MAIL_NONE = 0,
+	BOUNCE_MAIL_DSN,
+	BOUNCE_MAIL_NOTICE,
+	BOUNCE_MAIL_COMPLAINT,
+	BOUNCE_MAIL_AUTO_REPLY,
+	BOUNCE_MAIL_SES,
+};
+enum bounce_mail_kind bounce_mail_kind(const void *data, size_t len);
+
+/*
  * Classifies an event: provider from the recipient domain and remote MTA
  * (map may be NULL: the embedded one), a delivery without a logged reply
- * counts as 250. Returns the provider name (owned by the map) or NULL.
+ * counts as 250; a complaint (feedback_type) is class "complaint" (action
+ * suppress), an auto-reply "accepted"; a notice without any code is
+ * classified as X.0.0 of its status (4 for a delay, 5 for a failure). Returns the provider name
+ * (owned by the map) or NULL.
  */
 const char *bounce_classify_event(const struct bclass *t, const struct provider_map *map,
                                   const struct bounce_event *ev, struct bounce_verdict *v);

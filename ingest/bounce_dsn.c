@@ -1,93 +1,29 @@
 /*
- * bounce_dsn: RFC 3464 delivery-status notifications, parsed with gmime.
- * The message/delivery-status part holds a per-message block and one block
- * per recipient (Final-Recipient, Action, Status, Remote-MTA,
- * Diagnostic-Code, Last-Attempt-Date); each block's fields are read by
- * gmime's header parser (folding, encodings). The original message
- * (message/rfc822 or text/rfc822-headers) gives From and Message-ID when it
- * is included. A truncated DSN yields the recipients whose Action or Status
- * survived; the rest is counted as malformed.
+ * bounce_dsn: RFC 3464 delivery-status fields, read leniently. The
+ * per-message block and one block per recipient (Final-Recipient, Action,
+ * Status, Remote-MTA, Diagnostic-Code, Last-Attempt-Date); each block's
+ * fields are read by gmime's header parser (folding, encodings).
+ *
+ * Lenient where real DSNs are broken: a new recipient starts at each
+ * Final-Recipient even without a blank line between; an Action outside the
+ * RFC's five falls back to the Status class; any diagnostic-type prefix is
+ * stripped, and only "smtp" diagnostics are read for a reply code
+ * ("X-Unix; 255" is an exit status, not SMTP 255). When the diagnostic is
+ * missing or says no more than X.0.0, the recipient's own line in the
+ * human-readable part (read as a notice, c->notice) gives the reason and
+ * its more specific code. In lenient mode (fields typed into a text part,
+ * or a message whose MIME structure is broken) lines that are not fields
+ * end a block. A block that names no recipient is counted as malformed.
  */
 #include "core/xalloc.h"
-#include "ingest/bounce_int.h"
-#include "ingest/mime.h"
+#include "ingest/bounce_mail_int.h"
 
 #include <ctype.h>
-#include <gmime/gmime.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-struct dsn_scan {
-	GByteArray *status; /* the delivery-status body */
-	GMimeObject *orig;  /* headers of the original message (a ref) */
-};
-
-static int dsn_init(struct bounce_parser *p)
-{
-	(void)p;
-	mime_init();
-	return 0;
-}
-
-static GByteArray *part_bytes(GMimeObject *obj)
-{
-	GByteArray *arr = g_byte_array_new();
-	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(arr);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
-	if (GMIME_IS_PART(obj)) {
-		GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(obj));
-		if (w)
-			g_mime_data_wrapper_write_to_stream(w, mem);
-	} else if (GMIME_IS_MESSAGE_PART(obj)) {
-		/* gmime may read message/delivery-status as an embedded message:
-		 * its first block became the headers; write it back out whole */
-		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-		if (m)
-			g_mime_object_write_to_stream(GMIME_OBJECT(m), NULL, mem);
-	}
-	g_object_unref(mem);
-	return arr;
-}
-
-/* Parses a block of "Name: value" lines into a gmime object with headers. */
-static GMimeObject *parse_headers(const char *data, size_t len)
-{
-	GByteArray *arr = g_byte_array_new();
-	g_byte_array_append(arr, (const guint8 *)data, (guint)len);
-	g_byte_array_append(arr, (const guint8 *)"\n\n", 2);
-	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(arr); /* owns arr */
-	GMimeParser *parser = g_mime_parser_new_with_stream(mem);
-	GMimeObject *obj = g_mime_parser_construct_part(parser, NULL);
-	g_object_unref(parser);
-	g_object_unref(mem);
-	return obj;
-}
-
-static void scan_part(GMimeObject *parent, GMimeObject *part, gpointer data)
-{
-	(void)parent;
-	struct dsn_scan *sc = data;
-	GMimeContentType *ct = g_mime_object_get_content_type(part);
-	if (!ct)
-		return;
-	if (!sc->status && (g_mime_content_type_is_type(ct, "message", "delivery-status") ||
-	                    g_mime_content_type_is_type(ct, "message", "global-delivery-status"))) {
-		sc->status = part_bytes(part);
-	} else if (!sc->orig && GMIME_IS_MESSAGE_PART(part) &&
-	           (g_mime_content_type_is_type(ct, "message", "rfc822") ||
-	            g_mime_content_type_is_type(ct, "message", "global"))) {
-		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
-		if (m)
-			sc->orig = g_object_ref(GMIME_OBJECT(m));
-	} else if (!sc->orig && g_mime_content_type_is_type(ct, "text", "rfc822-headers")) {
-		GByteArray *b = part_bytes(part);
-		sc->orig = parse_headers((const char *)b->data, b->len);
-		g_byte_array_free(b, TRUE);
-	}
-}
-
-/* "rfc822; user@x" -> "user@x" (into out). */
-static const char *typed_value(const char *v, char *out, size_t outsz)
+const char *dsn_typed_value(const char *v, char *out, size_t outsz)
 {
 	if (!v)
 		return NULL;
@@ -106,10 +42,23 @@ static const char *typed_value(const char *v, char *out, size_t outsz)
 		memmove(out, out + 1, n - 2);
 		out[n - 2] = '\0';
 	}
-	return out;
+	return out[0] ? out : NULL;
 }
 
-static int64_t header_date(GMimeObject *o, const char *name)
+GMimeObject *dsn_parse_headers(const char *data, size_t len)
+{
+	GByteArray *arr = g_byte_array_new();
+	g_byte_array_append(arr, (const guint8 *)data, (guint)len);
+	g_byte_array_append(arr, (const guint8 *)"\n\n", 2);
+	GMimeStream *mem = g_mime_stream_mem_new_with_byte_array(arr); /* owns arr */
+	GMimeParser *parser = g_mime_parser_new_with_stream(mem);
+	GMimeObject *obj = g_mime_parser_construct_part(parser, NULL);
+	g_object_unref(parser);
+	g_object_unref(mem);
+	return obj;
+}
+
+int64_t dsn_header_date(GMimeObject *o, const char *name)
 {
 	const char *v = o ? g_mime_object_get_header(o, name) : NULL;
 	if (!v)
@@ -122,30 +71,36 @@ static int64_t header_date(GMimeObject *o, const char *name)
 	return t;
 }
 
-struct dsn_ctx {
-	int64_t arrival;
-	const char *mail_from;
-	const char *header_from_domain;
-	const char *message_id;
-	char enh[16];
-	struct buf text;
-};
+/* The notice's entry for a recipient, if the human-readable part named it. */
+static const struct btext_rcpt *notice_for(const struct btext *n, const char *addr)
+{
+	for (size_t i = 0; n && addr && i < n->n; i++)
+		if (strcasecmp(n->r[i].addr, addr) == 0)
+			return &n->r[i];
+	return NULL;
+}
 
-static int recipient_block(struct bounce_parser *p, struct dsn_ctx *c, GMimeObject *blk,
+static bool generic_enh(const char *enh)
+{
+	return !enh || !enh[0] || strcmp(enh + 1, ".0.0") == 0;
+}
+
+static int recipient_block(struct bounce_parser *p, struct mail_ctx *c, GMimeObject *blk,
                            const char *raw, size_t rawlen, struct err *e)
 {
-	char rcpt[512], mta[256], diag_type[16];
+	char rcpt[512], mta[256];
 	struct bounce_event ev = {0};
 	const char *fr = g_mime_object_get_header(blk, "Final-Recipient");
 	if (!fr)
 		fr = g_mime_object_get_header(blk, "Original-Recipient");
-	ev.recipient = typed_value(fr, rcpt, sizeof rcpt);
+	ev.recipient = dsn_typed_value(fr, rcpt, sizeof rcpt);
 	if (!ev.recipient) {
 		bounce_malformed(p, "dsn: recipient block without Final-Recipient", raw, rawlen);
 		return 0;
 	}
 	const char *action = g_mime_object_get_header(blk, "Action");
 	const char *status = g_mime_object_get_header(blk, "Status");
+	c->enh[0] = '\0';
 	if (status) {
 		while (*status == ' ')
 			status++;
@@ -155,12 +110,14 @@ static int recipient_block(struct bounce_parser *p, struct dsn_ctx *c, GMimeObje
 			k++;
 		memcpy(c->enh, status, k);
 		c->enh[k] = '\0';
-		if (k >= 5)
+		if (k >= 5 && (c->enh[0] == '2' || c->enh[0] == '4' || c->enh[0] == '5'))
 			ev.enhanced_code = c->enh;
 	}
+	bool known_action = false;
 	if (action) {
 		while (*action == ' ')
 			action++;
+		known_action = true;
 		if (g_ascii_strncasecmp(action, "failed", 6) == 0)
 			ev.status = BOUNCE_BOUNCED;
 		else if (g_ascii_strncasecmp(action, "delayed", 7) == 0)
@@ -169,157 +126,189 @@ static int recipient_block(struct bounce_parser *p, struct dsn_ctx *c, GMimeObje
 		         g_ascii_strncasecmp(action, "relayed", 7) == 0 ||
 		         g_ascii_strncasecmp(action, "expanded", 8) == 0)
 			ev.status = BOUNCE_DELIVERED;
-		else {
-			bounce_malformed(p, "dsn: unknown Action", raw, rawlen);
+		else
+			known_action = false; /* "expired", "deliverable" ...: the Status says */
+	}
+	if (!known_action) {
+		if (ev.enhanced_code) {
+			ev.status = c->enh[0] == '2'   ? BOUNCE_DELIVERED
+			            : c->enh[0] == '4' ? BOUNCE_DEFERRED
+			                               : BOUNCE_BOUNCED;
+		} else if (action) {
+			bounce_malformed(p, "dsn: unknown Action and no Status", raw, rawlen);
+			return 0;
+		} else {
+			bounce_malformed(p, "dsn: recipient without Action or Status", raw, rawlen);
 			return 0;
 		}
-	} else if (ev.enhanced_code) { /* truncated after Status: the class says */
-		ev.status = c->enh[0] == '2'   ? BOUNCE_DELIVERED
-		            : c->enh[0] == '4' ? BOUNCE_DEFERRED
-		                               : BOUNCE_BOUNCED;
-	} else {
-		bounce_malformed(p, "dsn: recipient without Action or Status", raw, rawlen);
-		return 0;
 	}
-	ev.remote_mta = typed_value(g_mime_object_get_header(blk, "Remote-MTA"), mta, sizeof mta);
+	ev.remote_mta =
+	    dsn_typed_value(g_mime_object_get_header(blk, "Remote-MTA"), mta, sizeof mta);
 	const char *diag = g_mime_object_get_header(blk, "Diagnostic-Code");
+	bool diag_has_words = false;
+	buf_reset(&c->text);
 	if (diag) {
+		/* "type; text": strip the type whatever its length; only SMTP
+		 * diagnostics carry a reply code */
 		const char *semi = strchr(diag, ';');
-		size_t tl = semi ? (size_t)(semi - diag) : 0;
-		if (semi && tl < sizeof diag_type) {
-			diag = semi + 1;
-			while (*diag == ' ' || *diag == '\t')
-				diag++;
+		bool smtp = true;
+		if (semi) {
+			const char *ty = diag;
+			while (*ty == ' ')
+				ty++;
+			size_t tl = (size_t)(semi - ty);
+			while (tl > 0 && ty[tl - 1] == ' ')
+				tl--;
+			if (tl > 0 && !memchr(ty, ' ', tl)) {
+				smtp = tl == 4 && g_ascii_strncasecmp(ty, "smtp", 4) == 0;
+				diag = semi + 1;
+			}
 		}
-		bounce_reply_parse(&ev, diag, c->enh, &c->text);
+		while (*diag == ' ' || *diag == '\t')
+			diag++;
+		if (smtp) {
+			bounce_reply_parse(&ev, diag, c->enh, &c->text);
+			struct bclass_reply r;
+			diag_has_words = bclass_split_reply(diag, &r) < 0 || r.text[0] != '\0';
+		} else {
+			buf_puts(&c->text, diag);
+			ev.text = c->text.data ? c->text.data : "";
+			diag_has_words = *diag != '\0';
+		}
 	}
-	ev.at = header_date(blk, "Last-Attempt-Date");
+	/* where the reason is: the notice's own line for this recipient */
+	if (!diag_has_words || generic_enh(ev.enhanced_code)) {
+		const struct btext_rcpt *nr = notice_for(c->notice, ev.recipient);
+		if (nr) {
+			if (!generic_enh(nr->enhanced) &&
+			    (generic_enh(ev.enhanced_code) || !ev.enhanced_code)) {
+				memcpy(c->enh, nr->enhanced, sizeof c->enh);
+				ev.enhanced_code = c->enh;
+			}
+			if (!ev.reply_code && nr->reply_code &&
+			    (!ev.enhanced_code ||
+			     ev.enhanced_code[0] == '0' + nr->reply_code / 100))
+				ev.reply_code = nr->reply_code;
+			if (!diag_has_words && nr->text[0])
+				ev.text = nr->text;
+			if (!ev.remote_mta)
+				ev.remote_mta = nr->remote_mta;
+		}
+	}
+	ev.at = dsn_header_date(blk, "Last-Attempt-Date");
 	if (!ev.at)
 		ev.at = c->arrival;
 	ev.mail_from = c->mail_from;
 	ev.header_from_domain = c->header_from_domain;
 	ev.message_id = c->message_id;
+	ev.format = c->format;
 	return bounce_emit(p, &ev, e);
 }
 
-static int dsn_finish(struct bounce_parser *p, struct err *e)
+/* "Name:" at the start of a line (RFC 5322 field name). */
+static size_t field_name(const char *s, const char *end)
 {
+	size_t i = 0;
+	if (s >= end || !isalpha((unsigned char)s[0]))
+		return 0;
+	while (s + i < end && (isalnum((unsigned char)s[i]) || s[i] == '-'))
+		i++;
+	return s + i < end && s[i] == ':' ? i : 0;
+}
+
+static bool named(const char *s, size_t n, const char *name)
+{
+	return n == strlen(name) && g_ascii_strncasecmp(s, name, n) == 0;
+}
+
+struct fblock {
+	const char *start, *end;
+	bool has_final, has_orig, has_outcome;
+};
+
+static int block_done(struct bounce_parser *p, struct mail_ctx *c, struct fblock *b, int *nrcpt,
+                      bool lenient, struct err *e)
+{
+	if (b->start == NULL || b->end <= b->start)
+		return 0;
+	size_t len = (size_t)(b->end - b->start);
+	GMimeObject *blk = dsn_parse_headers(b->start, len);
 	int rc = 0;
-	struct dsn_scan sc = {0};
-	struct dsn_ctx c = {0};
-	char from_buf[512], mid_buf[512], sender_buf[512];
-	GMimeMessage *msg = NULL;
-	GMimeParser *parser = NULL;
-	GMimeStream *mem = NULL;
-	buf_init(&c.text, 0);
-	if (p->bytes.len == 0)
-		goto out;
-	p->st.lines++;
-	mem = g_mime_stream_mem_new_with_buffer(p->bytes.data, p->bytes.len);
-	parser = g_mime_parser_new_with_stream(mem);
-	msg = g_mime_parser_construct_message(parser, NULL);
-	if (!msg) {
-		bounce_malformed(p, "dsn: not a MIME message", p->bytes.data, p->bytes.len);
+	if (!blk) {
+		bounce_malformed(p, "dsn: unreadable field block", b->start, len);
 		goto out;
 	}
-	g_mime_message_foreach(msg, scan_part, &sc);
-	if (!sc.status || sc.status->len == 0) {
-		bounce_malformed(p,
-		                 sc.status ? "dsn: empty delivery-status part"
-		                           : "dsn: no delivery-status part",
-		                 p->bytes.data, p->bytes.len);
-		goto out;
+	bool is_rcpt = g_mime_object_get_header(blk, "Final-Recipient") ||
+	               g_mime_object_get_header(blk, "Original-Recipient") ||
+	               g_mime_object_get_header(blk, "Action") ||
+	               (!lenient && g_mime_object_get_header(blk, "Status") &&
+	                !g_mime_object_get_header(blk, "Reporting-MTA"));
+	if (is_rcpt) {
+		(*nrcpt)++;
+		rc = recipient_block(p, c, blk, b->start, len, e);
+	} else {
+		int64_t arr = dsn_header_date(blk, "Arrival-Date");
+		if (arr)
+			c->arrival = arr;
+		const char *snd = g_mime_object_get_header(blk, "X-Postfix-Sender");
+		if (snd)
+			c->mail_from = dsn_typed_value(snd, c->sender_buf, sizeof c->sender_buf);
 	}
-	/* the original message's identity, when it came along */
-	if (sc.orig) {
-		const char *from = g_mime_object_get_header(sc.orig, "From");
-		InternetAddressList *l = from ? internet_address_list_parse(NULL, from) : NULL;
-		if (l && internet_address_list_length(l) > 0) {
-			InternetAddress *ia = internet_address_list_get_address(l, 0);
-			if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-				const char *addr =
-				    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
-				const char *d = addr ? strrchr(addr, '@') : NULL;
-				if (d && strlen(d + 1) < sizeof from_buf) {
-					memcpy(from_buf, d + 1, strlen(d + 1) + 1);
-					c.header_from_domain = from_buf;
-				}
-			}
-		}
-		if (l)
-			g_object_unref(l);
-		c.message_id = typed_value(g_mime_object_get_header(sc.orig, "Message-ID"), mid_buf,
-		                           sizeof mid_buf);
-		if (!c.mail_from)
-			c.mail_from = typed_value(g_mime_object_get_header(sc.orig, "Return-Path"),
-			                          sender_buf, sizeof sender_buf);
-	}
-	/* blocks separated by blank lines; the first is per-message */
-	const char *s = (const char *)sc.status->data, *end = s + sc.status->len;
-	c.arrival = header_date(GMIME_OBJECT(msg), "Date");
-	bool first = true;
-	int nrcpt = 0;
-	while (s < end) {
-		while (s < end && (*s == '\n' || *s == '\r'))
-			s++;
-		if (s >= end)
-			break;
-		const char *b = s;
-		while (s < end) {
-			const char *nl = memchr(s, '\n', (size_t)(end - s));
-			if (!nl) {
-				s = end;
-				break;
-			}
-			s = nl + 1;
-			if (s < end && (*s == '\n' || (*s == '\r' && s + 1 < end && s[1] == '\n')))
-				break;
-		}
-		GMimeObject *blk = parse_headers(b, (size_t)(s - b));
-		if (!blk) {
-			bounce_malformed(p, "dsn: unreadable field block", b, (size_t)(s - b));
-			continue;
-		}
-		bool is_rcpt = g_mime_object_get_header(blk, "Final-Recipient") ||
-		               g_mime_object_get_header(blk, "Original-Recipient") ||
-		               g_mime_object_get_header(blk, "Action");
-		if (first && !is_rcpt) {
-			int64_t arr = header_date(blk, "Arrival-Date");
-			if (arr)
-				c.arrival = arr;
-			const char *snd = g_mime_object_get_header(blk, "X-Postfix-Sender");
-			if (snd)
-				c.mail_from = typed_value(snd, sender_buf, sizeof sender_buf);
-		} else {
-			nrcpt++;
-			rc = recipient_block(p, &c, blk, b, (size_t)(s - b), e);
-		}
-		first = false;
-		g_object_unref(blk);
-		if (rc < 0)
-			goto out;
-	}
-	if (nrcpt == 0)
-		bounce_malformed(p, "dsn: no recipient blocks", p->bytes.data, p->bytes.len);
+	g_object_unref(blk);
 out:
-	if (sc.status)
-		g_byte_array_free(sc.status, TRUE);
-	if (sc.orig)
-		g_object_unref(sc.orig);
-	if (msg)
-		g_object_unref(msg);
-	if (parser)
-		g_object_unref(parser);
-	if (mem)
-		g_object_unref(mem);
-	buf_free(&c.text);
+	memset(b, 0, sizeof *b);
 	return rc;
 }
 
-const struct bounce_ops bounce_dsn_ops = {
-    .line_based = false,
-    .init = dsn_init,
-    .line = NULL,
-    .finish = dsn_finish,
-    .free = NULL,
-};
+int dsn_read_fields(struct bounce_parser *p, struct mail_ctx *c, const char *text, size_t len,
+                    bool lenient, struct err *e)
+{
+	const char *s = text, *end = text + len;
+	struct fblock b = {0};
+	int nrcpt = 0;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *next = nl ? nl + 1 : end;
+		const char *le = nl ? nl : end;
+		if (le > s && le[-1] == '\r')
+			le--;
+		bool is_blank = true;
+		for (const char *q = s; q < le; q++)
+			if (*q != ' ' && *q != '\t')
+				is_blank = false;
+		size_t fn = field_name(s, le);
+		if (is_blank) {
+			if (block_done(p, c, &b, &nrcpt, lenient, e) < 0)
+				return -1;
+		} else if ((*s == ' ' || *s == '\t') && b.start) {
+			b.end = next; /* a folded continuation */
+		} else if (fn) {
+			bool fin = named(s, fn, "Final-Recipient");
+			bool orig = named(s, fn, "Original-Recipient");
+			/* a new recipient without the blank line between */
+			if (b.start && ((fin && b.has_final) ||
+			                (orig && (b.has_orig || (b.has_final && b.has_outcome))))) {
+				if (block_done(p, c, &b, &nrcpt, lenient, e) < 0)
+					return -1;
+			}
+			if (!b.start)
+				b.start = s;
+			b.end = next;
+			b.has_final |= fin;
+			b.has_orig |= orig;
+			b.has_outcome |= named(s, fn, "Action") || named(s, fn, "Status");
+		} else if (lenient) {
+			/* prose between the fields */
+			if (block_done(p, c, &b, &nrcpt, lenient, e) < 0)
+				return -1;
+		} else {
+			if (!b.start)
+				b.start = s;
+			b.end = next;
+		}
+		s = next;
+	}
+	if (block_done(p, c, &b, &nrcpt, lenient, e) < 0)
+		return -1;
+	return nrcpt;
+}

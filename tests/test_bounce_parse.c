@@ -407,7 +407,7 @@ static void test_dsn(void **state)
 
 	r = parse("dsn_not_a_report.eml", BOUNCE_FMT_DSN, 0);
 	assert_int_equal(r->n, 0);
-	assert_int_equal(reason(r, "dsn: no delivery-status part"), 1);
+	assert_int_equal(reason(r, "mail: no delivery status, complaint or auto-reply"), 1);
 	run_free(r);
 }
 
