@@ -95,6 +95,9 @@ static void print_event(const struct run *r, const struct bounce_event *ev,
 		put_str(o, "status", status_name(ev->status));
 		put_str(o, "provider", provider);
 		put_str(o, "source", ev->source);
+		put_str(o, "format", ev->format);
+		json_object_object_add(o, "auto_reply", json_object_new_boolean(ev->auto_reply));
+		put_str(o, "feedback_type", ev->feedback_type);
 		json_object_object_add(o, "at", ev->at ? json_object_new_int64(ev->at) : NULL);
 		put_str(o, "remote_mta", ev->remote_mta);
 		put_str(o, "mail_from", ev->mail_from);

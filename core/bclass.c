@@ -652,6 +652,23 @@ void bclass_classify(const struct bclass *t, int reply_code, const char *enhance
 	int digit = reply_code ? reply_code / 100 : have_enh && enh[0] < 10 ? enh[0] : 0;
 	if (!text)
 		text = "";
+	/* runs of blanks (an unfolded header, a re-wrapped notice) match as one
+	 * space, so rules can spell phrases with single spaces */
+	char squeezed[LOWER_MAX];
+	bool runs = false;
+	for (const char *q = text; *q && !runs; q++)
+		runs = (*q == ' ' && q[1] == ' ') || *q == '\t' || *q == '\n' || *q == '\r';
+	if (runs && strlen(text) < sizeof squeezed) {
+		size_t o = 0;
+		for (const char *q = text; *q; q++) {
+			char c = *q == '\t' || *q == '\n' || *q == '\r' ? ' ' : *q;
+			if (c == ' ' && o > 0 && squeezed[o - 1] == ' ')
+				continue;
+			squeezed[o++] = c;
+		}
+		squeezed[o] = '\0';
+		text = squeezed;
+	}
 	/* lower-cased on first need: most lines are decided before any regex */
 	char lower[LOWER_MAX];
 	size_t tl = strlen(text);
@@ -693,6 +710,9 @@ void bclass_classify(const struct bclass *t, int reply_code, const char *enhance
 		out->klass = r->klass;
 		out->severity = digit == 4 ? r->sev_temp : r->sev_perm;
 		out->action = r->action;
+		/* a temporary failure is retried, never a reason to suppress */
+		if (digit == 4 && strcmp(r->action, "suppress") == 0)
+			out->action = "retry";
 		out->is_block = r->is_block;
 		out->listed_on = r->listed_on;
 		out->listed_asset = r->listed_asset;

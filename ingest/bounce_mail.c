@@ -190,11 +190,11 @@ static int emit_notice_rcpt(struct bounce_parser *p, struct mail_ctx *c, const c
 	ev.text = text;
 	ev.remote_mta = mta;
 	ev.remote_ip = ip;
-	ev.status = code >= 200 && code < 300                        ? BOUNCE_DELIVERED
-	            : delayed || (code >= 400 && code < 500 && !enh) ? BOUNCE_DEFERRED
-	                                                             : BOUNCE_BOUNCED;
-	if (delayed && code < 500)
-		ev.status = BOUNCE_DEFERRED;
+	/* a failure notice reports what the MTA gave up on, even a 4xx (the
+	 * class says temporary); a warning reports what it still retries */
+	ev.status = code >= 200 && code < 300 ? BOUNCE_DELIVERED
+	            : delayed                 ? BOUNCE_DEFERRED
+	                                      : BOUNCE_BOUNCED;
 	ev.at = c->arrival;
 	ev.mail_from = c->mail_from;
 	ev.header_from_domain = c->header_from_domain;

@@ -163,7 +163,9 @@ struct line {
 
 static bool local_char(unsigned char c)
 {
-	return isalnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '=';
+	/* bytes >= 0x80: UTF-8 local parts (RFC 6531) */
+	return isalnum(c) || c >= 0x80 || c == '.' || c == '_' || c == '%' || c == '+' ||
+	       c == '-' || c == '=';
 }
 
 static bool domain_char(unsigned char c)
@@ -304,11 +306,12 @@ static long reply_at(const char *t)
 		long j = (long)i - 1;
 		while (j >= 0 && (t[j] == ' ' || t[j] == '\t'))
 			j--;
-		if (j < 0 || strchr(":('\"<>[#=", t[j]) || word_before(t, (size_t)j, "said") ||
-		    word_before(t, (size_t)j, "returned") || word_before(t, (size_t)j, "reply") ||
-		    word_before(t, (size_t)j, "response") || word_before(t, (size_t)j, "error") ||
-		    word_before(t, (size_t)j, "code") || word_before(t, (size_t)j, "status") ||
-		    word_before(t, (size_t)j, "was"))
+		bool sentence_end = j >= 0 && t[j] == '.' && (size_t)j + 1 < i && t[j + 1] == ' ';
+		if (j < 0 || strchr(":('\"<>[#=", t[j]) || sentence_end ||
+		    word_before(t, (size_t)j, "said") || word_before(t, (size_t)j, "returned") ||
+		    word_before(t, (size_t)j, "reply") || word_before(t, (size_t)j, "response") ||
+		    word_before(t, (size_t)j, "error") || word_before(t, (size_t)j, "code") ||
+		    word_before(t, (size_t)j, "status") || word_before(t, (size_t)j, "was"))
 			return (long)i;
 	}
 	return -1;
@@ -371,6 +374,9 @@ static bool boilerplate(const char *s)
 	                                   "the mail system",
 	                                   "your message",
 	                                   "message will be retried",
+	                                   "warning: message",
+	                                   "will keep trying",
+	                                   "this is a warning",
 	                                   "note:",
 	                                   NULL};
 	s = skip_ws(s);
@@ -397,8 +403,9 @@ static bool label_only(const char *s)
 struct reason {
 	int code;
 	char enh[16];
-	char *text; /* owned; NULL when none */
-	int score;  /* 3 code+enh, 2 code, 1 enhanced, 0 text only, -1 nothing */
+	char *text;  /* owned; NULL when none */
+	int score;   /* 3 code+enh, 2 code, 1 enhanced, 0 text only, -1 nothing */
+	size_t line; /* where the reply stands */
 };
 
 static void reason_free(struct reason *r)
@@ -455,9 +462,18 @@ static void block_reason(struct line *L, size_t from, size_t to, size_t anchor_l
                          const char *anchor_rest, struct reason *r)
 {
 	reason_free(r);
-	for (size_t i = from; i < to; i++) {
-		if (our_command(L[i].s))
-			continue;
+	/* a failing reply first: a quoted dialogue has 250s before it */
+	size_t pick = to;
+	for (int pass = 0; pass < 2 && pick == to; pass++)
+		for (size_t i = from; i < to && pick == to; i++) {
+			if (our_command(L[i].s))
+				continue;
+			const char *t = strip_marks(L[i].s);
+			long at = reply_at(t);
+			if (at >= 0 && (pass == 1 || t[at] == '4' || t[at] == '5'))
+				pick = i;
+		}
+	for (size_t i = pick; i < to; i++) {
 		const char *t = strip_marks(L[i].s);
 		long at = reply_at(t);
 		if (at < 0)
@@ -496,15 +512,34 @@ static void block_reason(struct line *L, size_t from, size_t to, size_t anchor_l
 		size_t jl = strlen(joined);
 		if (quote && jl > 0 && joined[jl - 1] == (quote == '(' ? ')' : quote))
 			joined[jl - 1] = '\0';
+		/* Zoho's "550, ERROR_CODE :5.1.1 text": the labels are not text */
+		for (char *lab; (lab = strstr(joined, "ERROR_CODE :")) != NULL;) {
+			char *from_ = lab;
+			while (from_ > joined && (from_[-1] == ' ' || from_[-1] == ','))
+				from_--;
+			char *to_ = lab + strlen("ERROR_CODE :");
+			memmove(from_ + 1, to_, strlen(to_) + 1);
+			*from_ = ' ';
+		}
 		collapse(joined);
+		int depth = 0;
+		for (const char *c = joined; *c; c++)
+			depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
+		size_t jn = strlen(joined);
+		if (depth < 0 && jn > 0 && joined[jn - 1] == ')')
+			joined[jn - 1] = '\0'; /* "(reason: 550 ...)": the closing one */
 		struct bclass_reply sp;
 		if (bclass_split_reply(joined, &sp) == 0) {
 			r->code = sp.code;
 			memcpy(r->enh, sp.enhanced, sizeof r->enh);
 		}
 		r->text = joined;
+		r->line = i;
 		better_enhanced(r, L, from, to);
 		r->score = r->code && r->enh[0] ? 3 : r->code ? 2 : r->enh[0] ? 1 : 0;
+		/* a 250 quoted from the dialogue says nothing about the failure */
+		if (r->code >= 200 && r->code < 300)
+			r->score = -1;
 		return;
 	}
 	/* no reply: the first paragraph of words */
@@ -517,8 +552,10 @@ static void block_reason(struct line *L, size_t from, size_t to, size_t anchor_l
 				break;
 			continue;
 		}
-		if (label_only(t) || our_command(t) || separator(t))
+		if (label_only(t) || our_command(t) || separator(t) || boilerplate(t))
 			continue;
+		while (*t == ' ' || *t == '.' || *t == ':' || *t == ',')
+			t++; /* what stood between the address and its reason */
 		if (b.len)
 			buf_putc(&b, ' ');
 		buf_puts(&b, skip_ws(t));
@@ -534,10 +571,21 @@ static void block_reason(struct line *L, size_t from, size_t to, size_t anchor_l
 	buf_free(&b);
 }
 
-/* The receiving host the block names. */
-static void block_host(struct line *L, size_t from, size_t to, char **mta, char **ip)
+/* The receiving host the block names: on the line that introduces the
+ * block ("... while talking to mx.example.org.:"), or between the
+ * recipient and its reply — never one further on, which introduces the
+ * next recipient's dialogue. */
+static void block_host(struct line *L, size_t from, size_t to, size_t upto, char **mta, char **ip)
 {
-	for (size_t i = from; i < to; i++) {
+	size_t first = from;
+	if (from > 0) {
+		size_t l = strlen(L[from - 1].s);
+		if (l > 0 && L[from - 1].s[l - 1] == ':')
+			first = from - 1;
+	}
+	if (upto < to)
+		to = upto + 1;
+	for (size_t i = first; i < to; i++) {
 		regmatch_t m[5];
 		const char *s = L[i].s;
 		if (regexec(&re_host, s, 5, m, 0) != 0 || m[2].rm_so < 0)
@@ -566,13 +614,14 @@ struct rcpt_acc {
 
 static const char *family_of(const char *text)
 {
-	for (size_t i = 0; i < NFAMILIES; i++)
-		if (regexec(&re_fam[i], text, 0, NULL, 0) == 0)
-			return families[i].name;
-	/* hiragana / katakana: a Japanese carrier's notice */
+	/* hiragana / katakana: a Japanese carrier's notice, whatever reply
+	 * style it quotes after its preface */
 	for (const unsigned char *u = (const unsigned char *)text; *u; u++)
 		if (u[0] == 0xe3 && (u[1] == 0x81 || u[1] == 0x82 || u[1] == 0x83))
 			return "carrier-jp";
+	for (size_t i = 0; i < NFAMILIES; i++)
+		if (regexec(&re_fam[i], text, 0, NULL, 0) == 0)
+			return families[i].name;
 	return NULL;
 }
 
@@ -755,14 +804,16 @@ size_t btext_read(const char *text, size_t len, const char *subject, const char 
 			reason_free(&r->best);
 			r->best = cur;
 			if (!r->mta)
-				block_host(L, B[k].start, B[k].end, &r->mta, &r->ip);
+				block_host(L, B[k].start, B[k].end,
+				           r->best.score >= 1 ? r->best.line : B[k].end, &r->mta,
+				           &r->ip);
 		} else {
+			if (!r->mta && cur.score >= 1)
+				block_host(L, B[k].start, B[k].end, cur.line, &r->mta, &r->ip);
 			reason_free(&cur);
 		}
 		if (B[k].sec_delay)
 			r->delayed = true;
-		if (!r->mta)
-			block_host(L, B[k].start, B[k].end, &r->mta, &r->ip);
 		free(rs);
 	}
 
@@ -770,6 +821,14 @@ size_t btext_read(const char *text, size_t len, const char *subject, const char 
 	struct reason global = {0};
 	reason_free(&global);
 	block_reason(L, 0, first_anchor, (size_t)-1, NULL, &global);
+	if (global.score < 2 || global.code < 400) {
+		/* none before the list: the first failing reply anywhere (a
+		 * gateway quotes the dialogue, then lists the recipients) */
+		reason_free(&global);
+		block_reason(L, 0, nl, (size_t)-1, NULL, &global);
+		if (global.code && global.code < 400)
+			reason_free(&global);
+	}
 	if (global.score <= 0) {
 		/* no reply there: a "Reason: ..." line */
 		reason_free(&global);
@@ -802,7 +861,7 @@ size_t btext_read(const char *text, size_t len, const char *subject, const char 
 					sib = &R[j].best;
 			if (sib && sib->score > use->score)
 				use = sib;
-			if (global.score > use->score || (use->score < 0 && global.score >= 0))
+			if ((r->empty || use->score < 0) && global.score > use->score)
 				use = &global;
 		}
 		/* role addresses only count with a reply of their own */

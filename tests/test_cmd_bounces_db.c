@@ -184,6 +184,58 @@ static void test_spike_escalates(void **state)
 	free(n);
 }
 
+/* Notices, a complaint and an auto-reply: each event keeps the format it was
+ * read from; the complainer is suppressed with reason complaint, the
+ * auto-reply is a delivery, an authentication reject suppresses nobody. */
+static void test_notices(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	char *cmd = xasprintf("%s bounces ingest --db '%s' " BDIR "notices/arf.eml " BDIR
+	                      "notices/autoreply.eml " BDIR "notices/exim.eml " BDIR
+	                      "notices/qmail.eml " BDIR "notices/dsn_broken.eml",
+	                      DMARCSIFT_BIN, conninfo);
+	assert_int_equal(run(cmd, &out), 0);
+	assert_non_null(strstr(out, "malformed: 0"));
+	assert_non_null(strstr(out, "stored: 10 added, 0 already known"));
+	free(out);
+	char *v = query("SELECT class || '|' || format || '|' || feedback_type || '|' || sending_ip"
+	                " || '|' || status FROM dmarcsift.v_bounces WHERE recipient = $1",
+	                "brad@isp.example.net");
+	assert_string_equal(v, "complaint|arf|abuse|198.51.100.7/32|delivered");
+	free(v);
+	v = query("SELECT class || '|' || format || '|' || auto_reply FROM dmarcsift.v_bounces"
+	          " WHERE recipient = $1",
+	          "clara@example.org");
+	assert_string_equal(v, "accepted|auto_reply|true");
+	free(v);
+	v = query("SELECT format || '|' || source || '|' || class FROM dmarcsift.v_bounces"
+	          " WHERE recipient = $1",
+	          "erin@example.net");
+	assert_string_equal(v, "qmail|dsn|invalid_recipient");
+	free(v);
+	v = query("SELECT reason FROM dmarcsift.v_suppressions WHERE address = $1",
+	          "brad@isp.example.net");
+	assert_string_equal(v, "complaint");
+	free(v);
+	v = query("SELECT reason FROM dmarcsift.v_suppressions WHERE address = $1",
+	          "alice@example.org");
+	assert_string_equal(v, "invalid_recipient");
+	free(v);
+	v = query("SELECT count(*) FROM dmarcsift.v_suppressions WHERE address IN ($1, "
+	          "'clara@example.org')",
+	          "carol@example.com");
+	assert_string_equal(v, "0");
+	free(v);
+	/* the log formats record theirs too */
+	v = query("SELECT string_agg(DISTINCT format, ',' ORDER BY format) FROM dmarcsift.bounces"
+	          " WHERE source = $1",
+	          "postfix");
+	assert_string_equal(v, "postfix");
+	free(v);
+	free(cmd);
+}
+
 static void test_unreachable(void **state)
 {
 	(void)state;
@@ -201,6 +253,7 @@ int main(void)
 	    cmocka_unit_test(test_ingest_twice),
 	    cmocka_unit_test(test_suppressions_after_fixtures),
 	    cmocka_unit_test(test_spike_escalates),
+	    cmocka_unit_test(test_notices),
 	    cmocka_unit_test(test_unreachable),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
