@@ -23,135 +23,7 @@
 #define RCPT_MAX   200
 #define REASON_MAX 1000
 
-/* Layout families, most distinctive first: the first whose signature
- * occurs names the format. Written from each MTA's documented or widely
- * known notice text. */
-static const struct {
-	const char *name, *re;
-} families[] = {
-    {"zoho", "ERROR_CODE[[:space:]]*:|zoho(mail)?\\.com"},
-    {"qmail", "qmail-send program|I'm afraid I wasn't able to deliver your message|"
-              "I'm not going to try again; this message has been in the queue too long"},
-    {"dma", "DragonFly Mail Agent|There was an error delivering your mail to"},
-    {"gmail", "Delivery to the following recipients? (failed permanently|has been delayed)|"
-              "Technical details of (permanent|temporary) failure|"
-              "Google tried to deliver your message"},
-    {"office365", "Delivery has failed to these recipients or groups|"
-                  "Diagnostic information for administrators|Remote Server returned '"},
-    {"exchange", "did not reach the following recipient|"
-                 "could not be reached:?[[:space:]]*$|"
-                 "did not reach some or all of the intended recipients"},
-    {"domino", "was not delivered to:|Domino Directory"},
-    {"courier", "Courier mail server|This is a delivery status notification from"},
-    {"opensmtpd", "This is the MAILER-DAEMON, please DO NOT REPLY|"
-                  "An error has occurred while attempting to deliver a message for"},
-    {"imail", "Ipswitch|IMail|^Unknown user: "},
-    {"gateway", "(Sent|Out) <<<|(Received|In) >>>|<<< RCPT TO"},
-    {"sendmail", "Transcript of session follows|"
-                 "The following addresses had (permanent fatal|transient non-fatal) errors|"
-                 "\\.\\.\\. (User unknown|Deferred|Service unavailable)"},
-    {"exim", "SMTP error from remote (mail )?server|mail delivery software|"
-             "retry timeout exceeded|The following address\\(es\\) failed|"
-             "all relevant MX records point to non-existent hosts|Unrouteable address"},
-};
-#define NFAMILIES (sizeof families / sizeof families[0])
-
-/* Where the returned message starts (a line; the notice is cut there). */
-static const char re_cut_src[] =
-    "^[[:space:]]*[-=_*]*[[:space:]]*(original message|returned message|"
-    "below this line is a copy|this is a copy of (the|your) message|"
-    "(a )?copy of the original message|original message (headers|follows)|"
-    "message headers follow|(the )?headers? of the original message|"
-    "undelivered message (headers )?(is attached|follows)|unsent message below|"
-    "returned mail follows|original message header|"
-    "below is a copy of the original message|content-type: message/rfc822|"
-    "text of (the )?(original|returned) message|message text follows)";
-
-/* An address right after these is a recipient (the text before it,
- * lower-cased, ends so). */
-static const char re_label_src[] =
-    "(^|[^a-z])(recipients?|recipient address(es)?|failed recipients?|"
-    "original-recipient|final-recipient|address(ee)?|unknown user|user unknown|"
-    "invalid (recipient|user|mailbox|address)|rcpt to|mailbox|no such user|"
-    "user not found|bad recipient|delivery failed for|undeliverable( to)?|"
-    "destinataire|empf(ae|ä)nger|destinatario|destinat(a|á)rio|получатель|адресат)"
-    "[[:space:]]*(:|=)?[[:space:]]*(rfc822;)?[[:space:]]*$";
-static const char re_lead_src[] =
-    "((deliver|delivering|delivered|delivery|send|sending|sent|mail|message|"
-    "e-?mail|reach|relay|forward|forwarding)( (to|for))?|"
-    "(not|n't|cannot|unable to) (be )?(delivered|reached|delivered)( to)?|"
-    "(failed|failure|undeliverable|rejected|error|bounced)( (to|for))?)"
-    "[[:space:]]*:?[[:space:]]*$";
-
-/* A notice that only warns (the message is still queued). */
-static const char re_delay_src[] =
-    "has been delayed|delivery (is |has been )?delayed|delay(ed)? (notification|notice)|"
-    "warning: message .*(delayed|still undelivered)|this is a warning message only|"
-    "will (continue to |keep )?(be )?retr(y|ied|ying)|will keep trying|"
-    "still (being )?(tr(y|ies|ying)|retried)|transient non-fatal errors|"
-    "(has )?not yet been delivered|\\(delay\\)|message is delayed|delayed mail|"
-    "not been delivered yet";
-/* ... unless it also says the message was given up on. */
-static const char re_final_src[] =
-    "gave up|giving up|given up|retry time(out)? (exceeded|expired|reached)|"
-    "too long in the queue|in the queue too long|permanent(ly)? (error|fail)|"
-    "failed permanently|could not be delivered within|has expired|expired after|"
-    "permanent fatal errors|this is a permanent error";
-/* Sendmail-style section headings that set the status of what follows. */
-static const char re_sec_delay_src[] =
-    "^[[:space:]]*-+.*(transient|delayed|will be retried|non-fatal).*-+[[:space:]]*$";
-static const char re_sec_perm_src[] = "^[[:space:]]*-+.*(permanent|fatal|failed).*-+[[:space:]]*$";
-/* The receiving host: "host mx.example.org [192.0.2.1]", "while talking
- * to mx.example.org.:", "... by mx.example.org. [192.0.2.1]". */
-static const char re_host_src[] =
-    "(host|by|talking to|from|server)[[:space:]]+([a-z0-9][-a-z0-9.]*[a-z0-9])\\.?"
-    "[[:space:]]*(\\[([0-9a-f.:]+)\\])?";
-/* Failure phrases and subjects that make a message a notice. */
-static const char re_notice_src[] =
-    "could ?n[o']t be delivered|undeliver|delivery (has )?failed|failed permanently|"
-    "permanent (fatal )?error|was not delivered|did not reach|unable to deliver|"
-    "not be delivered|delivery to the following|has been delayed|error delivering|"
-    "returned mail|mail delivery (failed|failure|system|subsystem)|failure notice|"
-    "non-?delivery|delivery status notification|nicht zugestellt|unzustellbar|"
-    "non remis|no (se )?(pudo|ha podido) (ser )?entregar|n(ã|a)o (foi )?entregue|"
-    "не (может быть |был[оа]? )?доставлен|delivery (notification|problem|report)|"
-    "message not delivered|delayed mail|warning: .*delayed";
-static const char re_lead_label_src[] =
-    "^[[:space:]]*(reason|error|cause|diagnostic|diagnostic-code|problem|details?)"
-    "[[:space:]]*:[[:space:]]*";
-
-static regex_t re_fam[NFAMILIES], re_cut, re_label, re_lead, re_delay, re_final, re_sec_delay,
-    re_sec_perm, re_host, re_notice, re_lead_label;
-
-static void compile(regex_t *re, const char *src, int flags)
-{
-	int rc = regcomp(re, src, REG_EXTENDED | REG_ICASE | flags);
-	if (rc != 0) {
-		char msg[128];
-		regerror(rc, re, msg, sizeof msg);
-		panic("bounce_text pattern '%s': %s", src, msg);
-	}
-}
-
-static void init_patterns(void)
-{
-	static gsize done = 0;
-	if (g_once_init_enter(&done)) {
-		for (size_t i = 0; i < NFAMILIES; i++)
-			compile(&re_fam[i], families[i].re, REG_NOSUB | REG_NEWLINE);
-		compile(&re_cut, re_cut_src, REG_NOSUB);
-		compile(&re_label, re_label_src, REG_NOSUB);
-		compile(&re_lead, re_lead_src, REG_NOSUB);
-		compile(&re_delay, re_delay_src, REG_NOSUB | REG_NEWLINE);
-		compile(&re_final, re_final_src, REG_NOSUB | REG_NEWLINE);
-		compile(&re_sec_delay, re_sec_delay_src, REG_NOSUB);
-		compile(&re_sec_perm, re_sec_perm_src, REG_NOSUB);
-		compile(&re_host, re_host_src, 0);
-		compile(&re_notice, re_notice_src, REG_NOSUB | REG_NEWLINE);
-		compile(&re_lead_label, re_lead_label_src, 0);
-		g_once_init_leave(&done, 1);
-	}
-}
+#include "ingest/bounce_text_int.h"
 
 struct line {
 	char *s; /* NUL-terminated, right-trimmed */
@@ -260,9 +132,9 @@ static bool is_anchor(const char *s, size_t a, size_t n)
 	/* the sender, never a recipient */
 	if (strstr(tail, "mail from") || strstr(tail, "return-path") || strstr(tail, "sender"))
 		return false;
-	if (regexec(&re_label, tail, 0, NULL, 0) == 0)
+	if (regexec(&btext_re_label, tail, 0, NULL, 0) == 0)
 		return true;
-	return regexec(&re_lead, tail, 0, NULL, 0) == 0;
+	return regexec(&btext_re_lead, tail, 0, NULL, 0) == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -588,7 +460,7 @@ static void block_host(struct line *L, size_t from, size_t to, size_t upto, char
 	for (size_t i = first; i < to; i++) {
 		regmatch_t m[5];
 		const char *s = L[i].s;
-		if (regexec(&re_host, s, 5, m, 0) != 0 || m[2].rm_so < 0)
+		if (regexec(&btext_re_host, s, 5, m, 0) != 0 || m[2].rm_so < 0)
 			continue;
 		size_t n = (size_t)(m[2].rm_eo - m[2].rm_so);
 		const char *h = s + m[2].rm_so;
@@ -619,15 +491,15 @@ static const char *family_of(const char *text)
 	for (const unsigned char *u = (const unsigned char *)text; *u; u++)
 		if (u[0] == 0xe3 && (u[1] == 0x81 || u[1] == 0x82 || u[1] == 0x83))
 			return "carrier-jp";
-	for (size_t i = 0; i < NFAMILIES; i++)
-		if (regexec(&re_fam[i], text, 0, NULL, 0) == 0)
-			return families[i].name;
+	for (size_t i = 0; i < btext_nfamilies; i++)
+		if (regexec(&btext_re_fam[i], text, 0, NULL, 0) == 0)
+			return btext_families[i].name;
 	return NULL;
 }
 
 bool btext_is_notice(const char *text, size_t len, const char *subject, const char *from)
 {
-	init_patterns();
+	btext_init_patterns();
 	if (from) {
 		const char *at = strchr(from, '@');
 		size_t n = at ? (size_t)(at - from) : strlen(from);
@@ -637,10 +509,10 @@ bool btext_is_notice(const char *text, size_t len, const char *subject, const ch
 			if (n == strlen(*d) && strncasecmp(from, *d, n) == 0)
 				return true;
 	}
-	if (subject && regexec(&re_notice, subject, 0, NULL, 0) == 0)
+	if (subject && regexec(&btext_re_notice, subject, 0, NULL, 0) == 0)
 		return true;
 	char *t = xstrndup(text, len > TEXT_MAX ? TEXT_MAX : len);
-	bool yes = family_of(t) != NULL || regexec(&re_notice, t, 0, NULL, 0) == 0;
+	bool yes = family_of(t) != NULL || regexec(&btext_re_notice, t, 0, NULL, 0) == 0;
 	free(t);
 	return yes;
 }
@@ -657,7 +529,7 @@ static size_t split_lines(char *t, struct line *L)
 		size_t l = strlen(p);
 		while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t'))
 			p[--l] = '\0';
-		if (regexec(&re_cut, p, 0, NULL, 0) == 0)
+		if (regexec(&btext_re_cut, p, 0, NULL, 0) == 0)
 			break;
 		/* a run of header fields at the margin: the copy began without a marker */
 		bool hdr = false;
@@ -693,16 +565,16 @@ static struct rcpt_acc *find_rcpt(struct rcpt_acc *R, size_t nr, const char *a, 
 size_t btext_read(const char *text, size_t len, const char *subject, const char *const *skip,
                   struct btext *out)
 {
-	init_patterns();
+	btext_init_patterns();
 	memset(out, 0, sizeof *out);
 	out->format = "text";
 	if (len > TEXT_MAX)
 		len = TEXT_MAX;
 	char *t = xstrndup(text, len);
 	const char *fam = family_of(t);
-	bool final = regexec(&re_final, t, 0, NULL, 0) == 0;
-	out->delayed = (regexec(&re_delay, t, 0, NULL, 0) == 0 ||
-	                (subject && regexec(&re_delay, subject, 0, NULL, 0) == 0)) &&
+	bool final = regexec(&btext_re_final, t, 0, NULL, 0) == 0;
+	out->delayed = (regexec(&btext_re_delay, t, 0, NULL, 0) == 0 ||
+	                (subject && regexec(&btext_re_delay, subject, 0, NULL, 0) == 0)) &&
 	               !final;
 	if (fam)
 		out->format = fam;
@@ -720,9 +592,9 @@ size_t btext_read(const char *text, size_t len, const char *subject, const char 
 	size_t nb = 0, first_anchor = nl;
 	int section = 0; /* 1 transient, 2 permanent */
 	for (size_t i = 0; i < nl; i++) {
-		if (regexec(&re_sec_delay, L[i].s, 0, NULL, 0) == 0)
+		if (regexec(&btext_re_sec_delay, L[i].s, 0, NULL, 0) == 0)
 			section = 1;
-		else if (regexec(&re_sec_perm, L[i].s, 0, NULL, 0) == 0)
+		else if (regexec(&btext_re_sec_perm, L[i].s, 0, NULL, 0) == 0)
 			section = 2;
 		size_t pos = 0, a, n;
 		while (next_addr(L[i].s, &pos, &a, &n)) {
@@ -834,7 +706,8 @@ size_t btext_read(const char *text, size_t len, const char *subject, const char 
 		reason_free(&global);
 		for (size_t i = 0; i < first_anchor; i++) {
 			regmatch_t m[1];
-			if (regexec(&re_lead_label, L[i].s, 1, m, 0) == 0 && L[i].s[m[0].rm_eo]) {
+			if (regexec(&btext_re_lead_label, L[i].s, 1, m, 0) == 0 &&
+			    L[i].s[m[0].rm_eo]) {
 				global.text = xstrdup(L[i].s + m[0].rm_eo);
 				collapse(global.text);
 				global.score = 0;

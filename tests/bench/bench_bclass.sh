@@ -3,6 +3,9 @@
 # by default), then prints lines/s per core for a bare line-splitting loop
 # and `wc -l` (the baselines, same run, same file), the Postfix parser alone,
 # and parser + classifier. Target: > 1,000,000 lines/s/core classified.
+# Then bounce messages per second beside it: RFC 3464 DSNs and plain-text
+# notices (the fixtures in fixtures/bounces/ and fixtures/bounces/notices/),
+# parsed and classified on one core.
 # usage: tests/bench/bench_bclass.sh [BUILD_DIR] [LINES]
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -33,3 +36,8 @@ t1=$(date +%s.%N)
 awk -v l="$lines" -v a="$t0" -v b="$t1" \
 	'BEGIN { printf "%-40s %10d lines %7.3f s %12.0f lines/s\n", "baseline: wc -l", l, b - a, l / (b - a) }'
 $pin "$work/bench_bclass" run "$work/postfix.log"
+f=$src/fixtures/bounces
+$pin "$work/bench_bclass" mail "mail: RFC 3464 DSNs" "$f/dsn_postfix_headers.eml" "$f/dsn_multi.eml" \
+	"$f/notices/dsn_forwarded.eml" "$f/notices/dsn_x000.eml" "$f/notices/dsn_broken.eml"
+# shellcheck disable=SC2046
+$pin "$work/bench_bclass" mail "mail: plain-text notices" $(ls "$f"/notices/*.eml | grep -v '/dsn_\|/ses_\|/arf\|/autoreply')
