@@ -658,20 +658,23 @@ void bclass_classify(const struct bclass *t, int reply_code, const char *enhance
 	bool runs = false;
 	for (const char *q = text; *q && !runs; q++)
 		runs = (*q == ' ' && q[1] == ' ') || *q == '\t' || *q == '\n' || *q == '\r';
-	if (runs && strlen(text) < sizeof squeezed) {
+	size_t tl = strlen(text);
+	if (runs && tl < sizeof squeezed) {
 		size_t o = 0;
 		for (const char *q = text; *q; q++) {
-			char c = *q == '\t' || *q == '\n' || *q == '\r' ? ' ' : *q;
+			char c = *q;
+			if (c == '\t' || c == '\n' || c == '\r')
+				c = ' ';
 			if (c == ' ' && o > 0 && squeezed[o - 1] == ' ')
 				continue;
 			squeezed[o++] = c;
 		}
 		squeezed[o] = '\0';
 		text = squeezed;
+		tl = o;
 	}
 	/* lower-cased on first need: most lines are decided before any regex */
 	char lower[LOWER_MAX];
-	size_t tl = strlen(text);
 	bool can_prefilter = tl < sizeof lower, lowered = false;
 	uint64_t mask[4] = {0, 0, 0, 0};
 	memset(out, 0, sizeof *out);

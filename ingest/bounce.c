@@ -80,7 +80,10 @@ enum bounce_format bounce_detect(const char *data, size_t len)
 	    has_ci_prefix_line(data, len, "mime-version:") ||
 	    has_ci_prefix_line(data, len, "return-path:") ||
 	    has_ci_prefix_line(data, len, "received:") || has_ci_prefix_line(data, len, "from ") ||
-	    has(data, len, "multipart/report"))
+	    has(data, len, "multipart/report") ||
+	    /* a mail without MIME headers: the RFC 5322 fields of its header */
+	    (has_ci_prefix_line(data, len, "subject:") &&
+	     (has_ci_prefix_line(data, len, "from:") || has_ci_prefix_line(data, len, "date:"))))
 		return BOUNCE_FMT_DSN;
 	if (has(data, len, "postfix/") || has(data, len, "postfix["))
 		return BOUNCE_FMT_POSTFIX;

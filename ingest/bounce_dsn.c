@@ -277,10 +277,12 @@ int dsn_read_fields(struct bounce_parser *p, struct mail_ctx *c, const char *tex
 			if (*q != ' ' && *q != '\t')
 				is_blank = false;
 		size_t fn = field_name(s, le);
-		if (is_blank) {
+		bool folded = !is_blank && (*s == ' ' || *s == '\t') && b.start;
+		/* a blank line ends a block; so does prose between the fields (lenient) */
+		if (is_blank || (lenient && !folded && !fn)) {
 			if (block_done(p, c, &b, &nrcpt, lenient, e) < 0)
 				return -1;
-		} else if ((*s == ' ' || *s == '\t') && b.start) {
+		} else if (folded) {
 			b.end = next; /* a folded continuation */
 		} else if (fn) {
 			bool fin = named(s, fn, "Final-Recipient");
@@ -297,10 +299,6 @@ int dsn_read_fields(struct bounce_parser *p, struct mail_ctx *c, const char *tex
 			b.has_final |= fin;
 			b.has_orig |= orig;
 			b.has_outcome |= named(s, fn, "Action") || named(s, fn, "Status");
-		} else if (lenient) {
-			/* prose between the fields */
-			if (block_done(p, c, &b, &nrcpt, lenient, e) < 0)
-				return -1;
 		} else {
 			if (!b.start)
 				b.start = s;

@@ -216,11 +216,13 @@ static int read_notice(struct bounce_parser *p, struct mail_ctx *c, const struct
 			return -1;
 		n++;
 	}
-	if (n > 0 || (!bt->global_text && !bt->global_code))
+	if (n > 0)
 		return n;
+	/* the MTA's own header names them even when the text does not; the
+	 * returned message's single To only when the notice gives a reason */
 	GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
 	header_addrs(msg ? GMIME_OBJECT(msg) : NULL, "X-Failed-Recipients", a);
-	if (a->len == 0) {
+	if (a->len == 0 && (bt->global_text || bt->global_code)) {
 		header_addrs(orig, "To", a);
 		if (a->len != 1)
 			g_ptr_array_set_size(a, 0);

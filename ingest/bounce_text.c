@@ -293,7 +293,9 @@ static void collapse(char *s)
 	size_t o = 0;
 	bool sp = true;
 	for (size_t i = 0; s[i]; i++) {
-		char c = s[i] == '\t' || s[i] == '\r' || s[i] == '\n' ? ' ' : s[i];
+		char c = s[i];
+		if (c == '\t' || c == '\r' || c == '\n')
+			c = ' ';
 		if (c == ' ' && sp)
 			continue;
 		sp = c == ' ';
@@ -353,7 +355,9 @@ static void block_reason(struct line *L, size_t from, size_t to, size_t anchor_l
 		struct buf b;
 		buf_init(&b, 0);
 		const char *start = t + at;
-		char quote = at > 0 && (t[at - 1] == '\'' || t[at - 1] == '(') ? t[at - 1] : 0;
+		char quote = '\0';
+		if (at > 0 && (t[at - 1] == '\'' || t[at - 1] == '('))
+			quote = t[at - 1];
 		buf_puts(&b, start);
 		struct bclass_reply first;
 		bclass_split_reply(start, &first);

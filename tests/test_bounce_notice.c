@@ -104,6 +104,19 @@ static char *slurp(const char *path, size_t *len)
 	return b;
 }
 
+static struct run *parse_mem(const char *data)
+{
+	struct run *r = xcalloc(1, sizeof *r);
+	struct bounce_parser *p = NULL;
+	struct err e = {0};
+	assert_int_equal(bounce_parser_new(&p, BOUNCE_FMT_AUTO, 0, collect, r, &e), 0);
+	assert_int_equal(bounce_parser_feed(p, data, strlen(data), &e), 0);
+	assert_int_equal(bounce_parser_finish(p, &e), 0);
+	r->st = *bounce_parser_stats(p);
+	bounce_parser_free(p);
+	return r;
+}
+
 /* chunk 0: whole; otherwise fed `chunk` bytes at a time */
 static struct run *parse(const char *name, size_t chunk)
 {
@@ -352,6 +365,35 @@ static void test_reader_generality(void **state)
 	assert_false(btext_is_notice("Lunch at noon?", 14, "Re: lunch", "a@example.org"));
 }
 
+/* Mail without MIME headers is still mail; the MTA's X-Failed-Recipients
+ * names the recipient the text does not. */
+static void test_bare_mail(void **state)
+{
+	(void)state;
+	struct run *r = parse_mem("From: MAILER-DAEMON@mx.example.net\nSubject: failure notice\n\n"
+	                          "<a@example.org>:\nRemote host said: 550 5.1.1 no such user\n");
+	assert_int_equal(r->st.format, BOUNCE_FMT_DSN);
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->ev[0].rcpt, "a@example.org");
+	assert_string_equal(r->ev[0].klass, "invalid_recipient");
+	run_free(r);
+	r = parse_mem("From: MAILER-DAEMON@mx.example.net\nTo: news@example.com\n"
+	              "Subject: failure notice\nX-Failed-Recipients: lost@example.org\n\n"
+	              "Something went wrong with your message.\n");
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->ev[0].rcpt, "lost@example.org");
+	assert_int_equal(r->ev[0].status, BOUNCE_BOUNCED);
+	assert_int_equal(r->st.malformed, 0);
+	run_free(r);
+	/* a message that is no bounce at all says so */
+	r = parse_mem("From: a@example.org\nTo: b@example.org\nSubject: lunch\n\nAt noon?\n");
+	assert_int_equal(r->n, 0);
+	assert_int_equal(r->st.malformed, 1);
+	assert_string_equal(r->st.reasons[0].reason,
+	                    "mail: no delivery status, complaint or auto-reply");
+	run_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_complaint_and_autoreply),
 	    cmocka_unit_test(test_mail_kind),
 	    cmocka_unit_test(test_reader_generality),
+	    cmocka_unit_test(test_bare_mail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
