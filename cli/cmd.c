@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"suppressions", cmd_suppressions, "list suppressed recipient addresses per tenant"},
     {"escalations", cmd_escalations, "list open bounce escalations (repeating rejects)"},
     {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
+    {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},
     {NULL, NULL, NULL},
 };

@@ -21,5 +21,6 @@ int cmd_suppressions(int argc, char **argv);
 int cmd_escalations(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_sources(int argc, char **argv);
 
 #endif

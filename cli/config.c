@@ -34,10 +34,10 @@ struct parse {
 	bool pending_section; /* a header was read, no key of it seen yet */
 	int pending_line;
 	char pending_raw[128];
-	enum { SEC_NONE, SEC_DATABASE, SEC_MAILBOX, SEC_UNKNOWN } sec;
+	enum { SEC_NONE, SEC_DATABASE, SEC_MAILBOX, SEC_DNS, SEC_SOURCES, SEC_UNKNOWN } sec;
 	struct config_mailbox *mb; /* current [mailbox] */
 	unsigned seen;             /* keys seen in the current section (bit per key) */
-	bool db_seen;
+	bool db_seen, dns_seen, sources_seen;
 };
 
 static void add_msg(char ***list, size_t *n, char *msg)
@@ -97,11 +97,14 @@ static void close_pending(struct parse *ps)
 	if (!ps->pending_section)
 		return;
 	ps->pending_section = false;
-	if (strncmp(ps->pending_raw, "mailbox", 7) == 0 || strcmp(ps->pending_raw, "database") == 0)
+	if (strncmp(ps->pending_raw, "mailbox", 7) == 0 ||
+	    strcmp(ps->pending_raw, "database") == 0 || strcmp(ps->pending_raw, "dns") == 0 ||
+	    strcmp(ps->pending_raw, "sources") == 0)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
 	else
 		problem(ps, ps->pending_line,
-		        "unknown section [%s] (expected [database] or [mailbox NAME])",
+		        "unknown section [%s] (expected [database], [mailbox NAME], [dns] or "
+		        "[sources])",
 		        ps->pending_raw);
 }
 
@@ -207,6 +210,15 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->sec = SEC_DATABASE;
 		return;
 	}
+	if (strcmp(section, "dns") == 0 || strcmp(section, "sources") == 0) {
+		bool dns = section[0] == 'd';
+		bool *seen = dns ? &ps->dns_seen : &ps->sources_seen;
+		if (*seen)
+			problem(ps, line, "[%s] given twice", section);
+		*seen = true;
+		ps->sec = dns ? SEC_DNS : SEC_SOURCES;
+		return;
+	}
 	if (strncmp(section, "mailbox", 7) == 0 && (section[7] == ' ' || section[7] == '\0')) {
 		const char *name = section + 7;
 		while (*name == ' ')
@@ -230,7 +242,9 @@ static void begin_section(struct parse *ps, const char *section)
 		return;
 	}
 	ps->sec = SEC_UNKNOWN;
-	problem(ps, line, "unknown section [%s] (expected [database] or [mailbox NAME])", section);
+	problem(ps, line,
+	        "unknown section [%s] (expected [database], [mailbox NAME], [dns] or [sources])",
+	        section);
 }
 
 static void set_str(struct parse *ps, char **slot, const char *key, const char *value)
@@ -344,6 +358,82 @@ static void mailbox_key(struct parse *ps, const char *name, const char *value)
 	}
 }
 
+/* "30" (seconds), "30s", "500ms", "5m", "1h": milliseconds, -1 when not. */
+static long long parse_ms(const char *v)
+{
+	char *end = NULL;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || end == v || n < 0)
+		return -1;
+	long long mult = 1000;
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else if (*end && strcmp(end, "s") != 0)
+		return -1;
+	if (n > 86400000LL / mult)
+		return -1;
+	return n * mult;
+}
+
+static void dns_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_dns *d = &ps->cfg->dns;
+	char **zone = strcmp(name, "origin_zone") == 0    ? &d->origin_zone
+	              : strcmp(name, "origin6_zone") == 0 ? &d->origin6_zone
+	              : strcmp(name, "asname_zone") == 0  ? &d->asname_zone
+	                                                  : NULL;
+	if (strcmp(name, "servers") == 0) {
+		set_str(ps, &d->servers, name, value);
+	} else if (zone) {
+		/* Empty is allowed: it turns ASN lookups through DNS off. */
+		free(*zone);
+		*zone = xstrdup(value);
+	} else if (strcmp(name, "timeout") == 0 || strcmp(name, "budget") == 0) {
+		long long ms = parse_ms(value);
+		if (ms <= 0)
+			problem(ps, ps->line,
+			        "%s = '%s': expected a duration such as 2s, 500ms, 5m", name,
+			        value);
+		else if (name[0] == 't')
+			d->timeout_ms = (int)ms;
+		else
+			d->budget_s = (unsigned)((ms + 999) / 1000);
+	} else if (strcmp(name, "tries") == 0) {
+		char *end = NULL;
+		long n = strtol(value, &end, 10);
+		if (end == value || *end || n < 1 || n > 10)
+			problem(ps, ps->line, "tries = '%s': expected a number from 1 to 10",
+			        value);
+		else
+			d->tries = (int)n;
+	} else {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [dns] (known: servers, timeout, tries, budget, "
+		        "origin_zone, origin6_zone, asname_zone)",
+		        name);
+	}
+}
+
+static void sources_key(struct parse *ps, const char *name, const char *value)
+{
+	char **slot = strcmp(name, "mmdb") == 0       ? &ps->cfg->sources_mmdb
+	              : strcmp(name, "services") == 0 ? &ps->cfg->sources_services
+	                                              : NULL;
+	if (!slot) {
+		problem(ps, ps->line, "unknown key '%s' in [sources] (known: mmdb, services)",
+		        name);
+		return;
+	}
+	set_str(ps, slot, name, value);
+	if (*slot && access(*slot, R_OK) != 0)
+		problem(ps, ps->line, "%s '%s' cannot be read: %s", name, value, strerror(errno));
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *ps = user;
@@ -366,6 +456,12 @@ static int handler(void *user, const char *section, const char *name, const char
 		break;
 	case SEC_MAILBOX:
 		mailbox_key(ps, name, value);
+		break;
+	case SEC_DNS:
+		dns_key(ps, name, value);
+		break;
+	case SEC_SOURCES:
+		sources_key(ps, name, value);
 		break;
 	}
 	return 1;
@@ -569,6 +665,12 @@ void config_free(struct config *cfg)
 	free(cfg->warnings);
 	free(cfg->path);
 	free(cfg->db_url);
+	free(cfg->dns.servers);
+	free(cfg->dns.origin_zone);
+	free(cfg->dns.origin6_zone);
+	free(cfg->dns.asname_zone);
+	free(cfg->sources_mmdb);
+	free(cfg->sources_services);
 	free(cfg);
 }
 

@@ -51,9 +51,23 @@ struct config_mailbox {
 	bool insecure_skip_verify;
 };
 
+/* [dns]: the resolver used to name sending sources (0 / NULL: defaults). */
+struct config_dns {
+	char *servers;  /* "IP[:PORT],..."; NULL: /etc/resolv.conf */
+	int timeout_ms; /* per try */
+	int tries;
+	unsigned budget_s; /* time allowed after ingest/poll/bounces ingest */
+	char *origin_zone; /* IPv4 origin TXT zone; "" turns ASN lookups off */
+	char *origin6_zone;
+	char *asname_zone;
+};
+
 struct config {
 	char *path;   /* the file read, NULL when there was none */
 	char *db_url; /* [database] url, NULL when not given */
+	struct config_dns dns;
+	char *sources_mmdb;     /* [sources] mmdb: a MaxMind-format database */
+	char *sources_services; /* [sources] services: a services table file */
 	struct config_mailbox *mailboxes;
 	size_t n_mailboxes;
 	char **errors; /* "FILE:LINE: problem" */

@@ -322,11 +322,16 @@ static void start(struct run *run, const char *ip)
 			run->asns[run->nasns++] = as;
 			j->as = as;
 		}
-	} else if (*run->origin) {
+	} else if (!*run->origin) {
+		/* ASN lookups turned off: nothing to ask, nothing to refresh soon. */
+		j->asn_ttl = 3600;
+	} else {
 		const char *zone = j->family == 4 ? run->origin : run->origin6;
 		if (*zone && resolver_reverse_name(ip, zone, name, sizeof name) == 0) {
 			j->pending++;
 			query(run, j, P_ORIGIN, 0, NULL, name, RESOLVER_TXT);
+		} else {
+			j->asn_ttl = 3600;
 		}
 	}
 	release(j);

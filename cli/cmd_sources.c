@@ -1,0 +1,516 @@
+/*
+ * dmarcsift sources: name the sending sources (resolve), add service rows
+ * (load), and label a tenant's own address ranges (label, unlabel).
+ */
+#include "cli/cmd.h"
+#include "cli/common.h"
+#include "cli/config.h"
+#include "cli/sources.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "db/db.h"
+#include "db/sources_store.h"
+#include "senders/services.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: dmarcsift sources resolve [--tenant T] [--since DATE] [--budget DURATION]\n"
+	    "                                 [--dns-servers LIST] [--services FILE]\n"
+	    "                                 [--no-lookup] [--json] [--quiet]\n"
+	    "       dmarcsift sources load FILE\n"
+	    "       dmarcsift sources label --tenant T CIDR NAME\n"
+	    "       dmarcsift sources unlabel --tenant T CIDR\n"
+	    "   (each also takes --db CONN and --config PATH)\n"
+	    "\n"
+	    "resolve: looks up the source addresses of the stored records and bounces that\n"
+	    "  have no fresh answer (reverse DNS confirmed forward, ASN and country), then\n"
+	    "  names each tenant's sources after the known services (data/services.tsv,\n"
+	    "  or --services FILE, plus rows added with 'load') and marks forwarded and\n"
+	    "  mailing-list traffic. Results: the view dmarcsift.v_sources.\n"
+	    "  --since DATE     only sources seen since DATE (e.g. 2026-11-01)\n"
+	    "  --budget D       stop looking up after D (e.g. 30s, 5m); the rest waits for\n"
+	    "                   the next run (default: no limit)\n"
+	    "  --dns-servers L  IP[:PORT],... (default: [dns] servers, $DMARCSIFT_DNS_SERVERS,\n"
+	    "                   else /etc/resolv.conf)\n"
+	    "  --no-lookup      no DNS: only organisational domains and service marks\n"
+	    "load: adds the service rows of FILE (the data/services.tsv format), replacing\n"
+	    "  rows loaded from the same FILE before; they win over the built-in table.\n"
+	    "label: names a tenant's own range (\"our MTAs\"): it wins over every other name.\n"
+	    "\n"
+	    "Exit: 0 ok (DNS trouble is reported, not an error), 2 usage or configuration,\n"
+	    "3 the database cannot be reached.\n");
+}
+
+static long long parse_duration_ms(const char *v)
+{
+	char *end = NULL;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || end == v || n < 0)
+		return -1;
+	long long mult = 1000;
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else if (*end && strcmp(end, "s") != 0)
+		return -1;
+	if (n > 86400000LL / mult)
+		return -1;
+	return n * mult;
+}
+
+void cli_sources_opts(const struct config *cfg, struct resolve_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	const char *env = getenv("DMARCSIFT_DNS_SERVERS");
+	if (env && *env)
+		o->dns.servers = env;
+	if (!cfg)
+		return;
+	if (cfg->dns.servers)
+		o->dns.servers = cfg->dns.servers;
+	if (env && *env)
+		o->dns.servers = env; /* the environment wins: tests, setup.sh */
+	o->dns.timeout_ms = cfg->dns.timeout_ms;
+	o->dns.tries = cfg->dns.tries;
+	o->origin_zone = cfg->dns.origin_zone;
+	o->origin6_zone = cfg->dns.origin6_zone;
+	o->asname_zone = cfg->dns.asname_zone;
+	o->mmdb = cfg->sources_mmdb;
+	o->services_file = cfg->sources_services;
+}
+
+/* --db, else DMARCSIFT_DB, else the config file's [database] url. */
+static const char *db_choice(const char *db_opt, const struct config *cfg)
+{
+	const char *env_db = getenv("DMARCSIFT_DB");
+	if (db_opt || (env_db && *env_db))
+		return db_opt;
+	return cfg->db_url;
+}
+
+static int load_config(const char *path_opt, struct config **cfg)
+{
+	struct err e = {0};
+	char *path = NULL;
+	*cfg = NULL;
+	if (config_find(path_opt, &path, &e) != 0 || config_load(cfg, path, &e) != 0) {
+		free(path);
+		return cli_fail(&e);
+	}
+	free(path);
+	if (!config_ok(*cfg)) {
+		for (size_t i = 0; i < (*cfg)->n_errors; i++)
+			fprintf(stderr, "dmarcsift: %s\n", (*cfg)->errors[i]);
+		config_free(*cfg);
+		*cfg = NULL;
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* What the naming step could not do, in one line. */
+static void describe_left(FILE *out, const struct resolve_stats *st)
+{
+	if (st->left == 0)
+		return;
+	fprintf(out, "; %zu not looked up (%s), left for the next run", st->left,
+	        st->unreachable ? "DNS unreachable" : "time budget used up");
+}
+
+int cli_resolve_after(struct db *db, const char *config_path, bool quiet)
+{
+	struct config *cfg = NULL;
+	if (load_config(config_path, &cfg) != 0) {
+		/* A broken config never fails an ingest that already committed. */
+		fprintf(stderr, "dmarcsift: sources not named: fix the configuration\n");
+		return 0;
+	}
+	struct resolve_opts o;
+	cli_sources_opts(cfg, &o);
+	o.budget_ms =
+	    (int64_t)(cfg && cfg->dns.budget_s ? cfg->dns.budget_s : CLI_DNS_BUDGET_S) * 1000;
+	/* After an ingest, be quick to notice a DNS that does not answer. */
+	if (!o.dns.timeout_ms)
+		o.dns.timeout_ms = 1000;
+	struct resolve_stats st;
+	struct err e = {0};
+	int rc = resolve_run(db, &o, &st, &e);
+	config_free(cfg);
+	if (rc != 0) {
+		if (e.kind == ERR_CONFIG) {
+			fprintf(stderr, "dmarcsift: sources not named: %s\n", e.msg);
+			return 0;
+		}
+		fprintf(stderr, "dmarcsift: naming sources failed: %s\n", e.msg);
+		return -1;
+	}
+	if (!quiet && (st.stale || st.left)) {
+		fprintf(stderr, "sources: %zu of %zu looked up", st.resolved, st.stale);
+		if (st.failed)
+			fprintf(stderr, " (%zu with a failed part, retried later)", st.failed);
+		describe_left(stderr, &st);
+		fprintf(stderr, "\n");
+	}
+	return 0;
+}
+
+struct progress {
+	bool on;
+	struct timespec last;
+};
+
+static void show_progress(void *arg, const struct resolve_stats *st)
+{
+	struct progress *p = arg;
+	if (!p->on)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - p->last.tv_sec) * 1000 + (now.tv_nsec - p->last.tv_nsec) / 1000000;
+	if (ms < 200)
+		return;
+	p->last = now;
+	fprintf(stderr, "\rlooking up sources: %zu of %zu", st->resolved, st->stale);
+	fflush(stderr);
+}
+
+static void print_json(const struct resolve_stats *st)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "stale", json_object_new_int64((int64_t)st->stale));
+	json_object_object_add(o, "resolved", json_object_new_int64((int64_t)st->resolved));
+	json_object_object_add(o, "failed", json_object_new_int64((int64_t)st->failed));
+	json_object_object_add(o, "left", json_object_new_int64((int64_t)st->left));
+	json_object_object_add(o, "unreachable", json_object_new_boolean(st->unreachable));
+	json_object_object_add(o, "queries", json_object_new_int64((int64_t)st->queries));
+	json_object_object_add(o, "domains", json_object_new_int64((int64_t)st->domains));
+	json_object_object_add(o, "marked", json_object_new_int64((int64_t)st->marked));
+	json_object_object_add(o, "named", json_object_new_int64((int64_t)st->named));
+	json_object_object_add(o, "forwarded", json_object_new_int64((int64_t)st->forwarded));
+	json_object_object_add(o, "lookup_seconds", json_object_new_double(st->lookup_s));
+	json_object_object_add(o, "mark_seconds", json_object_new_double(st->mark_s));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"tenant", required_argument, NULL, 't'},
+	    {"since", required_argument, NULL, 's'},
+	    {"budget", required_argument, NULL, 'b'},
+	    {"dns-servers", required_argument, NULL, 'S'},
+	    {"services", required_argument, NULL, 'f'},
+	    {"no-lookup", no_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL, *since = NULL;
+	const char *servers = NULL, *services = NULL;
+	long long budget = 0;
+	bool json = false, quiet = false, no_lookup = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:c:t:s:b:S:f:njqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db_opt = optarg;
+			break;
+		case 'c':
+			config_opt = optarg;
+			break;
+		case 't':
+			tenant = optarg;
+			break;
+		case 's':
+			since = optarg;
+			break;
+		case 'b':
+			budget = parse_duration_ms(optarg);
+			if (budget <= 0) {
+				fprintf(stderr,
+				        "dmarcsift sources resolve: --budget '%s': expected "
+				        "e.g. 30s, 5m\n",
+				        optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			servers = optarg;
+			break;
+		case 'f':
+			services = optarg;
+			break;
+		case 'n':
+			no_lookup = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "dmarcsift sources resolve: unexpected argument '%s'\n",
+		        argv[optind]);
+		return EXIT_USAGE;
+	}
+	struct config *cfg = NULL;
+	int rc = load_config(config_opt, &cfg);
+	if (rc != 0)
+		return rc;
+	struct db *db = NULL;
+	rc = cli_connect(db_choice(db_opt, cfg), &db);
+	if (rc != 0) {
+		config_free(cfg);
+		return rc;
+	}
+	struct resolve_opts o;
+	cli_sources_opts(cfg, &o);
+	o.tenant = tenant;
+	o.since = since;
+	o.budget_ms = budget;
+	o.no_lookup = no_lookup;
+	if (servers)
+		o.dns.servers = servers;
+	if (services)
+		o.services_file = services;
+	struct progress p = {.on = !quiet && !json && isatty(STDERR_FILENO)};
+	clock_gettime(CLOCK_MONOTONIC, &p.last);
+	o.progress = show_progress;
+	o.progress_arg = &p;
+	struct resolve_stats st;
+	struct err e = {0};
+	rc = resolve_run(db, &o, &st, &e);
+	if (p.on && st.stale)
+		fprintf(stderr, "\r\033[K");
+	if (rc != 0) {
+		rc = cli_fail(&e);
+	} else if (json) {
+		print_json(&st);
+	} else if (!quiet) {
+		printf("%zu sources looked up of %zu without a fresh answer (%zu DNS queries, "
+		       "%.1f s)",
+		       st.resolved, st.stale, st.queries, st.lookup_s);
+		if (st.failed)
+			printf(", %zu with a failed part (retried in 5 min)", st.failed);
+		describe_left(stdout, &st);
+		printf("\n%zu sources marked: %zu named after a known service, %zu forwarded "
+		       "(%.2f s); %zu new organisational domains\n",
+		       st.marked, st.named, st.forwarded, st.mark_s, st.domains);
+	}
+	db_close(db);
+	config_free(cfg);
+	return rc;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *text = NULL;
+	FILE *mem = open_memstream(&text, len);
+	char chunk[8192];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+		fwrite(chunk, 1, got, mem);
+	fclose(f);
+	fclose(mem);
+	return text;
+}
+
+static int common_opts(int argc, char **argv, const char **db_opt, const char **config_opt,
+                       const char **tenant)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"tenant", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:c:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			*db_opt = optarg;
+			break;
+		case 'c':
+			*config_opt = optarg;
+			break;
+		case 't':
+			*tenant = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return -EXIT_OK - 1;
+		default:
+			usage(stderr);
+			return -EXIT_USAGE - 1;
+		}
+	}
+	return 0;
+}
+
+static int connect_with_config(const char *db_opt, const char *config_opt, struct db **db)
+{
+	struct config *cfg = NULL;
+	int rc = load_config(config_opt, &cfg);
+	if (rc != 0)
+		return rc;
+	rc = cli_connect(db_choice(db_opt, cfg), db);
+	config_free(cfg);
+	return rc;
+}
+
+static int cmd_load(int argc, char **argv)
+{
+	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL;
+	int rc = common_opts(argc, argv, &db_opt, &config_opt, &tenant);
+	if (rc < 0)
+		return -rc - 1;
+	if (optind + 1 != argc || tenant) {
+		fprintf(stderr,
+		        "dmarcsift sources load: expected one FILE (services are global)\n");
+		return EXIT_USAGE;
+	}
+	const char *path = argv[optind];
+	size_t len = 0;
+	char *text = read_file(path, &len);
+	if (!text) {
+		fprintf(stderr, "dmarcsift: error: %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	struct services *s = NULL;
+	services_new(&s);
+	char *problems = NULL;
+	size_t added = services_add_text(s, text, len, path, &problems);
+	services_free(s);
+	if (problems) {
+		fprintf(stderr, "%s", problems);
+		fprintf(stderr, "dmarcsift: %s: nothing loaded (fix the lines above)\n", path);
+		free(problems);
+		free(text);
+		return EXIT_USAGE;
+	}
+	/* The valid data lines, kept as written. */
+	char **lines = NULL;
+	size_t n = 0;
+	for (char *l = text, *next; l && *l; l = next) {
+		next = strchr(l, '\n');
+		if (next)
+			*next++ = '\0';
+		size_t ll = strlen(l);
+		if (ll && l[ll - 1] == '\r')
+			l[--ll] = '\0';
+		if (ll == 0 || l[0] == '#')
+			continue;
+		lines = xrealloc(lines, (n + 1) * sizeof *lines);
+		lines[n++] = l;
+	}
+	struct db *db = NULL;
+	rc = connect_with_config(db_opt, config_opt, &db);
+	if (rc == 0) {
+		struct err e = {0};
+		if (sources_store_load_services(db, path, lines, n, &e) != 0)
+			rc = cli_fail(&e);
+		else
+			printf(
+			    "%zu services loaded from %s (run 'dmarcsift sources resolve' to apply "
+			    "them)\n",
+			    added, path);
+		db_close(db);
+	}
+	free(lines);
+	free(text);
+	return rc;
+}
+
+static int cmd_label(int argc, char **argv, bool remove)
+{
+	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL;
+	int rc = common_opts(argc, argv, &db_opt, &config_opt, &tenant);
+	if (rc < 0)
+		return -rc - 1;
+	int want = remove ? 1 : 2;
+	if (!tenant || optind + want != argc) {
+		fprintf(stderr, remove
+		                    ? "dmarcsift sources unlabel: expected --tenant T CIDR\n"
+		                    : "dmarcsift sources label: expected --tenant T CIDR NAME\n");
+		return EXIT_USAGE;
+	}
+	const char *cidr = argv[optind];
+	struct db *db = NULL;
+	rc = connect_with_config(db_opt, config_opt, &db);
+	if (rc != 0)
+		return rc;
+	struct err e = {0};
+	int tid;
+	bool removed = false;
+	if (sources_store_tenant_id(db, tenant, &tid, &e) != 0 ||
+	    (remove ? sources_store_unlabel(db, tid, cidr, &removed, &e)
+	            : sources_store_label(db, tid, cidr, argv[optind + 1], &e)) != 0) {
+		if (e.kind == ERR_INPUT)
+			fprintf(stderr,
+			        "dmarcsift: error: '%s' is not a network (CIDR such as "
+			        "198.51.100.0/24, host bits zero): %s\n",
+			        cidr, e.msg);
+		rc = e.kind == ERR_INPUT ? EXIT_USAGE : cli_fail(&e);
+	} else if (remove) {
+		printf(removed ? "label of %s removed for tenant %s\n"
+		               : "no label for %s in tenant %s\n",
+		       cidr, tenant);
+	} else {
+		printf("%s labelled \"%s\" for tenant %s\n", cidr, argv[optind + 1], tenant);
+	}
+	db_close(db);
+	return rc;
+}
+
+int cmd_sources(int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (strcmp(argv[1], "resolve") == 0)
+		return cmd_resolve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "load") == 0)
+		return cmd_load(argc - 1, argv + 1);
+	if (strcmp(argv[1], "label") == 0)
+		return cmd_label(argc - 1, argv + 1, false);
+	if (strcmp(argv[1], "unlabel") == 0)
+		return cmd_label(argc - 1, argv + 1, true);
+	fprintf(stderr, "dmarcsift sources: unknown subcommand '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,28 @@
+/*
+ * sources (cli side): turning the configuration ([dns], [sources], the
+ * DMARCSIFT_DNS_SERVERS environment variable) into resolve options, and the
+ * naming step that ingest, poll and bounces ingest run at their end unless
+ * --no-resolve: bounded by [dns] budget (default 30 s), it never fails the
+ * command — DNS trouble is one line on standard error saying what was left
+ * for the next run.
+ */
+#ifndef DS_CLI_SOURCES_H
+#define DS_CLI_SOURCES_H
+
+#include "app/resolve.h"
+
+#include <stdbool.h>
+
+struct config;
+struct db;
+
+#define CLI_DNS_BUDGET_S 30
+
+/* Fills `o` from the configuration (cfg may be NULL: defaults). */
+void cli_sources_opts(const struct config *cfg, struct resolve_opts *o);
+/* Runs the naming step after an ingest; `config_path` as the command's
+ * --config (NULL: the usual places). Returns 0, or -1 when the database
+ * failed (printed). */
+int cli_resolve_after(struct db *db, const char *config_path, bool quiet);
+
+#endif
