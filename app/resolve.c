@@ -157,11 +157,12 @@ out:
 
 /* ---- step 2: organisational domains ---- */
 
-static int org_domains(struct db *db, int tenant_id, struct resolve_stats *st, struct err *e)
+static int org_domains(struct db *db, int tenant_id, const char *changed_since,
+                       struct resolve_stats *st, struct err *e)
 {
 	char **doms = NULL;
 	size_t n = 0;
-	if (sources_store_unknown_domains(db, tenant_id, &doms, &n, e) != 0)
+	if (sources_store_unknown_domains(db, tenant_id, changed_since, &doms, &n, e) != 0)
 		return -1;
 	int rc = 0;
 	const char **orgs = xcalloc(n ? n : 1, sizeof *orgs);
@@ -357,15 +358,15 @@ static int load_services(struct db *db, const char *file, struct services **out,
 	return 0;
 }
 
-int resolve_mark(struct db *db, int tenant_id, const char *services_file, struct resolve_stats *st,
-                 struct err *e)
+int resolve_mark(struct db *db, int tenant_id, const char *services_file, const char *changed_since,
+                 struct resolve_stats *st, struct err *e)
 {
 	double t0 = now_s();
 	struct services *svc = NULL;
 	if (load_services(db, services_file, &svc, e) != 0)
 		return -1;
 	struct mark_ctx m = {.svc = svc, .st = st};
-	int rc = sources_store_mark_input(db, tenant_id, on_mark_row, &m, e);
+	int rc = sources_store_mark_input(db, tenant_id, changed_since, on_mark_row, &m, e);
 	close_group(&m);
 	if (rc == 0)
 		rc = db_exec(db, "BEGIN", e);
@@ -373,7 +374,7 @@ int resolve_mark(struct db *db, int tenant_id, const char *services_file, struct
 		size_t k = m.n - i < MARK_BATCH ? m.n - i : MARK_BATCH;
 		rc = sources_store_save_marks(db, m.rows + i, k, e);
 	}
-	if (rc == 0)
+	if (rc == 0 && !changed_since)
 		rc = sources_store_prune_marks(db, tenant_id, e);
 	if (rc == 0) {
 		rc = db_exec(db, "COMMIT", e);
@@ -404,7 +405,7 @@ int resolve_run(struct db *db, const struct resolve_opts *o, struct resolve_stat
 	if (!o->no_lookup && lookups(db, o, tenant_id, st, e) != 0)
 		return -1;
 	st->lookup_s = now_s() - t0;
-	if (org_domains(db, tenant_id, st, e) != 0)
+	if (org_domains(db, tenant_id, o->changed_since, st, e) != 0)
 		return -1;
-	return resolve_mark(db, tenant_id, o->services_file, st, e);
+	return resolve_mark(db, tenant_id, o->services_file, o->changed_since, st, e);
 }

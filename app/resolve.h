@@ -51,6 +51,9 @@ struct resolve_opts {
 	const char *mmdb;          /* a MaxMind database instead of the zones */
 	const char *services_file; /* replaces the built-in services table */
 	bool no_lookup;            /* marking only */
+	/* NULL: mark every source. Else (after an ingest: when it started, on
+	 * the database's clock) only sources with new reports or new facts. */
+	const char *changed_since;
 	/* Called after each stored answer (the CLI's progress line). */
 	void (*progress)(void *arg, const struct resolve_stats *st);
 	void *progress_arg;
@@ -59,7 +62,7 @@ struct resolve_opts {
 int resolve_run(struct db *db, const struct resolve_opts *o, struct resolve_stats *st,
                 struct err *e);
 /* Step 3 alone (benchmarks, 'sources load', 'sources label'). tenant_id < 0: all. */
-int resolve_mark(struct db *db, int tenant_id, const char *services_file, struct resolve_stats *st,
-                 struct err *e);
+int resolve_mark(struct db *db, int tenant_id, const char *services_file, const char *changed_since,
+                 struct resolve_stats *st, struct err *e);
 
 #endif

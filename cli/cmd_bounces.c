@@ -9,6 +9,7 @@
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/sources.h"
 #include "core/bclass.h"
 #include "core/provider.h"
 #include "core/xalloc.h"
@@ -264,7 +265,7 @@ static void usage(FILE *out)
 	        "                 [--input-format auto|postfix|exim|dsn|csv] [--rules FILE] "
 	        "PATH...|-\n"
 	        "       dmarcsift bounces ingest [--format auto|postfix|exim|dsn|csv] [--db CONN]\n"
-	        "                 [--tenant T] [--rules FILE] PATH...|-\n"
+	        "                 [--tenant T] [--rules FILE] [--no-resolve] PATH...|-\n"
 	        "\n"
 	        "Reads SMTP outcomes from Postfix or Exim logs, RFC 3464 delivery-status\n"
 	        "messages or CSV exports (header: timestamp,sending_ip,from,recipient,reply,\n"
@@ -275,13 +276,15 @@ static void usage(FILE *out)
 	        "             reply_code, enhanced_code, class, severity, action, block,\n"
 	        "             listed_on, listed_asset, rule, text) or one JSON object per line\n"
 	        "  ingest     stores events with their verdicts, updates the suppression list\n"
-	        "             and escalations; re-ingesting the same input adds nothing\n"
+	        "             and escalations; re-ingesting the same input adds nothing; then\n"
+	        "             names the sending sources ('sources resolve', within [dns]\n"
+	        "             budget) unless --no-resolve\n"
 	        "\n"
 	        "Exit codes: 0 ok (malformed lines are counted, not fatal), 1 an input could\n"
 	        "not be read, 2 usage error, 3 the database cannot be reached.\n");
 }
 
-enum { OPT_INPUT_FORMAT = 256, OPT_RULES, OPT_DB, OPT_TENANT };
+enum { OPT_INPUT_FORMAT = 256, OPT_RULES, OPT_DB, OPT_TENANT, OPT_NO_RESOLVE };
 
 static int run_cmd(int argc, char **argv, bool ingest)
 {
@@ -291,12 +294,14 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	    {"rules", required_argument, NULL, OPT_RULES},
 	    {"db", required_argument, NULL, OPT_DB},
 	    {"tenant", required_argument, NULL, OPT_TENANT},
+	    {"no-resolve", no_argument, NULL, OPT_NO_RESOLVE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *rules_path = NULL, *db_opt = NULL, *tenant = NULL;
 	enum bounce_format fmt = BOUNCE_FMT_AUTO;
-	bool json = false;
+	bool json = false, resolve = true;
+	char started[64] = "";
 	struct bclass *owned = NULL;
 	struct db *db = NULL;
 	struct totals tot = {0};
@@ -321,6 +326,9 @@ static int run_cmd(int argc, char **argv, bool ingest)
 			break;
 		case OPT_RULES:
 			rules_path = optarg;
+			break;
+		case OPT_NO_RESOLVE:
+			resolve = false;
 			break;
 		case OPT_DB:
 		case OPT_TENANT:
@@ -355,6 +363,8 @@ static int run_cmd(int argc, char **argv, bool ingest)
 		rc = cli_connect(db_opt, &db);
 		if (rc != 0)
 			goto out;
+		if (resolve)
+			cli_resolve_mark_start(db, started, sizeof started);
 	}
 	for (int i = optind; i < argc; i++) {
 		struct err e = {0};
@@ -390,6 +400,9 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	}
 	fflush(stdout);
 	print_summary(ingest ? stdout : stderr, &tot, ingest);
+	if (ingest && resolve && tot.store.added > 0 &&
+	    cli_resolve_after(db, NULL, started, false) != 0)
+		rc = EXIT_DB;
 out:
 	if (db)
 		db_close(db);

@@ -17,6 +17,7 @@
 #include "cli/common.h"
 #include "cli/config.h"
 #include "cli/pipeline.h"
+#include "cli/sources.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
@@ -82,6 +83,8 @@ static void usage(FILE *out)
 	             "  --every N       poll every N (e.g. 300, 90s, 5m, 1h) until SIGTERM/SIGINT\n"
 	             "  --json          print each round's summary as one JSON object\n"
 	             "  --quiet         no per-message warnings\n"
+	             "  --no-resolve    do not name the sending sources after each round (by\n"
+	             "                  default 'sources resolve' runs, within [dns] budget)\n"
 	             "\n"
 	             "Exit: 0 ok, 1 something quarantined, 2 usage/configuration error, 3 the\n"
 	             "database cannot be reached, 4 a mailbox could not be read (IMAP server\n"
@@ -532,19 +535,28 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 int cmd_poll(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},  {"db", required_argument, NULL, 'd'},
-	    {"mailbox", required_argument, NULL, 'm'}, {"once", no_argument, NULL, 'o'},
-	    {"every", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"mailbox", required_argument, NULL, 'm'},
+	    {"once", no_argument, NULL, 'o'},
+	    {"every", required_argument, NULL, 'e'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"no-resolve", no_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_opt = NULL, *db_opt = NULL, *only = NULL;
 	unsigned every = 0;
-	bool json = false, once = false;
+	bool json = false, once = false, resolve = true;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:d:m:oe:jqvh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'N':
+			resolve = false;
+			break;
 		case 'c':
 			config_opt = optarg;
 			break;
@@ -638,8 +650,14 @@ int cmd_poll(int argc, char **argv)
 					goto out;
 			}
 		}
+		char started[64] = "";
+		if (db && resolve)
+			cli_resolve_mark_start(db, started, sizeof started);
 		if (db)
 			rc = poll_round(cfg, db, only, json);
+		if (db && resolve && rc != EXIT_DB &&
+		    cli_resolve_after(db, path, started, json) != 0)
+			rc = EXIT_DB;
 		if (rc == EXIT_DB) {
 			db_close(db);
 			db = NULL;

@@ -132,8 +132,17 @@ static void describe_left(FILE *out, const struct resolve_stats *st)
 	        st->unreachable ? "DNS unreachable" : "time budget used up");
 }
 
-int cli_resolve_after(struct db *db, const char *config_path, bool quiet)
+void cli_resolve_mark_start(struct db *db, char *out, size_t outsz)
 {
+	struct err e = {0};
+	if (sources_store_now(db, out, outsz, &e) != 0)
+		out[0] = '\0';
+}
+
+int cli_resolve_after(struct db *db, const char *config_path, const char *since, bool quiet)
+{
+	/* The command's own summary comes first. */
+	fflush(stdout);
 	struct config *cfg = NULL;
 	if (load_config(config_path, &cfg) != 0) {
 		/* A broken config never fails an ingest that already committed. */
@@ -142,6 +151,7 @@ int cli_resolve_after(struct db *db, const char *config_path, bool quiet)
 	}
 	struct resolve_opts o;
 	cli_sources_opts(cfg, &o);
+	o.changed_since = since && *since ? since : NULL;
 	o.budget_ms =
 	    (int64_t)(cfg && cfg->dns.budget_s ? cfg->dns.budget_s : CLI_DNS_BUDGET_S) * 1000;
 	/* After an ingest, be quick to notice a DNS that does not answer. */
@@ -159,7 +169,8 @@ int cli_resolve_after(struct db *db, const char *config_path, bool quiet)
 		fprintf(stderr, "dmarcsift: naming sources failed: %s\n", e.msg);
 		return -1;
 	}
-	if (!quiet && (st.stale || st.left)) {
+	/* What could not be looked up is said even with --quiet. */
+	if ((!quiet && st.stale) || st.left) {
 		fprintf(stderr, "sources: %zu of %zu looked up", st.resolved, st.stale);
 		if (st.failed)
 			fprintf(stderr, " (%zu with a failed part, retried later)", st.failed);

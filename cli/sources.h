@@ -20,9 +20,12 @@ struct db;
 
 /* Fills `o` from the configuration (cfg may be NULL: defaults). */
 void cli_sources_opts(const struct config *cfg, struct resolve_opts *o);
+/* When the command started, on the database's clock (out: "" on failure),
+ * so the naming step afterwards re-marks only what changed. */
+void cli_resolve_mark_start(struct db *db, char *out, size_t outsz);
 /* Runs the naming step after an ingest; `config_path` as the command's
- * --config (NULL: the usual places). Returns 0, or -1 when the database
- * failed (printed). */
-int cli_resolve_after(struct db *db, const char *config_path, bool quiet);
+ * --config (NULL: the usual places); `since` from cli_resolve_mark_start.
+ * Returns 0, or -1 when the database failed (printed). */
+int cli_resolve_after(struct db *db, const char *config_path, const char *since, bool quiet);
 
 #endif

@@ -114,13 +114,13 @@ int sources_store_save_facts(struct db *db, const struct sources_fact_row *rows,
 	return 0;
 }
 
-int sources_store_mark_input(struct db *db, int tenant_id, sources_mark_in_cb cb, void *arg,
-                             struct err *e)
+int sources_store_mark_input(struct db *db, int tenant_id, const char *changed_since,
+                             sources_mark_in_cb cb, void *arg, struct err *e)
 {
 	char t[16];
-	const char *p[] = {tenant_param(tenant_id, t, sizeof t)};
+	const char *p[] = {tenant_param(tenant_id, t, sizeof t), changed_since};
 	PGconn *conn = db_pg(db);
-	if (!PQsendQueryParams(conn, db_sql("sources_mark_input"), 1, NULL, p, NULL, NULL, 0) ||
+	if (!PQsendQueryParams(conn, db_sql("sources_mark_input"), 2, NULL, p, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(conn))
 		return db_check(db, NULL, PGRES_TUPLES_OK, "reading records for source marking", e);
 	int rc = 0;
@@ -195,12 +195,12 @@ int sources_store_prune_marks(struct db *db, int tenant_id, struct err *e)
 	return 0;
 }
 
-int sources_store_unknown_domains(struct db *db, int tenant_id, char ***domains, size_t *n,
-                                  struct err *e)
+int sources_store_unknown_domains(struct db *db, int tenant_id, const char *changed_since,
+                                  char ***domains, size_t *n, struct err *e)
 {
 	char t[16];
-	const char *p[] = {tenant_param(tenant_id, t, sizeof t)};
-	PGresult *res = db_query(db, db_sql("sources_unknown_domains"), 1, p);
+	const char *p[] = {tenant_param(tenant_id, t, sizeof t), changed_since};
+	PGresult *res = db_query(db, db_sql("sources_unknown_domains"), 2, p);
 	return column_list(db, res, "listing record domains", domains, n, e);
 }
 
@@ -302,6 +302,16 @@ int sources_store_unlabel(struct db *db, int tenant_id, const char *cidr, bool *
 	if (db_check(db, res, PGRES_COMMAND_OK, "removing the label", e) != 0)
 		return -1;
 	*removed = strcmp(PQcmdTuples(res), "0") != 0;
+	PQclear(res);
+	return 0;
+}
+
+int sources_store_now(struct db *db, char *out, size_t outsz, struct err *e)
+{
+	PGresult *res = db_query(db, "SELECT clock_timestamp()::text", 0, NULL);
+	if (db_check(db, res, PGRES_TUPLES_OK, "reading the database clock", e) != 0)
+		return -1;
+	snprintf(out, outsz, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return 0;
 }

@@ -56,9 +56,11 @@ struct sources_mark_in {
 	int64_t asn; /* all: the cached ASN, 0 unknown */
 };
 typedef int (*sources_mark_in_cb)(void *arg, const struct sources_mark_in *row, struct err *e);
-/* Streams the rows (single-row mode: memory does not grow with records). */
-int sources_store_mark_input(struct db *db, int tenant_id, sources_mark_in_cb cb, void *arg,
-                             struct err *e);
+/* Streams the rows (single-row mode: memory does not grow with records).
+ * changed_since NULL: every source; else only sources with reports ingested
+ * or facts looked up since then. */
+int sources_store_mark_input(struct db *db, int tenant_id, const char *changed_since,
+                             sources_mark_in_cb cb, void *arg, struct err *e);
 
 struct sources_mark_row {
 	int tenant_id;
@@ -71,8 +73,10 @@ int sources_store_save_marks(struct db *db, const struct sources_mark_row *rows,
                              struct err *e);
 int sources_store_prune_marks(struct db *db, int tenant_id, struct err *e);
 
-int sources_store_unknown_domains(struct db *db, int tenant_id, char ***domains, size_t *n,
-                                  struct err *e);
+int sources_store_unknown_domains(struct db *db, int tenant_id, const char *changed_since,
+                                  char ***domains, size_t *n, struct err *e);
+/* The database's clock now (a timestamptz text for changed_since). */
+int sources_store_now(struct db *db, char *out, size_t outsz, struct err *e);
 /* orgs[i] NULL: domains[i] has no organisational domain. */
 int sources_store_save_org_domains(struct db *db, char *const *domains, const char *const *orgs,
                                    size_t n, struct err *e);

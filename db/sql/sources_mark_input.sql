@@ -3,11 +3,27 @@
 -- whether it is confirmed, and its ASN), 'fwd' (messages whose override
 -- reason says forwarded, mailing_list or trusted_forwarder), 'dkim' and
 -- 'spf' (messages per passing auth domain and header From domain).
--- $1 tenant_id or NULL (all).
-WITH scope AS MATERIALIZED (
+-- $1 tenant_id or NULL (all); $2 NULL (every source), or a time: only the
+-- sources with reports ingested or facts looked up since then (after an
+-- ingest), each with all of its records.
+WITH changed AS (
+	SELECT DISTINCT x.tenant_id, x.source_ip
+	FROM dmarcsift.reports r
+	JOIN dmarcsift.records x ON x.tenant_id = r.tenant_id AND x.report_pk = r.id
+	WHERE $2::timestamptz IS NOT NULL AND r.ingested_at >= $2
+	UNION
+	SELECT x.tenant_id, x.source_ip
+	FROM dmarcsift.source_facts f
+	JOIN dmarcsift.records x ON x.source_ip = f.ip
+	WHERE $2::timestamptz IS NOT NULL AND f.resolved_at >= $2
+),
+scope AS MATERIALIZED (
 	SELECT x.tenant_id, x.source_ip, x.count, x.header_from, x.reasons, x.dkim_auth, x.spf_auth
 	FROM dmarcsift.records x
-	WHERE $1::integer IS NULL OR x.tenant_id = $1
+	WHERE ($1::integer IS NULL OR x.tenant_id = $1)
+	  AND ($2::timestamptz IS NULL
+	       OR EXISTS (SELECT 1 FROM changed c
+	                  WHERE c.tenant_id = x.tenant_id AND c.source_ip = x.source_ip))
 )
 SELECT s.tenant_id, host(s.source_ip) AS ip, 'all' AS kind, f.ptr AS domain,
        CASE WHEN f.ptr_confirmed THEN 'confirmed' END AS header_from,
