@@ -117,11 +117,10 @@ static int lookups(struct db *db, const struct resolve_opts *o, int tenant_id,
 	if (sources_store_stale(db, tenant_id, o->since, &ips, &n, e) != 0)
 		return -1;
 	st->stale = n;
-	if (n == 0)
-		return 0;
 	int rc = 0;
 	struct resolver *r = NULL;
 	struct senders_mmdb *mm = NULL;
+	/* Set up even with nothing to ask, so a wrong setting is said now. */
 	if (o->mmdb && senders_mmdb_open(&mm, o->mmdb, e) != 0) {
 		rc = -1;
 		goto out;
@@ -130,6 +129,8 @@ static int lookups(struct db *db, const struct resolve_opts *o, int tenant_id,
 		rc = -1;
 		goto out;
 	}
+	if (n == 0)
+		goto out;
 	struct senders_lookup_opts lo = {
 	    .origin_zone = o->origin_zone,
 	    .origin6_zone = o->origin6_zone,

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages $DMARCSIFT_PACKAGES
+# unbound: the local DNS server that names the fixtures' sources below.
+ensure_packages $DMARCSIFT_PACKAGES unbound
 
 echo "== building"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -15,9 +16,18 @@ echo "built build/dmarcsift"
 echo "== starting the embedded database"
 build/dmarcsift db start
 
+echo "== starting a local DNS server for the fixtures' sources"
+# The fixtures use documentation addresses: a local DNS server (unbound, on a
+# loopback port, no root needed) serves our zone data for them, and nothing
+# is asked of the Internet.
+dnsdir="${XDG_DATA_HOME:-$HOME/.local/share}/dmarcsift/dns-fixtures"
+DMARCSIFT_DNS_SERVERS=$(scripts/dns-test-server.sh start "$dnsdir")
+export DMARCSIFT_DNS_SERVERS
+echo "local DNS server with the fixtures' zone data: $DMARCSIFT_DNS_SERVERS (stop: scripts/dns-test-server.sh stop $dnsdir)"
+
 echo "== ingesting the bundled fixtures (fixtures/hostile/ holds deliberately broken inputs: those are quarantined)"
 set +e
-build/dmarcsift ingest --quiet fixtures/reports fixtures/archives fixtures/mail fixtures/hostile
+build/dmarcsift ingest --quiet fixtures/reports fixtures/archives fixtures/mail fixtures/hostile fixtures/sources
 rc=$?
 set -e
 if [ "$rc" -ge 2 ]; then
@@ -28,11 +38,15 @@ echo "== ingesting the bundled bounce records (the logs hold deliberately malfor
 b=fixtures/bounces
 build/dmarcsift bounces ingest $b/postfix.log $b/postfix_spike.log $b/exim_main.log \
 	$b/dsn_multi.eml $b/esp_export.csv
+echo "== naming the sending sources (reverse DNS, ASN, known services)"
+build/dmarcsift sources resolve
 url=$(build/dmarcsift db url)
 echo
 echo "== what is in the database now"
 psql -X -q "$url" -c "SELECT tenant, count(*) AS reports, sum(records) AS records, sum(messages) AS messages FROM dmarcsift.v_reports GROUP BY tenant ORDER BY tenant"
 psql -X -q "$url" -c "SELECT policy_domain, org_name, disposition, dkim, spf, sum(count) AS messages FROM dmarcsift.v_records GROUP BY 1,2,3,4,5 ORDER BY 6 DESC LIMIT 15"
+echo "== who is behind the sources (dmarcsift.v_sources)"
+psql -X -q "$url" -c "SELECT source_ip, ptr, ptr_confirmed, asn, as_name, service, service_type, forwarded, messages, dmarc_pass_rate FROM dmarcsift.v_sources WHERE ptr IS NOT NULL OR service IS NOT NULL ORDER BY messages DESC"
 echo "== suppressed recipients (hard bounces; policy, auth and reputation rejects never suppress)"
 build/dmarcsift suppressions
 echo
@@ -43,6 +57,8 @@ echo "== next"
 echo "  build/dmarcsift failures                 # what was quarantined, and why"
 echo "  build/dmarcsift tenant add acme example.com && build/dmarcsift reprocess --all"
 echo "  build/dmarcsift bounces ingest /var/log/mail.log   # your own bounces"
+echo "  DMARCSIFT_DNS_SERVERS=$DMARCSIFT_DNS_SERVERS build/dmarcsift sources resolve   # name sources again"
+echo "  build/dmarcsift sources label --tenant unassigned 198.51.101.0/24 \"our MTAs\""
 echo "  psql \"\$(build/dmarcsift db url)\"        # views: v_reports, v_records, v_failures, v_bounces, ..."
 echo
 echo "The data is in the embedded PostgreSQL cluster: $url"

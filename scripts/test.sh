@@ -5,8 +5,10 @@
 #   2. checks formatting and banned functions (and, after the first build,
 #      runs clang-tidy over the sources)
 #   3. starts a throwaway PostgreSQL (unix socket in a temp dir; as root it runs
-#      as the unprivileged 'postgres' user, because PostgreSQL refuses root) and
-#      a throwaway Dovecot on a loopback port with TLS, for the integration tests
+#      as the unprivileged 'postgres' user, because PostgreSQL refuses root),
+#      a throwaway Dovecot on a loopback port with TLS, and a throwaway DNS
+#      server (unbound on a loopback port, serving only fixtures/dns/zone.conf),
+#      for the integration tests
 #   4. builds and runs every test (unit, integration, fuzz-corpus replay) with
 #      ctest, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
 #      and runs the same suite
@@ -44,6 +46,7 @@ tmp=$(mktemp -d /tmp/dmarcsift-test.XXXXXX)
 chmod 755 "$tmp"
 cleanup() {
 	[ -x scripts/dovecot-test-server.sh ] && scripts/dovecot-test-server.sh stop "$tmp/dovecot" >/dev/null 2>&1 || true
+	scripts/dns-test-server.sh stop "$tmp/dns" >/dev/null 2>&1 || true
 	scripts/pg-test-server.sh stop "$tmp/pg" || true
 	rm -rf "$tmp"
 }
@@ -60,6 +63,15 @@ if [ -x scripts/dovecot-test-server.sh ]; then
 	export DMARCSIFT_TEST_IMAP
 	export DMARCSIFT_TEST_IMAP_DIR="$tmp/dovecot"
 fi
+echo "== starting the DNS server for the tests (unbound, loopback, our zone data)"
+DMARCSIFT_TEST_DNS=$(scripts/dns-test-server.sh start "$tmp/dns")
+export DMARCSIFT_TEST_DNS
+export DMARCSIFT_TEST_DNS_DIR="$tmp/dns"
+# Nothing the tests run may ask a real resolver. Tests about naming sources
+# point the binary at the local server themselves; for every other ingest the
+# DNS is a loopback port nobody listens on (refused at once: the naming step
+# gives up quickly and says so).
+export DMARCSIFT_DNS_SERVERS="127.0.0.1:1"
 # Tests must never touch the user's own embedded cluster or config.
 export XDG_DATA_HOME="$tmp/xdg-data" XDG_CONFIG_HOME="$tmp/xdg-config"
 mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME"
