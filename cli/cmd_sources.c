@@ -100,7 +100,7 @@ static const char *db_choice(const char *db_opt, const struct config *cfg)
 	const char *env_db = getenv("DMARCSIFT_DB");
 	if (db_opt || (env_db && *env_db))
 		return db_opt;
-	return cfg->db_url;
+	return cfg ? cfg->db_url : NULL;
 }
 
 static int load_config(const char *path_opt, struct config **cfg)

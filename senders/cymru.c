@@ -63,8 +63,12 @@ int cymru_asname(const char *txt, char *out, size_t outsz)
 		n = outsz - 1;
 	size_t o = 0;
 	/* Control bytes never reach a terminal or a report. */
-	for (size_t i = 0; i < n; i++)
-		out[o++] = (unsigned char)f[i] < 0x20 || f[i] == 0x7f ? '?' : f[i];
+	for (size_t i = 0; i < n; i++) {
+		char c = f[i];
+		if ((unsigned char)c < 0x20 || c == 0x7f)
+			c = '?';
+		out[o++] = c;
+	}
 	out[o] = '\0';
 	return 0;
 }

@@ -79,6 +79,13 @@ struct qctx {
 static void query(struct run *run, struct job *j, enum part part, size_t idx, struct asn_entry *as,
                   const char *name, enum resolver_type type);
 
+/* Arrays of pointers to our structs (all object pointers are one size on
+ * POSIX systems). */
+static void *grow_ptrs(void *p, size_t n)
+{
+	return xrealloc(p, n * sizeof(void *));
+}
+
 static uint32_t min32(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
@@ -157,7 +164,7 @@ static void asn_attach(struct run *run, struct job *j)
 	if (!as) {
 		as = xcalloc(1, sizeof *as);
 		as->asn = j->asn;
-		run->asns = xrealloc(run->asns, (run->nasns + 1) * sizeof *run->asns);
+		run->asns = grow_ptrs(run->asns, run->nasns + 1);
 		run->asns[run->nasns++] = as;
 		j->as = as;
 		char name[NAME_MAX_];
@@ -167,7 +174,7 @@ static void asn_attach(struct run *run, struct job *j)
 		return;
 	}
 	/* In flight for another address: wait for it. */
-	as->waiters = xrealloc(as->waiters, (as->nwaiters + 1) * sizeof *as->waiters);
+	as->waiters = grow_ptrs(as->waiters, as->nwaiters + 1);
 	as->waiters[as->nwaiters++] = j;
 	j->pending++;
 }
@@ -318,7 +325,7 @@ static void start(struct run *run, const char *ip)
 			as->status = RESOLVER_OK;
 			as->ttl = j->asn_ttl;
 			snprintf(as->name, sizeof as->name, "%s", as_name);
-			run->asns = xrealloc(run->asns, (run->nasns + 1) * sizeof *run->asns);
+			run->asns = grow_ptrs(run->asns, run->nasns + 1);
 			run->asns[run->nasns++] = as;
 			j->as = as;
 		}

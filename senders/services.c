@@ -181,7 +181,7 @@ static int check_list(struct buf *pb, const char *name, int line, const char *co
 	if (strcmp(list, "-") == 0)
 		return 0;
 	int bad = 0;
-	char *save = list;
+	char *save = NULL;
 	for (char *item = list; item; item = save) {
 		char *comma = strchr(item, ',');
 		save = comma ? comma + 1 : NULL;
@@ -217,7 +217,7 @@ static void add_items(struct services *s, const struct service *svc, const char 
 	if (strcmp(list, "-") == 0)
 		return;
 	char *copy = xstrdup(list);
-	char *save = copy;
+	char *save = NULL;
 	for (char *item = copy; item; item = save) {
 		char *comma = strchr(item, ',');
 		save = comma ? comma + 1 : NULL;
@@ -312,7 +312,7 @@ size_t services_add_text(struct services *s, const char *text, size_t len, const
 		row->type = xstrdup(col[1]);
 		row->pub.name = row->name;
 		row->pub.type = row->type;
-		s->svc = xrealloc(s->svc, (s->nsvc + 1) * sizeof *s->svc);
+		s->svc = xrealloc(s->svc, (s->nsvc + 1) * sizeof(void *)); /* pointers */
 		s->svc[s->nsvc++] = row;
 		const struct service *svc = &row->pub;
 		add_items(s, svc, "ptr", SERVICES_PTR, col[2]);
