@@ -12,6 +12,7 @@
 #include "senders/orgdomain.h"
 #include "senders/services.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,9 +184,16 @@ static int org_domains(struct db *db, int tenant_id, const char *changed_since,
 
 /* ---- step 3: marks ---- */
 
-struct best {
-	const struct service *svc;
+/* Messages per passing auth domain of one source. */
+struct dom_count {
+	char *domain;
 	int64_t messages;
+	const struct service *svc;
+};
+
+struct dom_list {
+	struct dom_count *d;
+	size_t n, cap;
 };
 
 struct group {
@@ -195,7 +203,7 @@ struct group {
 	char *ptr;
 	bool confirmed;
 	int64_t asn;
-	struct best dkim, spf;
+	struct dom_list dkim, spf;
 };
 
 struct mark_ctx {
@@ -213,6 +221,43 @@ static bool forwarding(const struct service *s)
 	return s && (strcmp(s->type, "forwarder") == 0 || strcmp(s->type, "mailing_list") == 0);
 }
 
+static struct dom_count *count_domain(struct dom_list *l, const struct services *svc,
+                                      enum services_kind kind, const char *domain, int64_t messages)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->d[i].domain, domain) == 0) {
+			l->d[i].messages += messages;
+			return &l->d[i];
+		}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		l->d = xrealloc(l->d, l->cap * sizeof *l->d);
+	}
+	struct dom_count *c = &l->d[l->n++];
+	c->domain = xstrdup(domain);
+	c->messages = messages;
+	c->svc = services_match_domain(svc, kind, domain);
+	return c;
+}
+
+/* The service behind the largest share of passing messages. */
+static const struct service *best_of(const struct dom_list *l)
+{
+	const struct dom_count *best = NULL;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->d[i].svc && (!best || l->d[i].messages > best->messages))
+			best = &l->d[i];
+	return best ? best->svc : NULL;
+}
+
+static void clear_list(struct dom_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->d[i].domain);
+	free(l->d);
+	memset(l, 0, sizeof *l);
+}
+
 static void close_group(struct mark_ctx *m)
 {
 	if (!m->open)
@@ -224,9 +269,9 @@ static void close_group(struct mark_ctx *m)
 		by = "ip";
 	else if (g->confirmed && (svc = services_match_domain(m->svc, SERVICES_PTR, g->ptr)))
 		by = "ptr";
-	else if ((svc = g->dkim.svc))
+	else if ((svc = best_of(&g->dkim)))
 		by = "dkim";
-	else if ((svc = g->spf.svc))
+	else if ((svc = best_of(&g->spf)))
 		by = "spf";
 	else if (g->asn > 0 && (svc = services_match_asn(m->svc, (uint32_t)g->asn)))
 		by = "asn";
@@ -255,17 +300,10 @@ static void close_group(struct mark_ctx *m)
 	m->n++;
 	g->ip = NULL;
 	free(g->ptr);
+	clear_list(&g->dkim);
+	clear_list(&g->spf);
 	memset(g, 0, sizeof *g);
 	m->open = false;
-}
-
-/* Passing DKIM or SPF from a domain: the service behind the largest share. */
-static void consider(struct best *b, const struct service *svc, int64_t messages)
-{
-	if (svc && messages > b->messages) {
-		b->svc = svc;
-		b->messages = messages;
-	}
 }
 
 static bool same_org(const char *a, const char *b)
@@ -276,36 +314,46 @@ static bool same_org(const char *a, const char *b)
 	return strcmp(oa, ob) == 0;
 }
 
+static void lower_copy(const char *s, char *out, size_t outsz)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < outsz; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[i] = '\0';
+}
+
 static int on_mark_row(void *arg, const struct sources_mark_in *r, struct err *e)
 {
 	(void)e;
 	struct mark_ctx *m = arg;
 	if (m->open && (m->g.tenant_id != r->tenant_id || strcmp(m->g.ip, r->ip) != 0))
 		close_group(m);
+	struct group *g = &m->g;
 	if (!m->open) {
 		m->open = true;
-		m->g.tenant_id = r->tenant_id;
-		m->g.ip = xstrdup(r->ip);
-	}
-	struct group *g = &m->g;
-	if (strcmp(r->kind, "all") == 0) {
-		g->messages += r->messages;
-		if (r->domain && !g->ptr) {
-			g->ptr = xstrdup(r->domain);
-			g->confirmed = r->header_from != NULL;
-		}
+		g->tenant_id = r->tenant_id;
+		g->ip = xstrdup(r->ip);
+		g->ptr = r->ptr ? xstrdup(r->ptr) : NULL;
+		g->confirmed = r->ptr_confirmed;
 		g->asn = r->asn;
-	} else if (strcmp(r->kind, "fwd") == 0) {
-		g->fwd += r->messages;
-	} else if (strcmp(r->kind, "dkim") == 0) {
-		const struct service *s = services_match_domain(m->svc, SERVICES_DKIM, r->domain);
-		consider(&g->dkim, s, r->messages);
+	}
+	g->messages += r->count;
+	if (r->forwarded_reason)
+		g->fwd += r->count;
+	bool list_signed = false;
+	char dom[256];
+	for (size_t i = 0; i < r->ndkim; i++) {
+		lower_copy(r->dkim[i], dom, sizeof dom);
+		struct dom_count *c = count_domain(&g->dkim, m->svc, SERVICES_DKIM, dom, r->count);
 		/* A list re-signs with its own domain: passing, but not aligned. */
-		if (forwarding(s) && !same_org(r->domain, r->header_from))
-			g->list_dkim += r->messages;
-	} else if (strcmp(r->kind, "spf") == 0) {
-		consider(&g->spf, services_match_domain(m->svc, SERVICES_SPF, r->domain),
-		         r->messages);
+		if (!list_signed && forwarding(c->svc) && !same_org(dom, r->header_from))
+			list_signed = true;
+	}
+	if (list_signed)
+		g->list_dkim += r->count;
+	for (size_t i = 0; i < r->nspf; i++) {
+		lower_copy(r->spf[i], dom, sizeof dom);
+		count_domain(&g->spf, m->svc, SERVICES_SPF, dom, r->count);
 	}
 	return 0;
 }
@@ -390,6 +438,8 @@ int resolve_mark(struct db *db, int tenant_id, const char *services_file, const 
 	free(m.rows);
 	free(m.g.ip);
 	free(m.g.ptr);
+	clear_list(&m.g.dkim);
+	clear_list(&m.g.spf);
 	services_free(svc);
 	st->mark_s = now_s() - t0;
 	return rc;

@@ -10,6 +10,7 @@
 #include "db/sql.h"
 
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,29 @@ int sources_store_save_facts(struct db *db, const struct sources_fact_row *rows,
 	return 0;
 }
 
+#define MAX_AUTH 16
+
+/* The strings of a JSON array (jsonb_path_query_array's output); at most
+ * MAX_AUTH, pointing into `arr`, which the caller releases. */
+static size_t strings_of(json_object *arr, const char **out)
+{
+	size_t n = 0;
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return 0;
+	size_t len = json_object_array_length(arr);
+	for (size_t i = 0; i < len && n < MAX_AUTH; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0)
+			out[n++] = json_object_get_string(v);
+	}
+	return n;
+}
+
+static json_object *parse_json(PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : json_tokener_parse(PQgetvalue(res, 0, col));
+}
+
 int sources_store_mark_input(struct db *db, int tenant_id, const char *changed_since,
                              sources_mark_in_cb cb, void *arg, struct err *e)
 {
@@ -128,19 +152,28 @@ int sources_store_mark_input(struct db *db, int tenant_id, const char *changed_s
 	while ((res = PQgetResult(conn)) != NULL) {
 		ExecStatusType st = PQresultStatus(res);
 		if (st == PGRES_SINGLE_TUPLE && rc == 0) {
+			json_object *dj = parse_json(res, 5), *sj = parse_json(res, 6);
+			const char *dkim[MAX_AUTH], *spf[MAX_AUTH];
 			struct sources_mark_in row = {
 			    .tenant_id = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10),
 			    .ip = PQgetvalue(res, 0, 1),
-			    .kind = PQgetvalue(res, 0, 2),
-			    .domain = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3),
-			    .header_from = PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4),
-			    .messages = strtoll(PQgetvalue(res, 0, 5), NULL, 10),
-			    .asn = PQgetisnull(res, 0, 6)
+			    .count = strtoll(PQgetvalue(res, 0, 2), NULL, 10),
+			    .header_from = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3),
+			    .forwarded_reason = strcmp(PQgetvalue(res, 0, 4), "t") == 0,
+			    .dkim = dkim,
+			    .ndkim = strings_of(dj, dkim),
+			    .spf = spf,
+			    .nspf = strings_of(sj, spf),
+			    .ptr = PQgetisnull(res, 0, 7) ? NULL : PQgetvalue(res, 0, 7),
+			    .ptr_confirmed = strcmp(PQgetvalue(res, 0, 8), "t") == 0,
+			    .asn = PQgetisnull(res, 0, 9)
 			               ? 0
-			               : strtoll(PQgetvalue(res, 0, 6), NULL, 10),
+			               : strtoll(PQgetvalue(res, 0, 9), NULL, 10),
 			};
 			if (cb(arg, &row, e) != 0)
 				rc = -1;
+			json_object_put(dj);
+			json_object_put(sj);
 			PQclear(res);
 		} else if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
 			PQclear(res);

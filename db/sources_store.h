@@ -45,15 +45,21 @@ struct sources_fact_row {
 int sources_store_save_facts(struct db *db, const struct sources_fact_row *rows, size_t n,
                              struct err *e);
 
-/* One input row of source marking (sources_mark_input.sql). */
+/* One input row of source marking: one record (sources_mark_input.sql),
+ * ordered by tenant and source address. */
 struct sources_mark_in {
 	int tenant_id;
 	const char *ip;
-	const char *kind;        /* all | fwd | dkim | spf */
-	const char *domain;      /* all: the cached PTR; dkim/spf: the auth domain */
-	const char *header_from; /* all: "confirmed" when the PTR is */
-	int64_t messages;
-	int64_t asn; /* all: the cached ASN, 0 unknown */
+	int64_t count;
+	const char *header_from; /* lower case, NULL when absent */
+	bool forwarded_reason;   /* an override reason says forwarded or a list */
+	const char *const *dkim; /* passing DKIM d= domains */
+	size_t ndkim;
+	const char *const *spf; /* passing SPF domains */
+	size_t nspf;
+	const char *ptr; /* the source's cached PTR, NULL when none */
+	bool ptr_confirmed;
+	int64_t asn; /* 0: unknown */
 };
 typedef int (*sources_mark_in_cb)(void *arg, const struct sources_mark_in *row, struct err *e);
 /* Streams the rows (single-row mode: memory does not grow with records).
