@@ -82,8 +82,10 @@ awk -v n="$n_ips" 'BEGIN {
 	print "</feedback>"
 }' >"$tmp/ips.xml"
 db1=$(newdb bench_resolve)
-DMARCSIFT_DB=$db1 "$bin" ingest --quiet --no-resolve "$tmp/ips.xml" "$root/fixtures/reports" \
-	"$root/fixtures/sources" >/dev/null || [ $? -eq 1 ] || fail "ingest failed"
+# fixtures/sources: a few named sources. Not fixtures/reports, whose zone
+# that never answers would add a fixed timeout to the figure.
+DMARCSIFT_DB=$db1 "$bin" ingest --quiet --no-resolve "$tmp/ips.xml" "$root/fixtures/sources" \
+	>/dev/null || fail "ingest failed"
 DMARCSIFT_DB=$db1 "$bin" sources resolve --json >"$tmp/resolve.json" || fail "resolve failed"
 resolved=$(json_num resolved <"$tmp/resolve.json")
 queries=$(json_num queries <"$tmp/resolve.json")
@@ -94,6 +96,7 @@ named=$(sql "$db1" "SELECT count(*) FROM dmarcsift.v_sources WHERE service IS NO
 t0=$(now)
 DMARCSIFT_DB=$db1 "$bin" sources resolve --json >"$tmp/resolve2.json" || fail "resolve failed"
 t1=$(now)
+cached_s=$(calc '%.2f' "$t1 - $t0")
 stale2=$(json_num stale <"$tmp/resolve2.json")
 
 # --- 4. marking ----------------------------------------------------------------
@@ -125,7 +128,7 @@ printf '\nsource naming, %s, %s\n' "$(date -u +%Y-%m-%d)" "$(nproc) cores, $(gre
 printf '| measurement | figure | baseline (same run) |\n|---|---:|---:|\n'
 printf '| resolve, %s sources (local unbound) | %s lookups/s (%s DNS queries/s; %s named, %s left) | |\n' \
 	"$resolved" "$(calc '%.0f' "$resolved / $lookup_s")" "$(calc '%.0f' "$queries / $lookup_s")" "$named" "$left"
-printf '| resolve again, all cached | %s s, %s stale | |\n' "$(calc '%.2f' "$t1 - $t0")" "$stale2"
+printf '| resolve again, all cached | %s s, %s stale | |\n' "$cached_s" "$stale2"
 printf '| source marking, %s records / %s sources, first run (with org domains) | %s s per million records | bare GROUP BY %s s per million |\n' \
 	"$records" "$sources" "$(per_m "$mark1")" "$(per_m "$floor_s")"
 printf '| source marking, second run | %s s per million records (whole command %s s) | bare GROUP BY %s s per million |\n' \
