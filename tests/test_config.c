@@ -136,7 +136,41 @@ static const struct bad_case bad_cases[] = {
     {"[mailbox a]\nurl = maildir:/m\nthis is not a key value line\n", "t.conf:3: syntax error"},
     {"[mailbox a]\nurl = maildir:/m\ntenant =\n", "t.conf:3: 'tenant' is empty"},
     {"key = value\n", "t.conf:1: unknown section []"},
+    {"[dns]\nserver = 127.0.0.1\n", "t.conf:2: unknown key 'server' in [dns]"},
+    {"[dns]\ntimeout = soon\n", "t.conf:2: timeout = 'soon': expected a duration"},
+    {"[dns]\nbudget = 0\n", "t.conf:2: budget = '0': expected a duration"},
+    {"[dns]\ntries = 11\n", "t.conf:2: tries = '11': expected a number from 1 to 10"},
+    {"[dns]\nservers =\n", "t.conf:2: 'servers' is empty"},
+    {"[dns]\ntries = 1\n[dns]\ntries = 2\n", "t.conf:3: [dns] given twice"},
+    {"[sources]\nmmdb = /nonexistent.mmdb\n", "t.conf:2: mmdb '/nonexistent.mmdb' cannot be read"},
+    {"[sources]\ngeoip = x\n", "t.conf:2: unknown key 'geoip' in [sources]"},
+    {"[sources]\n", "t.conf:1: section [sources] has no keys"},
 };
+
+static void test_dns_sources(void **state)
+{
+	(void)state;
+	struct config *cfg = NULL;
+	struct err e = {0};
+	const char *text = "[dns]\nservers = 127.0.0.1:5353,[::1]:53\ntimeout = 500ms\ntries = 3\n"
+	                   "budget = 1m\norigin_zone =\nasname_zone = asn.example\n"
+	                   "[sources]\nservices = /dev/null\n";
+	assert_int_equal(config_load_string(&cfg, "t.conf", text, &e), 0);
+	for (size_t j = 0; j < cfg->n_errors; j++)
+		printf("  got: %s\n", cfg->errors[j]);
+	assert_true(config_ok(cfg));
+	assert_string_equal(cfg->dns.servers, "127.0.0.1:5353,[::1]:53");
+	assert_int_equal(cfg->dns.timeout_ms, 500);
+	assert_int_equal(cfg->dns.tries, 3);
+	assert_int_equal(cfg->dns.budget_s, 60);
+	/* Empty turns ASN lookups off: kept as "", not as unset. */
+	assert_string_equal(cfg->dns.origin_zone, "");
+	assert_null(cfg->dns.origin6_zone);
+	assert_string_equal(cfg->dns.asname_zone, "asn.example");
+	assert_string_equal(cfg->sources_services, "/dev/null");
+	assert_null(cfg->sources_mmdb);
+	config_free(cfg);
+}
 
 static void test_invalid(void **state)
 {
@@ -234,6 +268,7 @@ int main(void)
 	    cmocka_unit_test(test_valid),
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_dns_sources),
 	    cmocka_unit_test(test_config_check_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
