@@ -121,6 +121,14 @@ static void push(char ***v, size_t *n, char *s)
 	(*v)[(*n)++] = s;
 }
 
+static void push_once(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return;
+	push(v, n, xstrdup(s));
+}
+
 /* The values of a successful answer, by type, with c-ares' own parsers. */
 static int parse_values(enum resolver_type type, const unsigned char *buf, int len, char ***v,
                         size_t *n)
@@ -134,10 +142,12 @@ static int parse_values(enum resolver_type type, const unsigned char *buf, int l
 			return 0;
 		if (rc != ARES_SUCCESS)
 			return -1;
-		if (h->h_name)
-			push(v, n, xstrdup(h->h_name));
+		/* c-ares 1.18 lists every PTR name among the aliases and one of
+		 * them again as h_name: each name once, in answer order. */
 		for (char **a = h->h_aliases; a && *a; a++)
-			push(v, n, xstrdup(*a));
+			push_once(v, n, *a);
+		if (h->h_name)
+			push_once(v, n, h->h_name);
 		ares_free_hostent(h);
 		return 0;
 	}

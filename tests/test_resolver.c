@@ -14,6 +14,7 @@
 
 #include "senders/cache.h"
 #include "senders/lookup.h"
+#include "senders/mmdb.h"
 #include "senders/resolver.h"
 
 #include <arpa/inet.h>
@@ -246,8 +247,9 @@ static int find(const struct facts *fs, const char *ip)
 static void test_lookup(void **state)
 {
 	(void)state;
-	const char *ips[] = {"192.0.2.1",    "198.51.100.7", "203.0.113.40", "198.51.100.8",
-	                     "198.51.100.9", "2001:db8::25", "2001:db8::a",  "198.51.100.13"};
+	const char *ips[] = {"192.0.2.1",    "198.51.100.7",  "203.0.113.40",
+	                     "198.51.100.8", "198.51.100.9",  "2001:db8::25",
+	                     "2001:db8::a",  "198.51.100.13", "192.0.2.77"};
 	size_t n = sizeof ips / sizeof *ips;
 	struct resolver *r = mk(dns(), 400);
 	struct facts fs = {0};
@@ -298,6 +300,11 @@ static void test_lookup(void **state)
 	assert_string_equal(fs.f[i].ptr, "mx.example.org");
 	assert_false(fs.f[i].confirmed);
 
+	/* Two names: the one that resolves back wins. */
+	i = find(&fs, "192.0.2.77");
+	assert_string_equal(fs.f[i].ptr, "mta77.example.net");
+	assert_true(fs.f[i].confirmed);
+
 	i = find(&fs, "198.51.100.13");
 	assert_int_equal(fs.f[i].ptr_status, RESOLVER_TIMEOUT);
 	assert_int_equal(senders_cache_ttl(RESOLVER_TIMEOUT, 0), 300);
@@ -346,6 +353,36 @@ static void test_deadline_leaves_rest(void **state)
 	assert_int_equal(st.left, 3);
 }
 
+static void test_lookup_with_mmdb(void **state)
+{
+	(void)state;
+	struct senders_mmdb *mm = NULL;
+	struct err e = {0};
+	assert_int_equal(senders_mmdb_open(&mm, FIXTURES_DIR "/mmdb/asn-country.mmdb", &e), 0);
+	const char *ips[] = {"198.51.100.7", "203.0.113.40"};
+	struct senders_lookup_opts o = {.mmdb = mm};
+	struct resolver *r = mk(dns(), 1000);
+	struct facts fs = {0};
+	struct senders_lookup_stats st;
+	senders_lookup(r, ips, 2, &o, resolver_now_ms() + 10000, on_fact, &fs, &st);
+	resolver_free(r);
+	senders_mmdb_close(mm);
+	assert_int_equal(st.done, 2);
+	/* ASN from the database, not from the TXT zones (which say 11377)... */
+	int i = find(&fs, "198.51.100.7");
+	assert_int_equal(fs.f[i].asn, 64500);
+	assert_string_equal(fs.f[i].as_name, "EXAMPLE-MMDB-NET");
+	assert_string_equal(fs.f[i].country, "NL");
+	/* ...the PTR still from DNS. */
+	assert_string_equal(fs.f[i].ptr, "o7.ptr4821.sendgrid.net");
+	assert_true(fs.f[i].confirmed);
+	/* Not in the database: no ASN, and only the PTR queries were sent. */
+	i = find(&fs, "203.0.113.40");
+	assert_int_equal(fs.f[i].asn, 0);
+	assert_int_equal(fs.f[i].asn_status, RESOLVER_NXDOMAIN);
+	assert_int_equal(st.queries, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +396,7 @@ int main(void)
 	    cmocka_unit_test(test_lookup),
 	    cmocka_unit_test(test_lookup_gives_up_without_dns),
 	    cmocka_unit_test(test_deadline_leaves_rest),
+	    cmocka_unit_test(test_lookup_with_mmdb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include "senders/cache.h"
 #include "senders/cymru.h"
+#include "senders/mmdb.h"
 #include "senders/orgdomain.h"
 #include "senders/services.h"
 
@@ -281,6 +282,39 @@ static void test_cache_ttls(void **state)
 			         senders_cache_ttl(cases[i].st, cases[i].ttl), cases[i].want);
 }
 
+static void test_mmdb(void **state)
+{
+	(void)state;
+	struct senders_mmdb *m = NULL;
+	struct err e = {0};
+	/* fixtures/mmdb/asn-country.mmdb, written by make-mmdb.py beside it. */
+	assert_int_equal(senders_mmdb_open(&m, FIXTURES_DIR "/mmdb/asn-country.mmdb", &e), 0);
+	uint32_t asn;
+	char name[64], cc[3];
+	assert_int_equal(senders_mmdb_lookup(m, "198.51.100.7", &asn, name, sizeof name, cc), 1);
+	assert_int_equal(asn, 64500);
+	assert_string_equal(name, "EXAMPLE-MMDB-NET");
+	assert_string_equal(cc, "NL");
+	/* A country-only entry fills what it has. */
+	assert_int_equal(senders_mmdb_lookup(m, "192.0.2.200", &asn, name, sizeof name, cc), 1);
+	assert_int_equal(asn, 0);
+	assert_string_equal(name, "");
+	assert_string_equal(cc, "FR");
+	assert_int_equal(senders_mmdb_lookup(m, "203.0.113.1", &asn, name, sizeof name, cc), 0);
+	assert_int_equal(senders_mmdb_lookup(m, "not an ip", &asn, name, sizeof name, cc), -1);
+	/* A short buffer truncates, never overflows. */
+	char tiny[4];
+	assert_int_equal(senders_mmdb_lookup(m, "198.51.100.7", &asn, tiny, sizeof tiny, cc), 1);
+	assert_string_equal(tiny, "EXA");
+	senders_mmdb_close(m);
+
+	assert_int_equal(senders_mmdb_open(&m, FIXTURES_DIR "/dns/zone.conf", &e), -1);
+	assert_int_equal(e.kind, ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "zone.conf"));
+	assert_null(m);
+	senders_mmdb_close(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +326,7 @@ int main(void)
 	    cmocka_unit_test(test_org_domains),
 	    cmocka_unit_test(test_cymru),
 	    cmocka_unit_test(test_cache_ttls),
+	    cmocka_unit_test(test_mmdb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
