@@ -322,7 +322,12 @@ static int cmd_resolve(int argc, char **argv)
 	rc = resolve_run(db, &o, &st, &e);
 	if (p.on && st.stale)
 		fprintf(stderr, "\r\033[K");
-	if (rc != 0) {
+	if (rc != 0 && since && e.kind == ERR_INPUT && strncmp(e.sqlstate, "22", 2) == 0) {
+		/* PostgreSQL read the date: its complaint is about --since. */
+		fprintf(stderr, "dmarcsift sources resolve: --since '%s' is not a date (%s)\n",
+		        since, e.msg);
+		rc = EXIT_USAGE;
+	} else if (rc != 0) {
 		rc = cli_fail(&e);
 	} else if (json) {
 		print_json(&st);

@@ -489,6 +489,13 @@ static void test_usage(void **state)
 	assert_int_equal(runx(b, &out), 2);
 	assert_non_null(strstr(out, "DNS servers 'not a server'"));
 	free(out);
+	const char *d[] = {"sources", "resolve", "--since", "last tuesday-ish", NULL};
+	assert_int_equal(runx(d, &out), 2);
+	assert_non_null(strstr(out, "--since 'last tuesday-ish' is not a date"));
+	free(out);
+	const char *since[] = {"sources", "resolve", "--since", "2023-11-16", "--json", NULL};
+	assert_int_equal(runx(since, &out), 0);
+	free(out);
 	const char *c[] = {"sources", "frobnicate", NULL};
 	assert_int_equal(runx(c, NULL), 2);
 }
