@@ -380,9 +380,8 @@ static long long parse_ms(const char *v)
 	return n * mult;
 }
 
-static void dns_key(struct parse *ps, const char *name, const char *value)
+static void dns_key(struct parse *ps, struct config_dns *d, const char *name, const char *value)
 {
-	struct config_dns *d = &ps->cfg->dns;
 	char **zone = strcmp(name, "origin_zone") == 0    ? &d->origin_zone
 	              : strcmp(name, "origin6_zone") == 0 ? &d->origin6_zone
 	              : strcmp(name, "asname_zone") == 0  ? &d->asname_zone
@@ -458,7 +457,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		mailbox_key(ps, name, value);
 		break;
 	case SEC_DNS:
-		dns_key(ps, name, value);
+		dns_key(ps, &ps->cfg->dns, name, value);
 		break;
 	case SEC_SOURCES:
 		sources_key(ps, name, value);

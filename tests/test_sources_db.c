@@ -30,6 +30,7 @@
 #define DNS_SCRIPT FIXTURES_DIR "/../scripts/dns-test-server.sh"
 
 static char *conninfo;
+static char *reader_role; /* created by test_tenant_isolation; roles outlive databases */
 
 static const char *dns_dir(void)
 {
@@ -60,6 +61,14 @@ static int teardown(void **state)
 	(void)state;
 	testdb_drop(conninfo);
 	free(conninfo);
+	if (reader_role) {
+		PGconn *c = PQconnectdb(getenv("DMARCSIFT_TEST_DB"));
+		char sql[128];
+		snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", reader_role);
+		PQclear(PQexec(c, sql));
+		PQfinish(c);
+		free(reader_role);
+	}
 	return 0;
 }
 
@@ -380,17 +389,23 @@ static void test_tenant_isolation(void **state)
 	char *n_acme =
 	    q("SELECT count(*)::text FROM dmarcsift.v_sources WHERE tenant = $1", "acme");
 	assert_string_not_equal(n_acme, "0");
+	/* A reading role mapped to acme (migration 0008_1's mechanism). */
+	char role[64];
+	snprintf(role, sizeof role, "src_reader_%d", (int)getpid());
+	const char *grant[] = {"tenant", "grant", "acme", role, NULL};
+	rc = runx(grant, &out);
+	if (rc != 0)
+		fail_msg("tenant grant: %d %s", rc, out);
+	free(out);
+	reader_role = xstrdup(role);
 	PGconn *c = PQconnectdb(conninfo);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	PGresult *r =
-	    PQexec(c, "SELECT tenant_id::text FROM dmarcsift.tenants WHERE name = 'acme'");
-	char *tid = xstrdup(PQgetvalue(r, 0, 0));
+	char sql[128];
+	snprintf(sql, sizeof sql, "SET ROLE %s", role);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
 	PQclear(r);
-	const char *p[] = {tid};
-	r = PQexecParams(c, "SELECT set_config('dmarcsift.tenant_id', $1, false)", 1, NULL, p, NULL,
-	                 NULL, 0);
-	PQclear(r);
-	PQclear(PQexec(c, "SET ROLE dmarcsift_reader"));
 	r = PQexec(c, "SELECT count(*)::text, count(*) FILTER (WHERE tenant <> 'acme')::text, "
 	              "count(ptr)::text FROM dmarcsift.v_sources");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -409,7 +424,6 @@ static void test_tenant_isolation(void **state)
 	assert_string_equal(PQgetvalue(r, 0, 0), n_acme);
 	PQclear(r);
 	PQfinish(c);
-	free(tid);
 	free(n_acme);
 	free(raw);
 	free(path);

@@ -66,15 +66,14 @@ CREATE TABLE dmarcsift.source_marks (
 	PRIMARY KEY (tenant_id, source_ip)
 );
 
+-- Tenant tables follow 0008_1's pattern (policy bound to the reader's role).
+DO $$ BEGIN PERFORM dmarcsift.secure_tenant_table('dmarcsift.source_labels'); END $$;
+DO $$ BEGIN PERFORM dmarcsift.secure_tenant_table('dmarcsift.source_marks'); END $$;
+-- The facts are global, but a reader sees only those of addresses in the
+-- records it may read (the records policy decides which).
 ALTER TABLE dmarcsift.source_facts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dmarcsift.source_labels ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dmarcsift.source_marks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_sources ON dmarcsift.source_facts
 	USING (EXISTS (SELECT 1 FROM dmarcsift.records x WHERE x.source_ip = ip));
-CREATE POLICY tenant_isolation ON dmarcsift.source_labels
-	USING (tenant_id = current_setting('dmarcsift.tenant_id', true)::integer);
-CREATE POLICY tenant_isolation ON dmarcsift.source_marks
-	USING (tenant_id = current_setting('dmarcsift.tenant_id', true)::integer);
 
 -- One row per tenant and source address of its aggregate records.
 -- service/service_type: the tenant's own label (type 'own') first, else the
@@ -106,12 +105,19 @@ LEFT JOIN LATERAL (
 	ORDER BY masklen(sl.cidr) DESC LIMIT 1
 ) l ON true;
 
-DO $$
-BEGIN
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'dmarcsift_reader') THEN
-		GRANT SELECT ON dmarcsift.source_facts, dmarcsift.org_domains, dmarcsift.source_labels,
-		      dmarcsift.source_marks, dmarcsift.v_sources
-		      TO dmarcsift_reader;
-	END IF;
-END
+-- v_sources is security_invoker: readers need the global tables behind it
+-- too. They carry no tenant_id, so 0008_1's reader_relations() would not
+-- list them: it does now, and setup_roles() grants (or prints) as for the rest.
+CREATE OR REPLACE FUNCTION dmarcsift.reader_relations() RETURNS SETOF regclass
+LANGUAGE sql STABLE AS $$
+	SELECT c.oid::regclass FROM pg_catalog.pg_class c
+	JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+	WHERE s.nspname = 'dmarcsift'
+	  AND (c.relkind IN ('v', 'm')
+	       OR (c.relkind IN ('r', 'p') AND EXISTS (
+	             SELECT 1 FROM pg_catalog.pg_attribute a
+	             WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped))
+	       OR (c.relkind = 'r' AND c.relname IN ('source_facts', 'org_domains')))
+	  AND c.relname NOT IN ('raw_messages', 'mailbox_state', 'tenant_roles')
+	ORDER BY c.relkind DESC, c.relname
 $$;
