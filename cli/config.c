@@ -457,7 +457,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		mailbox_key(ps, name, value);
 		break;
 	case SEC_DNS:
-		dns_key(ps, &ps->cfg->dns, name, value);
+		/* (the analyzer cannot see that cfg is set for the whole parse) */
+		if (ps->cfg)
+			dns_key(ps, &ps->cfg->dns, name, value);
 		break;
 	case SEC_SOURCES:
 		sources_key(ps, name, value);
