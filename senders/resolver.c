@@ -295,14 +295,16 @@ size_t resolver_run(struct resolver *r, int64_t deadline_ms)
 		if (now >= deadline_ms)
 			break;
 		ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-		int bits = ares_getsock(r->ch, socks, ARES_GETSOCK_MAXNUM);
+		/* The bit tests by hand: c-ares' ARES_GETSOCK_WRITABLE shifts a
+		 * signed 1 into the sign bit for the 16th socket. */
+		unsigned bits = (unsigned)ares_getsock(r->ch, socks, ARES_GETSOCK_MAXNUM);
 		struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 		nfds_t nfd = 0;
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
 			short ev = 0;
-			if (ARES_GETSOCK_READABLE(bits, i))
+			if (bits & (1u << i))
 				ev |= POLLIN;
-			if (ARES_GETSOCK_WRITABLE(bits, i))
+			if (bits & (1u << (i + ARES_GETSOCK_MAXNUM)))
 				ev |= POLLOUT;
 			if (!ev)
 				continue;
