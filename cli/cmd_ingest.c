@@ -258,6 +258,8 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 		                       json_object_new_int64((int64_t)st->quarantined));
 		json_object_object_add(o, "recovered",
 		                       json_object_new_int64((int64_t)st->recovered));
+		json_object_object_add(o, "records_skipped",
+		                       json_object_new_int64((int64_t)st->records_skipped));
 		json_object_object_add(o, "dsn", json_object_new_int64((int64_t)st->dsn));
 		json_object_object_add(o, "bounce_events",
 		                       json_object_new_int64((int64_t)st->bounce_events));
@@ -270,7 +272,10 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 	       (unsigned long long)st->reports, (unsigned long long)st->records,
 	       (unsigned long long)st->duplicates, (unsigned long long)st->quarantined);
 	if (st->recovered)
-		printf(", %llu recovered", (unsigned long long)st->recovered);
+		printf(", %llu recovered (see v_reports.complaint)",
+		       (unsigned long long)st->recovered);
+	if (st->records_skipped)
+		printf(", %llu records skipped", (unsigned long long)st->records_skipped);
 	if (st->dsn)
 		printf(", %llu DSN (%llu new bounce events)", (unsigned long long)st->dsn,
 		       (unsigned long long)st->bounce_events);

@@ -50,7 +50,7 @@ struct input_run {
 	struct pipeline *p;
 	const char *sha256;
 	const char *source;
-	uint64_t reports, records, messages, duplicates, recovered;
+	uint64_t reports, records, messages, duplicates, recovered, skipped;
 	uint64_t parts_failed;
 	struct err first_failure;
 };
@@ -119,6 +119,10 @@ static int parse_once(struct input_run *in, const struct part_bytes *pb, bool re
 		goto out;
 	if (aggr_parse(read_unpacked, u, recover, &in->p->alim, &h, res, e) != 0)
 		goto out;
+	/* Deviations kept by the parser are known only now. In recover mode
+	 * the recover parse's own complaint names the problem best. */
+	if (run.tx && (recover || res->recovered))
+		store_report_note(run.tx, true, res->complaint[0] ? res->complaint : complaint);
 	if (run.tx && store_report_commit(run.tx, e) != 0) {
 		run.tx = NULL; /* commit frees the transaction either way */
 		goto out;
@@ -158,8 +162,15 @@ static int process_part(struct input_run *in, const struct part_bytes *pb, struc
 	}
 	log_info("%s: recovered a malformed report: %s", in->source, complaint);
 	in->recovered += res.stopped ? 0 : 1;
+	goto counted;
 ok:
+	if (res.recovered && !res.stopped) {
+		log_info("%s: kept a report with deviations: %s", in->source, res.complaint);
+		in->recovered++;
+	}
+counted:
 	if (!res.stopped) {
+		in->skipped += res.skipped;
 		in->reports++;
 		in->records += res.records;
 		in->messages += res.messages;
@@ -293,6 +304,7 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 	p->st.messages += in->messages;
 	p->st.duplicates += in->duplicates;
 	p->st.recovered += in->recovered;
+	p->st.records_skipped += in->skipped;
 	if (perr->kind != ERR_NONE) {
 		if (quarantine(p, in->sha256, in->source, perr, e) != 0)
 			return -1;

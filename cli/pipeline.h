@@ -44,9 +44,10 @@ struct pipeline_stats {
 	uint64_t messages;
 	uint64_t duplicates;
 	uint64_t quarantined;
-	uint64_t recovered;
-	uint64_t dsn;           /* DSN messages stored as bounce events */
-	uint64_t bounce_events; /* new bounce events from those DSNs */
+	uint64_t recovered;       /* reports stored with a complaint (v_reports.complaint) */
+	uint64_t records_skipped; /* records without a usable source_ip or count */
+	uint64_t dsn;             /* DSN messages stored as bounce events */
+	uint64_t bounce_events;   /* new bounce events from those DSNs */
 };
 
 int pipeline_new(struct pipeline **out, struct db *db, const struct pipeline_opts *opts);

@@ -49,6 +49,10 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
                        const char *raw_sha256, const char *tenant_override, bool recovered,
                        const char *complaint, bool *duplicate, struct err *e);
 int store_report_record(struct store_tx *tx, const struct aggr_record *rec, struct err *e);
+/* Marks the report recovered, with `complaint` (may be NULL: the one given
+ * to store_report_begin stays), written at commit: a streaming parser knows
+ * the deviations it kept only once the report has ended. */
+void store_report_note(struct store_tx *tx, bool recovered, const char *complaint);
 int store_report_commit(struct store_tx *tx, struct err *e);
 void store_report_abort(struct store_tx *tx);
 

@@ -32,6 +32,8 @@ struct store_tx {
 	int64_t seq;
 	int64_t records;
 	int64_t messages;
+	bool recovered;
+	char *complaint;
 	struct buf line;
 };
 
@@ -160,6 +162,7 @@ static void tx_free(struct store_tx *tx)
 	if (!tx)
 		return;
 	buf_free(&tx->line);
+	free(tx->complaint);
 	free(tx);
 }
 
@@ -382,11 +385,15 @@ int store_report_commit(struct store_tx *tx, struct err *e)
 
 	snprintf(records, sizeof records, "%" PRId64, tx->records);
 	snprintf(messages, sizeof messages, "%" PRId64, tx->messages);
-	const char *params[4] = {tx->tenant, tx->report, records, messages};
+	const char *params[6] = {
+	    tx->tenant,   tx->report, records, messages, tx->recovered ? "true" : "false",
+	    tx->complaint};
 	res = db_query(tx->db,
-	               "UPDATE dmarcsift.reports SET records = $3, messages = $4"
+	               "UPDATE dmarcsift.reports SET records = $3, messages = $4,"
+	               " recovered = recovered OR $5::boolean,"
+	               " complaint = coalesce($6, complaint)"
 	               " WHERE tenant_id = $1 AND id = $2",
-	               4, params);
+	               6, params);
 	if (db_check(tx->db, res, PGRES_COMMAND_OK, "counting records", e) < 0) {
 		res = NULL;
 		goto out;
@@ -404,6 +411,15 @@ out:
 	PQclear(res);
 	rollback(tx, "commit failed");
 	return rc;
+}
+
+void store_report_note(struct store_tx *tx, bool recovered, const char *complaint)
+{
+	tx->recovered = tx->recovered || recovered;
+	if (complaint && *complaint) {
+		free(tx->complaint);
+		tx->complaint = xstrdup(complaint);
+	}
 }
 
 void store_report_abort(struct store_tx *tx)

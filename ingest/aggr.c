@@ -32,24 +32,30 @@
 
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "ingest/complaints.h"
+#include "ingest/cp1252.h"
 #include "ingest/validate.h"
 
 #include <json-c/json.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlreader.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define NS_RFC9990  "urn:ietf:params:xml:ns:dmarc-2.0"
-#define RAW_CHUNK   ((size_t)65536)
-#define RAW_CAP     (2 * RAW_CHUNK)
-#define OUT_CAP     (4 * RAW_CAP) /* worst case: every byte becomes "&lt;" */
-#define PAD_BYTES   16384
-#define PAD_ELEMENT "dmarcsift-eof"
-#define ARENA_BLOCK 16384
-#define VALUE_SHOWN 80 /* bytes of a bad value quoted in a message */
+#define NS_RFC9990   "urn:ietf:params:xml:ns:dmarc-2.0"
+#define RAW_CHUNK    ((size_t)65536)
+#define RAW_CAP      (2 * RAW_CHUNK)
+#define OUT_CAP      (4 * RAW_CAP) /* worst case: every byte becomes "&lt;" */
+#define PAD_BYTES    16384
+#define PAD_ELEMENT  "dmarcsift-eof"
+#define ARENA_BLOCK  16384
+#define VALUE_SHOWN  80              /* bytes of a bad value quoted in a message */
+#define CLOSE_DEPTHS 8               /* depths at which the first end tag is remembered */
+#define MS_EPOCH_MIN 1000000000000LL /* 13 digits: milliseconds since 1970 */
+#define MS_EPOCH_END 10000000000000LL
 
 enum tok {
 	T_NONE = 0, /* outside <feedback>: ignored */
@@ -261,6 +267,13 @@ static void arena_free(struct arena *a)
 
 /* ---- the byte path into libxml2 ---- */
 
+/* The first byte of one kind that the input filter had to change. */
+struct fixup {
+	uint64_t out_at; /* offset in the bytes given to libxml2, +1; 0 none */
+	uint64_t in_at;  /* offset in the document as received */
+	unsigned char byte;
+};
+
 struct input {
 	aggr_read_fn fn;
 	void *ctx;
@@ -284,6 +297,16 @@ struct input {
 	unsigned char prev, quote;
 	const char *skip_end; /* what ends the construct being skipped */
 	size_t skip_match;    /* bytes of skip_end matched so far */
+	uint64_t out_total;   /* bytes given to libxml2 before the current chunk */
+	/* Where the first end tag returning to depth d was (+1), so that bytes
+	 * fixed after </feedback> (NUL padding, trailing junk) are not held
+	 * against the report. */
+	uint64_t close_at[CLOSE_DEPTHS];
+	bool closing_root; /* inside the end tag of the root element */
+	uint64_t root_end; /* offset just after that end tag, +1; 0 not seen */
+	struct fixup bad_utf8, control, nul;
+	unsigned char bom[2]; /* UTF-16 without a BOM: the one given to libxml2 */
+	size_t bom_len;
 };
 
 static bool name_start(unsigned char c)
@@ -326,6 +349,14 @@ static void track(struct input *in, const unsigned char *p, size_t n)
 	while (p < end) {
 		switch (in->tstate) {
 		case TRACK_OUT:
+			if (in->closing_root) {
+				q = memchr(p, '>', (size_t)(end - p));
+				if (!q)
+					return;
+				in->root_end = in->out_total + (uint64_t)(q - in->out) + 2;
+				in->closing_root = false;
+				return;
+			}
 			q = memchr(p, '<', (size_t)(end - p));
 			if (!q)
 				return;
@@ -336,6 +367,12 @@ static void track(struct input *in, const unsigned char *p, size_t n)
 			in->tstate = TRACK_OUT;
 			if (*p == '/') {
 				in->depth--;
+				if (in->depth >= 0 && in->depth < CLOSE_DEPTHS &&
+				    !in->close_at[in->depth])
+					in->close_at[in->depth] =
+					    in->out_total + (uint64_t)(p - in->out) + 1;
+				if (in->depth == 0)
+					in->closing_root = true;
 			} else if (*p == '?') {
 				in->tstate = TRACK_SKIP;
 				in->skip_end = "?>";
@@ -459,6 +496,25 @@ static enum prolog_verdict prolog(struct input *in, size_t *skip)
 	if (n >= 2 && ((s[0] == 0xFE && s[1] == 0xFF) || (s[0] == 0xFF && s[1] == 0xFE))) {
 		in->utf8 = false; /* UTF-16: libxml2 decodes it, we pass it through */
 		in->utf16 = true;
+		return PROLOG_DONE;
+	}
+	/* UTF-16 without a byte-order mark (XML requires one): ASCII markup
+	 * shows as every other byte zero. libxml2 recognises only
+	 * "<?xml" that way, so it gets the mark it would have needed. */
+	if (n >= 4 && s[0] == 0 && s[1] != 0 && s[2] == 0 && s[3] != 0) {
+		in->utf8 = false;
+		in->utf16 = true;
+		in->bom[0] = 0xFE;
+		in->bom[1] = 0xFF;
+		in->bom_len = 2;
+		return PROLOG_DONE;
+	}
+	if (n >= 4 && s[0] != 0 && s[1] == 0 && s[2] != 0 && s[3] == 0) {
+		in->utf8 = false;
+		in->utf16 = true;
+		in->bom[0] = 0xFF;
+		in->bom[1] = 0xFE;
+		in->bom_len = 2;
 		return PROLOG_DONE;
 	}
 	if (n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
@@ -595,6 +651,15 @@ static size_t plain_run(const unsigned char *s, size_t i, size_t n)
 	}
 }
 
+static void note_fixup(struct fixup *f, const struct input *in, size_t o, size_t i, unsigned char c)
+{
+	if (!f->out_at) {
+		f->out_at = in->out_total + o + 1;
+		f->in_at = in->consumed + i;
+		f->byte = c;
+	}
+}
+
 /* Moves raw bytes to out, replacing what XML 1.0 in UTF-8 cannot hold. */
 static void convert(struct input *in)
 {
@@ -602,8 +667,14 @@ static void convert(struct input *in)
 	unsigned char *d = in->out;
 	size_t n = in->raw_len, i = 0, o = 0;
 	if (!in->utf8) {
+		if (in->bom_len) {
+			memcpy(d, in->bom, in->bom_len);
+			d += in->bom_len;
+			o = in->bom_len;
+			in->bom_len = 0;
+		}
 		memcpy(d, s, n);
-		in->out_len = n;
+		in->out_len = n + o;
 		in->out_pos = 0;
 		in->raw_len = 0;
 		in->consumed += n;
@@ -645,17 +716,24 @@ static void convert(struct input *in)
 			d[o++] = c;
 			i++;
 		} else if (c < 0x20) {
-			if (c == '\t' || c == '\n' || c == '\r')
+			if (c == '\t' || c == '\n' || c == '\r') {
 				d[o++] = c;
-			else
+			} else if (c == 0) {
+				/* Dropped: NUL padding is common after the end. */
+				note_fixup(&in->nul, in, o, i, c);
+			} else {
+				note_fixup(&in->control, in, o, i, c);
 				o += put_fffd(d + o);
+			}
 			i++;
 		} else {
 			int len = seq_len(s + i, n - i);
 			if (len < 0 && !in->eof)
 				break; /* completed by the next read */
 			if (len <= 0) {
-				o += put_fffd(d + o);
+				/* Not UTF-8: almost always Windows-1252 text. */
+				note_fixup(&in->bad_utf8, in, o, i, c);
+				o += cp1252_to_utf8(c, d + o);
 				i++;
 			} else {
 				memcpy(d + o, s + i, (size_t)len);
@@ -701,8 +779,18 @@ static int fill(struct input *in)
 		in->prolog_done = true;
 	}
 	convert(in);
-	if (!in->utf16)
+	if (!in->utf16 && !in->root_end) {
 		track(in, in->out, in->out_len);
+		if (in->root_end) {
+			/* The root element is closed: what follows (NUL padding,
+			 * junk, a second document) is not part of the report, and
+			 * libxml2 would refuse the document for it. */
+			in->out_len = (size_t)(in->root_end - 1 - in->out_total);
+			in->raw_len = 0;
+			in->eof = true;
+		}
+	}
+	in->out_total += in->out_len;
 	return 0;
 }
 
@@ -781,6 +869,9 @@ struct parser {
 
 	bool seen_feedback, header_done, in_record, done, stopped, saw9990;
 	const char *root_name;
+	int feedback_depth;
+	uint64_t nth;           /* position of the current record, from 1 */
+	struct complaints devs; /* values kept although outside the schema */
 
 	/* report */
 	struct aggr_report rep;
@@ -833,7 +924,29 @@ static void silent_generic(void *ctx, const char *fmt, ...)
 
 static uint64_t record_no(const struct parser *p)
 {
-	return p->res->records + 1;
+	return p->nth;
+}
+
+/* Real reporters write values the schema does not allow ('none' for a
+ * policy_evaluated result, 'nil' for sp). Such a value is kept as written,
+ * trimmed and lower-cased, and named once among the report's complaints. */
+static void ascii_lower(char *v)
+{
+	for (; *v; v++)
+		if (*v >= 'A' && *v <= 'Z')
+			*v = (char)(*v - 'A' + 'a');
+}
+
+static void deviation(struct parser *p, const char *where, const char *what, char *value,
+                      enum validate_enum kind)
+{
+	char names[120];
+	ascii_lower(value);
+	validate_enum_names(kind, names, sizeof names);
+	char *key = xasprintf("%s\001%s", what, value);
+	complaints_add(&p->devs, key, "%s%s '%.*s' (not %s)", where, what, VALUE_SHOWN, value,
+	               names);
+	free(key);
 }
 
 /* Trimmed span of the collected text. */
@@ -892,12 +1005,29 @@ static int handler_rc(struct parser *p, int rc)
 static int norm_rep_enum(struct parser *p, char **field, enum validate_enum kind, const char *what)
 {
 	const char *canon;
-	if (validate_enum(kind, *field, &canon) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT,
-		                 "policy_published %s '%.*s' is not %s", what, VALUE_SHOWN, *field,
-		                 validate_enum_what(kind));
+	if (validate_enum(kind, *field, &canon) != 0) {
+		char full[64];
+		snprintf(full, sizeof full, "policy_published %s", what);
+		deviation(p, "", full, *field, kind);
+		return 0;
+	}
 	free(*field);
 	*field = canon ? xstrdup(canon) : NULL;
+	return 0;
+}
+
+/* A 13-digit timestamp is milliseconds (some reporters write Java's
+ * currentTimeMillis): read as seconds it would be the year 55,000. */
+static int fix_millis(struct parser *p, const char *which, int64_t *t)
+{
+	if (*t < MS_EPOCH_MIN || *t >= MS_EPOCH_END)
+		return 0;
+	char key[16];
+	snprintf(key, sizeof key, "ms-%s", which);
+	complaints_add(&p->devs, key,
+	               "date_range %s %lld is in milliseconds (read as %lld seconds)", which,
+	               (long long)*t, (long long)(*t / 1000));
+	*t /= 1000;
 	return 0;
 }
 
@@ -905,12 +1035,15 @@ static int emit_header(struct parser *p)
 {
 	struct aggr_report *r = &p->rep;
 	struct aggr_policy *pol = &r->policy;
-	if (!r->org_name)
-		return err_stage(p->e, "validate", ERR_INPUT,
-		                 "report_metadata/org_name is missing");
+	/* Without org_name or report_id the report still means something:
+	 * its identity holds '' there (the store does the same). */
+	if (!r->org_name) {
+		r->org_name = xstrdup("");
+		complaints_add(&p->devs, "org_name", "report_metadata/org_name is missing");
+	}
 	if (!r->report_id || !r->report_id[0])
-		return err_stage(p->e, "validate", ERR_INPUT,
-		                 "report_metadata/report_id is missing or empty");
+		complaints_add(&p->devs, "report_id",
+		               "report_metadata/report_id is missing or empty");
 	if (!pol->domain || !pol->domain[0])
 		return err_stage(p->e, "validate", ERR_INPUT,
 		                 "policy_published/domain is missing or empty");
@@ -925,6 +1058,8 @@ static int emit_header(struct parser *p)
 		return err_stage(p->e, "validate", ERR_INPUT,
 		                 "date_range end '%.*s' is not a unix timestamp", VALUE_SHOWN,
 		                 p->end_raw);
+	if (fix_millis(p, "begin", &r->begin) != 0 || fix_millis(p, "end", &r->end) != 0)
+		return -1;
 	if (r->begin > r->end)
 		return err_stage(p->e, "validate", ERR_INPUT,
 		                 "date_range begin %lld is after end %lld", (long long)r->begin,
@@ -938,10 +1073,13 @@ static int emit_header(struct parser *p)
 	    norm_rep_enum(p, &pol->discovery_method, VALIDATE_DISCOVERY, "discovery_method") != 0)
 		return -1;
 	pol->pct = -1;
-	if (p->pct_raw && p->pct_raw[0] && validate_pct(p->pct_raw, &pol->pct) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT,
-		                 "policy_published pct '%.*s' is not a number from 0 to 100",
-		                 VALUE_SHOWN, p->pct_raw);
+	if (p->pct_raw && p->pct_raw[0] && validate_pct(p->pct_raw, &pol->pct) != 0) {
+		pol->pct = -1;
+		complaints_add(
+		    &p->devs, "pct",
+		    "policy_published pct '%.*s' is not a number from 0 to 100 (ignored)",
+		    VALUE_SHOWN, p->pct_raw);
+	}
 	if (p->has_errors)
 		r->errors = xstrdup(p->errors.data ? p->errors.data : "");
 	if (r->namespace_uri && strcmp(r->namespace_uri, NS_RFC9990) == 0)
@@ -967,10 +1105,12 @@ static int norm_rec_enum(struct parser *p, char **field, enum validate_enum kind
                          bool keep_empty)
 {
 	const char *canon;
-	if (validate_enum(kind, *field, &canon) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT, "record %llu: %s '%.*s' is not %s",
-		                 (unsigned long long)record_no(p), what, VALUE_SHOWN, *field,
-		                 validate_enum_what(kind));
+	if (validate_enum(kind, *field, &canon) != 0) {
+		char where[40];
+		snprintf(where, sizeof where, "record %llu: ", (unsigned long long)record_no(p));
+		deviation(p, where, what, *field, kind);
+		return 0;
+	}
 	if (canon)
 		*field = rec_copy(p, canon);
 	else if (!(keep_empty && *field))
@@ -992,25 +1132,50 @@ static void reset_record(struct parser *p)
 	p->rec_extra_n = 0;
 }
 
+/* `what` and `value` say which deviation this is (named once). */
+static int skip_record(struct parser *p, const char *what, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int skip_record(struct parser *p, const char *what, const char *value, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	p->res->skipped++;
+	char *key = xasprintf("%s\001%s", what, value ? value : "");
+	complaints_add(&p->devs, key, "%s (record skipped)", msg);
+	free(key);
+	reset_record(p);
+	return 0;
+}
+
 static int emit_record(struct parser *p)
 {
 	struct aggr_record *rec = &p->rec;
 	unsigned long long no = (unsigned long long)record_no(p);
 	char ip[VALIDATE_IP_MAX];
+	/* A record without a sender or a count says nothing: it alone is
+	 * skipped (and counted), the rest of the report stays. */
 	if (!rec->source_ip)
-		return err_stage(p->e, "validate", ERR_INPUT, "record %llu: source_ip is missing",
-		                 no);
+		return skip_record(p, "source_ip-missing", NULL,
+		                   "record %llu: source_ip is missing", no);
 	if (validate_ip(rec->source_ip, ip) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT,
-		                 "record %llu: source_ip '%.*s' is not an IP address", no,
-		                 VALUE_SHOWN, rec->source_ip);
+		return skip_record(p, "source_ip-bad", rec->source_ip,
+		                   "record %llu: source_ip '%.*s' is not an IP address", no,
+		                   VALUE_SHOWN, rec->source_ip);
+	if (validate_ip_unspecified(ip))
+		return skip_record(p, "source_ip-unspecified", ip,
+		                   "record %llu: source_ip '%s' is the unspecified address", no,
+		                   ip);
 	rec->source_ip = rec_copy(p, ip);
 	if (!p->count_raw)
-		return err_stage(p->e, "validate", ERR_INPUT, "record %llu: count is missing", no);
+		return skip_record(p, "count-missing", NULL, "record %llu: count is missing", no);
 	if (validate_count(p->count_raw, &rec->count) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT,
-		                 "record %llu: count '%.*s' is not a non-negative 64-bit integer",
-		                 no, VALUE_SHOWN, p->count_raw);
+		return skip_record(p, "count-bad", p->count_raw,
+		                   "record %llu: count '%.*s' is not a non-negative 64-bit integer",
+		                   no, VALUE_SHOWN, p->count_raw);
 	if (norm_rec_enum(p, &rec->disposition, VALIDATE_DISPOSITION, "disposition", false) ||
 	    norm_rec_enum(p, &rec->dkim, VALIDATE_POLICY_RESULT, "policy_evaluated dkim", false) ||
 	    norm_rec_enum(p, &rec->spf, VALIDATE_POLICY_RESULT, "policy_evaluated spf", false))
@@ -1073,6 +1238,7 @@ static int start_record(struct parser *p)
 		                 p->lim->max_records);
 	reset_record(p);
 	p->in_record = true;
+	p->nth++;
 	return 0;
 }
 
@@ -1090,6 +1256,10 @@ static int begin_element(struct parser *p, enum tok t)
 	switch (t) {
 	case T_FEEDBACK: {
 		p->seen_feedback = true;
+		p->feedback_depth = xmlTextReaderDepth(p->r);
+		if (p->feedback_depth > 0)
+			complaints_add(&p->devs, "wrapper", "<feedback> is inside <%.*s>",
+			               VALUE_SHOWN, p->root_name ? p->root_name : "?");
 		const xmlChar *ns = xmlTextReaderConstNamespaceUri(p->r);
 		if (ns)
 			p->rep.namespace_uri = xstrdup((const char *)ns);
@@ -1293,11 +1463,9 @@ static int end_element(struct parser *p, int depth)
 		}
 	} else if (f->tok == T_FEEDBACK) {
 		if (!p->header_done) {
+			/* A receiver saying it saw nothing: stored, with 0 records. */
+			complaints_add(&p->devs, "no-records", "report has no records");
 			rc = emit_header(p);
-			if (rc == 0)
-				rc = err_stage(p->e, "validate", ERR_INPUT,
-				               "report has no records (a report needs at least "
-				               "one <record>)");
 		}
 		if (rc == 0) {
 			p->done = true;
@@ -1498,6 +1666,56 @@ static int finish(struct parser *p, struct input *in, int ret, bool recover)
 	return err_stage(p->e, "xml", ERR_INPUT, "the document ends inside <feedback>");
 }
 
+/* Whether a byte the input filter changed lies inside the report: after
+ * </feedback> nothing counts (NUL padding, trailing junk). */
+static bool fixup_counts(const struct parser *p, const struct input *in, const struct fixup *f)
+{
+	if (!f->out_at)
+		return false;
+	if (!p->done || p->feedback_depth < 0 || p->feedback_depth >= CLOSE_DEPTHS)
+		return true;
+	uint64_t end = in->close_at[p->feedback_depth];
+	return !end || f->out_at < end;
+}
+
+/* The report's complaint: the parser's own (recover mode), then each
+ * deviation kept; res->recovered says whether there is any. */
+static void sum_up(struct parser *p, const struct input *in, bool recover)
+{
+	struct aggr_result *res = p->res;
+	struct buf out;
+	buf_init(&out, sizeof res->complaint - 1);
+	if (recover && p->first_error[0])
+		buf_puts(&out, p->first_error);
+	else if (recover && in->escaped_at)
+		buf_printf(&out, "a raw '<' in text was escaped (byte %llu)",
+		           (unsigned long long)in->escaped_at);
+	if (fixup_counts(p, in, &in->bad_utf8)) {
+		unsigned char u[4] = {0};
+		cp1252_to_utf8(in->bad_utf8.byte, u);
+		complaints_add(&p->devs, "bytes-utf8",
+		               "invalid UTF-8 byte 0x%02X at byte %llu read as Windows-1252 '%s'",
+		               in->bad_utf8.byte, (unsigned long long)in->bad_utf8.in_at,
+		               (const char *)u);
+	}
+	if (fixup_counts(p, in, &in->control))
+		complaints_add(&p->devs, "bytes-control",
+		               "control byte 0x%02X at byte %llu replaced by U+FFFD",
+		               in->control.byte, (unsigned long long)in->control.in_at);
+	if (fixup_counts(p, in, &in->nul))
+		complaints_add(&p->devs, "bytes-nul", "NUL byte at byte %llu dropped",
+		               (unsigned long long)in->nul.in_at);
+	if (complaints_any(&p->devs)) {
+		if (out.len)
+			buf_puts(&out, "; ");
+		/* Capped by the buffer: the first deviations are the ones named. */
+		buf_append(&out, complaints_text(&p->devs), strlen(complaints_text(&p->devs)));
+	}
+	res->recovered = recover || complaints_any(&p->devs);
+	snprintf(res->complaint, sizeof res->complaint, "%s", out.data ? out.data : "");
+	buf_free(&out);
+}
+
 int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_limits *lim,
                const struct aggr_handler *h, struct aggr_result *res, struct err *e)
 {
@@ -1518,12 +1736,14 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 	p.res = res;
 	p.e = e;
 	p.open_depth = -1;
+	p.feedback_depth = -1;
 	p.in = &in;
 	p.rep.policy.pct = -1;
 	p.stack = xcalloc(lim->max_depth + 1, sizeof *p.stack);
 	buf_init(&p.text, lim->max_text);
 	buf_init(&p.path, 4096);
 	buf_init(&p.errors, lim->max_text);
+	complaints_init(&p.devs);
 	in.fn = rd;
 	in.ctx = rdctx;
 	in.e = e;
@@ -1565,12 +1785,8 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 			break;
 	}
 	rc = finish(&p, &in, ret, recover);
-	if (recover && p.first_error[0])
-		snprintf(res->complaint, sizeof res->complaint, "%s", p.first_error);
-	else if (recover && in.escaped_at)
-		snprintf(res->complaint, sizeof res->complaint,
-		         "a raw '<' in text was escaped (byte %llu)",
-		         (unsigned long long)in.escaped_at);
+	if (rc == 0)
+		sum_up(&p, &in, recover);
 out:
 	if (p.r)
 		xmlFreeTextReader(p.r);
@@ -1588,6 +1804,7 @@ out:
 	buf_free(&p.text);
 	buf_free(&p.path);
 	buf_free(&p.errors);
+	complaints_free(&p.devs);
 	free(in.raw);
 	free(in.out);
 	return rc;

@@ -14,8 +14,18 @@
  * aggr_parse returns 0 on success (also after AGGR_STOP; res->stopped says
  * so), -1 with `e` set otherwise. With `recover` true the parser runs
  * libxml2's recover mode and salvages what it can: success then requires a
- * complete header and at least one record, and res->recovered / res->complaint
- * say what was wrong.
+ * complete header and at least one record.
+ *
+ * A deviation in one value never costs the report: a value outside its
+ * enumeration is kept as written (trimmed, lower-cased), a record without a
+ * usable source_ip or count is skipped alone (res->skipped), a report without
+ * records, a wrapper around <feedback>, a 13-digit (millisecond) timestamp,
+ * bytes that are not UTF-8 (read as Windows-1252), control and NUL bytes all
+ * parse. Each such deviation is named once in res->complaint and sets
+ * res->recovered; the header callback comes before the records' deviations
+ * are known, so a store marks the report when parsing has ended. Only a
+ * missing policy domain or date range (or begin after end) refuses the
+ * report.
  */
 #ifndef DS_INGEST_AGGR_H
 #define DS_INGEST_AGGR_H
@@ -47,10 +57,11 @@ struct aggr_limits {
 
 struct aggr_result {
 	uint64_t records;
-	uint64_t messages;   /* sum of counts */
-	bool stopped;        /* a handler returned AGGR_STOP */
-	bool recovered;      /* parsed in recover mode */
-	char complaint[512]; /* the parser's first complaint in recover mode */
+	uint64_t messages;    /* sum of counts */
+	uint64_t skipped;     /* records skipped (no usable source_ip or count) */
+	bool stopped;         /* a handler returned AGGR_STOP */
+	bool recovered;       /* recover mode, or values kept despite the schema */
+	char complaint[1024]; /* what was wrong, each deviation named once */
 };
 
 void aggr_limits_default(struct aggr_limits *l);

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -195,9 +196,35 @@ int validate_ip(const char *s, char *out)
 		memcpy(out, tmp, n + 1);
 		return 0;
 	}
+	/* An IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 sender:
+	 * stored as IPv4 so that its records meet the other reports' ones. */
+	struct in6_addr a6;
+	memcpy(&a6, bin, sizeof a6);
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		if (!inet_ntop(AF_INET, bin + 12, out, VALIDATE_IP_MAX))
+			return -1;
+		return 0;
+	}
 	if (!inet_ntop(af, bin, out, VALIDATE_IP_MAX))
 		return -1;
 	return 0;
+}
+
+bool validate_ip_unspecified(const char *ip)
+{
+	return strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0;
+}
+
+void validate_enum_names(enum validate_enum kind, char *out, size_t n)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (const char *const *p = tables[kind].names; *p; p++) {
+		int w = snprintf(out + used, n - used, "%s%s", used ? "/" : "", *p);
+		if (w < 0 || (size_t)w >= n - used)
+			return;
+		used += (size_t)w;
+	}
 }
 
 char *validate_header_from(char *s)

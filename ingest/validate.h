@@ -22,6 +22,8 @@
 #ifndef DS_INGEST_VALIDATE_H
 #define DS_INGEST_VALIDATE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VALIDATE_IP_MAX 46 /* INET6_ADDRSTRLEN */
@@ -56,8 +58,13 @@ int validate_timestamp(const char *s, int64_t *out);
 /* 0..100 with whitespace allowed (policy_published/pct). */
 int validate_pct(const char *s, int *out);
 /* An IPv4 or IPv6 address (whitespace around it allowed), written to `out`
- * (VALIDATE_IP_MAX bytes) in inet_ntop's normal form. */
+ * (VALIDATE_IP_MAX bytes) in inet_ntop's normal form; an IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) is written as the IPv4 address. */
 int validate_ip(const char *s, char *out);
+/* The unspecified addresses (0.0.0.0, ::): no sender; the record is skipped. */
+bool validate_ip_unspecified(const char *normalised);
+/* The RFC spellings of an enum joined by '/' ("pass/fail"), for messages. */
+void validate_enum_names(enum validate_enum kind, char *out, size_t n);
 /* Reduces a header_from that holds a full address ("Name <u@example.com>")
  * or several ("a@x.example, b@y.example", "x.example y.example") to the
  * first domain, in place. Returns s (trimmed, possibly empty). */

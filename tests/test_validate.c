@@ -98,7 +98,10 @@ static void test_ip(void **state)
 	    {" 198.51.100.7\n", "198.51.100.7"},
 	    {"2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
 	    {"2001:db8:0000:0042::0001", "2001:db8:0:42::1"},
-	    {"::ffff:192.0.2.33", "::ffff:192.0.2.33"},
+	    /* IPv4-mapped: the IPv4 sender, stored as IPv4 (issue 7) */
+	    {"::ffff:192.0.2.33", "192.0.2.33"},
+	    {"::FFFF:c000:0221", "192.0.2.33"},
+	    {"::ffff:0:192.0.2.33", "::ffff:0:c000:221"}, /* IPv4-translated: not mapped */
 	    {"::1", "::1"},
 	};
 	static const char *const bad[] = {"999.1.2.3",
@@ -123,6 +126,13 @@ static void test_ip(void **state)
 		print_message("bad ip '%s'\n", bad[i]);
 		assert_int_equal(validate_ip(bad[i], out), -1);
 	}
+	/* the unspecified addresses parse, and are recognised as no sender */
+	assert_int_equal(validate_ip(" 0.0.0.0 ", out), 0);
+	assert_true(validate_ip_unspecified(out));
+	assert_int_equal(validate_ip("0:0::0", out), 0);
+	assert_true(validate_ip_unspecified(out));
+	assert_int_equal(validate_ip("::1", out), 0);
+	assert_false(validate_ip_unspecified(out));
 	/* every octet value, in every position: the dotted quad comes back */
 	for (unsigned v = 0; v < 256; v++) {
 		char in[32];
