@@ -149,7 +149,10 @@ char *report_text_clean(const char *s)
 			buf_putc(&b, '?');
 			p++;
 		} else if (n == 1) {
-			buf_putc(&b, (*p < 0x20 || *p == 0x7F) ? ' ' : (char)(*p & 0x7F));
+			if (*p < 0x20 || *p == 0x7F)
+				buf_putc(&b, ' ');
+			else
+				buf_append(&b, p, 1);
 			p++;
 		} else if (n == 2 && p[0] == 0xC2 && p[1] < 0xA0) {
 			buf_putc(&b, ' '); /* C1 controls */
