@@ -432,6 +432,27 @@ static int build(struct db *db, const struct app_report_opts *o, int tenant_id,
 			report_table_note(t, "The %zu most failing of %lld sources.", t->nrows,
 			                  total);
 	}
+	if (t->nrows > 0) {
+		/* Who saw the listed sources: from their records, by address. */
+		struct buf ips;
+		buf_init(&ips, 0);
+		buf_putc(&ips, '{');
+		for (size_t r = 0; r < t->nrows; r++) {
+			const char *ip = report_cell_by_key(t, r, "source_ip");
+			if (ip)
+				buf_printf(&ips, "%s\"%s\"", ips.len > 1 ? "," : "", ip);
+		}
+		buf_putc(&ips, '}');
+		const char *rp[4] = {id, p->since, p->until_excl, ips.data};
+		struct named n = {t, 0};
+		struct err qe = {0};
+		int qrc = db_report_query(db, "report_source_reporters", 4, rp, named_row, &n, &qe);
+		buf_free(&ips);
+		if (qrc < 0 && qe.kind == ERR_RETRY)
+			return err_set(e, ERR_RETRY, "%s", qe.msg);
+		if (qrc < 0)
+			report_table_note(t, "Reporters per source are not available: %s", qe.msg);
+	}
 	if (db_report_has(db, "dmarcsift.v_sources", &has, e) < 0)
 		return -1;
 	if (has) {

@@ -2,9 +2,11 @@
  * dmarcsift report: parses the options, asks app/ for the report(s) and
  * writes them where the user said. No SQL here.
  */
+#include "app/deliver.h"
 #include "app/report.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/config.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "reports/writers.h"
@@ -187,16 +189,94 @@ static int table_for(const struct report *r, const char *name, const struct repo
 	return -1;
 }
 
+/* Renders one format into memory. */
+static char *render(const struct report *r, enum report_format fmt)
+{
+	char *mem = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&mem, &len);
+	if (!f)
+		return NULL;
+	int rc = write_one(f, r, fmt, NULL);
+	if (fclose(f) != 0 || rc < 0) {
+		free(mem);
+		return NULL;
+	}
+	return mem;
+}
+
+/* Sends the report by mail through [smtp]; returns an exit code. */
+static int mail_report(const char *config_path, const struct report *r, const char *to)
+{
+	struct err e = {0};
+	char *path = NULL, *password = NULL, *text = NULL, *html = NULL, *subject = NULL;
+	struct config *cfg = NULL;
+	int rc = EXIT_OK;
+
+	if (config_find(config_path, &path, &e) < 0 || config_load(&cfg, path, &e) < 0) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	if (!config_ok(cfg)) {
+		for (size_t i = 0; i < cfg->n_errors; i++)
+			fprintf(stderr, "dmarcsift: %s\n", cfg->errors[i]);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (!cfg->smtp.url || !cfg->smtp.from) {
+		fprintf(stderr,
+		        "dmarcsift: --mail-to needs [smtp] url and from in the config file%s%s\n",
+		        path ? " " : "", path ? path : " (none found)");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (config_read_secret("smtp", cfg->smtp.password_file, cfg->smtp.password_env, &password,
+	                       &e) < 0) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	text = render(r, REPORT_FMT_TEXT);
+	html = render(r, REPORT_FMT_HTML);
+	if (!text || !html) {
+		fprintf(stderr, "dmarcsift: cannot render the report for mail\n");
+		rc = EXIT_SOME_FAILED;
+		goto out;
+	}
+	subject = xasprintf("%s, %s to %s", r->title, r->since ? r->since : "?",
+	                    r->until ? r->until : "?");
+	struct deliver_smtp s = {
+	    .url = cfg->smtp.url,
+	    .from = cfg->smtp.from,
+	    .user = cfg->smtp.user,
+	    .password = password,
+	    .ca_file = cfg->smtp.tls_ca_file,
+	    .retries = -1,
+	};
+	if (deliver_mail(&s, to, subject, text, html, &e) < 0)
+		rc = cli_fail(&e);
+	else
+		fprintf(stderr, "dmarcsift: report mailed to %s\n", to);
+out:
+	config_secret_free(password);
+	free(text);
+	free(html);
+	free(subject);
+	free(path);
+	config_free(cfg);
+	return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},    {"tenant", required_argument, NULL, 't'},
-	    {"all-tenants", no_argument, NULL, 'a'}, {"since", required_argument, NULL, 's'},
-	    {"until", required_argument, NULL, 'u'}, {"format", required_argument, NULL, 'f'},
-	    {"out", required_argument, NULL, 'o'},   {"table", required_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"db", required_argument, NULL, 'd'},      {"tenant", required_argument, NULL, 't'},
+	    {"all-tenants", no_argument, NULL, 'a'},   {"since", required_argument, NULL, 's'},
+	    {"until", required_argument, NULL, 'u'},   {"format", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},     {"table", required_argument, NULL, 'T'},
+	    {"mail-to", required_argument, NULL, 'm'}, {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
-	const char *db_opt = NULL, *out = NULL, *table = NULL;
+	const char *db_opt = NULL, *out = NULL, *table = NULL, *mail_to = NULL, *config = NULL;
 	struct app_report_opts o = {0};
 	enum report_format fmt = REPORT_FMT_TEXT;
 	bool all = false;
@@ -206,7 +286,7 @@ int cmd_report(int argc, char **argv)
 	int c, rc = EXIT_OK;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "d:t:as:u:f:o:T:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:t:as:u:f:o:T:m:c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			db_opt = optarg;
@@ -236,6 +316,12 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'T':
 			table = optarg;
+			break;
+		case 'm':
+			mail_to = optarg;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -277,6 +363,8 @@ int cmd_report(int argc, char **argv)
 		if (app_report_overview(db, &o, &rep, &e) < 0)
 			goto fail;
 		progress_end(&pg);
+		if (mail_to)
+			rc = mail_report(config, rep, mail_to);
 		if (to_dir) {
 			if (emit_dir(out, "overview", rep, fmt, NULL) < 0)
 				rc = EXIT_SOME_FAILED;
@@ -307,6 +395,8 @@ int cmd_report(int argc, char **argv)
 		if (app_report_tenant(db, &o, &rep, &e) < 0)
 			goto fail;
 		progress_end(&pg);
+		if (mail_to)
+			rc = mail_report(config, rep, mail_to);
 		if (to_dir) {
 			if (emit_dir(out, o.tenant, rep, fmt, NULL) < 0)
 				rc = EXIT_SOME_FAILED;
@@ -318,7 +408,8 @@ int cmd_report(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if (emit(out, rep, fmt, t) < 0)
+	/* With --mail-to and no --out, the mail is the output. */
+	if ((out || !mail_to) && emit(out, rep, fmt, t) < 0)
 		rc = EXIT_SOME_FAILED;
 	goto out;
 fail:

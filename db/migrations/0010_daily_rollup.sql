@@ -2,8 +2,11 @@
 -- over months of data (and MSP overviews over every tenant) read thousands
 -- of rows instead of millions.
 --
--- One row per (tenant, day, policy domain, reporter, source IP, header From,
--- disposition, DKIM aligned, SPF aligned). The day is the UTC date of the
+-- One row per (tenant, day, policy domain, source IP, DKIM aligned, SPF
+-- aligned): what every report section sums. Reporters are not in the key —
+-- an address seen by twenty reporters a day is one row, not twenty — so
+-- "which reporters saw a source" is read from the records of the few
+-- sources a report lists (records_source_ip_idx). The day is the UTC date of the
 -- report's begin_at: reports are daily in practice, and a multi-day report
 -- is counted on its first day rather than spread by guesswork.
 -- dkim_pass / spf_pass are the policy_evaluated (aligned) results; any value
@@ -18,7 +21,7 @@
 --     contribution moves with it;
 --   * a report deleted: its contribution is subtracted before the cascade
 --     removes its records.
--- The columns that define a rollup row (begin_at, policy_domain, org_name)
+-- The columns that define a rollup row (begin_at, policy_domain)
 -- are never updated by dmarcsift; a tool that does must rebuild with
 -- dmarcsift.daily_rollup_rebuild().
 
@@ -26,16 +29,12 @@ CREATE TABLE dmarcsift.daily_rollup (
 	tenant_id     integer NOT NULL REFERENCES dmarcsift.tenants (tenant_id) ON DELETE CASCADE,
 	day           date NOT NULL,
 	policy_domain text NOT NULL,
-	org_name      text NOT NULL,
 	source_ip     inet NOT NULL,
-	header_from   text NOT NULL, -- '' when the record had none
-	disposition   text NOT NULL, -- '' when the record had none
 	dkim_pass     boolean NOT NULL,
 	spf_pass      boolean NOT NULL,
 	messages      bigint NOT NULL,
 	records       bigint NOT NULL,
-	PRIMARY KEY (tenant_id, day, policy_domain, org_name, source_ip, header_from, disposition,
-	             dkim_pass, spf_pass)
+	PRIMARY KEY (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass)
 );
 -- A tenant's sources over a period (the source table of a report).
 CREATE INDEX daily_rollup_source_idx ON dmarcsift.daily_rollup (tenant_id, source_ip, day);
@@ -49,18 +48,15 @@ CREATE POLICY tenant_isolation ON dmarcsift.daily_rollup
 CREATE FUNCTION dmarcsift.daily_rollup_apply(p_tenant integer, p_reports bigint[], p_sign integer)
 RETURNS void LANGUAGE sql AS $$
 	INSERT INTO dmarcsift.daily_rollup AS d
-	       (tenant_id, day, policy_domain, org_name, source_ip, header_from, disposition,
-	        dkim_pass, spf_pass, messages, records)
-	SELECT r.tenant_id, (r.begin_at AT TIME ZONE 'UTC')::date, r.policy_domain, r.org_name,
-	       x.source_ip, coalesce(x.header_from, ''), coalesce(x.disposition, ''),
-	       coalesce(lower(x.dkim) = 'pass', false), coalesce(lower(x.spf) = 'pass', false),
+	       (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass, messages, records)
+	SELECT r.tenant_id, (r.begin_at AT TIME ZONE 'UTC')::date, r.policy_domain,
+	       x.source_ip, coalesce(lower(x.dkim) = 'pass', false), coalesce(lower(x.spf) = 'pass', false),
 	       p_sign * sum(x.count), p_sign * count(*)
 	FROM dmarcsift.records x
 	JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id AND r.id = x.report_pk
 	WHERE x.tenant_id = p_tenant AND x.report_pk = ANY (p_reports)
-	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-	ON CONFLICT (tenant_id, day, policy_domain, org_name, source_ip, header_from, disposition,
-	             dkim_pass, spf_pass)
+	GROUP BY 1, 2, 3, 4, 5, 6
+	ON CONFLICT (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass)
 	DO UPDATE SET messages = d.messages + excluded.messages,
 	              records = d.records + excluded.records;
 	DELETE FROM dmarcsift.daily_rollup
@@ -71,17 +67,14 @@ CREATE FUNCTION dmarcsift.daily_rollup_records_ins() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO dmarcsift.daily_rollup AS d
-	       (tenant_id, day, policy_domain, org_name, source_ip, header_from, disposition,
-	        dkim_pass, spf_pass, messages, records)
-	SELECT r.tenant_id, (r.begin_at AT TIME ZONE 'UTC')::date, r.policy_domain, r.org_name,
-	       x.source_ip, coalesce(x.header_from, ''), coalesce(x.disposition, ''),
-	       coalesce(lower(x.dkim) = 'pass', false), coalesce(lower(x.spf) = 'pass', false),
+	       (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass, messages, records)
+	SELECT r.tenant_id, (r.begin_at AT TIME ZONE 'UTC')::date, r.policy_domain,
+	       x.source_ip, coalesce(lower(x.dkim) = 'pass', false), coalesce(lower(x.spf) = 'pass', false),
 	       sum(x.count), count(*)
 	FROM new_records x
 	JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id AND r.id = x.report_pk
-	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-	ON CONFLICT (tenant_id, day, policy_domain, org_name, source_ip, header_from, disposition,
-	             dkim_pass, spf_pass)
+	GROUP BY 1, 2, 3, 4, 5, 6
+	ON CONFLICT (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass)
 	DO UPDATE SET messages = d.messages + excluded.messages,
 	              records = d.records + excluded.records;
 	RETURN NULL;
@@ -101,17 +94,14 @@ BEGIN
 	PERFORM dmarcsift.daily_rollup_apply(OLD.tenant_id, ARRAY[OLD.id], -1);
 	IF TG_OP = 'UPDATE' THEN
 		INSERT INTO dmarcsift.daily_rollup AS d
-		       (tenant_id, day, policy_domain, org_name, source_ip, header_from, disposition,
-		        dkim_pass, spf_pass, messages, records)
+		       (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass, messages, records)
 		SELECT NEW.tenant_id, (NEW.begin_at AT TIME ZONE 'UTC')::date, NEW.policy_domain,
-		       NEW.org_name, x.source_ip, coalesce(x.header_from, ''),
-		       coalesce(x.disposition, ''), coalesce(lower(x.dkim) = 'pass', false),
+		       x.source_ip, coalesce(lower(x.dkim) = 'pass', false),
 		       coalesce(lower(x.spf) = 'pass', false), sum(x.count), count(*)
 		FROM dmarcsift.records x
 		WHERE x.tenant_id = OLD.tenant_id AND x.report_pk = OLD.id
-		GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-		ON CONFLICT (tenant_id, day, policy_domain, org_name, source_ip, header_from,
-		             disposition, dkim_pass, spf_pass)
+		GROUP BY 1, 2, 3, 4, 5, 6
+		ON CONFLICT (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass)
 		DO UPDATE SET messages = d.messages + excluded.messages,
 		              records = d.records + excluded.records;
 		RETURN NEW;
@@ -130,15 +120,13 @@ CREATE TRIGGER daily_rollup_del BEFORE DELETE ON dmarcsift.reports
 CREATE FUNCTION dmarcsift.daily_rollup_rebuild() RETURNS void LANGUAGE sql AS $$
 	DELETE FROM dmarcsift.daily_rollup;
 	INSERT INTO dmarcsift.daily_rollup
-	       (tenant_id, day, policy_domain, org_name, source_ip, header_from, disposition,
-	        dkim_pass, spf_pass, messages, records)
-	SELECT r.tenant_id, (r.begin_at AT TIME ZONE 'UTC')::date, r.policy_domain, r.org_name,
-	       x.source_ip, coalesce(x.header_from, ''), coalesce(x.disposition, ''),
-	       coalesce(lower(x.dkim) = 'pass', false), coalesce(lower(x.spf) = 'pass', false),
+	       (tenant_id, day, policy_domain, source_ip, dkim_pass, spf_pass, messages, records)
+	SELECT r.tenant_id, (r.begin_at AT TIME ZONE 'UTC')::date, r.policy_domain,
+	       x.source_ip, coalesce(lower(x.dkim) = 'pass', false), coalesce(lower(x.spf) = 'pass', false),
 	       sum(x.count), count(*)
 	FROM dmarcsift.records x
 	JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id AND r.id = x.report_pk
-	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+	GROUP BY 1, 2, 3, 4, 5, 6;
 $$;
 
 SELECT dmarcsift.daily_rollup_rebuild();

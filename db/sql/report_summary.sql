@@ -7,7 +7,6 @@ WITH cur AS (
 	       coalesce(sum(messages) FILTER (WHERE spf_pass), 0) AS spf_pass,
 	       count(DISTINCT policy_domain) AS domains,
 	       count(DISTINCT source_ip) AS sources,
-	       count(DISTINCT nullif(org_name, '')) AS reporters,
 	       count(DISTINCT day) AS days_with_data
 	FROM dmarcsift.daily_rollup
 	WHERE tenant_id = $1 AND day >= $2::date AND day < $3::date
@@ -17,7 +16,7 @@ WITH cur AS (
 	FROM dmarcsift.daily_rollup
 	WHERE tenant_id = $1 AND day >= $2::date - ($3::date - $2::date) AND day < $2::date
 ), rep AS (
-	SELECT count(*) AS reports
+	SELECT count(*) AS reports, count(DISTINCT nullif(org_name, '')) AS reporters
 	FROM dmarcsift.reports
 	WHERE tenant_id = $1 AND begin_at >= $2::date AND begin_at < $3::date
 )
@@ -29,6 +28,6 @@ SELECT coalesce(cur.messages, 0) AS messages,
        round(prev.dmarc_pass::numeric / nullif(prev.messages, 0), 4) AS previous_dmarc_pass_rate,
        round(cur.dmarc_pass::numeric / nullif(cur.messages, 0), 4)
          - round(prev.dmarc_pass::numeric / nullif(prev.messages, 0), 4) AS dmarc_pass_rate_change,
-       cur.domains, cur.sources, cur.reporters, rep.reports, cur.days_with_data,
+       cur.domains, cur.sources, rep.reporters, rep.reports, cur.days_with_data,
        $3::date - $2::date AS days
 FROM cur, prev, rep
