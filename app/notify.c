@@ -20,7 +20,7 @@ void notify_sign(const char *secret, const char *body, size_t len, char out[65])
 	unsigned int n = 0;
 	HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, mac, &n);
 	static const char hex[] = "0123456789abcdef";
-	for (unsigned int i = 0; i < n && i < 32; i++) {
+	for (size_t i = 0; i < n && i < 32; i++) {
 		out[2 * i] = hex[mac[i] >> 4];
 		out[2 * i + 1] = hex[mac[i] & 15];
 	}
