@@ -28,27 +28,25 @@ int db_report_begin(struct db *db, int tenant_id, bool *isolated, struct err *e)
 		goto fail;
 	if (tenant_id < 0)
 		return 0;
-	/* The tenant's identity. Without the role (or the right to assume it)
-	 * the report still runs, on the queries' own tenant filter. */
-	if (db_exec(db, "SAVEPOINT report_role", e) < 0)
-		goto fail;
+	/* The tenant's own reading role (issue 9's tenant_roles): under it the
+	 * row-level-security policies show this tenant's rows and no other. */
 	char id[16];
 	snprintf(id, sizeof id, "%d", tenant_id);
 	const char *params[1] = {id};
-	struct err role_e = {0};
-	if (run(db, "SELECT pg_catalog.set_config('dmarcsift.tenant_id', $1, true)", 1, params,
-	        PGRES_TUPLES_OK, "setting the report tenant", &role_e) == 0 &&
-	    db_exec(db, "SET LOCAL ROLE dmarcsift_reader", &role_e) == 0) {
+	PGresult *res = db_query(db, db_sql("report_tenant_role"), 1, params);
+	if (db_check(db, res, PGRES_TUPLES_OK, "looking up the tenant's reading role", e) < 0)
+		goto fail;
+	if (PQntuples(res) == 1) {
+		const char *rp[1] = {PQgetvalue(res, 0, 0)};
+		int rc = run(db, "SELECT pg_catalog.set_config('role', $1, true)", 1, rp,
+		             PGRES_TUPLES_OK, "switching to the tenant's reading role", e);
+		PQclear(res);
+		if (rc < 0)
+			goto fail;
 		*isolated = true;
-		return db_exec(db, "RELEASE SAVEPOINT report_role", e) < 0 ? (db_report_end(db), -1)
-		                                                           : 0;
+		return 0;
 	}
-	if (role_e.kind == ERR_RETRY) {
-		err_set(e, ERR_RETRY, "%s", role_e.msg);
-		goto fail;
-	}
-	if (db_exec(db, "ROLLBACK TO SAVEPOINT report_role", e) < 0)
-		goto fail;
+	PQclear(res);
 	return 0;
 fail:
 	db_report_end(db);

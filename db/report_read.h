@@ -5,13 +5,13 @@
  * db_report_begin and closed by db_report_end.
  *
  * A tenant's report reads as that tenant: db_report_begin is the one place
- * that switches to the tenant's reporting identity (today the
- * dmarcsift_reader role with dmarcsift.tenant_id set, under the
- * row-level-security policies of the migrations), so a query that forgets
- * its tenant filter still cannot see another tenant's rows. The MSP
- * overview reads as the connecting (owner) role. *isolated says whether the
- * switch happened (it cannot when the role is missing or the connecting
- * role may not assume it); the queries filter by tenant in any case.
+ * that switches to the tenant's reading role (a role mapped to that tenant
+ * alone by `dmarcsift tenant grant`, under the role-bound row-level-security
+ * policies), so a query that forgets its tenant filter still cannot see
+ * another tenant's rows. The MSP overview reads as the connecting (owner)
+ * role. *isolated says whether the switch happened (it cannot when the
+ * tenant has no such role, or the session may not become it); the queries
+ * filter by tenant in any case.
  *
  * db_report_query runs db/sql/NAME.sql with text parameters inside a
  * savepoint and hands each row to `fn` (values NULL for SQL NULL). A failed

@@ -27,6 +27,8 @@ echo "local DNS server with the fixtures' zone data: $DMARCSIFT_DNS_SERVERS (sto
 
 echo "== the demo tenant (owns the fixtures' domains; adding them again is a no-op)"
 build/dmarcsift tenant add demo example.com example.org shop.example
+# Its reports read as its own role, which sees no other tenant.
+build/dmarcsift tenant grant demo dmarcsift_demo_reader
 echo "== ingesting the bundled fixtures (fixtures/hostile/ holds deliberately broken inputs: those are quarantined)"
 set +e
 build/dmarcsift ingest --quiet fixtures/reports fixtures/archives fixtures/mail fixtures/hostile fixtures/sources

@@ -112,6 +112,7 @@ static int setup(void **state)
 	char *out = NULL;
 	int rc = run_bin(t, NULL, &out);
 	free(out);
+	out = NULL;
 	if (rc != 0 || run_bin(in, NULL, &out) != 0)
 		rc = -1;
 	free(out);

@@ -39,9 +39,9 @@ CREATE TABLE dmarcsift.daily_rollup (
 -- A tenant's sources over a period (the source table of a report).
 CREATE INDEX daily_rollup_source_idx ON dmarcsift.daily_rollup (tenant_id, source_ip, day);
 
-ALTER TABLE dmarcsift.daily_rollup ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON dmarcsift.daily_rollup
-	USING (tenant_id = current_setting('dmarcsift.tenant_id', true)::integer);
+-- Tenant isolation as for every tenant table (0008_1_tenant_roles); the
+-- reading roles' grants are made by db/migrate.c (dmarcsift.setup_roles).
+DO $$ BEGIN PERFORM dmarcsift.secure_tenant_table('dmarcsift.daily_rollup'); END $$;
 
 -- Adds (sign 1) or subtracts (sign -1) the records of the reports whose
 -- primary keys are given, as they are stored now.
@@ -129,12 +129,4 @@ CREATE FUNCTION dmarcsift.daily_rollup_rebuild() RETURNS void LANGUAGE sql AS $$
 	GROUP BY 1, 2, 3, 4, 5, 6;
 $$;
 
-SELECT dmarcsift.daily_rollup_rebuild();
-
-DO $$
-BEGIN
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'dmarcsift_reader') THEN
-		GRANT SELECT ON dmarcsift.daily_rollup TO dmarcsift_reader;
-	END IF;
-END
-$$;
+DO $$ BEGIN PERFORM dmarcsift.daily_rollup_rebuild(); END $$;
