@@ -543,9 +543,12 @@ int app_report_tenant(struct db *db, const struct app_report_opts *o, struct rep
 	if (db_report_begin(db, tenant_id, &isolated, e) < 0)
 		return -1;
 	if (!isolated)
-		fprintf(stderr,
-		        "dmarcsift: warning: cannot read as the tenant's reporting role "
-		        "(dmarcsift_reader); the report relies on its own tenant filters\n");
+		fprintf(
+		    stderr,
+		    "dmarcsift: warning: tenant %s has no reading role of its own, so its report "
+		    "relies on its queries' tenant filters ('dmarcsift tenant grant %s ROLE' adds "
+		    "one)\n",
+		    o->tenant, o->tenant);
 	if (rperiod_resolve(db, o->since, o->until, tenant_id, &p, e) < 0)
 		goto fail;
 	rperiod_generated_at(gen);

@@ -347,8 +347,14 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "dmarcsift: --table is for --format csv\n");
 		return EXIT_USAGE;
 	}
-	/* A directory: --all-tenants with --out, or every CSV table. */
-	bool to_dir = out && ((all) || (fmt == REPORT_FMT_CSV && !table));
+	/* A directory: every CSV table, or --all-tenants with an --out that is not
+	 * a file named for the format (overview.html is the overview alone). */
+	bool named_file = false;
+	if (out && !is_dir(out)) {
+		const char *dot = strrchr(out, '.');
+		named_file = dot && strcmp(dot + 1, report_format_ext(fmt)) == 0;
+	}
+	bool to_dir = out && ((all && !named_file) || (fmt == REPORT_FMT_CSV && !table));
 	if (to_dir && make_dir(out) < 0)
 		return EXIT_SOME_FAILED;
 
