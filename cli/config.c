@@ -448,455 +448,439 @@ static void sources_key(struct parse *ps, const char *name, const char *value)
 	set_str(ps, slot, name, value);
 	if (*slot && access(*slot, R_OK) != 0)
 		problem(ps, ps->line, "%s '%s' cannot be read: %s", name, value, strerror(errno));
-	static void smtp_key(struct parse * ps, const char *name, const char *value)
-	{
-		struct config_smtp *s = &ps->cfg->smtp;
-		static const char *const keys[] = {
-		    "url", "from", "user", "password_file", "password_env", "tls_ca_file", NULL};
-		char **slots[] = {&s->url,           &s->from,         &s->user,
-		                  &s->password_file, &s->password_env, &s->tls_ca_file};
-		int k = key_index(keys, name);
-		if (k < 0) {
-			problem(
-			    ps, ps->line,
-			    "unknown key '%s' in [smtp] (known: url, from, user, password_file, "
-			    "password_env, tls_ca_file)",
-			    name);
-			return;
-		}
-		if (*slots[k]) {
-			problem(ps, ps->line, "'%s' given twice in [smtp]", name);
-			return;
-		}
-		if (k == 0 && strncmp(value, "smtps://", 8) != 0 &&
-		    strncmp(value, "smtp://", 7) != 0) {
-			problem(ps, ps->line,
-			        "[smtp] url '%s': expected smtps://HOST[:PORT] or smtp://...",
-			        value);
-			return;
-		}
-		if (k == 1 && (!strchr(value, '@') || strpbrk(value, " <>\r\n"))) {
-			problem(ps, ps->line, "[smtp] from '%s' is not an address", value);
-			return;
-		}
-		set_str(ps, slots[k], name, value);
-	}
+}
 
-	static void notify_key(struct parse * ps, const char *name, const char *value)
-	{
-		struct config_notify *n = &ps->cfg->notify;
-		if (strcmp(name, "retries") == 0) {
-			char *end = NULL;
-			errno = 0;
-			long v = strtol(value, &end, 10);
-			if (errno || !*value || *end || v < 0 || v > 20)
-				problem(ps, ps->line, "[notify] retries = '%s': expected 0 to 20",
-				        value);
-			else
-				n->retries = (int)v;
-			return;
-		}
-		static const char *const keys[] = {"webhook", "secret_file", "secret_env", NULL};
-		char **slots[] = {&n->webhook, &n->secret_file, &n->secret_env};
-		int k = key_index(keys, name);
-		if (k < 0) {
-			problem(ps, ps->line,
-			        "unknown key '%s' in [notify] (known: webhook, secret_file, "
-			        "secret_env, "
-			        "retries)",
-			        name);
-			return;
-		}
-		if (*slots[k]) {
-			problem(ps, ps->line, "'%s' given twice in [notify]", name);
-			return;
-		}
-		if (k == 0 && strncmp(value, "https://", 8) != 0 &&
-		    strncmp(value, "http://", 7) != 0) {
-			problem(ps, ps->line, "[notify] webhook '%s': expected https://...", value);
-			return;
-		}
-		set_str(ps, slots[k], name, value);
+static void smtp_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_smtp *s = &ps->cfg->smtp;
+	static const char *const keys[] = {"url",          "from",        "user", "password_file",
+	                                   "password_env", "tls_ca_file", NULL};
+	char **slots[] = {&s->url,           &s->from,         &s->user,
+	                  &s->password_file, &s->password_env, &s->tls_ca_file};
+	int k = key_index(keys, name);
+	if (k < 0) {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [smtp] (known: url, from, user, password_file, "
+		        "password_env, tls_ca_file)",
+		        name);
+		return;
 	}
-
-	int config_read_secret(const char *section, const char *file, const char *env, char **out,
-	                       struct err *e)
-	{
-		*out = NULL;
-		if (file) {
-			FILE *f = fopen(file, "r");
-			if (!f)
-				return err_set(e, ERR_CONFIG, "[%s]: cannot read %s: %s", section,
-				               file, strerror(errno));
-			int rc = first_line(f, out, "the secret file", section, e);
-			fclose(f);
-			return rc;
-		}
-		if (env) {
-			const char *v = getenv(env);
-			if (!v || !*v)
-				return err_set(e, ERR_CONFIG,
-				               "[%s]: environment variable %s is not set", section,
-				               env);
-			*out = xstrdup(v);
-		}
-		return 0;
+	if (*slots[k]) {
+		problem(ps, ps->line, "'%s' given twice in [smtp]", name);
+		return;
 	}
-
-	static int handler(void *user, const char *section, const char *name, const char *value)
-	{
-		struct parse *ps = user;
-		if (ps->pending_section || ps->sec == SEC_NONE)
-			begin_section(ps, section);
-		switch (ps->sec) {
-		case SEC_NONE:
-		case SEC_UNKNOWN:
-			break;
-		case SEC_DATABASE:
-			if (strcmp(name, "url") != 0) {
-				problem(ps, ps->line, "unknown key '%s' in [database] (known: url)",
-				        name);
-			} else if (ps->cfg->db_url) {
-				problem(ps, ps->line, "'url' given twice in [database]");
-			} else if (!*value) {
-				problem(ps, ps->line, "'url' is empty");
-			} else {
-				ps->cfg->db_url = xstrdup(value);
-			}
-			break;
-		case SEC_MAILBOX:
-			mailbox_key(ps, name, value);
-			break;
-		case SEC_DNS:
-			/* (the analyzer cannot see that cfg is set for the whole parse) */
-			if (ps->cfg)
-				dns_key(ps, &ps->cfg->dns, name, value);
-			break;
-		case SEC_SOURCES:
-			sources_key(ps, name, value);
-			break;
-		case SEC_SMTP:
-			smtp_key(ps, name, value);
-			break;
-		case SEC_NOTIFY:
-			notify_key(ps, name, value);
-			break;
-		}
-		return 1;
+	if (k == 0 && strncmp(value, "smtps://", 8) != 0 && strncmp(value, "smtp://", 7) != 0) {
+		problem(ps, ps->line, "[smtp] url '%s': expected smtps://HOST[:PORT] or smtp://...",
+		        value);
+		return;
 	}
-
-	/* Checks that need the whole section: required keys, exclusive ones, defaults. */
-	static void validate_mailbox(struct parse * ps, struct config_mailbox * mb)
-	{
-		int line = mb->line;
-		const char *n = mb->name;
-		if (!mb->url) {
-			/* An invalid url was reported on its own line already. */
-			if (!mb->url_line)
-				problem(ps, line, "[mailbox %s] has no url", n);
-			return;
-		}
-		int pw = (mb->password_file != NULL) + (mb->password_env != NULL);
-		int tok = (mb->oauth2_token_file != NULL) + (mb->oauth2_token_command != NULL);
-		if (mb->kind == CONFIG_MAILBOX_IMAP) {
-			if (!mb->user)
-				problem(ps, line, "[mailbox %s] is IMAP and needs 'user'", n);
-			if (pw + tok == 0)
-				problem(ps, line,
-				        "[mailbox %s] needs one of password_file, password_env, "
-				        "oauth2_token_file, oauth2_token_command",
-				        n);
-			else if (pw + tok > 1)
-				problem(ps, line,
-				        "[mailbox %s] gives more than one of password_file, "
-				        "password_env, "
-				        "oauth2_token_file, oauth2_token_command; use exactly one",
-				        n);
-			if (mb->password_file && access(mb->password_file, R_OK) != 0)
-				problem(ps, line,
-				        "[mailbox %s]: password_file '%s' cannot be read: %s", n,
-				        mb->password_file, strerror(errno));
-			if (mb->oauth2_token_file && access(mb->oauth2_token_file, R_OK) != 0)
-				problem(ps, line,
-				        "[mailbox %s]: oauth2_token_file '%s' cannot be read: %s",
-				        n, mb->oauth2_token_file, strerror(errno));
-			if (mb->password_env && !getenv(mb->password_env))
-				warning(ps, line,
-				        "[mailbox %s]: environment variable %s (password_env) is "
-				        "not set "
-				        "now",
-				        n, mb->password_env);
-			if (mb->password_file) {
-				struct stat st;
-				if (stat(mb->password_file, &st) == 0 && (st.st_mode & 077))
-					warning(ps, line,
-					        "[mailbox %s]: password_file '%s' is readable by "
-					        "group or "
-					        "others (chmod 600 it)",
-					        n, mb->password_file);
-			}
-		} else {
-			const char *kind = config_mailbox_kind_name(mb->kind);
-			if (mb->user || pw || tok)
-				problem(ps, line,
-				        "[mailbox %s] is a %s: user, password and oauth2 keys do "
-				        "not apply",
-				        n, kind);
-			if (mb->tls_ca_file || mb->insecure_skip_verify)
-				problem(ps, line, "[mailbox %s] is a %s: TLS keys do not apply", n,
-				        kind);
-			if (mb->kind == CONFIG_MAILBOX_MBOX && mb->folders_configured)
-				problem(ps, line,
-				        "[mailbox %s] is an mbox, which dmarcsift never rewrites: "
-				        "processed_folder/failed_folder do not apply",
-				        n);
-		}
-		if (!mb->processed_folder)
-			mb->processed_folder = xstrdup(CONFIG_DEFAULT_PROCESSED);
-		if (!mb->failed_folder)
-			mb->failed_folder = xstrdup(CONFIG_DEFAULT_FAILED);
-		if (strcmp(mb->processed_folder, mb->failed_folder) == 0)
-			problem(ps, line,
-			        "[mailbox %s]: processed_folder and failed_folder are the same", n);
+	if (k == 1 && (!strchr(value, '@') || strpbrk(value, " <>\r\n"))) {
+		problem(ps, ps->line, "[smtp] from '%s' is not an address", value);
+		return;
 	}
+	set_str(ps, slots[k], name, value);
+}
 
-	static int parse_with(struct config * *out, struct parse * ps)
-	{
-		struct config *cfg = ps->cfg;
-		/* One meaning per line: no continuation lines, a value is what is on it. */
-		ini_allow_multiline = false;
-		ps->max_line = ini_max_line;
-		int rc = ini_parse_stream(reader, ps, handler, ps);
-		close_pending(ps);
-		if (rc > 0)
-			problem(ps, rc,
-			        "syntax error (expected [section], key = value, or a comment)");
-		for (size_t i = 0; i < cfg->n_mailboxes; i++)
-			validate_mailbox(ps, &cfg->mailboxes[i]);
-		*out = cfg;
-		return 0;
+static void notify_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_notify *n = &ps->cfg->notify;
+	if (strcmp(name, "retries") == 0) {
+		char *end = NULL;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || !*value || *end || v < 0 || v > 20)
+			problem(ps, ps->line, "[notify] retries = '%s': expected 0 to 20", value);
+		else
+			n->retries = (int)v;
+		return;
 	}
-
-	int config_load_string(struct config * *out, const char *name, const char *text,
-	                       struct err *e)
-	{
-		(void)e;
-		struct config *cfg = xcalloc(1, sizeof *cfg);
-		cfg->notify.retries = -1;
-		cfg->path = xstrdup(name);
-		struct parse ps = {.cfg = cfg, .name = name, .text = text};
-		return parse_with(out, &ps);
+	static const char *const keys[] = {"webhook", "secret_file", "secret_env", NULL};
+	char **slots[] = {&n->webhook, &n->secret_file, &n->secret_env};
+	int k = key_index(keys, name);
+	if (k < 0) {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [notify] (known: webhook, secret_file, "
+		        "secret_env, "
+		        "retries)",
+		        name);
+		return;
 	}
+	if (*slots[k]) {
+		problem(ps, ps->line, "'%s' given twice in [notify]", name);
+		return;
+	}
+	if (k == 0 && strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) {
+		problem(ps, ps->line, "[notify] webhook '%s': expected https://...", value);
+		return;
+	}
+	set_str(ps, slots[k], name, value);
+}
 
-	int config_load(struct config * *out, const char *path, struct err *e)
-	{
-		*out = NULL;
-		if (!path) {
-			*out = xcalloc(1, sizeof **out);
-			return 0;
-		}
-		FILE *f = fopen(path, "r");
+int config_read_secret(const char *section, const char *file, const char *env, char **out,
+                       struct err *e)
+{
+	*out = NULL;
+	if (file) {
+		FILE *f = fopen(file, "r");
 		if (!f)
-			return err_set(e, ERR_CONFIG, "cannot read config file %s: %s", path,
+			return err_set(e, ERR_CONFIG, "[%s]: cannot read %s: %s", section, file,
 			               strerror(errno));
-		struct config *cfg = xcalloc(1, sizeof *cfg);
-		cfg->notify.retries = -1;
-		cfg->path = xstrdup(path);
-		struct parse ps = {.cfg = cfg, .name = path, .f = f};
-		int rc = parse_with(out, &ps);
+		int rc = first_line(f, out, "the secret file", section, e);
 		fclose(f);
 		return rc;
 	}
+	if (env) {
+		const char *v = getenv(env);
+		if (!v || !*v)
+			return err_set(e, ERR_CONFIG, "[%s]: environment variable %s is not set",
+			               section, env);
+		*out = xstrdup(v);
+	}
+	return 0;
+}
 
-	int config_find(const char *cli_path, char **path_out, struct err *e)
-	{
-		*path_out = NULL;
-		if (cli_path) {
-			if (access(cli_path, R_OK) != 0)
-				return err_set(e, ERR_CONFIG, "cannot read config file %s: %s",
-				               cli_path, strerror(errno));
-			*path_out = xstrdup(cli_path);
-			return 0;
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *ps = user;
+	if (ps->pending_section || ps->sec == SEC_NONE)
+		begin_section(ps, section);
+	switch (ps->sec) {
+	case SEC_NONE:
+	case SEC_UNKNOWN:
+		break;
+	case SEC_DATABASE:
+		if (strcmp(name, "url") != 0) {
+			problem(ps, ps->line, "unknown key '%s' in [database] (known: url)", name);
+		} else if (ps->cfg->db_url) {
+			problem(ps, ps->line, "'url' given twice in [database]");
+		} else if (!*value) {
+			problem(ps, ps->line, "'url' is empty");
+		} else {
+			ps->cfg->db_url = xstrdup(value);
 		}
-		char *cand = NULL;
-		const char *xdg = getenv("XDG_CONFIG_HOME");
-		const char *home = getenv("HOME");
-		if (xdg && *xdg)
-			cand = xasprintf("%s/dmarcsift/dmarcsift.conf", xdg);
-		else if (home && *home)
-			cand = xasprintf("%s/.config/dmarcsift/dmarcsift.conf", home);
-		if (cand && access(cand, F_OK) == 0) {
-			*path_out = cand;
-			return 0;
+		break;
+	case SEC_MAILBOX:
+		mailbox_key(ps, name, value);
+		break;
+	case SEC_DNS:
+		/* (the analyzer cannot see that cfg is set for the whole parse) */
+		if (ps->cfg)
+			dns_key(ps, &ps->cfg->dns, name, value);
+		break;
+	case SEC_SOURCES:
+		sources_key(ps, name, value);
+		break;
+	case SEC_SMTP:
+		smtp_key(ps, name, value);
+		break;
+	case SEC_NOTIFY:
+		notify_key(ps, name, value);
+		break;
+	}
+	return 1;
+}
+
+/* Checks that need the whole section: required keys, exclusive ones, defaults. */
+static void validate_mailbox(struct parse *ps, struct config_mailbox *mb)
+{
+	int line = mb->line;
+	const char *n = mb->name;
+	if (!mb->url) {
+		/* An invalid url was reported on its own line already. */
+		if (!mb->url_line)
+			problem(ps, line, "[mailbox %s] has no url", n);
+		return;
+	}
+	int pw = (mb->password_file != NULL) + (mb->password_env != NULL);
+	int tok = (mb->oauth2_token_file != NULL) + (mb->oauth2_token_command != NULL);
+	if (mb->kind == CONFIG_MAILBOX_IMAP) {
+		if (!mb->user)
+			problem(ps, line, "[mailbox %s] is IMAP and needs 'user'", n);
+		if (pw + tok == 0)
+			problem(ps, line,
+			        "[mailbox %s] needs one of password_file, password_env, "
+			        "oauth2_token_file, oauth2_token_command",
+			        n);
+		else if (pw + tok > 1)
+			problem(ps, line,
+			        "[mailbox %s] gives more than one of password_file, "
+			        "password_env, "
+			        "oauth2_token_file, oauth2_token_command; use exactly one",
+			        n);
+		if (mb->password_file && access(mb->password_file, R_OK) != 0)
+			problem(ps, line, "[mailbox %s]: password_file '%s' cannot be read: %s", n,
+			        mb->password_file, strerror(errno));
+		if (mb->oauth2_token_file && access(mb->oauth2_token_file, R_OK) != 0)
+			problem(ps, line, "[mailbox %s]: oauth2_token_file '%s' cannot be read: %s",
+			        n, mb->oauth2_token_file, strerror(errno));
+		if (mb->password_env && !getenv(mb->password_env))
+			warning(ps, line,
+			        "[mailbox %s]: environment variable %s (password_env) is "
+			        "not set "
+			        "now",
+			        n, mb->password_env);
+		if (mb->password_file) {
+			struct stat st;
+			if (stat(mb->password_file, &st) == 0 && (st.st_mode & 077))
+				warning(ps, line,
+				        "[mailbox %s]: password_file '%s' is readable by "
+				        "group or "
+				        "others (chmod 600 it)",
+				        n, mb->password_file);
 		}
-		free(cand);
-		if (access("/etc/dmarcsift/dmarcsift.conf", F_OK) == 0)
-			*path_out = xstrdup("/etc/dmarcsift/dmarcsift.conf");
+	} else {
+		const char *kind = config_mailbox_kind_name(mb->kind);
+		if (mb->user || pw || tok)
+			problem(ps, line,
+			        "[mailbox %s] is a %s: user, password and oauth2 keys do "
+			        "not apply",
+			        n, kind);
+		if (mb->tls_ca_file || mb->insecure_skip_verify)
+			problem(ps, line, "[mailbox %s] is a %s: TLS keys do not apply", n, kind);
+		if (mb->kind == CONFIG_MAILBOX_MBOX && mb->folders_configured)
+			problem(ps, line,
+			        "[mailbox %s] is an mbox, which dmarcsift never rewrites: "
+			        "processed_folder/failed_folder do not apply",
+			        n);
+	}
+	if (!mb->processed_folder)
+		mb->processed_folder = xstrdup(CONFIG_DEFAULT_PROCESSED);
+	if (!mb->failed_folder)
+		mb->failed_folder = xstrdup(CONFIG_DEFAULT_FAILED);
+	if (strcmp(mb->processed_folder, mb->failed_folder) == 0)
+		problem(ps, line, "[mailbox %s]: processed_folder and failed_folder are the same",
+		        n);
+}
+
+static int parse_with(struct config **out, struct parse *ps)
+{
+	struct config *cfg = ps->cfg;
+	/* One meaning per line: no continuation lines, a value is what is on it. */
+	ini_allow_multiline = false;
+	ps->max_line = ini_max_line;
+	int rc = ini_parse_stream(reader, ps, handler, ps);
+	close_pending(ps);
+	if (rc > 0)
+		problem(ps, rc, "syntax error (expected [section], key = value, or a comment)");
+	for (size_t i = 0; i < cfg->n_mailboxes; i++)
+		validate_mailbox(ps, &cfg->mailboxes[i]);
+	*out = cfg;
+	return 0;
+}
+
+int config_load_string(struct config **out, const char *name, const char *text, struct err *e)
+{
+	(void)e;
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->notify.retries = -1;
+	cfg->path = xstrdup(name);
+	struct parse ps = {.cfg = cfg, .name = name, .text = text};
+	return parse_with(out, &ps);
+}
+
+int config_load(struct config **out, const char *path, struct err *e)
+{
+	*out = NULL;
+	if (!path) {
+		*out = xcalloc(1, sizeof **out);
 		return 0;
 	}
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return err_set(e, ERR_CONFIG, "cannot read config file %s: %s", path,
+		               strerror(errno));
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->notify.retries = -1;
+	cfg->path = xstrdup(path);
+	struct parse ps = {.cfg = cfg, .name = path, .f = f};
+	int rc = parse_with(out, &ps);
+	fclose(f);
+	return rc;
+}
 
-	bool config_ok(const struct config *cfg)
-	{
-		return cfg && cfg->n_errors == 0;
-	}
-
-	const struct config_mailbox *config_mailbox_find(const struct config *cfg, const char *name)
-	{
-		for (size_t i = 0; cfg && i < cfg->n_mailboxes; i++)
-			if (strcmp(cfg->mailboxes[i].name, name) == 0)
-				return &cfg->mailboxes[i];
-		return NULL;
-	}
-
-	const char *config_mailbox_kind_name(enum config_mailbox_kind kind)
-	{
-		switch (kind) {
-		case CONFIG_MAILBOX_IMAP:
-			return "IMAP mailbox";
-		case CONFIG_MAILBOX_MAILDIR:
-			return "Maildir";
-		case CONFIG_MAILBOX_MBOX:
-			return "mbox";
-		}
-		return "?";
-	}
-
-	static void mailbox_free(struct config_mailbox * mb)
-	{
-		char **fields[] = {&mb->name,
-		                   &mb->url,
-		                   &mb->path,
-		                   &mb->user,
-		                   &mb->password_file,
-		                   &mb->password_env,
-		                   &mb->oauth2_token_file,
-		                   &mb->oauth2_token_command,
-		                   &mb->tenant,
-		                   &mb->processed_folder,
-		                   &mb->failed_folder,
-		                   &mb->tls_ca_file};
-		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-			free(*fields[i]);
-	}
-
-	void config_free(struct config * cfg)
-	{
-		if (!cfg)
-			return;
-		for (size_t i = 0; i < cfg->n_mailboxes; i++)
-			mailbox_free(&cfg->mailboxes[i]);
-		free(cfg->mailboxes);
-		for (size_t i = 0; i < cfg->n_errors; i++)
-			free(cfg->errors[i]);
-		free(cfg->errors);
-		for (size_t i = 0; i < cfg->n_warnings; i++)
-			free(cfg->warnings[i]);
-		free(cfg->warnings);
-		free(cfg->path);
-		free(cfg->db_url);
-		free(cfg->dns.servers);
-		free(cfg->dns.origin_zone);
-		free(cfg->dns.origin6_zone);
-		free(cfg->dns.asname_zone);
-		free(cfg->sources_mmdb);
-		free(cfg->sources_services);
-		free(cfg->smtp.url);
-		free(cfg->smtp.from);
-		free(cfg->smtp.user);
-		free(cfg->smtp.password_file);
-		free(cfg->smtp.password_env);
-		free(cfg->smtp.tls_ca_file);
-		free(cfg->notify.webhook);
-		free(cfg->notify.secret_file);
-		free(cfg->notify.secret_env);
-		free(cfg);
-	}
-
-	void config_secret_free(char *secret)
-	{
-		if (!secret)
-			return;
-		/* volatile, so the wipe is not optimised away */
-		for (volatile char *p = secret; *p; p++)
-			*p = '\0';
-		free(secret);
-	}
-
-	/* The first line of what `f` yields, without its line end. */
-	static int first_line(FILE * f, char **out, const char *what, const char *name,
-	                      struct err *e)
-	{
-		struct buf b;
-		buf_init(&b, SECRET_MAX);
-		int c;
-		while ((c = fgetc(f)) != EOF && c != '\n') {
-			if (buf_putc(&b, (char)c) != 0) {
-				config_secret_free(buf_steal(&b));
-				return err_set(e, ERR_CONFIG,
-				               "%s of [mailbox %s] is longer than %d bytes", what,
-				               name, SECRET_MAX);
-			}
-		}
-		if (b.len && b.data[b.len - 1] == '\r')
-			b.data[--b.len] = '\0';
-		if (b.len == 0) {
-			buf_free(&b);
-			return err_set(e, ERR_CONFIG, "%s of [mailbox %s] is empty", what, name);
-		}
-		*out = buf_steal(&b);
+int config_find(const char *cli_path, char **path_out, struct err *e)
+{
+	*path_out = NULL;
+	if (cli_path) {
+		if (access(cli_path, R_OK) != 0)
+			return err_set(e, ERR_CONFIG, "cannot read config file %s: %s", cli_path,
+			               strerror(errno));
+		*path_out = xstrdup(cli_path);
 		return 0;
 	}
-
-	int config_mailbox_secret(const struct config_mailbox *mb, char **password, char **bearer,
-	                          struct err *e)
-	{
-		*password = *bearer = NULL;
-		if (mb->password_env) {
-			const char *v = getenv(mb->password_env);
-			if (!v || !*v)
-				return err_set(
-				    e, ERR_CONFIG,
-				    "[mailbox %s]: environment variable %s (password_env) is "
-				    "not set",
-				    mb->name, mb->password_env);
-			*password = xstrdup(v);
-			return 0;
-		}
-		const char *file = mb->password_file ? mb->password_file : mb->oauth2_token_file;
-		if (file) {
-			FILE *f = fopen(file, "r");
-			if (!f)
-				return err_set(e, ERR_CONFIG, "[mailbox %s]: cannot read %s: %s",
-				               mb->name, file, strerror(errno));
-			int rc = first_line(
-			    f, mb->password_file ? password : bearer,
-			    mb->password_file ? "password_file" : "oauth2_token_file", mb->name, e);
-			fclose(f);
-			return rc;
-		}
-		if (mb->oauth2_token_command) {
-			fflush(stdout);
-			FILE *p = popen(mb->oauth2_token_command, "r");
-			if (!p)
-				return err_set(e, ERR_CONFIG,
-				               "[mailbox %s]: cannot run oauth2_token_command: %s",
-				               mb->name, strerror(errno));
-			int rc = first_line(p, bearer, "the output of oauth2_token_command",
-			                    mb->name, e);
-			/* Drain, so the command does not die of SIGPIPE and report failure. */
-			while (fgetc(p) != EOF)
-				;
-			int st = pclose(p);
-			if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-				config_secret_free(*bearer);
-				*bearer = NULL;
-				return err_set(
-				    e, ERR_CONFIG,
-				    "[mailbox %s]: oauth2_token_command failed (exit status %d)",
-				    mb->name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-			}
-			return rc;
-		}
-		return err_set(e, ERR_CONFIG, "[mailbox %s] has no password or token configured",
-		               mb->name);
+	char *cand = NULL;
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	if (xdg && *xdg)
+		cand = xasprintf("%s/dmarcsift/dmarcsift.conf", xdg);
+	else if (home && *home)
+		cand = xasprintf("%s/.config/dmarcsift/dmarcsift.conf", home);
+	if (cand && access(cand, F_OK) == 0) {
+		*path_out = cand;
+		return 0;
 	}
+	free(cand);
+	if (access("/etc/dmarcsift/dmarcsift.conf", F_OK) == 0)
+		*path_out = xstrdup("/etc/dmarcsift/dmarcsift.conf");
+	return 0;
+}
+
+bool config_ok(const struct config *cfg)
+{
+	return cfg && cfg->n_errors == 0;
+}
+
+const struct config_mailbox *config_mailbox_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg && i < cfg->n_mailboxes; i++)
+		if (strcmp(cfg->mailboxes[i].name, name) == 0)
+			return &cfg->mailboxes[i];
+	return NULL;
+}
+
+const char *config_mailbox_kind_name(enum config_mailbox_kind kind)
+{
+	switch (kind) {
+	case CONFIG_MAILBOX_IMAP:
+		return "IMAP mailbox";
+	case CONFIG_MAILBOX_MAILDIR:
+		return "Maildir";
+	case CONFIG_MAILBOX_MBOX:
+		return "mbox";
+	}
+	return "?";
+}
+
+static void mailbox_free(struct config_mailbox *mb)
+{
+	char **fields[] = {&mb->name,
+	                   &mb->url,
+	                   &mb->path,
+	                   &mb->user,
+	                   &mb->password_file,
+	                   &mb->password_env,
+	                   &mb->oauth2_token_file,
+	                   &mb->oauth2_token_command,
+	                   &mb->tenant,
+	                   &mb->processed_folder,
+	                   &mb->failed_folder,
+	                   &mb->tls_ca_file};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		free(*fields[i]);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_mailboxes; i++)
+		mailbox_free(&cfg->mailboxes[i]);
+	free(cfg->mailboxes);
+	for (size_t i = 0; i < cfg->n_errors; i++)
+		free(cfg->errors[i]);
+	free(cfg->errors);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
+	free(cfg->path);
+	free(cfg->db_url);
+	free(cfg->dns.servers);
+	free(cfg->dns.origin_zone);
+	free(cfg->dns.origin6_zone);
+	free(cfg->dns.asname_zone);
+	free(cfg->sources_mmdb);
+	free(cfg->sources_services);
+	free(cfg->smtp.url);
+	free(cfg->smtp.from);
+	free(cfg->smtp.user);
+	free(cfg->smtp.password_file);
+	free(cfg->smtp.password_env);
+	free(cfg->smtp.tls_ca_file);
+	free(cfg->notify.webhook);
+	free(cfg->notify.secret_file);
+	free(cfg->notify.secret_env);
+	free(cfg);
+}
+
+void config_secret_free(char *secret)
+{
+	if (!secret)
+		return;
+	/* volatile, so the wipe is not optimised away */
+	for (volatile char *p = secret; *p; p++)
+		*p = '\0';
+	free(secret);
+}
+
+/* The first line of what `f` yields, without its line end. */
+static int first_line(FILE *f, char **out, const char *what, const char *name, struct err *e)
+{
+	struct buf b;
+	buf_init(&b, SECRET_MAX);
+	int c;
+	while ((c = fgetc(f)) != EOF && c != '\n') {
+		if (buf_putc(&b, (char)c) != 0) {
+			config_secret_free(buf_steal(&b));
+			return err_set(e, ERR_CONFIG, "%s of [mailbox %s] is longer than %d bytes",
+			               what, name, SECRET_MAX);
+		}
+	}
+	if (b.len && b.data[b.len - 1] == '\r')
+		b.data[--b.len] = '\0';
+	if (b.len == 0) {
+		buf_free(&b);
+		return err_set(e, ERR_CONFIG, "%s of [mailbox %s] is empty", what, name);
+	}
+	*out = buf_steal(&b);
+	return 0;
+}
+
+int config_mailbox_secret(const struct config_mailbox *mb, char **password, char **bearer,
+                          struct err *e)
+{
+	*password = *bearer = NULL;
+	if (mb->password_env) {
+		const char *v = getenv(mb->password_env);
+		if (!v || !*v)
+			return err_set(e, ERR_CONFIG,
+			               "[mailbox %s]: environment variable %s (password_env) is "
+			               "not set",
+			               mb->name, mb->password_env);
+		*password = xstrdup(v);
+		return 0;
+	}
+	const char *file = mb->password_file ? mb->password_file : mb->oauth2_token_file;
+	if (file) {
+		FILE *f = fopen(file, "r");
+		if (!f)
+			return err_set(e, ERR_CONFIG, "[mailbox %s]: cannot read %s: %s", mb->name,
+			               file, strerror(errno));
+		int rc = first_line(f, mb->password_file ? password : bearer,
+		                    mb->password_file ? "password_file" : "oauth2_token_file",
+		                    mb->name, e);
+		fclose(f);
+		return rc;
+	}
+	if (mb->oauth2_token_command) {
+		fflush(stdout);
+		FILE *p = popen(mb->oauth2_token_command, "r");
+		if (!p)
+			return err_set(e, ERR_CONFIG,
+			               "[mailbox %s]: cannot run oauth2_token_command: %s",
+			               mb->name, strerror(errno));
+		int rc = first_line(p, bearer, "the output of oauth2_token_command", mb->name, e);
+		/* Drain, so the command does not die of SIGPIPE and report failure. */
+		while (fgetc(p) != EOF)
+			;
+		int st = pclose(p);
+		if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+			config_secret_free(*bearer);
+			*bearer = NULL;
+			return err_set(e, ERR_CONFIG,
+			               "[mailbox %s]: oauth2_token_command failed (exit status %d)",
+			               mb->name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		}
+		return rc;
+	}
+	return err_set(e, ERR_CONFIG, "[mailbox %s] has no password or token configured", mb->name);
+}

@@ -60,6 +60,8 @@ struct config_dns {
 	char *origin_zone; /* IPv4 origin TXT zone; "" turns ASN lookups off */
 	char *origin6_zone;
 	char *asname_zone;
+};
+
 /* [smtp]: where `report --mail-to` sends (secrets: where to read them). */
 struct config_smtp {
 	char *url; /* smtps://HOST[:PORT] or smtp://HOST[:PORT] */
