@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"bounces", cmd_bounces, "parse, classify and store SMTP bounce records"},
     {"suppressions", cmd_suppressions, "list suppressed recipient addresses per tenant"},
     {"escalations", cmd_escalations, "list open bounce escalations (repeating rejects)"},
+    {"report", cmd_report, "DMARC reports per tenant and MSP-wide: text, CSV, JSON, HTML"},
     {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
     {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},

@@ -19,6 +19,7 @@ int cmd_reprocess(int argc, char **argv);
 int cmd_bounces(int argc, char **argv);
 int cmd_suppressions(int argc, char **argv);
 int cmd_escalations(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_sources(int argc, char **argv);

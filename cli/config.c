@@ -17,6 +17,8 @@
 
 #define SECRET_MAX 16384
 
+static int first_line(FILE *f, char **out, const char *what, const char *name, struct err *e);
+
 /*
  * Parsing state. inih (Debian's build has INI_HANDLER_LINENO off) does not
  * tell the handler the line number, so our reader hands inih one line per
@@ -34,7 +36,16 @@ struct parse {
 	bool pending_section; /* a header was read, no key of it seen yet */
 	int pending_line;
 	char pending_raw[128];
-	enum { SEC_NONE, SEC_DATABASE, SEC_MAILBOX, SEC_DNS, SEC_SOURCES, SEC_UNKNOWN } sec;
+	enum {
+		SEC_NONE,
+		SEC_DATABASE,
+		SEC_MAILBOX,
+		SEC_DNS,
+		SEC_SOURCES,
+		SEC_SMTP,
+		SEC_NOTIFY,
+		SEC_UNKNOWN
+	} sec;
 	struct config_mailbox *mb; /* current [mailbox] */
 	unsigned seen;             /* keys seen in the current section (bit per key) */
 	bool db_seen, dns_seen, sources_seen;
@@ -99,12 +110,13 @@ static void close_pending(struct parse *ps)
 	ps->pending_section = false;
 	if (strncmp(ps->pending_raw, "mailbox", 7) == 0 ||
 	    strcmp(ps->pending_raw, "database") == 0 || strcmp(ps->pending_raw, "dns") == 0 ||
-	    strcmp(ps->pending_raw, "sources") == 0)
+	    strcmp(ps->pending_raw, "sources") == 0 || strcmp(ps->pending_raw, "smtp") == 0 ||
+	    strcmp(ps->pending_raw, "notify") == 0)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
 	else
 		problem(ps, ps->pending_line,
-		        "unknown section [%s] (expected [database], [mailbox NAME], [dns] or "
-		        "[sources])",
+		        "unknown section [%s] (expected [database], [mailbox NAME], [dns], "
+		        "[sources], [smtp] or [notify])",
 		        ps->pending_raw);
 }
 
@@ -210,6 +222,10 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->sec = SEC_DATABASE;
 		return;
 	}
+	if (strcmp(section, "smtp") == 0 || strcmp(section, "notify") == 0) {
+		ps->sec = section[0] == 's' ? SEC_SMTP : SEC_NOTIFY;
+		return;
+	}
 	if (strcmp(section, "dns") == 0 || strcmp(section, "sources") == 0) {
 		bool dns = section[0] == 'd';
 		bool *seen = dns ? &ps->dns_seen : &ps->sources_seen;
@@ -243,7 +259,8 @@ static void begin_section(struct parse *ps, const char *section)
 	}
 	ps->sec = SEC_UNKNOWN;
 	problem(ps, line,
-	        "unknown section [%s] (expected [database], [mailbox NAME], [dns] or [sources])",
+	        "unknown section [%s] (expected [database], [mailbox NAME], [dns], [sources], "
+	        "[smtp] or [notify])",
 	        section);
 }
 
@@ -433,6 +450,95 @@ static void sources_key(struct parse *ps, const char *name, const char *value)
 		problem(ps, ps->line, "%s '%s' cannot be read: %s", name, value, strerror(errno));
 }
 
+static void smtp_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_smtp *s = &ps->cfg->smtp;
+	static const char *const keys[] = {"url",          "from",        "user", "password_file",
+	                                   "password_env", "tls_ca_file", NULL};
+	char **slots[] = {&s->url,           &s->from,         &s->user,
+	                  &s->password_file, &s->password_env, &s->tls_ca_file};
+	int k = key_index(keys, name);
+	if (k < 0) {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [smtp] (known: url, from, user, password_file, "
+		        "password_env, tls_ca_file)",
+		        name);
+		return;
+	}
+	if (*slots[k]) {
+		problem(ps, ps->line, "'%s' given twice in [smtp]", name);
+		return;
+	}
+	if (k == 0 && strncmp(value, "smtps://", 8) != 0 && strncmp(value, "smtp://", 7) != 0) {
+		problem(ps, ps->line, "[smtp] url '%s': expected smtps://HOST[:PORT] or smtp://...",
+		        value);
+		return;
+	}
+	if (k == 1 && (!strchr(value, '@') || strpbrk(value, " <>\r\n"))) {
+		problem(ps, ps->line, "[smtp] from '%s' is not an address", value);
+		return;
+	}
+	set_str(ps, slots[k], name, value);
+}
+
+static void notify_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_notify *n = &ps->cfg->notify;
+	if (strcmp(name, "retries") == 0) {
+		char *end = NULL;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || !*value || *end || v < 0 || v > 20)
+			problem(ps, ps->line, "[notify] retries = '%s': expected 0 to 20", value);
+		else
+			n->retries = (int)v;
+		return;
+	}
+	static const char *const keys[] = {"webhook", "secret_file", "secret_env", NULL};
+	char **slots[] = {&n->webhook, &n->secret_file, &n->secret_env};
+	int k = key_index(keys, name);
+	if (k < 0) {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [notify] (known: webhook, secret_file, "
+		        "secret_env, "
+		        "retries)",
+		        name);
+		return;
+	}
+	if (*slots[k]) {
+		problem(ps, ps->line, "'%s' given twice in [notify]", name);
+		return;
+	}
+	if (k == 0 && strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) {
+		problem(ps, ps->line, "[notify] webhook '%s': expected https://...", value);
+		return;
+	}
+	set_str(ps, slots[k], name, value);
+}
+
+int config_read_secret(const char *section, const char *file, const char *env, char **out,
+                       struct err *e)
+{
+	*out = NULL;
+	if (file) {
+		FILE *f = fopen(file, "r");
+		if (!f)
+			return err_set(e, ERR_CONFIG, "[%s]: cannot read %s: %s", section, file,
+			               strerror(errno));
+		int rc = first_line(f, out, "the secret file", section, e);
+		fclose(f);
+		return rc;
+	}
+	if (env) {
+		const char *v = getenv(env);
+		if (!v || !*v)
+			return err_set(e, ERR_CONFIG, "[%s]: environment variable %s is not set",
+			               section, env);
+		*out = xstrdup(v);
+	}
+	return 0;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *ps = user;
@@ -464,6 +570,12 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_SOURCES:
 		sources_key(ps, name, value);
 		break;
+	case SEC_SMTP:
+		smtp_key(ps, name, value);
+		break;
+	case SEC_NOTIFY:
+		notify_key(ps, name, value);
+		break;
 	}
 	return 1;
 }
@@ -491,7 +603,8 @@ static void validate_mailbox(struct parse *ps, struct config_mailbox *mb)
 			        n);
 		else if (pw + tok > 1)
 			problem(ps, line,
-			        "[mailbox %s] gives more than one of password_file, password_env, "
+			        "[mailbox %s] gives more than one of password_file, "
+			        "password_env, "
 			        "oauth2_token_file, oauth2_token_command; use exactly one",
 			        n);
 		if (mb->password_file && access(mb->password_file, R_OK) != 0)
@@ -502,14 +615,16 @@ static void validate_mailbox(struct parse *ps, struct config_mailbox *mb)
 			        n, mb->oauth2_token_file, strerror(errno));
 		if (mb->password_env && !getenv(mb->password_env))
 			warning(ps, line,
-			        "[mailbox %s]: environment variable %s (password_env) is not set "
+			        "[mailbox %s]: environment variable %s (password_env) is "
+			        "not set "
 			        "now",
 			        n, mb->password_env);
 		if (mb->password_file) {
 			struct stat st;
 			if (stat(mb->password_file, &st) == 0 && (st.st_mode & 077))
 				warning(ps, line,
-				        "[mailbox %s]: password_file '%s' is readable by group or "
+				        "[mailbox %s]: password_file '%s' is readable by "
+				        "group or "
 				        "others (chmod 600 it)",
 				        n, mb->password_file);
 		}
@@ -517,7 +632,8 @@ static void validate_mailbox(struct parse *ps, struct config_mailbox *mb)
 		const char *kind = config_mailbox_kind_name(mb->kind);
 		if (mb->user || pw || tok)
 			problem(ps, line,
-			        "[mailbox %s] is a %s: user, password and oauth2 keys do not apply",
+			        "[mailbox %s] is a %s: user, password and oauth2 keys do "
+			        "not apply",
 			        n, kind);
 		if (mb->tls_ca_file || mb->insecure_skip_verify)
 			problem(ps, line, "[mailbox %s] is a %s: TLS keys do not apply", n, kind);
@@ -556,6 +672,7 @@ int config_load_string(struct config **out, const char *name, const char *text, 
 {
 	(void)e;
 	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->notify.retries = -1;
 	cfg->path = xstrdup(name);
 	struct parse ps = {.cfg = cfg, .name = name, .text = text};
 	return parse_with(out, &ps);
@@ -573,6 +690,7 @@ int config_load(struct config **out, const char *path, struct err *e)
 		return err_set(e, ERR_CONFIG, "cannot read config file %s: %s", path,
 		               strerror(errno));
 	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->notify.retries = -1;
 	cfg->path = xstrdup(path);
 	struct parse ps = {.cfg = cfg, .name = path, .f = f};
 	int rc = parse_with(out, &ps);
@@ -672,6 +790,15 @@ void config_free(struct config *cfg)
 	free(cfg->dns.asname_zone);
 	free(cfg->sources_mmdb);
 	free(cfg->sources_services);
+	free(cfg->smtp.url);
+	free(cfg->smtp.from);
+	free(cfg->smtp.user);
+	free(cfg->smtp.password_file);
+	free(cfg->smtp.password_env);
+	free(cfg->smtp.tls_ca_file);
+	free(cfg->notify.webhook);
+	free(cfg->notify.secret_file);
+	free(cfg->notify.secret_env);
 	free(cfg);
 }
 

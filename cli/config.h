@@ -62,12 +62,32 @@ struct config_dns {
 	char *asname_zone;
 };
 
+/* [smtp]: where `report --mail-to` sends (secrets: where to read them). */
+struct config_smtp {
+	char *url; /* smtps://HOST[:PORT] or smtp://HOST[:PORT] */
+	char *from;
+	char *user;
+	char *password_file;
+	char *password_env;
+	char *tls_ca_file;
+};
+
+/* [notify]: the webhook new or reopened flags and escalations are posted to. */
+struct config_notify {
+	char *webhook; /* https://... */
+	char *secret_file;
+	char *secret_env;
+	int retries; /* -1: the default */
+};
+
 struct config {
 	char *path;   /* the file read, NULL when there was none */
 	char *db_url; /* [database] url, NULL when not given */
 	struct config_dns dns;
 	char *sources_mmdb;     /* [sources] mmdb: a MaxMind-format database */
 	char *sources_services; /* [sources] services: a services table file */
+	struct config_smtp smtp;
+	struct config_notify notify;
 	struct config_mailbox *mailboxes;
 	size_t n_mailboxes;
 	char **errors; /* "FILE:LINE: problem" */
@@ -97,5 +117,10 @@ int config_mailbox_secret(const struct config_mailbox *mb, char **password, char
                           struct err *e);
 void config_secret_free(char *secret);
 const char *config_mailbox_kind_name(enum config_mailbox_kind kind);
+/* The secret of [smtp] (password) or [notify] (HMAC key): the first line of
+ * `file`, else the value of environment variable `env`; *out is NULL when
+ * neither is configured. Free with config_secret_free. */
+int config_read_secret(const char *section, const char *file, const char *env, char **out,
+                       struct err *e);
 
 #endif

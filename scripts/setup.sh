@@ -25,6 +25,10 @@ DMARCSIFT_DNS_SERVERS=$(scripts/dns-test-server.sh start "$dnsdir")
 export DMARCSIFT_DNS_SERVERS
 echo "local DNS server with the fixtures' zone data: $DMARCSIFT_DNS_SERVERS (stop: scripts/dns-test-server.sh stop $dnsdir)"
 
+echo "== the demo tenant (owns the fixtures' domains; adding them again is a no-op)"
+build/dmarcsift tenant add demo example.com example.org shop.example
+# Its reports read as its own role, which sees no other tenant.
+build/dmarcsift tenant grant demo dmarcsift_demo_reader
 echo "== ingesting the bundled fixtures (fixtures/hostile/ holds deliberately broken inputs: those are quarantined)"
 set +e
 build/dmarcsift ingest --quiet fixtures/reports fixtures/archives fixtures/mail fixtures/hostile fixtures/sources
@@ -63,3 +67,11 @@ echo "  psql \"\$(build/dmarcsift db url)\"        # views: v_reports, v_records
 echo
 echo "The data is in the embedded PostgreSQL cluster: $url"
 echo "Report views: psql \"$url\" -c 'SELECT * FROM dmarcsift.v_reports'"
+echo
+echo "== reports (the fixtures' whole time span: --since all)"
+mkdir -p build/reports
+build/dmarcsift report --tenant demo --since all --format html --out build/reports/demo.html
+build/dmarcsift report --all-tenants --since all --format html --out build/reports/overview.html
+echo "HTML report for the demo tenant: $(pwd)/build/reports/demo.html"
+echo "MSP overview:                    $(pwd)/build/reports/overview.html"
+echo "(text: build/dmarcsift report --tenant demo --since all)"
