@@ -34,7 +34,15 @@ struct parse {
 	bool pending_section; /* a header was read, no key of it seen yet */
 	int pending_line;
 	char pending_raw[128];
-	enum { SEC_NONE, SEC_DATABASE, SEC_MAILBOX, SEC_DNS, SEC_SOURCES, SEC_UNKNOWN } sec;
+	enum {
+		SEC_NONE,
+		SEC_DATABASE,
+		SEC_TENANTS,
+		SEC_MAILBOX,
+		SEC_DNS,
+		SEC_SOURCES,
+		SEC_UNKNOWN
+	} sec;
 	struct config_mailbox *mb; /* current [mailbox] */
 	unsigned seen;             /* keys seen in the current section (bit per key) */
 	bool db_seen, dns_seen, sources_seen;
@@ -103,8 +111,8 @@ static void close_pending(struct parse *ps)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
 	else
 		problem(ps, ps->pending_line,
-		        "unknown section [%s] (expected [database], [mailbox NAME], [dns] or "
-		        "[sources])",
+		        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
+		        "[dns] or [sources])",
 		        ps->pending_raw);
 }
 
@@ -210,6 +218,10 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->sec = SEC_DATABASE;
 		return;
 	}
+	if (strcmp(section, "tenants") == 0) {
+		ps->sec = SEC_TENANTS;
+		return;
+	}
 	if (strcmp(section, "dns") == 0 || strcmp(section, "sources") == 0) {
 		bool dns = section[0] == 'd';
 		bool *seen = dns ? &ps->dns_seen : &ps->sources_seen;
@@ -243,7 +255,8 @@ static void begin_section(struct parse *ps, const char *section)
 	}
 	ps->sec = SEC_UNKNOWN;
 	problem(ps, line,
-	        "unknown section [%s] (expected [database], [mailbox NAME], [dns] or [sources])",
+	        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], [dns] or "
+	        "[sources])",
 	        section);
 }
 
@@ -452,6 +465,21 @@ static int handler(void *user, const char *section, const char *name, const char
 		} else {
 			ps->cfg->db_url = xstrdup(value);
 		}
+		break;
+	case SEC_TENANTS:
+		/* pinned: what a mailbox or --tenant pinned to one tenant does with
+		 * a report whose domain another tenant owns: store it under the
+		 * owner and warn (owner, the default), or quarantine it (strict). */
+		if (strcmp(name, "pinned") != 0)
+			problem(ps, ps->line, "unknown key '%s' in [tenants] (known: pinned)",
+			        name);
+		else if (strcmp(value, "strict") == 0)
+			ps->cfg->pinned_strict = true;
+		else if (strcmp(value, "owner") == 0)
+			ps->cfg->pinned_strict = false;
+		else
+			problem(ps, ps->line, "pinned must be 'owner' or 'strict', not '%s'",
+			        value);
 		break;
 	case SEC_MAILBOX:
 		mailbox_key(ps, name, value);

@@ -68,6 +68,10 @@ struct config {
 	struct config_dns dns;
 	char *sources_mmdb;     /* [sources] mmdb: a MaxMind-format database */
 	char *sources_services; /* [sources] services: a services table file */
+	/* [tenants] pinned = strict: quarantine a report a pinned mailbox or
+	 * --tenant delivers for a domain another tenant owns (default: store it
+	 * under that owner and warn). */
+	bool pinned_strict;
 	struct config_mailbox *mailboxes;
 	size_t n_mailboxes;
 	char **errors; /* "FILE:LINE: problem" */
