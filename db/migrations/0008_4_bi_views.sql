@@ -142,3 +142,7 @@ COMMENT ON COLUMN dmarcsift.v_daily.dmarc_pass IS 'Messages passing DMARC (align
 COMMENT ON COLUMN dmarcsift.v_daily.quarantined IS 'Messages the receiver quarantined';
 COMMENT ON COLUMN dmarcsift.v_daily.rejected IS 'Messages the receiver rejected';
 COMMENT ON COLUMN dmarcsift.v_daily.reports IS 'Reports contributing';
+-- The columns 0006_bounce_formats added to v_bounces.
+COMMENT ON COLUMN dmarcsift.v_bounces.format IS 'Layout the event was read from: postfix, exim, csv, dsn, a notice family, ses, arf, auto_reply (NULL: stored before it was recorded)';
+COMMENT ON COLUMN dmarcsift.v_bounces.auto_reply IS 'True for an RFC 3834 auto-reply / out-of-office (class accepted)';
+COMMENT ON COLUMN dmarcsift.v_bounces.feedback_type IS 'ARF Feedback-Type of a complaint';
