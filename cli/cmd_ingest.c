@@ -264,6 +264,8 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 		json_object_object_add(o, "bounce_events",
 		                       json_object_new_int64((int64_t)st->bounce_events));
 		json_object_object_add(o, "unreadable", json_object_new_int64((int64_t)unreadable));
+		json_object_object_add(o, "tenant_mismatches",
+		                       json_object_new_int64((int64_t)st->mismatched));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 		return;
@@ -276,6 +278,9 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 		       (unsigned long long)st->recovered);
 	if (st->records_skipped)
 		printf(", %llu records skipped", (unsigned long long)st->records_skipped);
+	if (st->mismatched)
+		printf(", %llu for another tenant than --tenant",
+		       (unsigned long long)st->mismatched);
 	if (st->dsn)
 		printf(", %llu DSN (%llu new bounce events)", (unsigned long long)st->dsn,
 		       (unsigned long long)st->bounce_events);
@@ -344,10 +349,15 @@ int cmd_ingest(int argc, char **argv)
 	int rc = cli_connect(db_opt, &db);
 	if (rc != 0)
 		return rc;
+	rc = cli_check_tenant(db, tenant);
+	if (rc != EXIT_OK) {
+		db_close(db);
+		return rc;
+	}
 	char started[64] = "";
 	if (resolve)
 		cli_resolve_mark_start(db, started, sizeof started);
-	struct pipeline_opts po = {.tenant_override = tenant};
+	struct pipeline_opts po = {.tenant_override = tenant, .pinned_strict = cli_pinned_strict()};
 	struct ingest_run run = {.progress = !quiet && !json && isatty(STDERR_FILENO)};
 	clock_gettime(CLOCK_MONOTONIC, &run.last_progress);
 	pipeline_new(&run.pipe, db, &po);

@@ -56,6 +56,7 @@ struct mb_run {
 	struct db *db;
 	struct pipeline *pipe;
 	int tenant_id;
+	bool pinned_strict; /* [tenants] pinned = strict */
 	uint64_t fetched, ingested, duplicates, quarantined, dsn, moved, move_failed, skipped;
 	bool locked_out;
 	struct err mailbox_err; /* this mailbox could not be read */
@@ -403,7 +404,8 @@ static int poll_one(struct mb_run *r)
 		return 0;
 	}
 	int rc = 0;
-	struct pipeline_opts po = {.tenant_override = mb->tenant};
+	struct pipeline_opts po = {.tenant_override = mb->tenant,
+	                           .pinned_strict = r->pinned_strict};
 	if (mailbox_state_tenant(r->db, mb->tenant, &r->tenant_id, &r->mailbox_err) != 0) {
 		if (r->mailbox_err.kind == ERR_RETRY) {
 			r->fatal = r->mailbox_err;
@@ -496,7 +498,7 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 		const struct config_mailbox *mb = &cfg->mailboxes[i];
 		if (only && strcmp(mb->name, only) != 0)
 			continue;
-		struct mb_run r = {.mb = mb, .db = db};
+		struct mb_run r = {.mb = mb, .db = db, .pinned_strict = cfg->pinned_strict};
 		int rc = poll_one(&r);
 		if (json)
 			json_object_array_add(arr, json_line(&r));

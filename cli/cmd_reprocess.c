@@ -79,9 +79,16 @@ int cmd_reprocess(int argc, char **argv)
 		free(shas);
 		return rc;
 	}
+	rc = cli_check_tenant(db, tenant);
+	if (rc != EXIT_OK) {
+		db_close(db);
+		free(shas);
+		return rc;
+	}
 	struct err e = {0};
 	struct pipeline *p = NULL;
-	struct pipeline_opts po = {.tenant_override = tenant, .reprocess = true};
+	struct pipeline_opts po = {
+	    .tenant_override = tenant, .reprocess = true, .pinned_strict = cli_pinned_strict()};
 	pipeline_new(&p, db, &po);
 	if (all) {
 		struct store_failure *f = NULL;

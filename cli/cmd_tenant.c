@@ -1,36 +1,59 @@
 /*
- * dmarcsift tenant: the client organisations of an install and the domains
- * each one owns.
+ * dmarcsift tenant: the client organisations of an install, the domains each
+ * one owns, and the database roles that read each one.
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "core/xalloc.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: dmarcsift tenant add NAME DOMAIN... [--db CONN]\n"
-	        "       dmarcsift tenant list [--db CONN]\n"
-	        "       dmarcsift tenant grant NAME ROLE [--login] [--db CONN]\n"
-	        "       dmarcsift tenant revoke NAME ROLE [--db CONN]\n"
+	        "usage: dmarcsift tenant add NAME DOMAIN...        [--db CONN]\n"
+	        "       dmarcsift tenant list | show NAME\n"
+	        "       dmarcsift tenant domain add|remove NAME DOMAIN...\n"
+	        "       dmarcsift tenant rename NAME NEWNAME\n"
+	        "       dmarcsift tenant remove NAME [--purge]\n"
+	        "       dmarcsift tenant import FILE               (CSV lines: tenant,domain)\n"
+	        "       dmarcsift tenant grant NAME ROLE [--login] | revoke NAME ROLE\n"
 	        "\n"
-	        "A report belongs to the tenant owning its policy domain or that domain's\n"
-	        "organisational domain (public suffix list); reports for domains nobody\n"
-	        "owns wait in the built-in tenant 'unassigned' ('tenant list' counts them).\n"
-	        "After adding a tenant, 'dmarcsift reprocess --all' retries quarantined input.\n"
-	        "\n"
-	        "grant lets database role ROLE read tenant NAME through the views (creating\n"
-	        "ROLE, a LOGIN role with --login, when this role may; else it prints the SQL\n"
-	        "a DBA must run); revoke takes that away. Isolation is bound to the role:\n"
-	        "no setting a reader can change shows it another tenant.\n");
+	        "A report (or bounce) belongs to the tenant owning the most specific of its\n"
+	        "domain and that domain's parents (a.sub.example.com: the owner of\n"
+	        "sub.example.com before the owner of example.com); what nobody owns waits in\n"
+	        "the built-in tenant 'unassigned', and adding a domain adopts it. Domains are\n"
+	        "stored as IDNA 2008 A-labels in lower case; public suffixes and wildcards are\n"
+	        "refused. Names are trimmed and unique without regard to case.\n"
+	        "remove returns the tenant's data to 'unassigned' (--purge deletes it).\n"
+	        "import adds every pair of FILE in one transaction; running it again changes\n"
+	        "nothing. grant lets database role ROLE read tenant NAME through the views\n"
+	        "(creating ROLE, LOGIN with --login, when this role may; else it prints the\n"
+	        "SQL a DBA must run); revoke takes that away.\n");
 }
 
-/* grant / revoke: the statements we could not run go to the DBA. */
+static void print_dba(char **dba, size_t n)
+{
+	if (n == 0)
+		return;
+	printf("this role may not change roles; a DBA must run:\n");
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", dba[i]);
+}
+
+static void print_adopted(const struct store_adopted *a)
+{
+	printf("adopted from 'unassigned': %lld report(s), %lld bounce(s), %lld suppression(s), "
+	       "%lld escalation(s)\n",
+	       a->reports, a->bounces, a->suppressions, a->escalations);
+}
+
 static int grant_revoke(struct db *db, bool grant, const char *tenant, const char *role, bool login)
 {
 	struct err e = {0};
@@ -42,75 +65,221 @@ static int grant_revoke(struct db *db, bool grant, const char *tenant, const cha
 		return cli_fail(&e);
 	printf(grant ? "role %s reads tenant %s\n" : "role %s no longer reads tenant %s\n", role,
 	       tenant);
-	if (n > 0) {
-		printf("this role may not change roles; a DBA must run:\n");
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", dba[i]);
-	}
+	print_dba(dba, n);
 	migrate_sql_free(dba, n);
 	return EXIT_OK;
+}
+
+static int list_or_show(struct db *db, const char *name)
+{
+	struct err e = {0};
+	struct store_tenant *t = NULL;
+	size_t n = 0;
+	int id = -1;
+	if ((name && store_tenant_id(db, name, &id, &e) != 0) ||
+	    store_tenant_list(db, &t, &n, &e) != 0)
+		return cli_fail(&e);
+	if (!name)
+		printf("%-24s %10s %12s  %s\n", "TENANT", "REPORTS", "RECORDS", "DOMAINS");
+	for (size_t i = 0; i < n; i++) {
+		if (!name) {
+			printf("%-24s %10lld %12lld  %s%s\n", t[i].name, (long long)t[i].reports,
+			       (long long)t[i].records, t[i].domains,
+			       i == 0 && t[i].reports > 0 ? "(reports waiting for a tenant)" : "");
+			continue;
+		}
+		if (strcasecmp(t[i].name, name) != 0)
+			continue;
+		printf("tenant:        %s\ncreated:       %s\ndomains:       %s\n"
+		       "reports:       %lld (%lld records)\nbounces:       %lld\n"
+		       "suppressions:  %lld active\nescalations:   %lld open\n"
+		       "reading roles: %s\n",
+		       t[i].name, t[i].created_at, *t[i].domains ? t[i].domains : "(none)",
+		       (long long)t[i].reports, (long long)t[i].records, (long long)t[i].bounces,
+		       (long long)t[i].suppressions, (long long)t[i].escalations,
+		       *t[i].roles ? t[i].roles : "(none)");
+	}
+	store_tenant_list_free(t, n);
+	return EXIT_OK;
+}
+
+/* Trims blanks at both ends in place. */
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* FILE: one `tenant,domain` pair a line; blank lines, '#' comments and a
+ * `tenant,domain` header are skipped. Quoting is not supported (neither
+ * field needs a comma), and is refused rather than misread. */
+static int import(struct db *db, const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "dmarcsift: error: cannot open %s\n", path);
+		return EXIT_USAGE;
+	}
+	char *line = NULL;
+	size_t cap = 0, n = 0, alloc = 0, lineno = 0;
+	char **tenants = NULL, **domains = NULL;
+	int rc = EXIT_OK;
+	while (getline(&line, &cap, f) > 0) {
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		char *comma = strchr(s, ',');
+		if (!comma || strchr(comma + 1, ',') || strchr(s, '"')) {
+			fprintf(
+			    stderr,
+			    "dmarcsift: error: %s:%zu: expected 'tenant,domain' (no quotes), got "
+			    "'%s'\n",
+			    path, lineno, s);
+			rc = EXIT_USAGE;
+			break;
+		}
+		*comma = '\0';
+		char *t = trim(s), *d = trim(comma + 1);
+		if (lineno == 1 && strcasecmp(t, "tenant") == 0 && strcasecmp(d, "domain") == 0)
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			tenants = xrealloc(tenants, alloc * sizeof *tenants);
+			domains = xrealloc(domains, alloc * sizeof *domains);
+		}
+		tenants[n] = xstrdup(t);
+		domains[n] = xstrdup(d);
+		n++;
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (rc == EXIT_OK) {
+		struct err e = {0};
+		struct store_adopted a = {0};
+		long long nt = 0, nd = 0;
+		if (store_tenant_import(db, (const char *const *)tenants,
+		                        (const char *const *)domains, n, &nt, &nd, &a, &e) != 0) {
+			rc = cli_fail(&e);
+		} else {
+			printf("%zu pair(s) read: %lld new tenant(s), %lld new domain(s)\n", n, nt,
+			       nd);
+			print_adopted(&a);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(tenants[i]);
+		free(domains[i]);
+	}
+	free(tenants);
+	free(domains);
+	return rc;
+}
+
+/* Checks the positional arguments against the action before connecting. */
+static bool args_ok(const char *const *a, size_t n, bool login, bool purge)
+{
+	const char *v = a[0];
+	if (login && strcmp(v, "grant") != 0)
+		return false;
+	if (purge && strcmp(v, "remove") != 0)
+		return false;
+	if (strcmp(v, "add") == 0)
+		return n >= 3;
+	if (strcmp(v, "list") == 0)
+		return n == 1;
+	if (strcmp(v, "show") == 0 || strcmp(v, "remove") == 0 || strcmp(v, "import") == 0)
+		return n == 2;
+	if (strcmp(v, "rename") == 0 || strcmp(v, "grant") == 0 || strcmp(v, "revoke") == 0)
+		return n == 3;
+	if (strcmp(v, "domain") == 0)
+		return n >= 4 && (strcmp(a[1], "add") == 0 || (strcmp(a[1], "remove") == 0));
+	return false;
 }
 
 int cmd_tenant(int argc, char **argv)
 {
 	const char *db_opt = NULL;
-	bool login = false;
-	const char *args[256] = {0};
+	bool login = false, purge = false;
+	const char **args = xcalloc((size_t)argc + 1, sizeof *args);
 	size_t nargs = 0;
+	int rc = EXIT_OK;
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			usage(stdout);
-			return EXIT_OK;
+			goto out;
 		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
 			db_opt = argv[++i];
 		} else if (strcmp(argv[i], "--login") == 0) {
 			login = true;
-		} else if (argv[i][0] == '-' || nargs == sizeof args / sizeof args[0]) {
-			usage(stderr);
-			return EXIT_USAGE;
+		} else if (strcmp(argv[i], "--purge") == 0) {
+			purge = true;
+		} else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
+			rc = EXIT_USAGE;
 		} else {
 			args[nargs++] = argv[i];
 		}
 	}
-	bool is_grant = nargs > 0 && strcmp(args[0], "grant") == 0;
-	bool is_revoke = nargs > 0 && strcmp(args[0], "revoke") == 0;
-	if (nargs == 0 || (strcmp(args[0], "add") == 0 && nargs < 3) ||
-	    ((is_grant || is_revoke) && nargs != 3) || (login && !is_grant) ||
-	    (strcmp(args[0], "add") != 0 && strcmp(args[0], "list") != 0 && !is_grant &&
-	     !is_revoke)) {
+	if (rc != EXIT_OK || nargs == 0 || !args_ok(args, nargs, login, purge)) {
 		usage(stderr);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 
 	struct db *db = NULL;
-	int rc = cli_connect(db_opt, &db);
+	rc = cli_connect(db_opt, &db);
 	if (rc != 0)
-		return rc;
+		goto out;
 	struct err e = {0};
-	if (is_grant || is_revoke) {
-		rc = grant_revoke(db, is_grant, args[1], args[2], login);
-	} else if (strcmp(args[0], "add") == 0) {
-		if (store_tenant_add(db, args[1], args + 2, nargs - 2, &e) != 0)
-			rc = cli_fail(&e);
-		else
-			printf("tenant %s owns %zu domain(s)\n", args[1], nargs - 2);
-	} else {
-		struct store_tenant *t = NULL;
-		size_t n = 0;
-		if (store_tenant_list(db, &t, &n, &e) != 0) {
+	struct store_adopted a = {0};
+	const char *v = args[0];
+	if (strcmp(v, "grant") == 0 || strcmp(v, "revoke") == 0) {
+		rc = grant_revoke(db, strcmp(v, "grant") == 0, args[1], args[2], login);
+	} else if (strcmp(v, "list") == 0 || strcmp(v, "show") == 0) {
+		rc = list_or_show(db, nargs > 1 ? args[1] : NULL);
+	} else if (strcmp(v, "import") == 0) {
+		rc = import(db, args[1]);
+	} else if (strcmp(v, "add") == 0 ||
+	           (strcmp(v, "domain") == 0 && strcmp(args[1], "add") == 0)) {
+		bool create = strcmp(v, "add") == 0;
+		const char *name = create ? args[1] : args[2];
+		size_t first = create ? 2 : 3;
+		if (store_tenant_domain_add(db, name, args + first, nargs - first, create, &a,
+		                            &e) != 0) {
 			rc = cli_fail(&e);
 		} else {
-			printf("%-24s %10s %12s  %s\n", "TENANT", "REPORTS", "RECORDS", "DOMAINS");
-			for (size_t i = 0; i < n; i++)
-				printf("%-24s %10lld %12lld  %s%s\n", t[i].name,
-				       (long long)t[i].reports, (long long)t[i].records,
-				       t[i].domains ? t[i].domains : "",
-				       strcmp(t[i].name, "unassigned") == 0 && t[i].reports > 0
-				           ? "(reports waiting for a tenant)"
-				           : "");
-			store_tenant_list_free(t, n);
+			printf("tenant %s owns %zu more domain(s)\n", name, nargs - first);
+			print_adopted(&a);
 		}
+	} else if (strcmp(v, "domain") == 0) {
+		for (size_t i = 3; i < nargs && rc == EXIT_OK; i++) {
+			if (store_tenant_domain_remove(db, args[2], args[i], &e) != 0)
+				rc = cli_fail(&e);
+			else
+				printf("tenant %s no longer owns %s (its data stays with it)\n",
+				       args[2], args[i]);
+		}
+	} else if (strcmp(v, "rename") == 0) {
+		if (store_tenant_rename(db, args[1], args[2], &e) != 0)
+			rc = cli_fail(&e);
+		else
+			printf("tenant %s is now %s\n", args[1], args[2]);
+	} else {
+		long long rows = 0;
+		if (store_tenant_remove(db, args[1], purge, &rows, &e) != 0)
+			rc = cli_fail(&e);
+		else
+			printf("tenant %s removed; %lld row(s) %s\n", args[1], rows,
+			       purge ? "deleted" : "returned to 'unassigned'");
 	}
 	db_close(db);
+out:
+	free(args);
 	return rc;
 }

@@ -1,9 +1,11 @@
 #include "cli/common.h"
 
 #include "cli/cmd.h"
+#include "cli/config.h"
 #include "core/xalloc.h"
 #include "db/cluster.h"
 #include "db/db.h"
+#include "db/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,4 +44,32 @@ int cli_connect(const char *db_opt, struct db **out)
 int cli_is_help(const char *s)
 {
 	return s && (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0);
+}
+
+int cli_check_tenant(struct db *db, const char *name)
+{
+	if (!name)
+		return EXIT_OK;
+	struct err e = {0};
+	int id = -1;
+	if (store_tenant_id(db, name, &id, &e) != 0)
+		return cli_fail(&e); /* unknown: ERR_CONFIG, exit 2 */
+	return EXIT_OK;
+}
+
+/* [tenants] pinned from the configuration file, when there is a readable
+ * one (ingest and reprocess need no configuration; a broken one is `config check`'s
+ * business, and the default applies). */
+bool cli_pinned_strict(void)
+{
+	struct err e = {0};
+	char *path = NULL;
+	struct config *cfg = NULL;
+	bool strict = false;
+	if (config_find(NULL, &path, &e) == 0 && path && config_load(&cfg, path, &e) == 0 &&
+	    config_ok(cfg))
+		strict = cfg->pinned_strict;
+	config_free(cfg);
+	free(path);
+	return strict;
 }

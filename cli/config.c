@@ -39,6 +39,7 @@ struct parse {
 	enum {
 		SEC_NONE,
 		SEC_DATABASE,
+		SEC_TENANTS,
 		SEC_MAILBOX,
 		SEC_DNS,
 		SEC_SOURCES,
@@ -115,8 +116,8 @@ static void close_pending(struct parse *ps)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
 	else
 		problem(ps, ps->pending_line,
-		        "unknown section [%s] (expected [database], [mailbox NAME], [dns], "
-		        "[sources], [smtp] or [notify])",
+		        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
+		        "[dns], [sources], [smtp] or [notify])",
 		        ps->pending_raw);
 }
 
@@ -222,6 +223,10 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->sec = SEC_DATABASE;
 		return;
 	}
+	if (strcmp(section, "tenants") == 0) {
+		ps->sec = SEC_TENANTS;
+		return;
+	}
 	if (strcmp(section, "smtp") == 0 || strcmp(section, "notify") == 0) {
 		ps->sec = section[0] == 's' ? SEC_SMTP : SEC_NOTIFY;
 		return;
@@ -259,8 +264,8 @@ static void begin_section(struct parse *ps, const char *section)
 	}
 	ps->sec = SEC_UNKNOWN;
 	problem(ps, line,
-	        "unknown section [%s] (expected [database], [mailbox NAME], [dns], [sources], "
-	        "[smtp] or [notify])",
+	        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], [dns], "
+	        "[sources], [smtp] or [notify])",
 	        section);
 }
 
@@ -558,6 +563,21 @@ static int handler(void *user, const char *section, const char *name, const char
 		} else {
 			ps->cfg->db_url = xstrdup(value);
 		}
+		break;
+	case SEC_TENANTS:
+		/* pinned: what a mailbox or --tenant pinned to one tenant does with
+		 * a report whose domain another tenant owns: store it under the
+		 * owner and warn (owner, the default), or quarantine it (strict). */
+		if (strcmp(name, "pinned") != 0)
+			problem(ps, ps->line, "unknown key '%s' in [tenants] (known: pinned)",
+			        name);
+		else if (strcmp(value, "strict") == 0)
+			ps->cfg->pinned_strict = true;
+		else if (strcmp(value, "owner") == 0)
+			ps->cfg->pinned_strict = false;
+		else
+			problem(ps, ps->line, "pinned must be 'owner' or 'strict', not '%s'",
+			        value);
 		break;
 	case SEC_MAILBOX:
 		mailbox_key(ps, name, value);

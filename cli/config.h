@@ -88,6 +88,10 @@ struct config {
 	char *sources_services; /* [sources] services: a services table file */
 	struct config_smtp smtp;
 	struct config_notify notify;
+	/* [tenants] pinned = strict: quarantine a report a pinned mailbox or
+	 * --tenant delivers for a domain another tenant owns (default: store it
+	 * under that owner and warn). */
+	bool pinned_strict;
 	struct config_mailbox *mailboxes;
 	size_t n_mailboxes;
 	char **errors; /* "FILE:LINE: problem" */

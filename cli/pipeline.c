@@ -35,6 +35,7 @@ struct part_run {
 	const char *complaint; /* the strict parse's error, kept on a recovered report */
 	struct store_tx *tx;
 	bool duplicate;
+	bool mismatch; /* a pinned tenant lost to the domain's owner (or strict refused) */
 };
 
 /* The bytes of one part: in memory, or a regular file read block by block. */
@@ -86,8 +87,21 @@ const char *pipeline_last_reason(const struct pipeline *p)
 static int on_header(void *ctx, const struct aggr_report *r, struct err *e)
 {
 	struct part_run *run = ctx;
-	if (store_report_begin(&run->tx, run->p->db, r, run->sha256, run->p->opts.tenant_override,
-	                       run->recover, run->complaint, &run->duplicate, e) != 0)
+	struct store_pin pin = {.tenant = run->p->opts.tenant_override,
+	                        .strict = run->p->opts.pinned_strict};
+	int rc = store_report_begin_pinned(&run->tx, run->p->db, r, run->sha256,
+	                                   pin.tenant ? &pin : NULL, run->recover, run->complaint,
+	                                   &run->duplicate, e);
+	if (pin.mismatch && !run->mismatch) {
+		run->mismatch = true;
+		run->p->st.mismatched++;
+		if (rc == 0)
+			log_warn(
+			    "report for %s: pinned to tenant %s, but tenant %s owns that domain; "
+			    "stored under %s",
+			    r->policy.domain, pin.tenant, pin.owner, pin.owner);
+	}
+	if (rc != 0)
 		return -1;
 	return run->duplicate ? AGGR_STOP : 0;
 }

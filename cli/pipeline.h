@@ -35,6 +35,7 @@ enum pipeline_outcome {
 struct pipeline_opts {
 	const char *tenant_override; /* every report goes to this tenant */
 	bool reprocess;              /* retry even bytes that were seen before */
+	bool pinned_strict;          /* quarantine reports the pin contradicts */
 };
 
 struct pipeline_stats {
@@ -48,6 +49,8 @@ struct pipeline_stats {
 	uint64_t records_skipped; /* records without a usable source_ip or count */
 	uint64_t dsn;             /* DSN messages stored as bounce events */
 	uint64_t bounce_events;   /* new bounce events from those DSNs */
+	uint64_t mismatched;      /* reports whose domain another tenant than the pinned
+	                             one owns (stored under the owner, or quarantined) */
 };
 
 int pipeline_new(struct pipeline **out, struct db *db, const struct pipeline_opts *opts);

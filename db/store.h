@@ -48,6 +48,19 @@ int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err 
 int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_report *r,
                        const char *raw_sha256, const char *tenant_override, bool recovered,
                        const char *complaint, bool *duplicate, struct err *e);
+/* A report delivered through a mailbox or --tenant pinned to one tenant.
+ * When another tenant owns its policy domain, the report goes to that owner
+ * and `mismatch` is set (the caller warns and counts it), or with `strict`
+ * it is refused as ERR_INPUT (quarantined) naming both tenants. */
+struct store_pin {
+	const char *tenant; /* the pinned tenant's name */
+	bool strict;
+	bool mismatch;   /* out */
+	char owner[128]; /* out: the owner's name, when mismatch */
+};
+int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct aggr_report *r,
+                              const char *raw_sha256, struct store_pin *pin, bool recovered,
+                              const char *complaint, bool *duplicate, struct err *e);
 int store_report_record(struct store_tx *tx, const struct aggr_record *rec, struct err *e);
 /* Marks the report recovered, with `complaint` (may be NULL: the one given
  * to store_report_begin stays), written at commit: a streaming parser knows
@@ -69,20 +82,41 @@ struct store_failure {
 int store_failures_list(struct db *db, struct store_failure **out, size_t *n, struct err *e);
 void store_failures_free(struct store_failure *f, size_t n);
 
-/* Tenants. */
-/* The tenant owning `domain` or its organisational domain (libpsl), else the
- * `unassigned` tenant; `override` (may be NULL) names a tenant that wins
- * (unknown name: ERR_CONFIG). Used for reports and bounce events alike. */
+/* Tenants (store_tenant.c). Names are trimmed and compared without case;
+ * 'unassigned' (tenant 0) is reserved. Domains are normalised by
+ * db/tenant_domain.h. Usage mistakes (unknown tenant, public suffix, a
+ * domain owned by another tenant...) are ERR_CONFIG. */
+/* The tenant owning the most specific of `domain` and its parents above the
+ * public suffix, else 0 ('unassigned'). */
+int store_tenant_owner(struct db *db, const char *domain, int *tenant_id, struct err *e);
+/* The id of the tenant named `name`; unknown: ERR_CONFIG. */
+int store_tenant_id(struct db *db, const char *name, int *tenant_id, struct err *e);
+/* `override` (may be NULL) names a tenant that wins, else the owner of
+ * `domain`. Used for reports and bounce events alike. */
 int store_tenant_resolve(struct db *db, const char *domain, const char *override, int *tenant_id,
                          struct err *e);
+/* What an adoption moved out of 'unassigned'. */
+struct store_adopted {
+	long long reports, bounces, suppressions, escalations;
+};
 int store_tenant_add(struct db *db, const char *name, const char *const *domains, size_t n,
                      struct err *e);
-struct store_tenant {
-	char *name;
-	char *domains; /* comma-separated */
-	int64_t reports;
-	int64_t records;
-};
+/* Adds domains to tenant `name` (created first when `create`) and adopts
+ * what waited for them, in one transaction. */
+int store_tenant_domain_add(struct db *db, const char *name, const char *const *domains, size_t n,
+                            bool create, struct store_adopted *a, struct err *e);
+/* The tenant keeps the data it has; new data of the domain goes elsewhere. */
+int store_tenant_domain_remove(struct db *db, const char *name, const char *domain, struct err *e);
+int store_tenant_rename(struct db *db, const char *from, const char *to, struct err *e);
+/* Without purge the tenant's data returns to 'unassigned'; *rows: rows
+ * moved or deleted. */
+int store_tenant_remove(struct db *db, const char *name, bool purge, long long *rows,
+                        struct err *e);
+/* `tenant import`: (tenant, domain) pairs, all in one transaction;
+ * idempotent. *new_tenants / *new_domains count what did not exist. */
+int store_tenant_import(struct db *db, const char *const *tenants, const char *const *domains,
+                        size_t n, long long *new_tenants, long long *new_domains,
+                        struct store_adopted *a, struct err *e);
 /* Maps database role `role` to tenant `tenant` (creating the role, LOGIN
  * with `login`, and granting it dmarcsift_reader when we may) / removes the
  * mapping. *dba gets the statements a DBA must still run (free with
@@ -92,6 +126,17 @@ int store_tenant_grant(struct db *db, const char *tenant, const char *role, bool
                        size_t *n, struct err *e);
 int store_tenant_revoke(struct db *db, const char *tenant, const char *role, char ***dba, size_t *n,
                         struct err *e);
+struct store_tenant {
+	char *name;
+	char *domains; /* comma-separated */
+	char *roles;   /* comma-separated reading roles */
+	char *created_at;
+	int64_t reports;
+	int64_t records;
+	int64_t bounces;
+	int64_t suppressions; /* active */
+	int64_t escalations;  /* open */
+};
 int store_tenant_list(struct db *db, struct store_tenant **out, size_t *n, struct err *e);
 void store_tenant_list_free(struct store_tenant *t, size_t n);
 

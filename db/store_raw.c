@@ -175,16 +175,18 @@ int store_failure_add(struct db *db, const char *sha256, const char *source, con
 		return -1;
 	const char *params[4] = {sha256, source, stage && *stage ? stage : "unknown",
 	                         reason && *reason ? reason : "(no reason given)"};
-	/* One statement: the open failure is replaced by the newer one, and the
-	 * raw message (when stored) is marked quarantined. */
+	/* One statement: a new failure is recorded, or the open one of these
+	 * bytes keeps its first received_at, source, stage and reason (the
+	 * original diagnosis must survive a reprocess) and notes the latest
+	 * attempt; the raw message (when stored) is marked quarantined. */
 	PGresult *res =
 	    db_query(db,
 	             "WITH f AS ("
 	             " INSERT INTO dmarcsift.failures (tenant_id, sha256, source, stage, reason)"
 	             " VALUES (0, $1, $2, $3, $4)"
 	             " ON CONFLICT (tenant_id, sha256) WHERE resolved_at IS NULL DO UPDATE"
-	             " SET received_at = now(), source = EXCLUDED.source, stage = EXCLUDED.stage,"
-	             " reason = EXCLUDED.reason)"
+	             " SET attempts = failures.attempts + 1, last_tried_at = now(),"
+	             " last_stage = EXCLUDED.stage, last_reason = EXCLUDED.reason)"
 	             " UPDATE dmarcsift.raw_messages SET status = 'quarantined'"
 	             " WHERE tenant_id = 0 AND sha256 = $1",
 	             4, params);

@@ -197,6 +197,52 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
                        const char *raw_sha256, const char *tenant_override, bool recovered,
                        const char *complaint, bool *duplicate, struct err *e)
 {
+	struct store_pin pin = {.tenant = tenant_override};
+	return store_report_begin_pinned(out, db, r, raw_sha256, tenant_override ? &pin : NULL,
+	                                 recovered, complaint, duplicate, e);
+}
+
+/* The tenant of a report: the owner of its domain, unless pinned; a pin
+ * that contradicts an owner loses to it (or, strict, refuses the report). */
+static int choose_tenant(struct db *db, const char *domain, struct store_pin *pin, int *tenant,
+                         struct err *e)
+{
+	int owner = 0, pinned = -1;
+	if (store_tenant_owner(db, domain, &owner, e) < 0)
+		return -1;
+	if (!pin || !pin->tenant) {
+		*tenant = owner;
+		return 0;
+	}
+	if (store_tenant_id(db, pin->tenant, &pinned, e) < 0)
+		return -1;
+	if (owner == 0 || owner == pinned) {
+		*tenant = pinned;
+		return 0;
+	}
+	char id[16];
+	snprintf(id, sizeof id, "%d", owner);
+	const char *p[1] = {id};
+	PGresult *res =
+	    db_query(db, "SELECT name FROM dmarcsift.tenants WHERE tenant_id = $1::int", 1, p);
+	if (db_check(db, res, PGRES_TUPLES_OK, "looking up a tenant", e) < 0)
+		return -1;
+	snprintf(pin->owner, sizeof pin->owner, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "?");
+	PQclear(res);
+	pin->mismatch = true;
+	if (pin->strict)
+		return err_stage(e, "store", ERR_INPUT,
+		                 "report for %s delivered pinned to tenant %s, but tenant %s owns "
+		                 "that domain ([tenants] pinned = strict)",
+		                 domain, pin->tenant, pin->owner);
+	*tenant = owner;
+	return 0;
+}
+
+int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct aggr_report *r,
+                              const char *raw_sha256, struct store_pin *pin, bool recovered,
+                              const char *complaint, bool *duplicate, struct err *e)
+{
 	struct store_tx *tx = NULL;
 	PGresult *res = NULL;
 	int tenant = -1;
@@ -221,7 +267,7 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
 	in_tx = true;
 	if (db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
 		goto out;
-	if (store_tenant_resolve(db, r->policy.domain, tenant_override, &tenant, e) < 0)
+	if (choose_tenant(db, r->policy.domain, pin, &tenant, e) < 0)
 		goto out;
 
 	tx = xcalloc(1, sizeof *tx);

@@ -128,6 +128,33 @@ static void test_connect_migrates(void **state)
 	free(ci);
 }
 
+/* A database migrated by a newer dmarcsift (a migration this binary does
+ * not know) is refused as the user's setup, not written into. */
+static void test_newer_schema_refused(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+	int applied = 0;
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, true, &e), e);
+	OK(db_exec(db, "INSERT INTO dmarcsift.schema_migrations VALUES ('9999_future')", &e), e);
+	assert_int_equal(migrate_apply(db, &applied, &e), -1);
+	assert_int_equal(e.kind, ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "9999_future"));
+	assert_non_null(strstr(e.msg, "newer than this dmarcsift"));
+	db_close(db);
+	db = NULL;
+	err_clear(&e);
+	/* Every connection that would migrate refuses too. */
+	assert_int_equal(db_connect(&db, ci, true, &e), -1);
+	assert_int_equal(e.kind, ERR_CONFIG);
+	testdb_drop(ci);
+	free(ci);
+}
+
 /* Several processes migrating one fresh database at once (a cron poll
  * racing a manual ingest): the advisory lock lets each migration run once. */
 static void test_concurrent_migrators(void **state)
@@ -227,6 +254,7 @@ int main(void)
 	    cmocka_unit_test(test_embedded_in_order),
 	    cmocka_unit_test(test_apply_reapply),
 	    cmocka_unit_test(test_connect_migrates),
+	    cmocka_unit_test(test_newer_schema_refused),
 	    cmocka_unit_test(test_concurrent_migrators),
 	    cmocka_unit_test(test_unreachable_is_retry),
 	    cmocka_unit_test(test_check_maps_sqlstate),

@@ -638,24 +638,35 @@ static void test_failures(void **state)
 	assert_int_equal(store_raw_put(f->db, sha_a, "junk", 4, "a.xml", &known, &e), 0);
 	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "xml", "not XML", &e), 0);
 	assert_int_equal(store_failure_add(f->db, SHA_B, "b.zip", "unpack", "zip bomb", &e), 0);
-	/* A newer failure of the same bytes replaces the open one. */
+	/* The same bytes failing again keep their first diagnosis and time;
+	 * the latest attempt is noted beside them. */
+	char *first_at =
+	    q1(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1", 1,
+	       (const char *[]){sha_a});
 	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "validate", "bad count -1", &e),
 	                 0);
 	assert_q(f->db, "SELECT status FROM dmarcsift.raw_messages WHERE sha256 = $1", sha_a,
 	         "quarantined");
+	assert_q(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1", sha_a,
+	         first_at);
+	free(first_at);
+	assert_q(f->db,
+	         "SELECT attempts || ' ' || last_stage || ': ' || last_reason"
+	         " FROM dmarcsift.v_failures WHERE sha256 = $1",
+	         sha_a, "2 validate: bad count -1");
 
 	struct store_failure *l = NULL;
 	size_t n = 0;
 	assert_int_equal(store_failures_list(f->db, &l, &n, &e), 0);
 	assert_int_equal(n, 2);
-	/* Oldest first: b's entry was recorded before a's replacement. */
-	assert_string_equal(l[0].sha256, SHA_B);
-	assert_string_equal(l[0].stage, "unpack");
-	assert_string_equal(l[0].reason, "zip bomb");
-	assert_string_equal(l[0].source, "b.zip");
-	assert_string_equal(l[1].sha256, sha_a);
-	assert_string_equal(l[1].stage, "validate");
-	assert_string_equal(l[1].reason, "bad count -1");
+	/* Oldest first, by first failure. */
+	assert_string_equal(l[0].sha256, sha_a);
+	assert_string_equal(l[0].stage, "xml");
+	assert_string_equal(l[0].reason, "not XML");
+	assert_string_equal(l[0].source, "a.xml");
+	assert_string_equal(l[1].sha256, SHA_B);
+	assert_string_equal(l[1].stage, "unpack");
+	assert_string_equal(l[1].reason, "zip bomb");
 	assert_int_equal(strlen(l[0].received_at), 20); /* 2026-01-01T00:00:00Z */
 	assert_int_equal(l[0].received_at[19], 'Z');
 	store_failures_free(l, n);
