@@ -200,8 +200,25 @@ int migrate_roles(struct db *db, bool apply, char ***stmts, size_t *n, struct er
 	res = NULL;
 	if (apply) {
 		/* Covers tenant tables of migrations that predate (or forgot)
-		 * the role-bound policy. */
-		res = db_query(db, "SELECT dmarcsift.secure_tenant_tables()", 0, NULL);
+		 * the role-bound policy. Only when one needs it: securing takes an
+		 * ACCESS EXCLUSIVE lock per table, and a second process that just
+		 * migrated while the first already ingests (a report's COPY holds
+		 * records and, through the rollup trigger, wants record_sources)
+		 * deadlocks on them (test_poll_* two pollers on a fresh database). */
+		res = db_query(
+		    db,
+		    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+		    " JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace"
+		    " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid"
+		    "  AND a.attname = 'tenant_id' AND NOT a.attisdropped"
+		    " WHERE s.nspname = 'dmarcsift' AND c.relkind IN ('r', 'p')"
+		    "  AND (NOT c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p"
+		    "   WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname <> "
+		    "'tenant_by_role')"
+		    "  OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p"
+		    "   WHERE p.polrelid = c.oid AND p.polname = 'tenant_by_role')))"
+		    " THEN dmarcsift.secure_tenant_tables() ELSE 0 END",
+		    0, NULL);
 		if (db_check(db, res, PGRES_TUPLES_OK, "securing the tenant tables", e) < 0) {
 			res = NULL;
 			goto out;

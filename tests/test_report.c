@@ -75,7 +75,7 @@ static int setup(void **state)
 	                     FX "reports/pascal-case-enums.xml",
 	                     FX "mail/two-reports.eml",
 	                     FX "mail/forwarded-rfc822.eml",
-	                     FX "hostile/xml-invalid-ip.xml",
+	                     FX "hostile/xml-begin-after-end.xml",
 	                     NULL};
 	const char *bn[] = {"bounces",
 	                    "ingest",
