@@ -12,6 +12,7 @@ CREATE UNIQUE INDEX tenants_lower_name_idx ON dmarcsift.tenants (lower(name));
 -- every tenant table returns to 'unassigned' (tenant 0), where it waits for
 -- the next owner of its domain; with purge it is deleted. Then the tenant
 -- goes, and with it its domains, its reader mapping and its mailbox state.
+-- Labels and source marks are deleted either way (see below).
 -- Returns the number of rows moved or deleted. Tables are found through the
 -- catalog, so later tenant tables are covered; reports go first because
 -- records follow them (ON UPDATE/DELETE CASCADE).
@@ -33,7 +34,10 @@ BEGIN
 	           AND c.relname NOT IN ('tenants', 'tenant_domains', 'tenant_roles', 'mailbox_state')
 	         ORDER BY c.relname <> 'reports', c.relname LOOP
 		BEGIN
-			IF purge THEN
+			-- What only describes this tenant goes with it either way: its
+			-- own labels, and source marks (derived; the next `sources
+			-- resolve` marks whatever moved to 'unassigned' again).
+			IF purge OR t.relname IN ('source_labels', 'source_marks') THEN
 				EXECUTE format('DELETE FROM %s WHERE tenant_id = $1', t.rel) USING tid;
 			ELSE
 				EXECUTE format('UPDATE %s SET tenant_id = 0 WHERE tenant_id = $1', t.rel) USING tid;
