@@ -2,8 +2,10 @@
  * dmarcsift ingest: files, directories (recursive) and standard input into
  * the database through the pipeline.
  */
+#include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/config.h"
 #include "cli/pipeline.h"
 #include "cli/sources.h"
 #include "core/buf.h"
@@ -41,7 +43,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: dmarcsift ingest [--db CONN] [--tenant NAME] [--json] [--quiet]\n"
-	        "                        [--no-resolve] [--config PATH] PATH...\n"
+	        "                        [--no-resolve] [--no-correlate] [--config PATH]\n"
+	        "                        PATH...\n"
 	        "\n"
 	        "Ingests DMARC aggregate reports: .xml, .xml.gz, .gz, .zip, or the e-mails that\n"
 	        "carried them (.eml, any MIME nesting). PATH is a file, a directory (read\n"
@@ -58,8 +61,11 @@ static void usage(FILE *out)
 	        "  --no-resolve   do not name the sending sources afterwards (by default\n"
 	        "                 'sources resolve' runs at the end, within [dns] budget,\n"
 	        "                 default 30s; DNS trouble never fails or slows the ingest)\n"
-	        "  --config PATH  configuration file ([dns], [sources]; default: the usual\n"
+	        "  --config PATH  configuration file ([dns], [sources], [correlate],\n"
+	        "                 [mta-hosts] for DSNs; default: the usual\n"
 	        "                 places, see 'dmarcsift config check')\n"
+	        "  --no-correlate do not run the incremental correlation at the end (what\n"
+	        "                 changed stays queued for the next 'dmarcsift correlate')\n"
 	        "\n"
 	        "Exit: 0 nothing quarantined, 1 something quarantined or unreadable, 2 usage,\n"
 	        "3 the database cannot be reached (nothing is marked processed then).\n");
@@ -299,11 +305,12 @@ int cmd_ingest(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"no-resolve", no_argument, NULL, 'N'},
 	    {"config", required_argument, NULL, 'c'},
+	    {"no-correlate", no_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *db_opt = NULL, *tenant = NULL, *config_opt = NULL;
-	bool json = false, quiet = false, resolve = true;
+	bool json = false, quiet = false, resolve = true, correlate = true;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:t:jqvh", opts, NULL)) != -1) {
@@ -329,6 +336,9 @@ int cmd_ingest(int argc, char **argv)
 		case 'v':
 			log_set_level(LOG_VERBOSE);
 			break;
+		case 'C':
+			correlate = false;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -345,19 +355,25 @@ int cmd_ingest(int argc, char **argv)
 	if (quiet)
 		log_set_level(LOG_QUIET);
 
+	struct config *cfg = autocorr_config(config_opt);
 	struct db *db = NULL;
 	int rc = cli_connect(db_opt, &db);
-	if (rc != 0)
+	if (rc != 0) {
+		config_free(cfg);
 		return rc;
+	}
 	rc = cli_check_tenant(db, tenant);
 	if (rc != EXIT_OK) {
 		db_close(db);
+		config_free(cfg);
 		return rc;
 	}
 	char started[64] = "";
 	if (resolve)
 		cli_resolve_mark_start(db, started, sizeof started);
-	struct pipeline_opts po = {.tenant_override = tenant, .pinned_strict = cli_pinned_strict()};
+	struct pipeline_opts po = {.tenant_override = tenant,
+	                           .pinned_strict = cli_pinned_strict(),
+	                           .hosts = cfg->mta_hosts};
 	struct ingest_run run = {.progress = !quiet && !json && isatty(STDERR_FILENO)};
 	clock_gettime(CLOCK_MONOTONIC, &run.last_progress);
 	pipeline_new(&run.pipe, db, &po);
@@ -377,6 +393,11 @@ int cmd_ingest(int argc, char **argv)
 	} else {
 		print_summary(st, run.unreadable, json);
 		rc = st->quarantined || run.unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+		if (correlate) {
+			int crc = autocorr_run(db, cfg, quiet || json);
+			if (crc != 0 && rc == EXIT_OK)
+				rc = crc;
+		}
 		/* Stored first, named after: DNS never decides how fast ingest runs. */
 		if (resolve && st->records > 0 &&
 		    cli_resolve_after(db, config_opt, started, quiet || json) != 0)
@@ -384,5 +405,6 @@ int cmd_ingest(int argc, char **argv)
 	}
 	pipeline_free(run.pipe);
 	db_close(db);
+	config_free(cfg);
 	return rc;
 }
