@@ -92,13 +92,16 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
                     struct err *e)
 {
 	struct flags_stats tmp = {0};
-	uint64_t c[3];
+	uint64_t c[3] = {0};
 	int rc = -1;
 
 	if (db_exec(db, "BEGIN", e) < 0)
 		return -1;
-	/* Days are UTC days, and nothing below may depend on the session. */
+	/* Days are UTC days, and nothing below may depend on the session. JIT
+	 * compilation costs seconds on these wide expressions and buys nothing
+	 * on the row counts a correlation touches. */
 	if (db_exec(db, "SET LOCAL TimeZone = 'UTC'", e) < 0 ||
+	    db_exec(db, "SET LOCAL jit = off", e) < 0 ||
 	    run_counts(db, CORRELATE_LOCK, "waiting for another correlation", c, 0, e) < 0 ||
 	    db_exec(db, db_sql("correlate_setup"), e) < 0 || put_params(db, p, e) < 0)
 		goto out;
@@ -109,7 +112,9 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 	if (run_cmd(db, db_sql("correlate_groups"), "grouping rejects", e) < 0 ||
 	    analyze(db, "corr_grp", e) < 0 ||
 	    run_cmd(db, db_sql("correlate_match"), "matching aggregate data", e) < 0 ||
-	    analyze(db, "corr_match", e) < 0)
+	    analyze(db, "corr_match", e) < 0 ||
+	    run_cmd(db, db_sql("correlate_agg"), "summing aggregate data", e) < 0 ||
+	    analyze(db, "corr_agg", e) < 0)
 		goto out;
 	if (run_counts(db, db_sql("correlate_flags"), "writing flags", c, 3, e) < 0)
 		goto out;

@@ -37,7 +37,8 @@ FROM dmarcsift.bounces b
 JOIN dmarcsift.tenants t ON t.tenant_id = b.tenant_id;
 
 -- One row per (report, source IP, header From): the sums the correlator
--- needs, with the report's identity copied in, so it never touches the wide
+-- needs, with the report's identity copied in (org_name lower-cased: it is
+-- matched against the provider map's), so it never touches the wide
 -- records table. Filled by the trigger below at the end of each report's
 -- COPY; follows its report on tenant moves and deletes (foreign key).
 -- header_from is lower-cased, '' when the record had none. dmarc_pass: the
@@ -60,12 +61,14 @@ CREATE TABLE dmarcsift.record_sources (
 	FOREIGN KEY (tenant_id, report_pk) REFERENCES dmarcsift.reports (tenant_id, id)
 		ON DELETE CASCADE ON UPDATE CASCADE
 );
+-- The correlator's lookups: a source and domain (or a whole domain) as one
+-- provider's org names reported it, in a time range.
 CREATE INDEX record_sources_ip_idx ON dmarcsift.record_sources
-	(tenant_id, source_ip, header_from, begin_at);
+	(tenant_id, source_ip, header_from, org_name, begin_at);
 CREATE INDEX record_sources_from_idx ON dmarcsift.record_sources
-	(tenant_id, header_from, begin_at);
+	(tenant_id, header_from, org_name, begin_at);
 CREATE INDEX record_sources_policy_idx ON dmarcsift.record_sources
-	(tenant_id, policy_domain, begin_at);
+	(tenant_id, policy_domain, org_name, begin_at);
 
 -- The identifiers behind failed alignment, per report, source and header
 -- From: for records whose policy-evaluated DKIM (SPF) is not 'pass', each
@@ -102,7 +105,7 @@ BEGIN
 	INSERT INTO dmarcsift.record_sources AS s (tenant_id, report_pk, source_ip, header_from,
 		org_name, policy_domain, begin_at, end_at, messages, dkim_pass, spf_pass, dmarc_pass)
 	SELECT x.tenant_id, x.report_pk, x.source_ip, lower(coalesce(x.header_from, '')),
-	       r.org_name, r.policy_domain, r.begin_at, r.end_at, sum(x.count),
+	       lower(r.org_name), r.policy_domain, r.begin_at, r.end_at, sum(x.count),
 	       coalesce(sum(x.count) FILTER (WHERE lower(x.dkim) = 'pass'), 0),
 	       coalesce(sum(x.count) FILTER (WHERE lower(x.spf) = 'pass'), 0),
 	       coalesce(sum(x.count) FILTER (WHERE lower(x.dkim) = 'pass' OR lower(x.spf) = 'pass'), 0)
@@ -197,7 +200,7 @@ CREATE TRIGGER bounces_dirty AFTER INSERT ON dmarcsift.bounces
 INSERT INTO dmarcsift.record_sources (tenant_id, report_pk, source_ip, header_from,
 	org_name, policy_domain, begin_at, end_at, messages, dkim_pass, spf_pass, dmarc_pass)
 SELECT x.tenant_id, x.report_pk, x.source_ip, lower(coalesce(x.header_from, '')),
-       r.org_name, r.policy_domain, r.begin_at, r.end_at, sum(x.count),
+       lower(r.org_name), r.policy_domain, r.begin_at, r.end_at, sum(x.count),
        coalesce(sum(x.count) FILTER (WHERE lower(x.dkim) = 'pass'), 0),
        coalesce(sum(x.count) FILTER (WHERE lower(x.spf) = 'pass'), 0),
        coalesce(sum(x.count) FILTER (WHERE lower(x.dkim) = 'pass' OR lower(x.spf) = 'pass'), 0)

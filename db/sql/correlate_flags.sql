@@ -23,28 +23,26 @@
 WITH p AS (
 	SELECT * FROM pg_temp.corr_params
 ), agg AS (
-	SELECT tenant_id, provider, domain, ip_key, min(how) AS how, sum(messages) AS m,
-	       sum(dkim_pass) AS dk, sum(spf_pass) AS sp, sum(dmarc_pass) AS dm,
-	       count(DISTINCT report_pk) AS nreports
-	FROM pg_temp.corr_match GROUP BY tenant_id, provider, domain, ip_key
+	SELECT * FROM pg_temp.corr_agg
 ), fl AS (
-	SELECT m.tenant_id, m.provider, m.domain, m.ip_key, f.kind, f.domain AS fdomain,
-	       f.selector, f.result, sum(f.messages) AS n
+	-- m: the group's messages, the same on every row of a group
+	SELECT m.tenant_id, m.provider, m.domain, m.ip_key, m.org, f.kind,
+	       f.domain AS fdomain, f.selector, f.result, sum(f.messages) AS n, a.m
 	FROM pg_temp.corr_match m
+	JOIN pg_temp.corr_agg a ON a.tenant_id = m.tenant_id AND a.provider = m.provider
+	 AND a.domain = m.domain AND a.ip_key = m.ip_key
 	JOIN dmarcsift.record_auth_fails f ON f.tenant_id = m.tenant_id
 	 AND f.report_pk = m.report_pk AND f.source_ip = m.source_ip
 	 AND f.header_from = m.header_from
-	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 11
 ), fl_r AS (
-	SELECT fl.*, a.m, g.org,
-	       (fl.fdomain = g.org OR right(fl.fdomain, length(g.org) + 1) = '.' || g.org)
+	SELECT fl.*,
+	       (fl.fdomain = fl.org OR right(fl.fdomain, length(fl.org) + 1) = '.' || fl.org)
 	           AS aligned,
 	       row_number() OVER (PARTITION BY fl.tenant_id, fl.provider, fl.domain, fl.ip_key,
 	                          fl.kind ORDER BY fl.n DESC, fl.fdomain, fl.selector, fl.result)
 	           AS rk
 	FROM fl
-	JOIN agg a USING (tenant_id, provider, domain, ip_key)
-	JOIN pg_temp.corr_grp g USING (tenant_id, provider, domain, ip_key)
 ), fl_j AS (
 	SELECT tenant_id, provider, domain, ip_key,
 	       jsonb_agg(jsonb_build_object('domain', nullif(fdomain, ''),

@@ -94,7 +94,8 @@ SELECT b.*,
        (b.last_seen AT TIME ZONE 'UTC')::date + 2 AS win_to_day,
        ((b.first_seen AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC' AS win_from,
        ((b.last_seen AT TIME ZONE 'UTC')::date + 2)::timestamp AT TIME ZONE 'UTC' AS win_to,
-       c.classes, c.codes, c.ip_sources, s.samples
+       c.classes, c.codes, c.ip_sources, s.samples,
+       ARRAY(SELECT o.org FROM pg_temp.corr_orgs o WHERE o.provider = b.provider) AS orgs
 FROM base b
 LEFT JOIN counts c USING (tenant_id, provider, domain, ip_key)
 LEFT JOIN samples s USING (tenant_id, provider, domain, ip_key);
