@@ -179,7 +179,7 @@ static void s4_no_reports(void **state)
 	free(correlate(d, false));
 	expect(d, "unassigned|apple|echo.example|198.51.100.60|no_evidence|low|policy|open|4|0|-");
 	char *note = evidence(d, "echo.example", "note");
-	assert_non_null(strstr(note, "No aggregate data from apple"));
+	assert_non_null(strstr(note, "No aggregate data from Apple"));
 	assert_non_null(strstr(note, "rua="));
 	free(note);
 }

@@ -106,7 +106,7 @@ WITH p AS (
 	       coalesce(f.dkim_aligned_n, 0)::float8 / nullif(a.m - a.dk, 0) AS dkim_aligned_share,
 	       coalesce(f.spf_aligned_n, 0)::float8 / nullif(a.m - a.sp, 0) AS spf_aligned_share,
 	       t.top_failing_ips, r.items AS report_items, c.clock,
-	       p.fail_below, p.pass_at, p.min_messages, p.resolve
+	       p.fail_below, p.pass_at, p.min_messages, p.resolve, initcap(g.provider) AS pname
 	FROM pg_temp.corr_grp g
 	CROSS JOIN p
 	LEFT JOIN agg a USING (tenant_id, provider, domain, ip_key)
@@ -149,18 +149,18 @@ WITH p AS (
 	                           CASE WHEN text_spf AND text_dkim THEN 'SPF and DKIM'
 	                                WHEN text_spf THEN 'SPF' WHEN text_dkim THEN 'DKIM'
 	                                ELSE 'authentication' END,
-	                           provider, round((dmarc_rate * 100)::numeric, 1), m)
+	                           pname, round((dmarc_rate * 100)::numeric, 1), m)
 	                WHEN kind = 'auth_driven' AND NOT has_data THEN
 	                    format('Verdict from the reject text alone: %s.',
-	                           CASE WHEN m = 0 THEN format('no aggregate data from %s for this source in the window', provider)
-	                                ELSE format('only %s aggregate messages from %s (fewer than %s)', m, provider, min_messages) END)
+	                           CASE WHEN m = 0 THEN format('no aggregate data from %s for this source in the window', pname)
+	                                ELSE format('only %s aggregate messages from %s (fewer than %s)', m, pname, min_messages) END)
 	                WHEN kind = 'no_evidence' AND m = 0 THEN
 	                    format('No aggregate data from %s for this %s between %s and %s: reports are not arriving, or the domain''s rua= is missing.',
-	                           provider, CASE WHEN ip_key = '' THEN 'domain' ELSE 'source and domain' END,
+	                           pname, CASE WHEN ip_key = '' THEN 'domain' ELSE 'source and domain' END,
 	                           win_from_day, win_to_day - 1)
 	                WHEN kind = 'no_evidence' THEN
 	                    format('Only %s aggregate messages from %s (fewer than %s): too few for a verdict.',
-	                           m, provider, min_messages)
+	                           m, pname, min_messages)
 	                WHEN kind = 'mixed' THEN
 	                    format('DMARC passes in %s %% of %s messages, between the thresholds (%s %% / %s %%): no verdict.',
 	                           round((dmarc_rate * 100)::numeric, 1), m,
