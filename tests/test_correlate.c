@@ -286,6 +286,30 @@ static void s8_postfix_hostmap(void **state)
 	free(other);
 }
 
+/* A DMARC result some receivers write as 'none' (or anything else that is
+ * not 'pass') is not a pass: 950 of 1,000 pass (mixed), not 1,000 of 1,000
+ * (not_auth_driven). The parser refuses such values today, so the report
+ * is stored the way the store writes rows, and the rollup trigger sees it. */
+static void s9_none_results(void **state)
+{
+	struct db *d = *state;
+	bounces(d, CDIR "s9-none-results/esp-2026-11-10.csv", NULL); /* migrates too */
+	int64_t n =
+	    q_int(d->conn,
+	          "WITH r AS (INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id,"
+	          " policy_domain, begin_at, end_at, schema) VALUES (0, 'google.com', 's9',"
+	          " 'india.example', '2026-11-10 00:00:00+00', '2026-11-10 23:59:59+00', 'rfc7489')"
+	          " RETURNING id), x AS (INSERT INTO dmarcsift.records (tenant_id, report_pk, seq,"
+	          " source_ip, count, dkim, spf, header_from)"
+	          " SELECT 0, r.id, v.seq, '198.51.100.110', v.n, v.res, v.res, 'india.example'"
+	          " FROM r, (VALUES (0, 950, 'pass'), (1, 50, 'none')) v (seq, n, res) RETURNING 1)"
+	          " SELECT count(*) FROM x",
+	          0, NULL);
+	assert_int_equal(n, 2);
+	free(correlate(d, false));
+	expect(d, "unassigned|google|india.example|198.51.100.110|mixed|low|-|open|3|1000|0.950");
+}
+
 /* Re-running changes nothing; a new day extends the flag; seven quiet days
  * resolve it; returning rejects reopen it as a new episode. The ingest
  * commands correlate on their own here (no --no-correlate). */
@@ -436,6 +460,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(s6_two_tenants, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s7_windows_orgdomain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s8_postfix_hostmap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s9_none_results, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rerun_extend_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flags_output, setup, teardown),
 	};
