@@ -109,6 +109,15 @@ static char *evidence(struct db *d, const char *domain, const char *path)
 	    2, p);
 }
 
+/* The first column of the first row of `sql` must be `want`. */
+static void expect_q(struct db *d, const char *sql, const char *want)
+{
+	char *got = q_str(d->conn, sql, 0, NULL);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: '%s', want '%s'", sql, got, want);
+	free(got);
+}
+
 static void expect(struct db *d, const char *want)
 {
 	char *got = sig(d);
@@ -349,12 +358,10 @@ static void rerun_extend_resolve(void **state)
 	expect(
 	    d,
 	    "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|open|20|2000|0.025");
-	assert_string_equal(
-	    q_str(d->conn,
-	          "SELECT to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
-	          " FROM dmarcsift.flags",
-	          0, NULL),
-	    "2026-11-11 09:00:07");
+	expect_q(d,
+	         "SELECT to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+	         " FROM dmarcsift.flags",
+	         "2026-11-11 09:00:07");
 
 	/* eight days with deliveries only */
 	bounces(d, CDIR "s1-esp-dkim/quiet/esp-2026-11-19.csv", NULL);
@@ -370,8 +377,7 @@ static void rerun_extend_resolve(void **state)
 	free(correlate(d, false));
 	expect(d, "unassigned|google|acme.example|203.0.113.7|auth_driven|low|-|reopened|3|0|-");
 	assert_int_equal(q_int(d->conn, "SELECT count(*) FROM dmarcsift.flags", 0, NULL), 1);
-	assert_string_equal(
-	    q_str(d->conn, "SELECT evidence->>'episodes' FROM dmarcsift.flags", 0, NULL), "2");
+	expect_q(d, "SELECT evidence->>'episodes' FROM dmarcsift.flags", "2");
 }
 
 /* `flags`: JSON Lines with exactly the v_flags columns; text with advice. */

@@ -269,18 +269,22 @@ CREATE TABLE dmarcsift.flags (
 );
 CREATE INDEX flags_seen_idx ON dmarcsift.flags (tenant_id, last_seen);
 
+-- Row-level security as for every tenant table: the role-bound policy of
+-- 0008_1_tenant_roles.sql (dmarcsift.secure_tenant_tables(), which db/migrate.c
+-- also runs after every migration run, so the order of the two files does
+-- not matter). The grants to the reading roles come from
+-- dmarcsift.setup_roles() the same way.
 ALTER TABLE dmarcsift.record_sources ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dmarcsift.record_auth_fails ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dmarcsift.correlate_dirty ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dmarcsift.flags ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON dmarcsift.record_sources
-	USING (tenant_id = current_setting('dmarcsift.tenant_id', true)::integer);
-CREATE POLICY tenant_isolation ON dmarcsift.record_auth_fails
-	USING (tenant_id = current_setting('dmarcsift.tenant_id', true)::integer);
-CREATE POLICY tenant_isolation ON dmarcsift.correlate_dirty
-	USING (tenant_id = current_setting('dmarcsift.tenant_id', true)::integer);
-CREATE POLICY tenant_isolation ON dmarcsift.flags
-	USING (tenant_id = current_setting('dmarcsift.tenant_id', true)::integer);
+DO $$
+BEGIN
+	IF to_regprocedure('dmarcsift.secure_tenant_tables()') IS NOT NULL THEN
+		PERFORM dmarcsift.secure_tenant_tables();
+	END IF;
+END
+$$;
 
 -- The flags, a public interface (reports read it): exactly these columns.
 CREATE VIEW dmarcsift.v_flags WITH (security_invoker = true) AS
@@ -289,13 +293,3 @@ SELECT t.name AS tenant, f.kind, f.confidence, f.cause, f.provider, f.domain, f.
        f.spf_pass_rate, f.dmarc_pass_rate, f.status, f.evidence
 FROM dmarcsift.flags f
 JOIN dmarcsift.tenants t ON t.tenant_id = f.tenant_id;
-
-DO $$
-BEGIN
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'dmarcsift_reader') THEN
-		GRANT SELECT ON dmarcsift.flags, dmarcsift.record_sources, dmarcsift.v_flags,
-		      dmarcsift.v_bounces
-		      TO dmarcsift_reader;
-	END IF;
-END
-$$;
