@@ -298,16 +298,11 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 int cmd_ingest(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},
-	    {"tenant", required_argument, NULL, 't'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"no-resolve", no_argument, NULL, 'N'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"no-correlate", no_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"db", required_argument, NULL, 'd'},     {"tenant", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},      {"no-resolve", no_argument, NULL, 'N'},
+	    {"config", required_argument, NULL, 'c'}, {"no-correlate", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *db_opt = NULL, *tenant = NULL, *config_opt = NULL;
 	bool json = false, quiet = false, resolve = true, correlate = true;

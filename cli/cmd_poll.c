@@ -408,9 +408,8 @@ static int poll_one(struct mb_run *r)
 		return 0;
 	}
 	int rc = 0;
-	struct pipeline_opts po = {.tenant_override = mb->tenant,
-	                           .pinned_strict = r->pinned_strict,
-	                           .hosts = r->hosts};
+	struct pipeline_opts po = {
+	    .tenant_override = mb->tenant, .pinned_strict = r->pinned_strict, .hosts = r->hosts};
 	if (mailbox_state_tenant(r->db, mb->tenant, &r->tenant_id, &r->mailbox_err) != 0) {
 		if (r->mailbox_err.kind == ERR_RETRY) {
 			r->fatal = r->mailbox_err;
@@ -503,8 +502,10 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 		const struct config_mailbox *mb = &cfg->mailboxes[i];
 		if (only && strcmp(mb->name, only) != 0)
 			continue;
-		struct mb_run r = {
-		    .mb = mb, .db = db, .pinned_strict = cfg->pinned_strict, .hosts = cfg->mta_hosts};
+		struct mb_run r = {.mb = mb,
+		                   .db = db,
+		                   .pinned_strict = cfg->pinned_strict,
+		                   .hosts = cfg->mta_hosts};
 		int rc = poll_one(&r);
 		if (json)
 			json_object_array_add(arr, json_line(&r));
@@ -543,18 +544,12 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 int cmd_poll(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"db", required_argument, NULL, 'd'},
-	    {"mailbox", required_argument, NULL, 'm'},
-	    {"once", no_argument, NULL, 'o'},
-	    {"every", required_argument, NULL, 'e'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"no-resolve", no_argument, NULL, 'N'},
-	    {"no-correlate", no_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},  {"db", required_argument, NULL, 'd'},
+	    {"mailbox", required_argument, NULL, 'm'}, {"once", no_argument, NULL, 'o'},
+	    {"every", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
+	    {"no-resolve", no_argument, NULL, 'N'},    {"no-correlate", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	const char *config_opt = NULL, *db_opt = NULL, *only = NULL;
 	unsigned every = 0;

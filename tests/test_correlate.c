@@ -225,6 +225,18 @@ static void s6_two_tenants(void **state)
 	       "alpha|google|alpha.example|203.0.113.77|auth_driven|high|dkim|open|6|500|0.040\n"
 	       "beta|google|beta.example|203.0.113.77|not_auth_driven|high|reputation|open|5|300|"
 	       "1.000");
+	/* A removed tenant's flags go with it (they describe only its data);
+	 * its reports and bounces wait in 'unassigned', and the other tenant
+	 * keeps its flag. */
+	const char *rm[] = {"tenant", "remove", "alpha", "--db", d->conn, NULL};
+	ok(run_bin(rm, NULL, NULL), "tenant remove alpha");
+	expect(d,
+	       "beta|google|beta.example|203.0.113.77|not_auth_driven|high|reputation|open|5|300|"
+	       "1.000");
+	expect_q(d,
+	         "SELECT count(*) FROM dmarcsift.flags f WHERE NOT EXISTS"
+	         " (SELECT 1 FROM dmarcsift.tenants t WHERE t.tenant_id = f.tenant_id)",
+	         "0");
 }
 
 /* 7: report windows that overlap the rejects' day only by the +-1 day rule

@@ -1,4 +1,4 @@
--- 0005_correlator: what the correlator (app/correlate.c, db/correlate.c,
+-- 0013_correlator: what the correlator (app/correlate.c, db/flags.c,
 -- db/sql/correlate_*.sql) needs: where a bounce's sending IP came from,
 -- a narrow per-report rollup of the aggregate records kept up to date at
 -- ingest by triggers, a queue of the (tenant, day)s that changed since the
@@ -27,14 +27,18 @@ CREATE INDEX bounces_corr_idx ON dmarcsift.bounces
 	WHERE status <> 'delivered'
 	  AND class IN ('auth_failure', 'policy', 'blocklisted', 'reputation', 'content');
 
+-- v_bounces gains ip_source at its end (CREATE OR REPLACE keeps the
+-- existing columns and their order).
 CREATE OR REPLACE VIEW dmarcsift.v_bounces WITH (security_invoker = true) AS
 SELECT t.name AS tenant, b.at, b.sending_ip, b.mail_from_domain, b.header_from_domain,
        b.recipient, b.recipient_domain, b.provider, b.reply_code, b.enhanced_code,
        b.class, b.severity, b.action, b.is_block, b.listed_on, b.listed_asset, b.text,
        b.source, b.status, b.rule, b.remote_mta, b.queue_id, b.message_id, b.campaign,
-       b.ip_source
+       b.format, b.auto_reply, b.feedback_type, b.ip_source
 FROM dmarcsift.bounces b
 JOIN dmarcsift.tenants t ON t.tenant_id = b.tenant_id;
+COMMENT ON COLUMN dmarcsift.v_bounces.ip_source IS
+	'How sending_ip was learnt: log (the log line or CSV), text (the provider''s reply names it), host_map ([mta-hosts] / --mta-hosts applied to our MTA''s host name), none';
 
 -- One row per (report, source IP, header From): the sums the correlator
 -- needs, with the report's identity copied in (org_name lower-cased: it is
@@ -269,22 +273,12 @@ CREATE TABLE dmarcsift.flags (
 );
 CREATE INDEX flags_seen_idx ON dmarcsift.flags (tenant_id, last_seen);
 
--- Row-level security as for every tenant table: the role-bound policy of
--- 0008_1_tenant_roles.sql (dmarcsift.secure_tenant_tables(), which db/migrate.c
--- also runs after every migration run, so the order of the two files does
--- not matter). The grants to the reading roles come from
--- dmarcsift.setup_roles() the same way.
-ALTER TABLE dmarcsift.record_sources ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dmarcsift.record_auth_fails ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dmarcsift.correlate_dirty ENABLE ROW LEVEL SECURITY;
-ALTER TABLE dmarcsift.flags ENABLE ROW LEVEL SECURITY;
-DO $$
-BEGIN
-	IF to_regprocedure('dmarcsift.secure_tenant_tables()') IS NOT NULL THEN
-		PERFORM dmarcsift.secure_tenant_tables();
-	END IF;
-END
-$$;
+-- Tenant isolation as for every tenant table (0008_1_tenant_roles); the
+-- reading roles' grants are made by db/migrate.c (dmarcsift.setup_roles).
+DO $$ BEGIN PERFORM dmarcsift.secure_tenant_table('dmarcsift.record_sources'); END $$;
+DO $$ BEGIN PERFORM dmarcsift.secure_tenant_table('dmarcsift.record_auth_fails'); END $$;
+DO $$ BEGIN PERFORM dmarcsift.secure_tenant_table('dmarcsift.correlate_dirty'); END $$;
+DO $$ BEGIN PERFORM dmarcsift.secure_tenant_table('dmarcsift.flags'); END $$;
 
 -- The flags, a public interface (reports read it): exactly these columns.
 CREATE VIEW dmarcsift.v_flags WITH (security_invoker = true) AS
@@ -293,3 +287,62 @@ SELECT t.name AS tenant, f.kind, f.confidence, f.cause, f.provider, f.domain, f.
        f.spf_pass_rate, f.dmarc_pass_rate, f.status, f.evidence
 FROM dmarcsift.flags f
 JOIN dmarcsift.tenants t ON t.tenant_id = f.tenant_id;
+
+COMMENT ON VIEW dmarcsift.v_flags IS
+	'The correlator''s flags: one per tenant, provider, From domain and sending IP whose policy-class rejects were tied to that provider''s own DMARC aggregate data.';
+COMMENT ON COLUMN dmarcsift.v_flags.tenant IS 'Tenant name.';
+COMMENT ON COLUMN dmarcsift.v_flags.kind IS 'auth_driven (authentication fails: fix DKIM/SPF), not_auth_driven (authentication passes: reputation, content or a listing), no_evidence (no aggregate data from that provider), mixed (between the thresholds).';
+COMMENT ON COLUMN dmarcsift.v_flags.confidence IS 'high (data and reject text agree), medium (data alone), low (text alone, domain-level data, or between the thresholds).';
+COMMENT ON COLUMN dmarcsift.v_flags.cause IS 'For auth_driven: dkim, spf or both (which alignment failed); otherwise the rejects'' class (reputation, content, blocklisted, policy).';
+COMMENT ON COLUMN dmarcsift.v_flags.provider IS 'Mailbox provider or gateway that rejected (data/providers.tsv).';
+COMMENT ON COLUMN dmarcsift.v_flags.domain IS 'From domain of the rejected mail (header From, else envelope From).';
+COMMENT ON COLUMN dmarcsift.v_flags.source_ip IS 'Our sending IP; NULL for a domain-level flag (the IP was not known).';
+COMMENT ON COLUMN dmarcsift.v_flags.first_seen IS 'First reject of the current episode.';
+COMMENT ON COLUMN dmarcsift.v_flags.last_seen IS 'Last reject of the current episode.';
+COMMENT ON COLUMN dmarcsift.v_flags.rejects IS 'Policy-class rejects in the current episode.';
+COMMENT ON COLUMN dmarcsift.v_flags.dmarc_messages IS 'Messages the provider''s aggregate reports counted for that source and domain in the window (the episode''s days +-1).';
+COMMENT ON COLUMN dmarcsift.v_flags.dkim_pass_rate IS 'Share of those messages with aligned DKIM pass, 0 to 1 (NULL without data).';
+COMMENT ON COLUMN dmarcsift.v_flags.spf_pass_rate IS 'Share of those messages with aligned SPF pass, 0 to 1 (NULL without data).';
+COMMENT ON COLUMN dmarcsift.v_flags.dmarc_pass_rate IS 'Share of those messages that passed DMARC, 0 to 1 (NULL without data).';
+COMMENT ON COLUMN dmarcsift.v_flags.status IS 'open, resolved (no reject for resolve_days) or reopened (rejects returned after a resolution).';
+COMMENT ON COLUMN dmarcsift.v_flags.evidence IS 'The evidence as JSON: counts and rates, failing DKIM domains/selectors and SPF domains with their shares, sample reject texts with rule ids, the reports used, ip_source, the window, a note.';
+
+-- `tenant remove`: flags and the correlation queue are derived from the
+-- tenant's data and describe only it, so they are deleted either way (the
+-- next correlation of 'unassigned' recomputes whatever moved there), as
+-- labels and source marks are.
+CREATE OR REPLACE FUNCTION dmarcsift.remove_tenant(tid integer, purge boolean) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	t record;
+	n bigint;
+	total bigint := 0;
+BEGIN
+	IF tid = 0 THEN
+		RAISE EXCEPTION 'the built-in tenant ''unassigned'' cannot be removed' USING ERRCODE = '22023';
+	END IF;
+	FOR t IN SELECT c.oid::regclass AS rel, c.relname FROM pg_catalog.pg_class c
+	         JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+	         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+	         WHERE s.nspname = 'dmarcsift' AND c.relkind IN ('r', 'p')
+	           AND a.attname = 'tenant_id' AND NOT a.attisdropped
+	           AND c.relname NOT IN ('tenants', 'tenant_domains', 'tenant_roles', 'mailbox_state')
+	         ORDER BY c.relname <> 'reports', c.relname LOOP
+		BEGIN
+			IF purge OR t.relname IN ('source_labels', 'source_marks', 'flags',
+			                          'correlate_dirty') THEN
+				EXECUTE format('DELETE FROM %s WHERE tenant_id = $1', t.rel) USING tid;
+			ELSE
+				EXECUTE format('UPDATE %s SET tenant_id = 0 WHERE tenant_id = $1', t.rel) USING tid;
+			END IF;
+			GET DIAGNOSTICS n = ROW_COUNT;
+			total := total + n;
+		EXCEPTION WHEN unique_violation THEN
+			RAISE EXCEPTION 'rows of this tenant in % are also stored under ''unassigned''; remove it with --purge', t.relname
+				USING ERRCODE = '22023';
+		END;
+	END LOOP;
+	DELETE FROM dmarcsift.tenants WHERE tenant_id = tid;
+	RETURN total;
+END
+$$;
