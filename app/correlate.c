@@ -3,6 +3,11 @@
  */
 #include "app/correlate.h"
 
+#include "app/notify.h"
+#include "core/xalloc.h"
+
+#include <json-c/json.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +93,27 @@ int correlate_run(struct db *db, const struct correlate_settings *s,
 	    .since = scope->since ? since : NULL,
 	    .until = scope->until ? until : NULL,
 	    .full = scope->full,
+	    .want_events = scope->notify && scope->notify->url,
 	    .map = NULL,
 	};
-	return flags_recompute(db, &p, st, e);
+	struct flags_stats tmp = {0};
+	if (flags_recompute(db, &p, &tmp, e) != 0)
+		return -1;
+	if (tmp.nevents > 0) {
+		json_object **objs = xcalloc(tmp.nevents, sizeof *objs);
+		size_t n = 0;
+		for (size_t i = 0; i < tmp.nevents; i++) {
+			json_object *o = json_tokener_parse(tmp.events[i]);
+			if (o)
+				objs[n++] = o;
+		}
+		notify_flags(scope->notify, objs, n);
+		for (size_t i = 0; i < n; i++)
+			json_object_put(objs[i]);
+		free(objs);
+	}
+	flags_stats_free(&tmp);
+	if (st)
+		*st = tmp;
+	return 0;
 }

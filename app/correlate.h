@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 struct db;
+struct notify_hook;
 
 struct correlate_settings {
 	double fail_below; /* [correlate] fail_below (percent in the file) */
@@ -38,6 +39,10 @@ struct correlate_scope {
 	const char *since;  /* as given to correlate_day, or NULL */
 	const char *until;
 	bool full;
+	/* Where new and reopened flags are posted ([notify] webhook; NULL or
+	 * no url: nowhere). The posts run in a detached child after the
+	 * commit, so a slow receiver never holds up the run. */
+	const struct notify_hook *notify;
 };
 
 int correlate_run(struct db *db, const struct correlate_settings *s,

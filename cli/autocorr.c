@@ -4,6 +4,7 @@
 #include "cli/autocorr.h"
 
 #include "app/correlate.h"
+#include "app/notify.h"
 #include "cli/common.h"
 #include "cli/config.h"
 
@@ -27,16 +28,43 @@ struct config *autocorr_config(const char *config_opt)
 	return cfg;
 }
 
+bool autocorr_hook(const struct config *cfg, struct notify_hook *h, char **secret)
+{
+	*secret = NULL;
+	if (!cfg || !cfg->notify.webhook)
+		return false;
+	struct err e = {0};
+	if (config_read_secret("notify", cfg->notify.secret_file, cfg->notify.secret_env, secret,
+	                       &e) != 0) {
+		fprintf(stderr, "dmarcsift: warning: %s; new flags are not posted\n", e.msg);
+		return false;
+	}
+	*h = (struct notify_hook){
+	    .url = cfg->notify.webhook,
+	    .secret = *secret,
+	    .retries = cfg->notify.retries,
+	    .backoff_ms = 1000,
+	    .timeout_s = 10,
+	};
+	return true;
+}
+
 int autocorr_run(struct db *db, const struct config *cfg, bool quiet)
 {
 	struct err e = {0};
 	struct flags_stats st = {0};
 	struct correlate_scope scope = {0};
 	struct correlate_settings s;
+	struct notify_hook hook;
+	char *secret = NULL;
 	correlate_settings_default(&s);
 	if (cfg)
 		s = cfg->correlate;
-	if (correlate_run(db, &s, &scope, &st, &e) != 0) {
+	if (autocorr_hook(cfg, &hook, &secret))
+		scope.notify = &hook;
+	int rc = correlate_run(db, &s, &scope, &st, &e);
+	config_secret_free(secret);
+	if (rc != 0) {
 		fprintf(stderr, "dmarcsift: correlation failed (what changed stays queued for the "
 		                "next run)\n");
 		return cli_fail(&e);

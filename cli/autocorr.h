@@ -19,8 +19,14 @@
 
 struct config;
 struct db;
+struct notify_hook;
 
 struct config *autocorr_config(const char *config_opt);
 int autocorr_run(struct db *db, const struct config *cfg, bool quiet);
+/* The [notify] webhook of `cfg` into `h` (its secret into *secret, free
+ * with config_secret_free): false when none is configured, or when its
+ * secret cannot be read (said on stderr: flags are still stored, only not
+ * posted). */
+bool autocorr_hook(const struct config *cfg, struct notify_hook *h, char **secret);
 
 #endif

@@ -4,6 +4,8 @@
  * --full — and prints what it did. The flags are read with `dmarcsift flags`.
  */
 #include "app/correlate.h"
+#include "app/notify.h"
+#include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
@@ -32,7 +34,8 @@ static void usage(FILE *out)
 	        "  --db CONN      libpq connection string (default: $DMARCSIFT_DB, else the\n"
 	        "                 embedded cluster)\n"
 	        "  --config PATH  configuration file; [correlate] sets fail_below (90),\n"
-	        "                 pass_at (98, percentages), min_messages (10), resolve_days (7)\n"
+	        "                 pass_at (98, percentages), min_messages (10), resolve_days (7);\n"
+	        "                 [notify] webhook receives each new or reopened flag\n"
 	        "  --tenant T     only this tenant\n"
 	        "  --since DATE   only rejects on or after DATE (YYYY-MM-DD, or Nd: N days ago)\n"
 	        "  --until DATE   only rejects on or before DATE\n"
@@ -92,7 +95,7 @@ int cmd_correlate(int argc, char **argv)
 		return cli_fail(&e);
 
 	/* Here the config is judged strictly: the user asked for this run. */
-	char *path = NULL;
+	char *path = NULL, *secret = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
 	int rc;
@@ -113,6 +116,9 @@ int cmd_correlate(int argc, char **argv)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct flags_stats st = {0};
+	struct notify_hook hook;
+	if (autocorr_hook(cfg, &hook, &secret))
+		scope.notify = &hook;
 	if (correlate_run(db, &cfg->correlate, &scope, &st, &e) != 0) {
 		rc = cli_fail(&e);
 		goto out;
@@ -125,6 +131,7 @@ int cmd_correlate(int argc, char **argv)
 	       (unsigned long long)st.changed, (unsigned long long)st.resolved, secs);
 	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_SOME_FAILED;
 out:
+	config_secret_free(secret);
 	db_close(db);
 	config_free(cfg);
 	free(path);

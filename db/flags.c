@@ -10,6 +10,7 @@
 #include "db/flags.h"
 
 #include "core/provider.h"
+#include "core/xalloc.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
@@ -88,6 +89,31 @@ static int put_params(struct db *db, const struct flags_params *p, struct err *e
 	return 0;
 }
 
+static int read_events(struct db *db, struct flags_stats *st, struct err *e)
+{
+	PGresult *res = db_query(db, db_sql("correlate_events"), 0, NULL);
+	if (db_check(db, res, PGRES_TUPLES_OK, "reading the new flags", e) < 0)
+		return -1;
+	size_t n = (size_t)PQntuples(res);
+	st->events = n ? xcalloc(n, sizeof *st->events) : NULL;
+	for (size_t i = 0; i < n; i++)
+		st->events[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+	st->nevents = n;
+	PQclear(res);
+	return 0;
+}
+
+void flags_stats_free(struct flags_stats *st)
+{
+	for (size_t i = 0; st && i < st->nevents; i++)
+		free(st->events[i]);
+	if (st) {
+		free(st->events);
+		st->events = NULL;
+		st->nevents = 0;
+	}
+}
+
 int flags_recompute(struct db *db, const struct flags_params *p, struct flags_stats *st,
                     struct err *e)
 {
@@ -125,12 +151,17 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 		goto out;
 	tmp.resolved = c[0];
 	tmp.changed += c[1];
+	if (p->want_events && read_events(db, &tmp, e) < 0)
+		goto out;
 	if (db_exec(db, "COMMIT", e) < 0)
 		goto out;
 	if (st)
 		*st = tmp;
+	else
+		flags_stats_free(&tmp);
 	return 0;
 out:
+	flags_stats_free(&tmp);
 	err_set_stage_if_empty(e, "correlate");
 	PGresult *res = PQexec(db_pg(db), "ROLLBACK");
 	PQclear(res);

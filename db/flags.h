@@ -33,6 +33,7 @@ struct flags_params {
 	const char *since;              /* "YYYY-MM-DD" (UTC day, inclusive) or NULL */
 	const char *until;              /* "YYYY-MM-DD" (inclusive) or NULL */
 	bool full;                      /* recompute everything in scope, not only what changed */
+	bool want_events;               /* fill flags_stats.events */
 	const struct provider_map *map; /* NULL: the embedded one */
 };
 
@@ -41,10 +42,15 @@ struct flags_stats {
 	uint64_t created;  /* new flags */
 	uint64_t changed;  /* flags whose values changed */
 	uint64_t resolved; /* flags that became resolved */
+	/* With want_events: the flags this run opened or reopened, each a JSON
+	 * object (text) with exactly the v_flags columns. flags_stats_free. */
+	char **events;
+	size_t nevents;
 };
 
 int flags_recompute(struct db *db, const struct flags_params *p, struct flags_stats *st,
                     struct err *e);
+void flags_stats_free(struct flags_stats *st);
 
 struct flags_filter {
 	const char *tenant; /* name or NULL */

@@ -17,10 +17,14 @@
 #include "tests/support/run.h"
 #include "tests/support/testdb.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define CDIR FIXTURES_DIR "/correlate/"
 
@@ -465,6 +469,125 @@ static void flags_output(void **state)
 	assert_null(strstr(out, "acme.example"));
 	assert_non_null(strstr(out, "charlie.example"));
 	free(out);
+
+	/* The tenant report lists them with their numbers and the same action
+	 * (issue 12); the MSP overview counts the open ones by confidence. */
+	const char *r[] = {"report",  "--db",       d->conn,   "--tenant",   "unassigned",
+	                   "--since", "2026-11-01", "--until", "2026-11-30", "--format",
+	                   "csv",     "--table",    "flags",   NULL};
+	ok(run_bin(r, NULL, &out), "report --tenant --table flags");
+	assert_non_null(strstr(out, "Check the DKIM key and d= alignment for selector s1 at that "
+	                            "sender"));
+	assert_non_null(strstr(out, "Do not change SPF/DKIM"));
+	assert_non_null(strstr(out, "DMARC data: 1000 messages, DMARC pass 5.0 %"));
+	free(out);
+	const char *o[] = {"report",        "--db",       d->conn,
+	                   "--all-tenants", "--since",    "2026-11-01",
+	                   "--until",       "2026-11-30", NULL};
+	ok(run_bin(o, NULL, &out), "report --all-tenants");
+	if (!strstr(out, "2/0/0") || strstr(out, "not available"))
+		fail_msg("overview without 2/0/0 flags:\n%s", out);
+	free(out);
+}
+
+/* The [notify] webhook hears of each flag a run opens, once: a re-run over
+ * the same data posts nothing. The receiver (tests/support/http_sink.py)
+ * checks the HMAC signature itself. */
+static pid_t start_sink(const char *dir, int *port)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl("/usr/bin/python3", "python3", TESTS_DIR "/support/http_sink.py", dir, "k3y",
+		      "0", "500", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char line[32] = {0};
+	size_t n = 0;
+	while (n < sizeof line - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	close(pfd[0]);
+	*port = (int)strtol(line, NULL, 10);
+	if (*port <= 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		fail_msg("http_sink.py did not start");
+	}
+	return pid;
+}
+
+static char *read_req_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = xcalloc(1, 1 << 16);
+	size_t n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void notify_new_flags(void **state)
+{
+	struct db *d = *state;
+	const char *base = getenv("DMARCSIFT_TEST_TMP");
+	char *dir = xasprintf("%s/corrhook.XXXXXX", base && *base ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	int port;
+	pid_t pid = start_sink(dir, &port);
+	char *conf = xasprintf("%s/dmarcsift.conf", dir);
+	char *key = xasprintf("%s/hook.key", dir);
+	FILE *f = fopen(key, "w");
+	assert_non_null(f);
+	fputs("k3y\n", f);
+	fclose(f);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[notify]\nwebhook = http://127.0.0.1:%d/\nsecret_file = %s\nretries = 0\n",
+	        port, key);
+	fclose(f);
+
+	reports(d, CDIR "s1-esp-dkim/google-2026-11-10.xml");
+	bounces(d, CDIR "s1-esp-dkim/esp-2026-11-10.csv", NULL);
+	const char *a[] = {"correlate", "--db", d->conn, "--config", conf, NULL};
+	char *out = NULL;
+	ok(run_bin(a, NULL, &out), "correlate with a webhook");
+	free(out);
+	out = NULL;
+	ok(run_bin((const char *[]){"correlate", "--full", "--db", d->conn, "--config", conf, NULL},
+	           NULL, &out),
+	   "correlate --full again");
+	free(out);
+
+	char *req1 = xasprintf("%s/1.req", dir), *req2 = xasprintf("%s/2.req", dir);
+	char *body = NULL;
+	for (int i = 0; i < 200 && !(body = read_req_file(req1)); i++)
+		usleep(50000);
+	usleep(500000); /* a second post, if any, has had time to arrive */
+	bool second = access(req2, F_OK) == 0;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	if (!body)
+		fail_msg("no flag was posted to the webhook");
+	assert_non_null(strstr(body, "signature ok"));
+	assert_non_null(strstr(body, "event flag.opened"));
+	assert_non_null(strstr(body, "\"tenant\":\"unassigned\""));
+	assert_non_null(strstr(body, "\"kind\":\"auth_driven\""));
+	assert_non_null(strstr(body, "\"source_ip\":\"203.0.113.7\""));
+	assert_false(second);
+	free(body);
+	free(req1);
+	free(req2);
+	free(conf);
+	free(key);
+	free(dir);
 }
 
 int main(void)
@@ -481,6 +604,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(s9_none_results, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rerun_extend_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flags_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(notify_new_flags, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 -- correlate_flags: the verdict of every group of corr_grp from its data in
 -- corr_match, upserted into dmarcsift.flags. A flag whose values did not
--- change is not written (a re-run over the same data is a no-op). Returns
--- one row: (flags created, flags changed, groups examined).
+-- change is not written (a re-run over the same data is a no-op). Flags
+-- that open (new and not already resolved) or come back after a resolution
+-- go to pg_temp.corr_events. Returns one row: (flags created, flags
+-- changed, groups examined).
 --
 -- Verdict (rates over the aggregate messages m that matched, thresholds
 -- from corr_params; "text" = at least half of the rejects are
@@ -206,6 +208,11 @@ WITH p AS (
 	                                            'min_messages', min_messages),
 	           'note', nullif(note, ''))) AS evidence
 	FROM v
+), old AS (
+	-- the touched flags as they were before this statement
+	SELECT o.tenant_id, o.provider, o.domain, o.ip_key, o.status
+	FROM dmarcsift.flags o
+	JOIN pg_temp.corr_grp g USING (tenant_id, provider, domain, ip_key)
 ), up AS (
 	INSERT INTO dmarcsift.flags AS fl (tenant_id, provider, domain, ip_key, source_ip, kind,
 		confidence, cause, first_seen, last_seen, rejects, dmarc_messages, dkim_pass_rate,
@@ -229,7 +236,14 @@ WITH p AS (
 	       EXCLUDED.first_seen, EXCLUDED.last_seen, EXCLUDED.rejects, EXCLUDED.dmarc_messages,
 	       EXCLUDED.dkim_pass_rate, EXCLUDED.spf_pass_rate, EXCLUDED.dmarc_pass_rate,
 	       EXCLUDED.status, EXCLUDED.evidence)
-	RETURNING (xmax = 0) AS created
+	RETURNING fl.tenant_id, fl.id, fl.provider, fl.domain, fl.ip_key, fl.status,
+	          (xmax = 0) AS created
+), ev AS (
+	INSERT INTO pg_temp.corr_events (tenant_id, id)
+	SELECT u.tenant_id, u.id
+	FROM up u
+	LEFT JOIN old o USING (tenant_id, provider, domain, ip_key)
+	WHERE u.status <> 'resolved' AND (u.created OR o.status = 'resolved')
 )
 SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created),
        (SELECT count(*) FROM pg_temp.corr_grp)

@@ -26,3 +26,10 @@ CREATE TEMP TABLE corr_keys (
 ) ON COMMIT DROP;
 -- Tenants whose data changed: their flags' status is re-evaluated.
 CREATE TEMP TABLE corr_tenants (tenant_id integer PRIMARY KEY) ON COMMIT DROP;
+-- Flags this run opened or reopened (not those created already resolved):
+-- what the [notify] webhook is told about.
+CREATE TEMP TABLE corr_events (
+	tenant_id integer NOT NULL,
+	id        bigint NOT NULL,
+	PRIMARY KEY (tenant_id, id)
+) ON COMMIT DROP;
