@@ -100,7 +100,7 @@ int correlate_run(struct db *db, const struct correlate_settings *s,
 	if (flags_recompute(db, &p, &tmp, e) != 0)
 		return -1;
 	if (tmp.nevents > 0) {
-		json_object **objs = xcalloc(tmp.nevents, sizeof *objs);
+		json_object **objs = xcalloc(tmp.nevents, sizeof(void *));
 		size_t n = 0;
 		for (size_t i = 0; i < tmp.nevents; i++) {
 			json_object *o = json_tokener_parse(tmp.events[i]);
