@@ -89,9 +89,9 @@ static int on_header(void *ctx, const struct aggr_report *r, struct err *e)
 	struct part_run *run = ctx;
 	struct store_pin pin = {.tenant = run->p->opts.tenant_override,
 	                        .strict = run->p->opts.pinned_strict};
-	int rc = store_report_begin_pinned(&run->tx, run->p->db, r, run->sha256,
-	                                   pin.tenant ? &pin : NULL, run->recover, run->complaint,
-	                                   e);
+	int rc =
+	    store_report_begin_pinned(&run->tx, run->p->db, r, run->sha256,
+	                              pin.tenant ? &pin : NULL, run->recover, run->complaint, e);
 	if (pin.mismatch && !run->mismatch) {
 		run->mismatch = true;
 		run->p->st.mismatched++;
