@@ -448,6 +448,7 @@ static void test_two_sections_one_maildir(void **state)
 	assert_int_not_equal(mt_run(a2, &out), 0);
 	assert_non_null(strstr(out, "same mailbox"));
 	free(out);
+	free(conf);
 
 	/* Two IMAP sections for one folder, written differently. */
 	conf = mt_write_file(c->dir, "imap.conf",
