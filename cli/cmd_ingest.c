@@ -18,16 +18,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <glib.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define STDIN_MAX ((size_t)1 << 30)
+/* Inputs read into memory whole (messages, and reports up to STREAM_ABOVE). */
+#define FILE_MAX ((size_t)1 << 30)
 /* Bare report files larger than this are streamed from the file. */
 #define STREAM_ABOVE ((off_t)16 << 20)
 
@@ -37,6 +39,10 @@ struct ingest_run {
 	bool progress;
 	struct timespec last_progress;
 	struct err fatal;
+	/* Directories entered so far, as "device:inode": a symlink to '.' or
+	 * to a parent would otherwise make the walk re-read everything below
+	 * it (and two such links make it exponential). */
+	GHashTable *visited;
 };
 
 static void usage(FILE *out)
@@ -101,6 +107,59 @@ static int feed(struct ingest_run *r, const void *data, size_t len, const char *
 	return 0;
 }
 
+/*
+ * Reads the file into memory with pread and hands it to the pipeline. Not a
+ * mapping: a file truncated while mapped turns the next access into SIGBUS,
+ * which would end the whole run. A file that is shorter than fstat said when
+ * we reach its end shrank under us: what was read is kept and quarantined
+ * (someone is still writing or rotating it), and the run goes on.
+ */
+static int ingest_read(struct ingest_run *r, int fd, off_t size, const char *path)
+{
+	struct buf b;
+	buf_init(&b, FILE_MAX);
+	char chunk[65536];
+	off_t off = 0;
+	int rc = 0;
+	if ((uint64_t)size > FILE_MAX) {
+		log_warn("%s: larger than %zu bytes, skipped", path, FILE_MAX);
+		r->unreadable++;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = pread(fd, chunk, sizeof chunk, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_warn("%s: cannot read: %s", path, strerror(errno));
+			r->unreadable++;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (buf_append(&b, chunk, (size_t)n) != 0) {
+			log_warn("%s: grew past %zu bytes while read, skipped", path, FILE_MAX);
+			r->unreadable++;
+			goto out;
+		}
+		off += n;
+	}
+	if (off < size) {
+		char why[160];
+		snprintf(why, sizeof why,
+		         "the file shrank while it was read (%lld bytes when opened, %lld read)",
+		         (long long)size, (long long)off);
+		rc = pipeline_quarantine(r->pipe, b.data ? b.data : "", b.len, path, "read", why,
+		                         &r->fatal);
+		show_progress(r, false);
+		goto out;
+	}
+	rc = feed(r, b.data ? b.data : "", b.len, path);
+out:
+	buf_free(&b);
+	return rc;
+}
+
 static int ingest_file(struct ingest_run *r, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -130,16 +189,7 @@ static int ingest_file(struct ingest_run *r, const char *path)
 		rc = pipeline_ingest_fd(r->pipe, fd, path, &outcome, &r->fatal);
 		show_progress(r, false);
 	} else {
-		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			log_warn("%s: cannot read: %s", path, strerror(errno));
-			close(fd);
-			r->unreadable++;
-			return 0;
-		}
-		madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-		rc = feed(r, map, (size_t)st.st_size, path);
-		munmap(map, (size_t)st.st_size);
+		rc = ingest_read(r, fd, st.st_size, path);
 	}
 	close(fd);
 	return rc;
@@ -213,8 +263,17 @@ static int ingest_path(struct ingest_run *r, const char *path, int depth)
 		r->unreadable++;
 		return 0;
 	}
-	if (S_ISDIR(st.st_mode))
+	if (S_ISDIR(st.st_mode)) {
+		char *key = xasprintf("%llu:%llu", (unsigned long long)st.st_dev,
+		                      (unsigned long long)st.st_ino);
+		if (g_hash_table_contains(r->visited, key)) {
+			log_info("%s: directory already read (a symlink loop?), skipped", path);
+			free(key);
+			return 0;
+		}
+		g_hash_table_add(r->visited, key);
 		return ingest_dir(r, path, depth);
+	}
 	if (!S_ISREG(st.st_mode)) {
 		log_warn("%s: not a regular file, skipped", path);
 		r->unreadable++;
@@ -260,6 +319,7 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 		json_object_object_add(o, "messages", json_object_new_int64((int64_t)st->messages));
 		json_object_object_add(o, "duplicates",
 		                       json_object_new_int64((int64_t)st->duplicates));
+		json_object_object_add(o, "replaced", json_object_new_int64((int64_t)st->replaced));
 		json_object_object_add(o, "quarantined",
 		                       json_object_new_int64((int64_t)st->quarantined));
 		json_object_object_add(o, "recovered",
@@ -279,6 +339,8 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 	printf("%llu reports (%llu records) ingested, %llu duplicates, %llu quarantined",
 	       (unsigned long long)st->reports, (unsigned long long)st->records,
 	       (unsigned long long)st->duplicates, (unsigned long long)st->quarantined);
+	if (st->replaced)
+		printf(", %llu replaced", (unsigned long long)st->replaced);
 	if (st->recovered)
 		printf(", %llu recovered (see v_reports.complaint)",
 		       (unsigned long long)st->recovered);
@@ -371,6 +433,7 @@ int cmd_ingest(int argc, char **argv)
 	                           .hosts = cfg->mta_hosts};
 	struct ingest_run run = {.progress = !quiet && !json && isatty(STDERR_FILENO)};
 	clock_gettime(CLOCK_MONOTONIC, &run.last_progress);
+	run.visited = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
 	pipeline_new(&run.pipe, db, &po);
 
 	int stop = 0;
@@ -383,7 +446,8 @@ int cmd_ingest(int argc, char **argv)
 	if (stop != 0) {
 		print_summary(st, run.unreadable, json);
 		rc = cli_fail(&run.fatal);
-		if (run.fatal.kind == ERR_RETRY)
+		/* A lost connection is exit 3 whatever the failed call said. */
+		if (run.fatal.kind == ERR_RETRY || db_lost(db))
 			rc = EXIT_DB;
 	} else {
 		print_summary(st, run.unreadable, json);
@@ -399,6 +463,7 @@ int cmd_ingest(int argc, char **argv)
 			rc = EXIT_DB;
 	}
 	pipeline_free(run.pipe);
+	g_hash_table_destroy(run.visited);
 	db_close(db);
 	config_free(cfg);
 	return rc;

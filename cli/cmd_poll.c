@@ -401,10 +401,17 @@ static int poll_one(struct mb_run *r)
 {
 	const struct config_mailbox *mb = r->mb;
 	bool got = false;
-	if (mailbox_lock_try(r->db, mb->name, &got, &r->fatal) != 0)
+	/* Locked by what it reads, not by the section's name: another config
+	 * (or section) naming the same mailbox must wait too. */
+	char *source = config_mailbox_source(mb);
+	const char *key = source ? source : mb->name;
+	if (mailbox_lock_try(r->db, key, &got, &r->fatal) != 0) {
+		free(source);
 		return -1;
+	}
 	if (!got) {
 		r->locked_out = true;
+		free(source);
 		return 0;
 	}
 	int rc = 0;
@@ -432,11 +439,12 @@ static int poll_one(struct mb_run *r)
 unlock:
 	if (rc == 0) {
 		struct err ue = {0};
-		if (mailbox_lock_release(r->db, mb->name, &ue) != 0) {
+		if (mailbox_lock_release(r->db, key, &ue) != 0) {
 			r->fatal = ue;
 			rc = -1;
 		}
 	}
+	free(source);
 	return rc;
 }
 
@@ -526,7 +534,8 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 			fprintf(stderr,
 			        "dmarcsift: error: %s (the message in hand was not moved)\n",
 			        r.fatal.msg);
-			code = r.fatal.kind == ERR_RETRY ? EXIT_DB : cli_fail(&r.fatal);
+			code =
+			    r.fatal.kind == ERR_RETRY || db_lost(db) ? EXIT_DB : cli_fail(&r.fatal);
 			break;
 		}
 	}

@@ -103,10 +103,13 @@ int cmd_reprocess(int argc, char **argv)
 	}
 	const struct pipeline_stats *st = pipeline_stats(p);
 	printf("%llu input(s) retried: %llu reports (%llu records) ingested, %llu duplicates, "
-	       "%llu still quarantined\n",
+	       "%llu still quarantined",
 	       (unsigned long long)st->inputs, (unsigned long long)st->reports,
 	       (unsigned long long)st->records, (unsigned long long)st->duplicates,
 	       (unsigned long long)st->quarantined);
+	if (st->replaced)
+		printf(", %llu replaced", (unsigned long long)st->replaced);
+	printf("\n");
 	if (err_is_set(&e))
 		rc = cli_fail(&e);
 	else

@@ -3,6 +3,7 @@
 #include "core/buf.h"
 #include "core/hostmap.h"
 #include "core/xalloc.h"
+#include "db/db.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -396,14 +397,19 @@ static void mailbox_key(struct parse *ps, const char *name, const char *value)
 			mb->kind = CONFIG_MAILBOX_IMAP;
 			CURLU *u = curl_url();
 			char *host = NULL;
-			bool ok = curl_url_set(u, CURLUPART_URL, value, 0) == CURLUE_OK &&
-			          curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host;
+			CURLUcode uc = curl_url_set(u, CURLUPART_URL, value, 0);
+			if (uc == CURLUE_OK)
+				uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+			bool ok = uc == CURLUE_OK && host && *host;
 			curl_free(host);
 			curl_url_cleanup(u);
+			/* The URL may carry user:password@: named, never echoed. */
 			if (!ok) {
-				problem(ps, ps->line,
-				        "url '%s' is not a valid URL (imaps://HOST[:PORT]/FOLDER)",
-				        value);
+				problem(
+				    ps, ps->line,
+				    "url is not a valid URL (imaps://HOST[:PORT]/FOLDER): %s; the"
+				    " URL is not shown, it may hold a password",
+				    uc == CURLUE_OK ? "no host" : curl_url_strerror(uc));
 				return;
 			}
 		} else if (strncmp(value, "maildir:", 8) == 0) {
@@ -414,8 +420,9 @@ static void mailbox_key(struct parse *ps, const char *name, const char *value)
 			mb->path = xstrdup(value + 5);
 		} else {
 			problem(ps, ps->line,
-			        "url '%s': unknown scheme (use imaps://HOST[:PORT]/FOLDER, "
+			        "url: unknown scheme '%.*s' (use imaps://HOST[:PORT]/FOLDER, "
 			        "imap://..., maildir:/PATH or mbox:/PATH)",
+			        (int)(strcspn(value, ":/@") > 16 ? 16 : strcspn(value, ":/@")),
 			        value);
 			return;
 		}
@@ -653,6 +660,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		} else if (!*value) {
 			problem(ps, ps->line, "'url' is empty");
 		} else {
+			char why[300];
+			if (db_conninfo_check(value, why, sizeof why) != 0)
+				problem(ps, ps->line, "'url': %s", why);
 			ps->cfg->db_url = xstrdup(value);
 		}
 		break;
@@ -770,6 +780,75 @@ static void validate_mailbox(struct parse *ps, struct config_mailbox *mb)
 		        n);
 }
 
+char *config_mailbox_source(const struct config_mailbox *mb)
+{
+	if (mb->kind != CONFIG_MAILBOX_IMAP) {
+		if (!mb->path)
+			return NULL;
+		/* Symlinks, '..' and double slashes resolved: one directory or
+		 * file, one name. */
+		char *real = realpath(mb->path, NULL);
+		char *src =
+		    xasprintf("%s:%s", mb->kind == CONFIG_MAILBOX_MAILDIR ? "maildir" : "mbox",
+		              real ? real : mb->path);
+		free(real);
+		return src;
+	}
+	if (!mb->url)
+		return NULL;
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *user = NULL, *path = NULL;
+	char *src = NULL;
+	if (curl_url_set(u, CURLUPART_URL, mb->url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		if (curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
+			path = NULL;
+		if (curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) != CURLUE_OK)
+			user = NULL;
+		/* Host names are case-insensitive; the scheme only picks TLS and
+		 * the default port, so imap:// and imaps:// to one port meet. */
+		for (char *h = host; *h; h++)
+			if (*h >= 'A' && *h <= 'Z')
+				*h = (char)(*h - 'A' + 'a');
+		src = xasprintf("imap:%s@%s:%s%s",
+		                mb->user ? mb->user
+		                : user   ? user
+		                         : "",
+		                host, port, path && *path ? path : "/INBOX");
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_free(user);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return src;
+}
+
+/* Two sections reading one mailbox would race each other for its messages
+ * (and store them twice under different tenants): refused. */
+static void check_sources(struct parse *ps)
+{
+	struct config *cfg = ps->cfg;
+	char **src = xcalloc(cfg->n_mailboxes + 1, sizeof *src);
+	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
+		src[i] = config_mailbox_source(&cfg->mailboxes[i]);
+		for (size_t j = 0; src[i] && j < i; j++) {
+			if (src[j] && strcmp(src[i], src[j]) == 0) {
+				problem(
+				    ps, cfg->mailboxes[i].line,
+				    "[mailbox %s] reads the same mailbox as [mailbox %s] (%s): one "
+				    "section per mailbox",
+				    cfg->mailboxes[i].name, cfg->mailboxes[j].name, src[i]);
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < cfg->n_mailboxes; i++)
+		free(src[i]);
+	free(src);
+}
+
 static int parse_with(struct config **out, struct parse *ps)
 {
 	struct config *cfg = ps->cfg;
@@ -782,6 +861,7 @@ static int parse_with(struct config **out, struct parse *ps)
 		problem(ps, rc, "syntax error (expected [section], key = value, or a comment)");
 	for (size_t i = 0; i < cfg->n_mailboxes; i++)
 		validate_mailbox(ps, &cfg->mailboxes[i]);
+	check_sources(ps);
 	*out = cfg;
 	return 0;
 }

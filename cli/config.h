@@ -115,6 +115,11 @@ int config_load(struct config **out, const char *path, struct err *e);
 int config_load_string(struct config **out, const char *name, const char *text, struct err *e);
 bool config_ok(const struct config *cfg);
 void config_free(struct config *cfg);
+/* What a mailbox section reads, resolved: "maildir:/real/path",
+ * "mbox:/real/path" or "imap:USER@host:PORT/FOLDER" (never the password);
+ * NULL when its url is missing or invalid. The caller frees it. Two sections
+ * with one source are refused by the loader, and pollers lock by it. */
+char *config_mailbox_source(const struct config_mailbox *mb);
 const struct config_mailbox *config_mailbox_find(const struct config *cfg, const char *name);
 
 /*

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "db/bounce_store.h"
+#include "db/db.h"
 #include "db/store.h"
 #include "ingest/aggr.h"
 #include "ingest/bounce.h"
@@ -34,7 +35,6 @@ struct part_run {
 	bool recover;
 	const char *complaint; /* the strict parse's error, kept on a recovered report */
 	struct store_tx *tx;
-	bool duplicate;
 	bool mismatch; /* a pinned tenant lost to the domain's owner (or strict refused) */
 };
 
@@ -51,7 +51,7 @@ struct input_run {
 	struct pipeline *p;
 	const char *sha256;
 	const char *source;
-	uint64_t reports, records, messages, duplicates, recovered, skipped;
+	uint64_t reports, records, messages, duplicates, replaced, recovered, skipped;
 	uint64_t parts_failed;
 	struct err first_failure;
 };
@@ -89,9 +89,9 @@ static int on_header(void *ctx, const struct aggr_report *r, struct err *e)
 	struct part_run *run = ctx;
 	struct store_pin pin = {.tenant = run->p->opts.tenant_override,
 	                        .strict = run->p->opts.pinned_strict};
-	int rc = store_report_begin_pinned(&run->tx, run->p->db, r, run->sha256,
-	                                   pin.tenant ? &pin : NULL, run->recover, run->complaint,
-	                                   &run->duplicate, e);
+	int rc =
+	    store_report_begin_pinned(&run->tx, run->p->db, r, run->sha256,
+	                              pin.tenant ? &pin : NULL, run->recover, run->complaint, e);
 	if (pin.mismatch && !run->mismatch) {
 		run->mismatch = true;
 		run->p->st.mismatched++;
@@ -103,7 +103,9 @@ static int on_header(void *ctx, const struct aggr_report *r, struct err *e)
 	}
 	if (rc != 0)
 		return -1;
-	return run->duplicate ? AGGR_STOP : 0;
+	/* A stored identity is no reason to stop: the commit compares this
+	 * copy's records with the stored ones (store.h). */
+	return 0;
 }
 
 static int on_record(void *ctx, const struct aggr_record *rec, struct err *e)
@@ -117,9 +119,11 @@ static ssize_t read_unpacked(void *ctx, void *buf, size_t n, struct err *e)
 	return unpack_read(ctx, buf, n, e);
 }
 
-/* One parse of one part, strict or in recover mode; commits on success. */
+/* One parse of one part, strict or in recover mode; commits on success and
+ * says how the report went in. */
 static int parse_once(struct input_run *in, const struct part_bytes *pb, bool recover,
-                      const char *complaint, struct aggr_result *res, struct err *e)
+                      const char *complaint, struct aggr_result *res, enum store_outcome *how,
+                      struct err *e)
 {
 	struct part_run run = {
 	    .p = in->p, .sha256 = in->sha256, .recover = recover, .complaint = complaint};
@@ -133,11 +137,13 @@ static int parse_once(struct input_run *in, const struct part_bytes *pb, bool re
 		goto out;
 	if (aggr_parse(read_unpacked, u, recover, &in->p->alim, &h, res, e) != 0)
 		goto out;
-	/* Deviations kept by the parser are known only now. In recover mode
-	 * the recover parse's own complaint names the problem best. */
+	/* Deviations kept by the parser are known only now, and the note goes
+	 * in before the commit: the commit's replace rule (db/store_report.c)
+	 * judges this copy by its final recovered state. In recover mode the
+	 * recover parse's own complaint names the problem best. */
 	if (run.tx && (recover || res->recovered))
 		store_report_note(run.tx, true, res->complaint[0] ? res->complaint : complaint);
-	if (run.tx && store_report_commit(run.tx, e) != 0) {
+	if (run.tx && store_report_commit(run.tx, how, e) != 0) {
 		run.tx = NULL; /* commit frees the transaction either way */
 		goto out;
 	}
@@ -147,8 +153,6 @@ out:
 	if (run.tx)
 		store_report_abort(run.tx);
 	unpack_free(u);
-	if (rc == 0 && run.duplicate)
-		in->duplicates++;
 	return rc;
 }
 
@@ -157,8 +161,10 @@ static int process_part(struct input_run *in, const struct part_bytes *pb, struc
 {
 	struct aggr_result res;
 	struct err strict = {0};
+	enum store_outcome how = STORE_DUPLICATE;
+	bool recovered_mode = false;
 
-	if (parse_once(in, pb, false, NULL, &res, &strict) == 0)
+	if (parse_once(in, pb, false, NULL, &res, &how, &strict) == 0)
 		goto ok;
 	if (strict.kind == ERR_RETRY || strcmp(strict.stage, "xml") != 0) {
 		*e = strict;
@@ -167,7 +173,7 @@ static int process_part(struct input_run *in, const struct part_bytes *pb, struc
 	char complaint[600];
 	snprintf(complaint, sizeof complaint, "%s", strict.msg);
 	struct err rec = {0};
-	if (parse_once(in, pb, true, complaint, &res, &rec) != 0) {
+	if (parse_once(in, pb, true, complaint, &res, &how, &rec) != 0) {
 		if (rec.kind == ERR_RETRY)
 			*e = rec;
 		else
@@ -175,20 +181,33 @@ static int process_part(struct input_run *in, const struct part_bytes *pb, struc
 		return -1;
 	}
 	log_info("%s: recovered a malformed report: %s", in->source, complaint);
-	in->recovered += res.stopped ? 0 : 1;
-	goto counted;
+	recovered_mode = true;
 ok:
-	if (res.recovered && !res.stopped) {
-		log_info("%s: kept a report with deviations: %s", in->source, res.complaint);
+	switch (how) {
+	case STORE_DUPLICATE:
+	case STORE_CONFLICT:
+		in->duplicates++;
+		return 0;
+	case STORE_REPLACED:
+		log_info("%s: replaced a less complete stored copy of the report", in->source);
+		in->replaced++;
+		break;
+	case STORE_ADDED:
+		in->reports++;
+		break;
+	}
+	/* A report stored (added or replacing a copy) with a complaint counts
+	 * as recovered, whether recover mode salvaged it or the strict parse
+	 * kept deviations; a duplicate changed nothing and counts as neither. */
+	if (recovered_mode || res.recovered) {
+		if (!recovered_mode)
+			log_info("%s: kept a report with deviations: %s", in->source,
+			         res.complaint);
 		in->recovered++;
 	}
-counted:
-	if (!res.stopped) {
-		in->skipped += res.skipped;
-		in->reports++;
-		in->records += res.records;
-		in->messages += res.messages;
-	}
+	in->skipped += res.skipped;
+	in->records += res.records;
+	in->messages += res.messages;
 	return 0;
 }
 
@@ -310,6 +329,16 @@ static int seen_before(struct pipeline *p, const char *sha, bool known, bool *du
 static int finish_input(struct pipeline *p, struct input_run *in, struct err *perr,
                         enum pipeline_outcome *outcome, struct err *e)
 {
+	/* Whatever the failure looked like, with the connection gone it says
+	 * nothing about the input: never quarantined for that. */
+	if (perr->kind != ERR_NONE && perr->kind != ERR_RETRY && db_lost(p->db)) {
+		perr->kind = ERR_RETRY;
+		if (strncmp(perr->msg, "database unreachable: ", 22) != 0) {
+			char msg[sizeof perr->msg];
+			snprintf(msg, sizeof msg, "database unreachable: %.480s", perr->msg);
+			memcpy(perr->msg, msg, sizeof msg);
+		}
+	}
 	if (perr->kind == ERR_RETRY) {
 		*e = *perr;
 		return -1;
@@ -318,6 +347,7 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 	p->st.records += in->records;
 	p->st.messages += in->messages;
 	p->st.duplicates += in->duplicates;
+	p->st.replaced += in->replaced;
 	p->st.recovered += in->recovered;
 	p->st.records_skipped += in->skipped;
 	if (perr->kind != ERR_NONE) {
@@ -329,7 +359,8 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 	if (store_raw_done(p->db, in->sha256, e) != 0 ||
 	    store_failure_resolve(p->db, in->sha256, e) != 0)
 		return -1;
-	*outcome = in->reports == 0 && in->duplicates > 0 ? PIPE_DUPLICATE : PIPE_INGESTED;
+	*outcome = in->reports == 0 && in->replaced == 0 && in->duplicates > 0 ? PIPE_DUPLICATE
+	                                                                       : PIPE_INGESTED;
 	return 0;
 }
 
@@ -385,6 +416,20 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 		process_part(&in, &pb, &perr);
 	}
 	return finish_input(p, &in, &perr, outcome, e);
+}
+
+int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const char *source,
+                        const char *stage, const char *reason, struct err *e)
+{
+	char sha[65];
+	struct err why = {0};
+	p->st.inputs++;
+	p->last_reason[0] = '\0';
+	sha256_hex(data, len, sha);
+	if (store_raw_put(p->db, sha, data, len, source, NULL, e) != 0)
+		return -1;
+	err_stage(&why, stage, ERR_INPUT, "%s", reason);
+	return quarantine(p, sha, source, &why, e);
 }
 
 static int sha256_fd(int fd, char out[65], struct err *e)

@@ -46,6 +46,7 @@ struct pipeline_stats {
 	uint64_t records;
 	uint64_t messages;
 	uint64_t duplicates;
+	uint64_t replaced; /* reports that took the place of a less complete stored copy */
 	uint64_t quarantined;
 	uint64_t recovered;       /* reports stored with a complaint (v_reports.complaint) */
 	uint64_t records_skipped; /* records without a usable source_ip or count */
@@ -64,6 +65,11 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
  * hashing, raw storage and parsing each stream it. */
 int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
                        enum pipeline_outcome *outcome, struct err *e);
+/* Keeps bytes that could not be read whole (e.g. a file that shrank while it
+ * was read) and quarantines them at `stage` with `reason`, without parsing:
+ * counted as one quarantined input. -1 only when the database went away. */
+int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const char *source,
+                        const char *stage, const char *reason, struct err *e);
 const struct pipeline_stats *pipeline_stats(const struct pipeline *p);
 /* The reason of the last quarantine, for callers that report per input. */
 const char *pipeline_last_reason(const struct pipeline *p);

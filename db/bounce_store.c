@@ -413,9 +413,9 @@ static const char *status_name(enum bounce_status st)
 
 static int copy_fail(struct bounce_store *s, const char *what, struct err *e)
 {
-	PGconn *pg = db_pg(s->db);
-	const char *m = PQerrorMessage(pg);
-	enum err_kind kind = PQstatus(pg) == CONNECTION_BAD ? ERR_RETRY : ERR_INTERNAL;
+	/* Asked first: db_lost reads, which may rewrite the error message. */
+	enum err_kind kind = db_lost(s->db) ? ERR_RETRY : ERR_INTERNAL;
+	const char *m = PQerrorMessage(db_pg(s->db));
 	return err_stage(e, "store", kind, "%s%s: %.300s",
 	                 kind == ERR_RETRY ? "database unreachable: " : "", what, m);
 }

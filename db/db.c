@@ -66,6 +66,53 @@ static void notice(void *arg, const char *msg)
 	log_debug("database: %s", line);
 }
 
+/* Which part of a connection string libpq's complaint is about, from its
+ * wording (libpq says what it expected, then quotes the string). */
+static const char *faulty_part(const char *msg)
+{
+	static const struct {
+		const char *words, *part;
+	} parts[] = {
+	    {"IPv6 host", "the host (an IPv6 address in [brackets])"},
+	    {"host", "the host"},
+	    {"port", "the port"},
+	    {"percent-encoded", "a %-encoded character"},
+	    {"query parameter", "a ?parameter"},
+	    {"invalid connection option", "an option name"},
+	    {"missing \"=\"", "a key=value pair (no '=')"},
+	    {"quoted string", "a quoted value (no closing quote)"},
+	    {"position", "a character in the URI"},
+	};
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		if (strstr(msg, parts[i].words))
+			return parts[i].part;
+	return "its syntax";
+}
+
+int db_conninfo_check(const char *conninfo, char *why, size_t n)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+	if (opts) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	/* libpq's message quotes the string, password and all: never shown.
+	 * Only its first words (before any quote) and the part they name. */
+	const char *m = perr ? perr : "out of memory";
+	size_t k = strcspn(m, "\":\n");
+	while (k > 0 && m[k - 1] == ' ')
+		k--;
+	bool uri = strncmp(conninfo, "postgresql://", 13) == 0 ||
+	           strncmp(conninfo, "postgres://", 11) == 0;
+	snprintf(why, n,
+	         "invalid database connection %s: %s is wrong (%.*s); the string is not shown, it "
+	         "may hold a password",
+	         uri ? "URI" : "string", faulty_part(m), (int)k, m);
+	PQfreemem(perr);
+	return -1;
+}
+
 int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *e)
 {
 	struct db *db = NULL;
@@ -80,13 +127,10 @@ int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *
 		goto out;
 	}
 	/* A string libpq cannot even parse is the user's setup, not an outage. */
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
-	if (!opts) {
-		one_line(line, sizeof line, perr ? perr : "out of memory");
-		err_stage(e, "store", ERR_CONFIG, "invalid database connection string: %s", line);
+	if (db_conninfo_check(conninfo, line, sizeof line) != 0) {
+		err_stage(e, "store", ERR_CONFIG, "%s", line);
 		goto out;
 	}
-	PQconninfoFree(opts);
 
 	/* Our defaults come first so that the caller's string overrides them. */
 	const char *const keys[] = {"fallback_application_name", "client_encoding", "dbname", NULL};
@@ -135,14 +179,33 @@ PGconn *db_pg(struct db *db)
 	return db->conn;
 }
 
+bool db_lost(struct db *db)
+{
+	PGconn *c = db->conn;
+	if (PQstatus(c) == CONNECTION_BAD || PQsocket(c) < 0)
+		return true;
+	/* libpq notices a closed socket only when it next reads: a failed
+	 * call can leave the status OK (a send that hit EPIPE, a result
+	 * made up by libpq). Reading now settles it; 0 means the connection
+	 * is broken. */
+	if (PQconsumeInput(c) == 0)
+		return true;
+	return PQstatus(c) == CONNECTION_BAD || PQsocket(c) < 0;
+}
+
 int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what, struct err *e)
 {
 	char line[400];
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	if (res && st == want)
 		return 0;
-	if (PQstatus(db->conn) == CONNECTION_BAD) {
+	/* An error the server sent carries a SQLSTATE and is classified by it
+	 * below; one without comes from libpq itself, usually because the
+	 * connection went away: asked of the connection, as is a bad status. */
+	if (PQstatus(db->conn) == CONNECTION_BAD ||
+	    ((!res || (st == PGRES_FATAL_ERROR && !sqlstate)) && db_lost(db))) {
 		one_line(line, sizeof line, PQerrorMessage(db->conn));
 		err_stage(e, "store", ERR_RETRY, "database unreachable: %s: %s", what, line);
 		goto out;

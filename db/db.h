@@ -17,12 +17,19 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct db;
 
+/* Whether libpq can parse `conninfo`; if not, `why` names the part that is
+ * wrong without ever echoing the string (it may hold a password). */
+int db_conninfo_check(const char *conninfo, char *why, size_t n);
 int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *e);
 void db_close(struct db *db);
 PGconn *db_pg(struct db *db);
+/* Whether the connection is gone (status, socket, or a read that fails):
+ * what decides ERR_RETRY when a call failed without a SQLSTATE. */
+bool db_lost(struct db *db);
 /* Returns 0 when PQresultStatus(res) is `want`; else sets e, PQclear(res), -1. */
 int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what, struct err *e);
 /* Runs a parameter-free statement (BEGIN, COMMIT, ...) expecting PGRES_COMMAND_OK. */

@@ -4,10 +4,12 @@
  *
  * Raw bytes go in first (store_raw_put), content-addressed by SHA-256 and
  * zlib-compressed, so any input can be re-processed later. A report is one
- * transaction: store_report_begin inserts the report row (duplicate
- * identities are detected with ON CONFLICT DO NOTHING and reported through
- * *duplicate, the transaction then rolled back), store_report_record streams
- * a record into COPY, store_report_commit ends COPY and commits;
+ * transaction: store_report_begin inserts the report row, store_report_record
+ * streams a record into COPY, store_report_commit ends COPY and commits and
+ * says through *how whether the report was added, was a duplicate of the
+ * stored one with its identity, or replaced a less complete stored copy (the
+ * rule is at the top of db/store_report.c); two copies that disagree fail the
+ * commit with ERR_INPUT naming both raw messages (the stored one stays).
  * store_report_abort rolls back. A killed process thus leaves no partial
  * report. The tenant is the one owning the policy domain or its
  * organisational domain (libpsl), else the built-in `unassigned` tenant,
@@ -45,9 +47,16 @@ int store_raw_mark(struct db *db, const char *sha256, const char *status, struct
 /* Whether raw bytes were processed successfully before. */
 int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err *e);
 
+enum store_outcome {
+	STORE_ADDED,     /* a new report */
+	STORE_DUPLICATE, /* the stored copy has these records already; nothing changed */
+	STORE_REPLACED,  /* this copy replaced a less complete stored one */
+	STORE_CONFLICT,  /* (internal: reported as an ERR_INPUT failure) */
+};
+
 int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_report *r,
                        const char *raw_sha256, const char *tenant_override, bool recovered,
-                       const char *complaint, bool *duplicate, struct err *e);
+                       const char *complaint, struct err *e);
 /* A report delivered through a mailbox or --tenant pinned to one tenant.
  * When another tenant owns its policy domain, the report goes to that owner
  * and `mismatch` is set (the caller warns and counts it), or with `strict`
@@ -60,13 +69,15 @@ struct store_pin {
 };
 int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct aggr_report *r,
                               const char *raw_sha256, struct store_pin *pin, bool recovered,
-                              const char *complaint, bool *duplicate, struct err *e);
+                              const char *complaint, struct err *e);
 int store_report_record(struct store_tx *tx, const struct aggr_record *rec, struct err *e);
 /* Marks the report recovered, with `complaint` (may be NULL: the one given
  * to store_report_begin stays), written at commit: a streaming parser knows
- * the deviations it kept only once the report has ended. */
+ * the deviations it kept only once the report has ended. Call it before
+ * store_report_commit: the commit's replace rule judges the new copy by
+ * this final recovered state. */
 void store_report_note(struct store_tx *tx, bool recovered, const char *complaint);
-int store_report_commit(struct store_tx *tx, struct err *e);
+int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err *e);
 void store_report_abort(struct store_tx *tx);
 
 /* Quarantine: one open failure per raw sha256; a newer one replaces it. */

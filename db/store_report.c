@@ -5,6 +5,19 @@
  * here in a 64 KiB buffer, so a report costs a handful of round trips
  * whatever its size.
  *
+ * When the identity is stored already, the stored row is locked and the new
+ * copy's records are staged in a temporary table instead; the commit then
+ * compares the two copies. Reporters and mail systems deliver cut copies
+ * before whole ones, so a copy that is more complete replaces the stored one
+ * in this same transaction (its records and header; the raw bytes of both
+ * stay in raw_messages, and replaced_sha256 names the older): a clean copy
+ * replaces a recovered one; a copy with more records replaces one of the
+ * same kind when it holds every stored record (recovered copies: when it has
+ * more). The same records again are a duplicate, and so is a copy with fewer
+ * records than a clean stored one; two copies that disagree otherwise are a
+ * conflict: the first stays, and the commit fails with ERR_INPUT naming both
+ * raw messages, so the caller quarantines the new copy.
+ *
  * store_report_commit and store_report_abort both free the handle; after a
  * failed commit the transaction has been rolled back already. A failed
  * store_report_record leaves the handle to the caller, who aborts it.
@@ -12,6 +25,7 @@
 #include "core/buf.h"
 #include "core/xalloc.h"
 #include "db/db.h"
+#include "db/sql.h"
 #include "db/store.h"
 
 #include <inttypes.h>
@@ -23,17 +37,29 @@
 #define COPY_FLUSH  ((size_t)64 * 1024)
 #define COPY_MAXROW ((size_t)64 * 1024 * 1024) /* one record line; the parser caps far below */
 
+#define N_PARAMS 26
+
 struct store_tx {
 	struct db *db;
 	bool in_copy;
-	char prefix[48]; /* "tenant_id\treport_pk\t", the start of every line */
+	/* This copy is recovered: parsed in recover mode (store_report_begin) or
+	 * kept with deviations (store_report_note, before the commit). The
+	 * replace rule and the row written at commit use this final state. */
+	bool recovered;
+	char *complaint; /* from store_report_note; NULL: the one given to begin */
+	/* The identity is stored already: records go to the staging table and
+	 * the commit decides (see the top of the file). */
+	bool staged;
+	bool old_recovered;
+	int64_t old_records;
+	char old_sha[80];
+	char *params[N_PARAMS]; /* the INSERT's values, kept for a replacement */
+	char prefix[48];        /* "tenant_id\treport_pk\t", the start of every line */
 	char tenant[16];
 	char report[24];
 	int64_t seq;
 	int64_t records;
 	int64_t messages;
-	bool recovered;
-	char *complaint;
 	struct buf line;
 };
 
@@ -139,9 +165,11 @@ static int put_spf(struct buf *b, const struct aggr_record *rec)
 /* Maps a failure while talking COPY to our error. */
 static int copy_failed(struct store_tx *tx, const char *what, struct err *e)
 {
+	/* Asked first: db_lost reads, which may rewrite the error message. */
+	bool lost = db_lost(tx->db);
 	const char *msg = PQerrorMessage(db_pg(tx->db));
 	size_t n = strcspn(msg, "\n");
-	if (PQstatus(db_pg(tx->db)) == CONNECTION_BAD)
+	if (lost)
 		return err_stage(e, "store", ERR_RETRY, "database unreachable: %s: %.*s", what,
 		                 (int)n, msg);
 	return err_stage(e, "store", ERR_INTERNAL, "%s: %.*s", what, (int)n, msg);
@@ -161,6 +189,8 @@ static void tx_free(struct store_tx *tx)
 {
 	if (!tx)
 		return;
+	for (size_t i = 0; i < N_PARAMS; i++)
+		free(tx->params[i]);
 	buf_free(&tx->line);
 	free(tx->complaint);
 	free(tx);
@@ -183,6 +213,24 @@ static void rollback(struct store_tx *tx, const char *reason)
 	tx_free(tx);
 }
 
+static const char copy_staged_sql[] =
+    "COPY pg_temp.ds_staged_records (tenant_id, report_pk, seq, source_ip, count, disposition,"
+    " dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra)"
+    " FROM STDIN";
+
+/* Kept for the session, emptied at every commit (and gone with a rollback
+ * of the transaction that created it, hence IF NOT EXISTS each time). */
+static const char staged_table_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS ds_staged_records"
+    " (LIKE dmarcsift.records INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    " ON COMMIT DELETE ROWS";
+
+static const char stored_sql[] =
+    "SELECT id, recovered, records, coalesce(raw_sha256, '') FROM dmarcsift.reports"
+    " WHERE tenant_id = $1 AND org_name = coalesce($2, '') AND report_id = coalesce($3, '')"
+    " AND policy_domain = $4 AND begin_at = to_timestamp($5::bigint)"
+    " AND end_at = to_timestamp($6::bigint) FOR UPDATE";
+
 static const char insert_sql[] =
     "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, begin_at,"
     " end_at, schema, namespace, version, email, extra_contact_info, generator, errors, adkim,"
@@ -193,13 +241,32 @@ static const char insert_sql[] =
     " $20, $21, $22, $23::jsonb, $24, $25, $26)"
     " ON CONFLICT DO NOTHING RETURNING id";
 
+/* The identity is taken: locks the stored row and reads what the commit
+ * compares against. *found is false when the row vanished meanwhile. */
+static int lock_stored(struct store_tx *tx, const char *const *params, bool *found, struct err *e)
+{
+	PGresult *res = db_query(tx->db, stored_sql, 6, params);
+	if (db_check(tx->db, res, PGRES_TUPLES_OK, "looking up the stored report", e) < 0)
+		return -1;
+	*found = PQntuples(res) == 1;
+	if (*found) {
+		snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 0));
+		tx->old_recovered = PQgetvalue(res, 0, 1)[0] == 't';
+		tx->old_records = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		snprintf(tx->old_sha, sizeof tx->old_sha, "%s",
+		         *PQgetvalue(res, 0, 3) ? PQgetvalue(res, 0, 3) : "(unknown)");
+	}
+	PQclear(res);
+	return 0;
+}
+
 int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_report *r,
                        const char *raw_sha256, const char *tenant_override, bool recovered,
-                       const char *complaint, bool *duplicate, struct err *e)
+                       const char *complaint, struct err *e)
 {
 	struct store_pin pin = {.tenant = tenant_override};
 	return store_report_begin_pinned(out, db, r, raw_sha256, tenant_override ? &pin : NULL,
-	                                 recovered, complaint, duplicate, e);
+	                                 recovered, complaint, e);
 }
 
 /* The tenant of a report: the owner of its domain, unless pinned; a pin
@@ -241,7 +308,7 @@ static int choose_tenant(struct db *db, const char *domain, struct store_pin *pi
 
 int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct aggr_report *r,
                               const char *raw_sha256, struct store_pin *pin, bool recovered,
-                              const char *complaint, bool *duplicate, struct err *e)
+                              const char *complaint, struct err *e)
 {
 	struct store_tx *tx = NULL;
 	PGresult *res = NULL;
@@ -251,8 +318,6 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	int rc = -1;
 
 	*out = NULL;
-	if (duplicate)
-		*duplicate = false;
 	if (!r->policy.domain || !*r->policy.domain) {
 		err_stage(e, "store", ERR_INPUT, "report has no policy domain");
 		goto out;
@@ -272,12 +337,13 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 
 	tx = xcalloc(1, sizeof *tx);
 	tx->db = db;
+	tx->recovered = recovered;
 	buf_init(&tx->line, COPY_MAXROW);
 	snprintf(tx->tenant, sizeof tx->tenant, "%d", tenant);
 	snprintf(begin, sizeof begin, "%" PRId64, r->begin);
 	snprintf(end, sizeof end, "%" PRId64, r->end);
 	snprintf(pct, sizeof pct, "%d", r->policy.pct);
-	const char *params[26] = {
+	const char *params[N_PARAMS] = {
 	    tx->tenant,
 	    r->org_name,
 	    r->report_id,
@@ -306,22 +372,42 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	    raw_sha256,
 	};
 
-	res = db_query(db, insert_sql, 26, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "storing report", e) < 0) {
+	for (size_t i = 0; i < N_PARAMS; i++)
+		tx->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+
+	/* Either our row goes in, or the stored one is there to lock; a row
+	 * that vanishes in between (moved to another tenant) means try again. */
+	for (int attempt = 0;; attempt++) {
+		res = db_query(db, insert_sql, N_PARAMS, params);
+		if (db_check(db, res, PGRES_TUPLES_OK, "storing report", e) < 0) {
+			res = NULL;
+			goto out;
+		}
+		if (PQntuples(res) == 1) {
+			snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 0));
+			break;
+		}
+		PQclear(res);
 		res = NULL;
-		goto out;
+		bool found = false;
+		if (lock_stored(tx, params, &found, e) < 0)
+			goto out;
+		if (found) {
+			tx->staged = true;
+			break;
+		}
+		if (attempt == 3) {
+			err_stage(e, "store", ERR_RETRY,
+			          "the stored copy of this report keeps changing under us");
+			goto out;
+		}
 	}
-	if (PQntuples(res) == 0) {
-		/* The identity exists: nothing was written, nothing to keep. */
-		if (duplicate)
-			*duplicate = true;
-		rc = 0;
-		goto out;
-	}
-	snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 0));
 	snprintf(tx->prefix, sizeof tx->prefix, "%s\t%s\t", tx->tenant, tx->report);
 	PQclear(res);
-	res = PQexec(db_pg(db), copy_sql);
+	res = NULL;
+	if (tx->staged && db_exec(db, staged_table_sql, e) < 0)
+		goto out;
+	res = PQexec(db_pg(db), tx->staged ? copy_staged_sql : copy_sql);
 	if (db_check(db, res, PGRES_COPY_IN, "starting COPY of records", e) < 0) {
 		res = NULL;
 		goto out;
@@ -392,11 +478,89 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	return 0;
 }
 
-int store_report_commit(struct store_tx *tx, struct err *e)
+/* The stored records the copy lacks, and the copy's records the stored
+ * report lacks. */
+static int staged_diff(struct store_tx *tx, int64_t *lacking, int64_t *extra, struct err *e)
+{
+	const char *params[2] = {tx->tenant, tx->report};
+	PGresult *res = db_query(tx->db, db_sql("report_staged_diff"), 2, params);
+	if (db_check(tx->db, res, PGRES_TUPLES_OK, "comparing the copies of a report", e) < 0)
+		return -1;
+	*lacking = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*extra = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* The rule at the top of the file. */
+static int decide(struct store_tx *tx, enum store_outcome *how, struct err *e)
+{
+	int64_t lacking = 0, extra = 0;
+	if (tx->old_recovered) {
+		*how = !tx->recovered || tx->records > tx->old_records ? STORE_REPLACED
+		                                                       : STORE_DUPLICATE;
+		return 0;
+	}
+	if (staged_diff(tx, &lacking, &extra, e) < 0)
+		return -1;
+	bool same = lacking == 0 && extra == 0;
+	/* A damaged copy no longer than the clean stored one adds nothing. */
+	bool shorter_damaged = tx->recovered && tx->records <= tx->old_records;
+	if (same || shorter_damaged)
+		*how = STORE_DUPLICATE;
+	else if (!tx->recovered && lacking == 0)
+		*how = STORE_REPLACED; /* everything stored, and more */
+	else
+		*how = STORE_CONFLICT;
+	return 0;
+}
+
+static int replace(struct store_tx *tx, struct err *e)
+{
+	char records[24], messages[24];
+	const char *key[2] = {tx->tenant, tx->report};
+	PGresult *res = db_query(tx->db,
+	                         "DELETE FROM dmarcsift.records WHERE tenant_id = $1"
+	                         " AND report_pk = $2",
+	                         2, key);
+	if (db_check(tx->db, res, PGRES_COMMAND_OK, "replacing the stored records", e) < 0)
+		return -1;
+	PQclear(res);
+	snprintf(records, sizeof records, "%" PRId64, tx->records);
+	snprintf(messages, sizeof messages, "%" PRId64, tx->messages);
+	/* $1 tenant, $2 id, then the INSERT's values from the schema on. */
+	const char *params[24];
+	params[0] = tx->tenant;
+	params[1] = tx->report;
+	for (size_t i = 6; i < N_PARAMS; i++)
+		params[i - 4] = tx->params[i];
+	/* The new copy's final state (store_report_note), not the one known
+	 * at begin: a copy kept with deviations is recovered. Not ORed with the
+	 * stored row: the replaced copy's state goes with it. */
+	params[19] = tx->recovered ? "true" : "false";
+	if (tx->complaint)
+		params[20] = tx->complaint;
+	params[22] = records;
+	params[23] = messages;
+	res = db_query(tx->db, db_sql("report_replace"), 24, params);
+	if (db_check(tx->db, res, PGRES_COMMAND_OK, "replacing the stored report", e) < 0)
+		return -1;
+	PQclear(res);
+	res = db_query(tx->db,
+	               "INSERT INTO dmarcsift.records SELECT * FROM pg_temp.ds_staged_records", 0,
+	               NULL);
+	if (db_check(tx->db, res, PGRES_COMMAND_OK, "storing the new copy's records", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err *e)
 {
 	PGconn *conn = db_pg(tx->db);
 	PGresult *res = NULL;
 	char records[24], messages[24];
+	enum store_outcome outcome = STORE_ADDED;
 	int rc = -1;
 
 	if (flush(tx, e) < 0)
@@ -429,6 +593,33 @@ int store_report_commit(struct store_tx *tx, struct err *e)
 	while ((res = PQgetResult(conn)) != NULL)
 		PQclear(res);
 
+	if (tx->staged) {
+		if (decide(tx, &outcome, e) < 0)
+			goto out;
+		if (outcome == STORE_REPLACED && replace(tx, e) < 0)
+			goto out;
+		/* Committed, not rolled back, also when nothing changed: the
+		 * staging table stays for the session and the lock goes. */
+		if (db_exec(tx->db, "COMMIT", e) < 0)
+			goto out;
+		if (outcome == STORE_CONFLICT) {
+			err_stage(
+			    e, "store", ERR_INPUT,
+			    "conflicting copies of report '%s' from '%s' for %s: stored from raw"
+			    " message %s, this copy (raw message %s, %" PRId64
+			    " records) differs; the first is kept",
+			    tx->params[2] ? tx->params[2] : "", tx->params[1] ? tx->params[1] : "",
+			    tx->params[3], tx->old_sha,
+			    tx->params[25] ? tx->params[25] : "(unknown)", tx->records);
+			tx_free(tx);
+			return -1;
+		}
+		if (how)
+			*how = outcome;
+		tx_free(tx);
+		return 0;
+	}
+
 	snprintf(records, sizeof records, "%" PRId64, tx->records);
 	snprintf(messages, sizeof messages, "%" PRId64, tx->messages);
 	const char *params[6] = {
@@ -448,6 +639,8 @@ int store_report_commit(struct store_tx *tx, struct err *e)
 	res = NULL;
 	if (db_exec(tx->db, "COMMIT", e) < 0)
 		goto out;
+	if (how)
+		*how = STORE_ADDED;
 	tx_free(tx);
 	return 0;
 drain:

@@ -307,6 +307,14 @@ struct input {
 	struct fixup bad_utf8, control, nul;
 	unsigned char bom[2]; /* UTF-16 without a BOM: the one given to libxml2 */
 	size_t bom_len;
+	/* The start tag being read: libxml2 checks attributes against each
+	 * other (quadratic in their number), so hostile tags are refused here,
+	 * before the parser sees them. */
+	const struct aggr_limits *lim;
+	size_t attrs;     /* attribute values opened in this start tag */
+	size_t tag_bytes; /* bytes of names and spaces in it, values excluded */
+	size_t val_bytes; /* bytes of the attribute value being read */
+	char refused[160];
 };
 
 static bool name_start(unsigned char c)
@@ -383,6 +391,8 @@ static void track(struct input *in, const unsigned char *p, size_t n)
 				in->depth++;
 				in->tstate = TRACK_STAG;
 				in->prev = *p;
+				in->attrs = 0;
+				in->tag_bytes = 0;
 			}
 			p++;
 			break;
@@ -411,6 +421,13 @@ static void track(struct input *in, const unsigned char *p, size_t n)
 			break;
 		case TRACK_QUOTE:
 			q = memchr(p, in->quote, (size_t)(end - p));
+			in->val_bytes += (size_t)((q ? q : end) - p);
+			if (in->val_bytes > in->lim->max_text) {
+				snprintf(in->refused, sizeof in->refused,
+				         "an attribute value longer than %zu bytes",
+				         in->lim->max_text);
+				return;
+			}
 			if (!q)
 				return;
 			in->tstate = TRACK_STAG;
@@ -423,9 +440,23 @@ static void track(struct input *in, const unsigned char *p, size_t n)
 			const unsigned char *dq = memchr(p, '"', (size_t)(stop - p));
 			const unsigned char *sq = memchr(p, '\'', (size_t)(stop - p));
 			const unsigned char *qt = dq && (!sq || dq < sq) ? dq : sq;
+			in->tag_bytes += (size_t)((qt ? qt : stop) - p);
+			if (qt && ++in->attrs > in->lim->max_attrs) {
+				snprintf(in->refused, sizeof in->refused,
+				         "an element with more than %zu attributes",
+				         in->lim->max_attrs);
+				return;
+			}
+			if (in->tag_bytes > in->lim->max_tag) {
+				snprintf(in->refused, sizeof in->refused,
+				         "a start tag whose names take more than %zu bytes",
+				         in->lim->max_tag);
+				return;
+			}
 			if (qt) {
 				in->tstate = TRACK_QUOTE;
 				in->quote = *qt;
+				in->val_bytes = 0;
 				p = qt + 1;
 			} else if (q) {
 				stag_end(in, p, q);
@@ -791,6 +822,10 @@ static int fill(struct input *in)
 		}
 	}
 	in->out_total += in->out_len;
+	if (in->refused[0])
+		return err_stage(in->e, "xml", ERR_INPUT,
+		                 "refused before parsing: %s (reports need almost none)",
+		                 in->refused);
 	return 0;
 }
 
@@ -1604,6 +1639,8 @@ void aggr_limits_default(struct aggr_limits *l)
 	l->max_text = (size_t)64 * 1024;
 	l->max_records = 50000000;
 	l->max_auth = 1000;
+	l->max_attrs = 256;
+	l->max_tag = (size_t)16 * 1024;
 }
 
 static void free_report(struct parser *p)
@@ -1751,6 +1788,7 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 	in.recover = recover;
 	in.done = &p.done;
 	in.pad_left = PAD_BYTES;
+	in.lim = lim;
 	in.raw = xmalloc(RAW_CAP);
 	in.out = xmalloc(OUT_CAP);
 

@@ -53,6 +53,9 @@ struct aggr_limits {
 	size_t max_text;    /* bytes of one element's text, default 64 KiB */
 	size_t max_records; /* records in one report, default 50 million */
 	size_t max_auth;    /* dkim/spf/reason entries per record, default 1000 */
+	size_t max_attrs;   /* attributes of one element, default 256 */
+	size_t max_tag;     /* bytes of one start tag outside attribute values,
+	                       default 16 KiB (attribute values: max_text) */
 };
 
 struct aggr_result {

@@ -105,21 +105,17 @@ static bool store(struct db *db, const struct aggr_report *r, const struct aggr_
 {
 	struct store_tx *tx = NULL;
 	struct err e = {0};
-	bool dup = false;
-	int rc = store_report_begin(&tx, db, r, NULL, override, false, NULL, &dup, &e);
+	enum store_outcome how = STORE_ADDED;
+	int rc = store_report_begin(&tx, db, r, NULL, override, false, NULL, &e);
 	if (rc < 0)
 		fail_msg("store_report_begin: %s", e.msg);
-	if (dup) {
-		assert_null(tx);
-		return true;
-	}
 	assert_non_null(tx);
 	for (size_t i = 0; i < n; i++)
 		if (store_report_record(tx, &recs[i], &e) < 0)
 			fail_msg("store_report_record: %s", e.msg);
-	if (store_report_commit(tx, &e) < 0)
+	if (store_report_commit(tx, &how, &e) < 0)
 		fail_msg("store_report_commit: %s", e.msg);
-	return false;
+	return how == STORE_DUPLICATE;
 }
 
 /* One value of a one-row query with text parameters; the caller frees. */
@@ -317,12 +313,7 @@ static void test_duplicate_and_identity(void **state)
 	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_records", 0, NULL), 3);
 
 	/* A duplicate left no transaction open behind it. */
-	struct err e = {0};
-	struct store_tx *tx = NULL;
-	bool dup = false;
-	assert_int_equal(store_report_begin(&tx, f->db, &a, NULL, NULL, false, NULL, &dup, &e), 0);
-	assert_true(dup);
-	assert_null(tx);
+	assert_true(store(f->db, &a, &rec, 1, NULL));
 	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_IDLE);
 	pool_free();
 }
@@ -332,13 +323,10 @@ static void test_abort_leaves_nothing(void **state)
 	struct fx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
-	bool dup = true;
 	struct aggr_report r = report("google.com", "aborted-1", "example.net", 1700000000);
 	struct aggr_record rec = record("203.0.113.5", 1);
 
-	assert_int_equal(
-	    store_report_begin(&tx, f->db, &r, SHA_B, NULL, true, "truncated", &dup, &e), 0);
-	assert_false(dup);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, SHA_B, NULL, true, "truncated", &e), 0);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(store_report_record(tx, &rec, &e), 0);
 	store_report_abort(tx);
@@ -347,8 +335,7 @@ static void test_abort_leaves_nothing(void **state)
 	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 0);
 
 	/* Aborted before any record, then stored for real: not a duplicate. */
-	assert_int_equal(
-	    store_report_begin(&tx, f->db, &r, SHA_B, NULL, true, "truncated", &dup, &e), 0);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, SHA_B, NULL, true, "truncated", &e), 0);
 	store_report_abort(tx);
 	assert_false(store(f->db, &r, &rec, 1, NULL));
 	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 1);
@@ -360,14 +347,13 @@ static void test_bad_records_fail_the_report(void **state)
 	struct fx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
-	bool dup = false;
 	struct aggr_report r = report("google.com", "bad-1", "example.net", 1700000000);
 	struct aggr_record good = record("203.0.113.5", 1);
 	struct aggr_record badip = record("203.0.113.500", 1);
 	struct aggr_record neg = record("203.0.113.6", -5);
 
 	/* A negative count is refused at once, naming the value. */
-	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
 	assert_int_equal(store_report_record(tx, &good, &e), 0);
 	assert_int_equal(store_report_record(tx, &neg, &e), -1);
 	assert_int_equal(e.kind, ERR_INPUT);
@@ -376,10 +362,10 @@ static void test_bad_records_fail_the_report(void **state)
 
 	/* The server refuses an invalid address; the message says where. */
 	err_clear(&e);
-	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
 	assert_int_equal(store_report_record(tx, &good, &e), 0);
 	assert_int_equal(store_report_record(tx, &badip, &e), 0);
-	assert_int_equal(store_report_commit(tx, &e), -1);
+	assert_int_equal(store_report_commit(tx, NULL, &e), -1);
 	assert_int_equal(e.kind, ERR_INPUT);
 	assert_string_equal(e.stage, "store");
 	assert_non_null(strstr(e.msg, "203.0.113.500"));
@@ -389,7 +375,7 @@ static void test_bad_records_fail_the_report(void **state)
 	/* Counts that overflow together. */
 	err_clear(&e);
 	struct aggr_record big = record("203.0.113.7", INT64_MAX);
-	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
 	assert_int_equal(store_report_record(tx, &big, &e), 0);
 	assert_int_equal(store_report_record(tx, &good, &e), -1);
 	assert_int_equal(e.kind, ERR_INPUT);
@@ -405,12 +391,11 @@ static void test_many_records(void **state)
 	struct fx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
-	bool dup = false;
 	struct aggr_report r = report("google.com", "many-1", "example.com", 1700000000);
 	enum { N = 20000 };
 	int64_t sum = 0;
 
-	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
 	for (int i = 0; i < N; i++) {
 		char ip[32];
 		snprintf(ip, sizeof ip, "10.%d.%d.%d", i / 65536, (i / 256) % 256, i % 256);
@@ -420,7 +405,7 @@ static void test_many_records(void **state)
 		sum += rec.count;
 		assert_int_equal(store_report_record(tx, &rec, &e), 0);
 	}
-	assert_int_equal(store_report_commit(tx, &e), 0);
+	assert_int_equal(store_report_commit(tx, NULL, &e), 0);
 	char *want = xasprintf("%d|%" PRId64 "|%d|%" PRId64, N, sum, N, sum);
 	assert_q(f->db,
 	         "SELECT concat_ws('|', r.records, r.messages, (SELECT count(*) FROM"
@@ -691,11 +676,10 @@ static void test_connection_lost_is_retry(void **state)
 	struct fx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
-	bool dup = false;
 	struct aggr_report r = report("google.com", "lost-1", "example.com", 1700000000);
 	struct aggr_record rec = record("192.0.2.1", 1);
 
-	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &dup, &e), 0);
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
 	assert_int_equal(store_report_record(tx, &rec, &e), 0);
 
 	struct db *other = NULL;
@@ -707,7 +691,7 @@ static void test_connection_lost_is_retry(void **state)
 	free(ok);
 	free(pid);
 
-	assert_int_equal(store_report_commit(tx, &e), -1);
+	assert_int_equal(store_report_commit(tx, NULL, &e), -1);
 	assert_int_equal(e.kind, ERR_RETRY);
 	assert_true(strncmp(e.msg, "database unreachable: ", 22) == 0);
 	assert_int_equal(qint(other, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
