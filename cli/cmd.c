@@ -15,7 +15,7 @@ static const struct command commands[] = {
     {"failures", cmd_failures, "list quarantined inputs and why they failed"},
     {"reprocess", cmd_reprocess, "retry quarantined inputs from their stored raw bytes"},
     {"tenant", cmd_tenant, "add and list tenants (client organisations)"},
-    {"db", cmd_db, "manage the database: start|stop|status|url|migrate"},
+    {"db", cmd_db, "manage the database: start|stop|status|url|migrate|init"},
     {"bounces", cmd_bounces, "parse, classify and store SMTP bounce records"},
     {"suppressions", cmd_suppressions, "list suppressed recipient addresses per tenant"},
     {"escalations", cmd_escalations, "list open bounce escalations (repeating rejects)"},

@@ -8,6 +8,7 @@
 #include "db/db.h"
 #include "db/migrate.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,18 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: dmarcsift db start|stop|status|url|migrate [--db CONN]\n"
+	        "       dmarcsift db init [--force]\n"
 	        "\n"
-	        "  start    create (initdb, first time) and start the private embedded cluster\n"
-	        "  stop     stop the embedded cluster\n"
+	        "  start    create (initdb, first use only) and start the private embedded\n"
+	        "           cluster\n"
+	        "  init     the same; with --force also when the data directory is missing\n"
+	        "           although a cluster was created there before (pg.created beside\n"
+	        "           it says so): then a new, empty cluster replaces the lost one.\n"
+	        "           Without --force a missing data directory is refused (exit 3) by\n"
+	        "           every command, so nothing is stored into an empty stand-in.\n"
+	        "           An existing data directory is never touched\n"
+	        "  stop     stop the embedded cluster (only its own server is ever signalled;\n"
+	        "           a stale postmaster.pid naming another process is ignored)\n"
 	        "  status   say whether the embedded cluster is initialised and running, and\n"
 	        "           what the database lacks: pending migrations, reading roles and\n"
 	        "           grants (with the SQL a DBA must run)\n"
@@ -90,15 +100,15 @@ out:
 	return rc;
 }
 
-static int with_cluster(const char *verb)
+static int with_cluster(const char *verb, bool force)
 {
 	struct err e = {0};
 	struct cluster_info ci = {0};
 	int rc = EXIT_OK;
 	if (cluster_info_get(&ci, &e) != 0)
 		return cli_fail(&e);
-	if (strcmp(verb, "start") == 0) {
-		if (cluster_start(&ci, &e) != 0)
+	if (strcmp(verb, "start") == 0 || strcmp(verb, "init") == 0) {
+		if ((verb[0] == 's' ? cluster_start(&ci, &e) : cluster_init(&ci, force, &e)) != 0)
 			rc = cli_fail(&e);
 		else
 			printf("embedded PostgreSQL running: %s\n", ci.conninfo);
@@ -115,10 +125,17 @@ static int with_cluster(const char *verb)
 			printf("running: %s (data in %s)\n", ci.conninfo, ci.pgdata);
 		else if (s == 0)
 			printf("stopped (data in %s)\n", ci.pgdata);
-		else
+		else if (s == 2)
 			printf("not initialised (would live in %s)\n", ci.pgdata);
+		else
+			printf(
+			    "missing: the data directory %s is gone, though a cluster was created "
+			    "there ('dmarcsift db init --force' starts over with an empty one)\n",
+			    ci.pgdata);
 		if (s == 0 || s == 2)
 			rc = EXIT_SOME_FAILED;
+		else if (s == 3)
+			rc = EXIT_DB;
 	}
 	cluster_info_free(&ci);
 	return rc;
@@ -127,10 +144,13 @@ static int with_cluster(const char *verb)
 int cmd_db(int argc, char **argv)
 {
 	const char *db_opt = NULL, *verb = NULL;
+	bool force = false;
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			usage(stdout);
 			return EXIT_OK;
+		} else if (strcmp(argv[i], "--force") == 0) {
+			force = true;
 		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
 			db_opt = argv[++i];
 		} else if (strncmp(argv[i], "--db=", 5) == 0) {
@@ -146,12 +166,16 @@ int cmd_db(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0)
-		return with_cluster(verb);
+	if (force && strcmp(verb, "init") != 0) {
+		fprintf(stderr, "dmarcsift db: --force goes with 'init' only\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "init") == 0)
+		return with_cluster(verb, force);
 	if (strcmp(verb, "status") == 0) {
 		const char *env = getenv("DMARCSIFT_DB");
 		if (!db_opt && (!env || !*env)) {
-			int rc = with_cluster(verb);
+			int rc = with_cluster(verb, false);
 			if (rc != EXIT_OK)
 				return rc;
 		}

@@ -18,12 +18,14 @@
 #include <grp.h>
 #include <libpq-fe.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SERVER_ACCOUNT "postgres"
@@ -323,21 +325,234 @@ static bool initialised(const struct cluster_info *ci)
 	return ok;
 }
 
+/* The record, beside the data directory, that a cluster was created there:
+ * without it a missing data directory is a first use, with it a loss. */
+static char *marker_path(const struct cluster_info *ci)
+{
+	return xasprintf("%s/pg.created", ci->base);
+}
+
+static bool marker_exists(const struct cluster_info *ci)
+{
+	char *m = marker_path(ci);
+	bool ok = access(m, F_OK) == 0;
+	free(m);
+	return ok;
+}
+
+static int write_marker(const struct cluster_info *ci, struct err *e)
+{
+	char *m = marker_path(ci);
+	int rc = 0;
+	FILE *f = fopen(m, "w");
+	if (!f || fprintf(f,
+	                  "A PostgreSQL cluster for dmarcsift was created in %s.\n"
+	                  "While this file exists, a missing data directory is an error, not a "
+	                  "first use:\n'dmarcsift db init --force' creates a new, empty cluster.\n",
+	                  ci->pgdata) < 0) {
+		rc = err_set(e, ERR_CONFIG, "cannot write %s: %s", m, strerror(errno));
+	}
+	if (f && fclose(f) != 0 && rc == 0)
+		rc = err_set(e, ERR_CONFIG, "cannot write %s: %s", m, strerror(errno));
+	free(m);
+	return rc;
+}
+
+static int missing_error(const struct cluster_info *ci, struct err *e)
+{
+	return err_set(e, ERR_RETRY,
+	               "the embedded PostgreSQL data directory %s is missing, though a cluster "
+	               "was created there: not replacing it with an empty one. Mount or restore "
+	               "it, or run 'dmarcsift db init --force' to start over with an empty "
+	               "cluster",
+	               ci->pgdata);
+}
+
+/* ---- whose process is it ---------------------------------------------- */
+
+/* The PID on the first line of a PostgreSQL lock file (postmaster.pid, or
+ * the socket's .s.PGSQL.PORT.lock); 0 when there is none. *present says
+ * whether the file exists. */
+static pid_t lockfile_pid(const char *path, bool *present)
+{
+	char line[64] = "";
+	*present = false;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	*present = true;
+	bool ok = fgets(line, sizeof line, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return 0;
+	char *end = NULL;
+	long v = strtol(line, &end, 10);
+	if (v < 0) /* a standalone backend (postgres --single) writes -PID */
+		v = -v;
+	if (end == line || (*end != '\n' && *end != '\0') || v <= 1 || v > 0x3fffffff)
+		return 0;
+	return (pid_t)v;
+}
+
+/* readlink /proc/PID/NAME into a string; NULL when it cannot be read (gone,
+ * or another account's process and we are not root). */
+static char *proc_link(pid_t pid, const char *name)
+{
+	char path[64], target[4096];
+	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, name);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	if (n < 0)
+		return NULL;
+	target[n] = '\0';
+	return xstrdup(target);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t a = strlen(s), b = strlen(tail);
+	return a >= b && strcmp(s + a - b, tail) == 0;
+}
+
+/* Does /proc/PID/cmdline carry "-D DATADIR", as pg_ctl starts ours? */
+static bool cmdline_has_datadir(pid_t pid, const char *datadir)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	struct buf b;
+	buf_init(&b, 0);
+	char chunk[1024];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(f);
+	bool found = false;
+	const char *prev = NULL;
+	for (size_t off = 0; off < b.len;) {
+		const char *arg = b.data + off;
+		size_t len = strnlen(arg, b.len - off);
+		if (prev && strcmp(prev, "-D") == 0 && len == strlen(datadir) &&
+		    memcmp(arg, datadir, len) == 0)
+			found = true;
+		prev = arg;
+		off += len + 1;
+	}
+	buf_free(&b);
+	return found;
+}
+
+/* Is `pid` the postmaster of this cluster? Only then may we signal it or
+ * call the cluster running. A PID in a lock file proves nothing: after a
+ * reboot the number can belong to any process of the server account (the
+ * system's own PostgreSQL included). Ours runs the `postgres` executable
+ * with "-D <our data directory>" (as pg_ctl starts it; a backend's title
+ * replaces its command line) and in that directory (/proc/PID/cwd; it reads
+ * "<path> (deleted)" when the directory was removed under a running server,
+ * which *orphan then says). */
+static bool our_postmaster(const struct cluster_info *ci, pid_t pid, bool *orphan)
+{
+	bool ours = false;
+	*orphan = false;
+	if (pid <= 1 || pid == getpid())
+		return false;
+	char *exe = proc_link(pid, "exe");
+	char *cwd = proc_link(pid, "cwd");
+	if (!exe || !cwd)
+		goto out;
+	if (ends_with(exe, " (deleted)")) /* the package was upgraded under it */
+		exe[strlen(exe) - strlen(" (deleted)")] = '\0';
+	const char *base = strrchr(exe, '/');
+	if (strcmp(base ? base + 1 : exe, "postgres") != 0 || !cmdline_has_datadir(pid, ci->pgdata))
+		goto out;
+	char proc_cwd[64];
+	snprintf(proc_cwd, sizeof proc_cwd, "/proc/%ld/cwd", (long)pid);
+	struct stat a, b;
+	if (stat(proc_cwd, &a) == 0 && stat(ci->pgdata, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino) {
+		ours = true;
+	} else if (ends_with(cwd, " (deleted)") && stat(proc_cwd, &a) == 0 && a.st_nlink == 0) {
+		ours = true;
+		*orphan = true;
+	}
+out:
+	free(exe);
+	free(cwd);
+	return ours;
+}
+
+static char *pidfile_path(const struct cluster_info *ci)
+{
+	return xasprintf("%s/postmaster.pid", ci->pgdata);
+}
+
+static char *socklock_path(const struct cluster_info *ci)
+{
+	return xasprintf("%s/.s.PGSQL." PORT ".lock", ci->sockdir);
+}
+
+/* The PID of this cluster's running postmaster (from postmaster.pid, or
+ * from the socket's lock file when the data directory was removed under
+ * it), or 0. Never a PID that merely sits in a lock file. */
+static pid_t running_postmaster(const struct cluster_info *ci, bool *orphan)
+{
+	bool present;
+	char *p = pidfile_path(ci);
+	pid_t pid = lockfile_pid(p, &present);
+	free(p);
+	if (pid && our_postmaster(ci, pid, orphan) && !*orphan)
+		return pid;
+	p = socklock_path(ci);
+	pid = lockfile_pid(p, &present);
+	free(p);
+	if (pid && our_postmaster(ci, pid, orphan))
+		return pid;
+	*orphan = false;
+	return 0;
+}
+
+/* Removes a lock file whose PID is not this cluster's postmaster (a stale
+ * one from before a crash or reboot, naming a process that is alive but
+ * someone else's): PostgreSQL would refuse to start over it. */
+static void remove_stale_lock(const struct cluster_info *ci, const char *path)
+{
+	bool present, orphan;
+	pid_t pid = lockfile_pid(path, &present);
+	if (!present || (pid && our_postmaster(ci, pid, &orphan)))
+		return;
+	if (pid && kill(pid, 0) != 0 && errno == ESRCH)
+		return; /* a dead PID: PostgreSQL replaces the file itself */
+	if (unlink(path) == 0)
+		fprintf(stderr,
+		        "dmarcsift: removed the stale lock file %s (PID %ld is not this "
+		        "cluster's server)\n",
+		        path, (long)pid);
+}
+
+/* Asks a verified postmaster of ours to shut down (fast) and waits. */
+static int stop_pid(const struct cluster_info *ci, pid_t pid, struct err *e)
+{
+	bool orphan;
+	if (kill(pid, SIGINT) != 0 && errno != ESRCH)
+		return err_set(e, ERR_CONFIG, "cannot stop PostgreSQL (PID %ld): %s", (long)pid,
+		               strerror(errno));
+	for (int i = 0; i < 600; i++) {
+		if (!our_postmaster(ci, pid, &orphan))
+			return 0;
+		struct timespec ts = {0, 100000000L};
+		nanosleep(&ts, NULL);
+	}
+	return err_set(e, ERR_CONFIG, "PostgreSQL (PID %ld) did not stop within 60 s", (long)pid);
+}
+
 int cluster_status(const struct cluster_info *ci, struct err *e)
 {
+	(void)e;
 	if (!initialised(ci))
-		return 2;
-	char *pg_ctl = xasprintf("%s/pg_ctl", ci->bindir);
-	const char *argv[] = {pg_ctl, "status", "-D", ci->pgdata, NULL};
-	int st = run(argv, ci->run_as, NULL, e);
-	free(pg_ctl);
-	if (st < 0)
-		return -1;
-	if (st == 0)
-		return 1;
-	if (st == 3)
-		return 0;
-	return err_set(e, ERR_CONFIG, "pg_ctl status -D %s failed (exit %d)", ci->pgdata, st);
+		return marker_exists(ci) ? 3 : 2;
+	bool orphan;
+	return running_postmaster(ci, &orphan) && !orphan ? 1 : 0;
 }
 
 static int lock_base(const struct cluster_info *ci, const struct passwd *owner, int *fd,
@@ -439,11 +654,12 @@ out:
 	return rc;
 }
 
-int cluster_start(const struct cluster_info *ci, struct err *e)
+/* Creates (when allowed) and starts the cluster, under the base lock. */
+static int start_cluster(const struct cluster_info *ci, bool force, struct err *e)
 {
 	static bool told;
 	struct passwd *owner = NULL;
-	char *pg_ctl = NULL, *opts = NULL;
+	char *pg_ctl = NULL, *opts = NULL, *pidfile = NULL, *socklock = NULL;
 	int lock = -1, rc = -1;
 
 	if (sockdir_ok(ci->sockdir, e) < 0)
@@ -457,6 +673,10 @@ int cluster_start(const struct cluster_info *ci, struct err *e)
 	int st = cluster_status(ci, e);
 	if (st < 0)
 		goto out;
+	if (st == 3 && !force) {
+		missing_error(ci, e);
+		goto out;
+	}
 	/* Said when we create or start the server, not on every use of it. */
 	if (st != 1 && ci->run_as && !told) {
 		fprintf(stderr,
@@ -465,11 +685,29 @@ int cluster_start(const struct cluster_info *ci, struct err *e)
 		        ci->run_as, ci->pgdata);
 		told = true;
 	}
-	if (st == 2 && do_initdb(ci, owner, e) < 0)
+	if (st == 3) {
+		/* A server still running on the removed directory holds the socket. */
+		bool orphan;
+		pid_t old = running_postmaster(ci, &orphan);
+		if (old && orphan && stop_pid(ci, old, e) < 0)
+			goto out;
+	}
+	if (st == 2 || st == 3) {
+		if (do_initdb(ci, owner, e) < 0)
+			goto out;
+	}
+	/* Existing clusters from before the marker get one too. */
+	if (!marker_exists(ci) && write_marker(ci, e) < 0)
 		goto out;
 	if (st != 1) {
 		if (make_dir(ci->sockdir, 0700, owner, e) < 0)
 			goto out;
+		/* Lock files naming a live process that is not our server (left by a
+		 * crash or a reboot) would keep PostgreSQL from starting. */
+		pidfile = pidfile_path(ci);
+		socklock = socklock_path(ci);
+		remove_stale_lock(ci, pidfile);
+		remove_stale_lock(ci, socklock);
 		/* pg_ctl -l writes the log as the server account; pg_ctl's own
 		 * messages go there too. */
 		int f = open(ci->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -504,25 +742,41 @@ out:
 		close(lock);
 	free(pg_ctl);
 	free(opts);
+	free(pidfile);
+	free(socklock);
 	return rc;
+}
+
+int cluster_start(const struct cluster_info *ci, struct err *e)
+{
+	return start_cluster(ci, false, e);
+}
+
+int cluster_init(const struct cluster_info *ci, bool force, struct err *e)
+{
+	return start_cluster(ci, force, e);
 }
 
 int cluster_stop(const struct cluster_info *ci, struct err *e)
 {
-	int st = cluster_status(ci, e);
-	if (st < 0)
+	struct passwd *owner = NULL;
+	int lock = -1, rc = -1;
+	if (ci->run_as && !(owner = getpwnam(ci->run_as)))
+		return err_set(e, ERR_CONFIG, "no account '%s'", ci->run_as);
+	if (access(ci->base, F_OK) != 0)
+		return 0; /* never created: nothing runs */
+	if (lock_base(ci, owner, &lock, e) < 0)
 		return -1;
-	if (st != 1)
-		return 0;
-	char *pg_ctl = xasprintf("%s/pg_ctl", ci->bindir);
-	const char *argv[] = {pg_ctl, "stop", "-w", "-m", "fast", "-D", ci->pgdata, NULL};
-	int r = run(argv, ci->run_as, ci->logfile, e);
-	free(pg_ctl);
-	if (r < 0)
-		return -1;
-	if (r != 0)
-		return err_set(e, ERR_CONFIG, "pg_ctl stop -D %s failed (exit %d)", ci->pgdata, r);
-	return 0;
+	/* Only a process verified to be this cluster's postmaster is signalled;
+	 * pg_ctl stop would signal whatever PID postmaster.pid names. */
+	bool orphan;
+	pid_t pid = running_postmaster(ci, &orphan);
+	if (pid && stop_pid(ci, pid, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	close(lock);
+	return rc;
 }
 
 int cluster_resolve(const char *cli_db, bool autostart, char **out, struct err *e)

@@ -5,7 +5,7 @@
 DMARCSIFT_PACKAGES="build-essential cmake pkg-config libxml2-dev libxml2-utils libarchive-dev
 zlib1g-dev libpq-dev libgmime-3.0-dev libcurl4-openssl-dev libpsl-dev libidn2-dev publicsuffix
 libjson-c-dev libinih-dev libc-ares-dev libmaxminddb-dev libcmocka-dev libssl-dev postgresql-15 postgresql-client-15 openssl ca-certificates"
-DMARCSIFT_TEST_PACKAGES="unbound dovecot-imapd clang libclang-rt-14-dev clang-format clang-tidy procps psmisc time
+DMARCSIFT_TEST_PACKAGES="unbound dovecot-imapd clang libclang-rt-14-dev llvm clang-format clang-tidy procps psmisc time
 chromium python3 python3-aiosmtpd"
 
 ensure_packages() {

@@ -12,7 +12,12 @@
 #   4. builds and runs every test (unit, integration, fuzz-corpus replay) with
 #      ctest, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
 #      and runs the same suite
-#   5. stops the servers, whatever happened
+#   5. builds the fuzz configuration (clang, libFuzzer, ASan+UBSan, the
+#      project's libraries with coverage instrumentation) and runs each fuzz
+#      target: its seed corpus, then DMARCSIFT_FUZZ_SECONDS (default 10) of
+#      fuzzing; new inputs go to a temporary directory, a crash fails the run
+#      and its input is kept in build-fuzz/tests/fuzz-artifacts/
+#   6. stops the servers, whatever happened
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -95,4 +100,14 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$root/tests/lsan.supp":print_suppressions=0 \
 	run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DDMARCSIFT_SANITIZE=ON
-echo "== all tests passed (release and ASan+UBSan builds)"
+
+echo "== building build-fuzz (libFuzzer; the project's code carries coverage instrumentation)"
+CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DDMARCSIFT_LIBFUZZER=ON -DDMARCSIFT_SANITIZE=ON >/dev/null
+cmake --build "$root/build-fuzz" -j"$jobs" --target fuzz >/dev/null
+echo "== fuzzing: each target's seeds, then ${DMARCSIFT_FUZZ_SECONDS:-10}s each (DMARCSIFT_FUZZ_SECONDS)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+LSAN_OPTIONS=suppressions="$root/tests/lsan.supp":print_suppressions=0 \
+	ctest --test-dir "$root/build-fuzz" --output-on-failure -j"$jobs" -L fuzz
+echo "== all tests passed (release and ASan+UBSan builds, fuzzing)"
