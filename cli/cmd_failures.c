@@ -17,7 +17,9 @@ static void usage(FILE *out)
 	             "\n"
 	             "Lists quarantined inputs still open: when, source, stage (mime, unpack,\n"
 	             "xml, validate, store), the reason and the SHA-256 of the raw bytes, which\n"
-	             "'dmarcsift reprocess SHA256' takes.\n");
+	             "'dmarcsift reprocess SHA256' takes, and the tenant it belongs to when\n"
+	             "that is known (the owner of the report's policy domain, else the\n"
+	             "mailbox's pinned tenant).\n");
 }
 
 int cmd_failures(int argc, char **argv)
@@ -57,11 +59,18 @@ int cmd_failures(int argc, char **argv)
 			json_object_object_add(o, "stage", json_object_new_string(f[i].stage));
 			json_object_object_add(o, "reason", json_object_new_string(f[i].reason));
 			json_object_object_add(o, "sha256", json_object_new_string(f[i].sha256));
+			json_object_object_add(o, "tenant", json_object_new_string(f[i].tenant));
+			json_object_object_add(
+			    o, "domain", f[i].domain ? json_object_new_string(f[i].domain) : NULL);
 			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 			json_object_put(o);
 		} else {
 			printf("%s  %-8s %.12s  %s\n    %s\n", f[i].received_at, f[i].stage,
 			       f[i].sha256, f[i].source, f[i].reason);
+			if (strcmp(f[i].tenant, "unassigned") != 0 || f[i].domain)
+				printf("    tenant %s%s%s\n", f[i].tenant,
+				       f[i].domain ? ", domain " : "",
+				       f[i].domain ? f[i].domain : "");
 		}
 	}
 	if (!json)

@@ -26,6 +26,9 @@ struct pipeline {
 	struct unpack_limits ulim;
 	struct aggr_limits alim;
 	char last_reason[600];
+	/* The policy domain of the input at hand, once a report header was
+	 * read: a failure after that point belongs to the domain's tenant. */
+	char domain[256];
 };
 
 /* State of one report part while it streams from the unpacker into the store. */
@@ -87,6 +90,8 @@ const char *pipeline_last_reason(const struct pipeline *p)
 static int on_header(void *ctx, const struct aggr_report *r, struct err *e)
 {
 	struct part_run *run = ctx;
+	snprintf(run->p->domain, sizeof run->p->domain, "%s",
+	         r->policy.domain ? r->policy.domain : "");
 	struct store_pin pin = {.tenant = run->p->opts.tenant_override,
 	                        .strict = run->p->opts.pinned_strict};
 	int rc =
@@ -254,7 +259,8 @@ static int quarantine(struct pipeline *p, const char *sha, const char *source,
 {
 	const char *stage = why->stage[0] ? why->stage : "store";
 	snprintf(p->last_reason, sizeof p->last_reason, "%s: %s", stage, why->msg);
-	if (store_failure_add(p->db, sha, source, stage, why->msg, e) != 0)
+	if (store_failure_add(p->db, sha, source, stage, why->msg, p->domain,
+	                      p->opts.tenant_override, e) != 0)
 		return -1;
 	p->st.quarantined++;
 	log_info("%s: quarantined at stage %s: %s", source, stage, why->msg);
@@ -374,6 +380,7 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 
 	p->st.inputs++;
 	p->last_reason[0] = '\0';
+	p->domain[0] = '\0';
 	sha256_hex(data, len, sha);
 	/* Raw bytes first: whatever happens next, the input can be re-processed. */
 	if (store_raw_put(p->db, sha, data, len, source, &known, e) != 0 ||
@@ -425,6 +432,7 @@ int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const 
 	struct err why = {0};
 	p->st.inputs++;
 	p->last_reason[0] = '\0';
+	p->domain[0] = '\0';
 	sha256_hex(data, len, sha);
 	if (store_raw_put(p->db, sha, data, len, source, NULL, e) != 0)
 		return -1;
@@ -465,6 +473,7 @@ int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
 
 	p->st.inputs++;
 	p->last_reason[0] = '\0';
+	p->domain[0] = '\0';
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return err_set(e, ERR_INTERNAL, "%s: not a regular file", source);
 	if (sha256_fd(fd, sha, e) != 0)

@@ -80,16 +80,22 @@ void store_report_note(struct store_tx *tx, bool recovered, const char *complain
 int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err *e);
 void store_report_abort(struct store_tx *tx);
 
-/* Quarantine: one open failure per raw sha256; a newer one replaces it. */
+/* Quarantine: one open failure per raw sha256; a newer attempt keeps the
+ * first diagnosis. `domain` (the report's policy domain, when the input was
+ * read that far) and `tenant` (a pinned tenant's name) may be NULL: the
+ * failure belongs to the domain's owner, else the pinned tenant, else to
+ * 'unassigned' — and to 'unassigned' when the two disagree, so neither sees
+ * the other's name. */
 int store_failure_add(struct db *db, const char *sha256, const char *source, const char *stage,
-                      const char *reason, struct err *e);
+                      const char *reason, const char *domain, const char *tenant, struct err *e);
 /* Closes the open failure of these bytes (after a successful reprocess). */
 int store_failure_resolve(struct db *db, const char *sha256, struct err *e);
 
 struct store_failure {
-	char *received_at, *source, *stage, *reason, *sha256;
+	char *received_at, *source, *stage, *reason, *sha256, *tenant, *domain;
 };
-/* Lists open failures, oldest first; free with store_failures_free. */
+/* Lists open failures of every tenant, oldest first; free with
+ * store_failures_free. */
 int store_failures_list(struct db *db, struct store_failure **out, size_t *n, struct err *e);
 void store_failures_free(struct store_failure *f, size_t n);
 
@@ -108,7 +114,7 @@ int store_tenant_resolve(struct db *db, const char *domain, const char *override
                          struct err *e);
 /* What an adoption moved out of 'unassigned'. */
 struct store_adopted {
-	long long reports, bounces, suppressions, escalations;
+	long long reports, bounces, suppressions, escalations, failures;
 };
 int store_tenant_add(struct db *db, const char *name, const char *const *domains, size_t n,
                      struct err *e);

@@ -8,6 +8,7 @@
 #include "core/buf.h"
 #include "core/xalloc.h"
 #include "db/db.h"
+#include "db/sql.h"
 #include "db/store.h"
 
 #include <errno.h>
@@ -168,28 +169,48 @@ int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err 
 	return 0;
 }
 
+/* Whose failure this is (see store.h). */
+static int failure_tenant(struct db *db, const char *domain, const char *tenant, int *tid,
+                          struct err *e)
+{
+	int owner = 0, pinned = 0;
+	*tid = 0;
+	if (domain && *domain && store_tenant_owner(db, domain, &owner, e) < 0)
+		return -1;
+	if (tenant && *tenant) {
+		struct err ignore = {0};
+		/* A pinned tenant removed meanwhile is no reason to lose the entry. */
+		if (store_tenant_id(db, tenant, &pinned, &ignore) < 0) {
+			if (ignore.kind == ERR_RETRY) {
+				*e = ignore;
+				return -1;
+			}
+			pinned = 0;
+		}
+	}
+	if (owner != 0 && pinned != 0 && owner != pinned)
+		return 0;
+	*tid = owner != 0 ? owner : pinned;
+	return 0;
+}
+
 int store_failure_add(struct db *db, const char *sha256, const char *source, const char *stage,
-                      const char *reason, struct err *e)
+                      const char *reason, const char *domain, const char *tenant, struct err *e)
 {
 	if (check_sha(sha256, e) < 0)
 		return -1;
-	const char *params[4] = {sha256, source, stage && *stage ? stage : "unknown",
-	                         reason && *reason ? reason : "(no reason given)"};
-	/* One statement: a new failure is recorded, or the open one of these
-	 * bytes keeps its first received_at, source, stage and reason (the
-	 * original diagnosis must survive a reprocess) and notes the latest
-	 * attempt; the raw message (when stored) is marked quarantined. */
-	PGresult *res =
-	    db_query(db,
-	             "WITH f AS ("
-	             " INSERT INTO dmarcsift.failures (tenant_id, sha256, source, stage, reason)"
-	             " VALUES (0, $1, $2, $3, $4)"
-	             " ON CONFLICT (tenant_id, sha256) WHERE resolved_at IS NULL DO UPDATE"
-	             " SET attempts = failures.attempts + 1, last_tried_at = now(),"
-	             " last_stage = EXCLUDED.stage, last_reason = EXCLUDED.reason)"
-	             " UPDATE dmarcsift.raw_messages SET status = 'quarantined'"
-	             " WHERE tenant_id = 0 AND sha256 = $1",
-	             4, params);
+	int tid = 0;
+	if (failure_tenant(db, domain, tenant, &tid, e) < 0)
+		return -1;
+	char tbuf[16];
+	snprintf(tbuf, sizeof tbuf, "%d", tid);
+	const char *params[6] = {sha256,
+	                         source,
+	                         stage && *stage ? stage : "unknown",
+	                         reason && *reason ? reason : "(no reason given)",
+	                         tbuf,
+	                         domain && *domain ? domain : NULL};
+	PGresult *res = db_query(db, db_sql("failure_add"), 6, params);
 	if (db_check(db, res, PGRES_COMMAND_OK, "recording a failure", e) < 0)
 		return -1;
 	PQclear(res);
@@ -203,7 +224,7 @@ int store_failure_resolve(struct db *db, const char *sha256, struct err *e)
 	const char *params[1] = {sha256};
 	PGresult *res = db_query(db,
 	                         "UPDATE dmarcsift.failures SET resolved_at = now()"
-	                         " WHERE tenant_id = 0 AND sha256 = $1 AND resolved_at IS NULL",
+	                         " WHERE sha256 = $1 AND resolved_at IS NULL",
 	                         1, params);
 	if (db_check(db, res, PGRES_COMMAND_OK, "resolving a failure", e) < 0)
 		return -1;
@@ -223,8 +244,9 @@ int store_failures_list(struct db *db, struct store_failure **out, size_t *n, st
 	PGresult *res = db_query(
 	    db,
 	    "SELECT to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-	    " source, stage, reason, sha256 FROM dmarcsift.failures"
-	    " WHERE tenant_id = 0 AND resolved_at IS NULL ORDER BY received_at, id",
+	    " f.source, f.stage, f.reason, f.sha256, t.name, f.domain"
+	    " FROM dmarcsift.failures f JOIN dmarcsift.tenants t ON t.tenant_id = f.tenant_id"
+	    " WHERE f.resolved_at IS NULL ORDER BY f.received_at, f.id",
 	    0, NULL);
 	if (db_check(db, res, PGRES_TUPLES_OK, "listing failures", e) < 0)
 		return -1;
@@ -236,6 +258,8 @@ int store_failures_list(struct db *db, struct store_failure **out, size_t *n, st
 		f[i].stage = dup_value(res, (int)i, 2);
 		f[i].reason = dup_value(res, (int)i, 3);
 		f[i].sha256 = dup_value(res, (int)i, 4);
+		f[i].tenant = dup_value(res, (int)i, 5);
+		f[i].domain = dup_value(res, (int)i, 6);
 	}
 	PQclear(res);
 	*out = f;
@@ -253,6 +277,8 @@ void store_failures_free(struct store_failure *f, size_t n)
 		free(f[i].stage);
 		free(f[i].reason);
 		free(f[i].sha256);
+		free(f[i].tenant);
+		free(f[i].domain);
 	}
 	free(f);
 }

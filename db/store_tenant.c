@@ -224,8 +224,10 @@ out:
  * then what was derived from those events alone: suppressions of addresses
  * and escalations of provider windows with no evidence left in 'unassigned'.
  * A row whose identity the tenant already holds stays where it is.
- * Quarantined inputs (failures, raw messages) belong to the intake: their
- * domain is unknown until they parse, which `reprocess` does.
+ * Quarantined inputs whose policy domain is known (they failed after the
+ * report header was read) follow their domain like reports; the others
+ * stay with the intake until `reprocess` reads them. Raw messages stay in
+ * 'unassigned' either way: they are the intake's record of what arrived.
  */
 static const char adopt_report_sql[] =
     "UPDATE dmarcsift.reports r SET tenant_id = $1::int"
@@ -239,6 +241,9 @@ static const char adopt_bounce_sql[] =
     " WHERE b.tenant_id = 0 AND coalesce(b.header_from_domain, b.mail_from_domain, '') = $2"
     " AND NOT EXISTS (SELECT 1 FROM dmarcsift.bounces t WHERE t.tenant_id = $1::int"
     "  AND t.event_key = b.event_key)";
+static const char adopt_failure_sql[] =
+    "UPDATE dmarcsift.failures f SET tenant_id = $1::int"
+    " WHERE f.tenant_id = 0 AND f.domain = $2 AND f.resolved_at IS NULL";
 static const char adopt_suppression_sql[] =
     "UPDATE dmarcsift.suppressions s SET tenant_id = $1::int"
     " WHERE s.tenant_id = 0"
@@ -296,6 +301,11 @@ static int adopt_unassigned(struct db *db, int tid, struct store_adopted *a, str
 	                    "SELECT DISTINCT coalesce(header_from_domain, mail_from_domain, '')"
 	                    " FROM dmarcsift.bounces WHERE tenant_id = 0",
 	                    adopt_bounce_sql, "adopting unassigned bounces", &a->bounces, e) < 0 ||
+	    adopt_by_domain(db, tid,
+	                    "SELECT DISTINCT domain FROM dmarcsift.failures"
+	                    " WHERE tenant_id = 0 AND domain IS NOT NULL AND resolved_at IS NULL",
+	                    adopt_failure_sql, "adopting unassigned failures", &a->failures,
+	                    e) < 0 ||
 	    exec_params(db, adopt_suppression_sql, 1, p, "adopting unassigned suppressions",
 	                &a->suppressions, e) < 0 ||
 	    exec_params(db, adopt_escalation_sql, 1, p, "adopting unassigned escalations",

@@ -621,15 +621,18 @@ static void test_failures(void **state)
 	const char *sha_a = SHA_A;
 
 	assert_int_equal(store_raw_put(f->db, sha_a, "junk", 4, "a.xml", &known, &e), 0);
-	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "xml", "not XML", &e), 0);
-	assert_int_equal(store_failure_add(f->db, SHA_B, "b.zip", "unpack", "zip bomb", &e), 0);
+	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "xml", "not XML", NULL, NULL, &e),
+	                 0);
+	assert_int_equal(
+	    store_failure_add(f->db, SHA_B, "b.zip", "unpack", "zip bomb", NULL, NULL, &e), 0);
 	/* The same bytes failing again keep their first diagnosis and time;
 	 * the latest attempt is noted beside them. */
 	char *first_at =
 	    q1(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1", 1,
 	       (const char *[]){sha_a});
-	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "validate", "bad count -1", &e),
-	                 0);
+	assert_int_equal(
+	    store_failure_add(f->db, sha_a, "a.xml", "validate", "bad count -1", NULL, NULL, &e),
+	    0);
 	assert_q(f->db, "SELECT status FROM dmarcsift.raw_messages WHERE sha256 = $1", sha_a,
 	         "quarantined");
 	assert_q(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1", sha_a,
@@ -664,7 +667,8 @@ static void test_failures(void **state)
 	assert_q(f->db, "SELECT string_agg(sha256 || ':' || stage, ',') FROM dmarcsift.v_failures",
 	         NULL, SHA_B ":unpack");
 	/* Fails again after being resolved: a new open entry, history kept. */
-	assert_int_equal(store_failure_add(f->db, sha_a, "a.xml", "xml", "still not XML", &e), 0);
+	assert_int_equal(
+	    store_failure_add(f->db, sha_a, "a.xml", "xml", "still not XML", NULL, NULL, &e), 0);
 	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 3);
 	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_failures", 0, NULL), 2);
 }

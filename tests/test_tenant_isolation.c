@@ -248,7 +248,7 @@ static size_t list_relations(const char *conninfo, struct rel *out, size_t max)
 
 /* Rows of `rel` that do not belong to tenant (id, name) visible to conn;
  * -1 when the relation may not be read at all. Views without a tenant
- * column (v_failures: the intake, tenant 0) count every row. */
+ * column count every row. */
 static long long foreign_rows(PGconn *c, const struct rel *rel, int tid, const char *tname)
 {
 	char sql[256];
@@ -349,6 +349,18 @@ static void test_roles_and_isolation(void **state)
 	write_file(p, "<feedback><report_metadata>");
 	const char *ing[] = {"ingest", "--quiet", "--db", c->owner, c->dir, NULL};
 	assert_int_equal(run_bin(ing, NULL, NULL), 1);
+	/* A quarantined input of each tenant (pinned, nothing parsed). */
+	for (int t = 0; t < 2; t++) {
+		char bad[160];
+		snprintf(bad, sizeof bad, "%s/../%s-bad-%d.xml", c->dir, strrchr(c->dir, '/') + 1,
+		         t);
+		write_file(bad, t ? "<feedback><report_metadata><org_name>b"
+		                  : "<feedback><report_metadata><org_name>a");
+		const char *pi[] = {"ingest",   "--quiet",           "--db", c->owner,
+		                    "--tenant", t ? "beta" : "acme", bad,    NULL};
+		assert_int_equal(run_bin(pi, NULL, NULL), 1);
+		unlink(bad);
+	}
 	for (int t = 0; t < 2; t++) {
 		char csv[160];
 		snprintf(csv, sizeof csv, "%s/bounces-%d.csv", c->dir, t);
@@ -364,8 +376,9 @@ static void test_roles_and_isolation(void **state)
 	int id_a = (int)scalar(own, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'acme'");
 	int id_b = (int)scalar(own, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'beta'");
 	/* Each tenant really has rows of each kind the reader could steal. */
-	const char *kinds[] = {"reports", "records", "bounces", "suppressions", "escalations"};
-	for (size_t k = 0; k < 5; k++) {
+	const char *kinds[] = {"reports",      "records",     "bounces",
+	                       "suppressions", "escalations", "failures"};
+	for (size_t k = 0; k < 6; k++) {
 		for (int t = 0; t < 2; t++) {
 			snprintf(sql, sizeof sql,
 			         "SELECT count(*) FROM dmarcsift.%s WHERE tenant_id = %d", kinds[k],
@@ -387,6 +400,9 @@ static void test_roles_and_isolation(void **state)
 		/* Its own rows are there. */
 		snprintf(sql, sizeof sql,
 		         "SELECT count(*) FROM dmarcsift.v_reports WHERE tenant = '%s'", tname);
+		assert_int_equal(scalar(r, sql), 1);
+		snprintf(sql, sizeof sql,
+		         "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = '%s'", tname);
 		assert_int_equal(scalar(r, sql), 1);
 
 		snprintf(sql, sizeof sql, "SET dmarcsift.tenant_id = '%d'", theirs);

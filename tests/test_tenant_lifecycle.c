@@ -132,6 +132,28 @@ static void test_adopt_everything_and_most_specific(void **state)
 	assert_int_equal(ingest(c, "r1.xml"), 0);
 	assert_int_equal(ingest(c, "r2.xml"), 0);
 	assert_int_equal(ingest(c, "r3.xml"), 0);
+	/* A second clean copy of life-1 with other records: a conflict,
+	 * quarantined; its policy domain is known, so it waits for the owner
+	 * of example.com like the report does. */
+	write_report(c, "r1b.xml", "life-1", "example.com");
+	char *r1b = path_in(c, "r1b.xml");
+	char *text = slurp(r1b, NULL);
+	char *cnt = strstr(text, "<count>2</count>");
+	assert_non_null(cnt);
+	cnt[7] = '7';
+	FILE *w = fopen(r1b, "w");
+	assert_non_null(w);
+	fputs(text, w);
+	fclose(w);
+	free(text);
+	free(r1b);
+	assert_int_equal(ingest(c, "r1b.xml"), 1);
+	assert_int_equal(
+	    count(c,
+	          "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = 'unassigned'"
+	          " AND domain = 'example.com'",
+	          NULL),
+	    1);
 	char *csv = path_in(c, "b.csv");
 	FILE *f = fopen(csv, "w");
 	assert_non_null(f);
@@ -164,8 +186,8 @@ static void test_adopt_everything_and_most_specific(void **state)
 	 * belongs to nobody stays. */
 	char *out = NULL;
 	assert_int_equal(tenant(c, "add", "acme", "Example.COM.", NULL, &out), 0);
-	assert_non_null(
-	    strstr(out, "2 report(s), 25 bounce(s), 1 suppression(s), 1 escalation(s)"));
+	assert_non_null(strstr(out, "2 report(s), 25 bounce(s), 1 suppression(s), 1 escalation(s), "
+	                            "1 quarantined input(s)"));
 	free(out);
 	for (size_t k = 0; k < 5; k++) {
 		snprintf(sql, sizeof sql, "SELECT count(*) FROM dmarcsift.%s WHERE tenant_id = 0",
@@ -175,6 +197,13 @@ static void test_adopt_everything_and_most_specific(void **state)
 	assert_owner(c, "life-1", "acme");
 	assert_owner(c, "life-2", "acme");
 	assert_owner(c, "life-3", "unassigned");
+	assert_int_equal(
+	    count(c, "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = $1", "acme"), 1);
+	char *fl = NULL;
+	const char *fa[] = {"failures", "--json", "--db", c->db, NULL};
+	assert_int_equal(run_bin(fa, NULL, &fl), 0);
+	assert_non_null(strstr(fl, "\"tenant\":\"acme\",\"domain\":\"example.com\""));
+	free(fl);
 
 	/* The most specific registered domain owns a report. */
 	assert_int_equal(tenant(c, "add", "subco", "sub.example.com", NULL, NULL), 0);
@@ -207,7 +236,11 @@ static void test_adopt_everything_and_most_specific(void **state)
 	    count(c, "SELECT count(*) FROM dmarcsift.bounces WHERE tenant_id = 0", NULL), 25);
 	assert_int_equal(
 	    count(c, "SELECT count(*) FROM dmarcsift.suppressions WHERE tenant_id = 0", NULL), 1);
+	assert_int_equal(
+	    count(c, "SELECT count(*) FROM dmarcsift.failures WHERE tenant_id = 0", NULL), 1);
 	assert_int_equal(tenant(c, "add", "acme2", "example.com", NULL, NULL), 0);
+	assert_int_equal(
+	    count(c, "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = $1", "acme2"), 1);
 	assert_int_equal(
 	    count(c, "SELECT count(*) FROM dmarcsift.v_reports WHERE tenant = $1", "acme2"), 2);
 	assert_int_equal(
@@ -231,6 +264,7 @@ static void test_adopt_everything_and_most_specific(void **state)
 	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.bounces", NULL), 0);
 	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.suppressions", NULL), 0);
 	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.escalations", NULL), 0);
+	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.failures", NULL), 0);
 	assert_int_equal(tenant(c, "remove", "unassigned", NULL, NULL, NULL), 2);
 	assert_int_equal(tenant(c, "remove", "nosuch", NULL, NULL, NULL), 2);
 	/* subco's data was never touched. */
@@ -383,9 +417,33 @@ static void test_pinned_mismatch_unknown_tenant_reprocess(void **state)
 	    count(c, "SELECT count(*) FROM dmarcsift.reports WHERE report_id = $1", "pin-3"), 0);
 	assert_int_equal(count(c,
 	                       "SELECT count(*) FROM dmarcsift.v_failures WHERE reason LIKE"
-	                       " '%pinned to tenant acme, but tenant beta owns%'",
+	                       " '%pinned to tenant acme, but tenant beta owns%'"
+	                       " AND tenant = 'unassigned' AND domain = 'b.example'",
 	                       NULL),
 	                 1);
+	/* Pinned, with no domain to go by: the pinned tenant's. */
+	char *bad = path_in(c, "bad.xml");
+	FILE *bf = fopen(bad, "w");
+	assert_non_null(bf);
+	fputs("<feedback><report_metadata>", bf);
+	fclose(bf);
+	const char *pb[] = {"ingest", "--quiet", "--db", c->db, "--tenant", "beta", bad, NULL};
+	assert_int_equal(run_bin(pb, NULL, NULL), 1);
+	assert_int_equal(count(c,
+	                       "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = 'beta'"
+	                       " AND domain IS NULL",
+	                       NULL),
+	                 1);
+	const char *rb[] = {"failures", "--db", c->db, NULL};
+	assert_int_equal(run_bin(rb, NULL, &out), 0);
+	assert_non_null(strstr(out, "    tenant beta\n"));
+	free(out);
+	assert_int_equal(q_int(c->db,
+	                       "WITH d AS (DELETE FROM dmarcsift.failures WHERE tenant_id <> 0"
+	                       " RETURNING 1) SELECT count(*) FROM d",
+	                       0, NULL),
+	                 1);
+	free(bad);
 
 	/* reprocess keeps the original reason and the first received_at. */
 	char *first =

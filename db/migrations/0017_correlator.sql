@@ -1,4 +1,4 @@
--- 0013_correlator: what the correlator (app/correlate.c, db/flags.c,
+-- 0017_correlator: what the correlator (app/correlate.c, db/flags.c,
 -- db/sql/correlate_*.sql) needs: where a bounce's sending IP came from,
 -- a narrow per-report rollup of the aggregate records kept up to date at
 -- ingest by triggers, a queue of the (tenant, day)s that changed since the
