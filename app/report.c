@@ -128,6 +128,19 @@ static const struct report_col_spec escalation_cols[] = {
     {"sample_text", "Sample reply", T, DETAIL},
 };
 
+static const struct report_col_spec listing_cols[] = {
+    {"asset", "Asset", T, 0},
+    {"list", "List", T, 0},
+    {"code", "Code", T, 0},
+    {"reason", "Reason", T, 0},
+    {"status", "Status", T, 0},
+    {"impact", "Impact", T, 0},
+    {"rejects", "Rejects", I, 0},
+    {"asset_kind", "Kind", T, HIDDEN},
+    {"first_seen", "First seen", TM, HIDDEN},
+    {"last_seen", "Last seen", TM, HIDDEN},
+};
+
 static const struct report_col_spec flag_cols[] = {
     {"kind", "Kind", T, 0},
     {"confidence", "Conf.", T, 0},
@@ -406,7 +419,7 @@ static void headline(struct report *rep)
 static int build(struct db *db, const struct app_report_opts *o, int tenant_id,
                  const struct rperiod *p, struct report *rep, struct err *e)
 {
-	struct rsection s = {db, o, 0, 10, e};
+	struct rsection s = {db, o, 0, 11, e};
 	char id[16], limit[16];
 	bool has;
 	snprintf(id, sizeof id, "%d", tenant_id);
@@ -507,6 +520,22 @@ static int build(struct db *db, const struct app_report_opts *o, int tenant_id,
 	if (rsection_fill(&s, t, "report_bounces", 3, pp) < 0)
 		return -1;
 	report_table_empty(t, "No bounce records in this period.");
+
+	/* Blocklist listings beside the bounces they explain. */
+	rsection_step(&s, "listings");
+	t = report_table_add(rep, "listings", "Blocklist listings", listing_cols,
+	                     N(listing_cols));
+	if (db_report_has(db, "dmarcsift.v_listings", &has, e) < 0)
+		return -1;
+	if (!has) {
+		report_table_unavailable(t, "the listings view (dmarcsift.v_listings) is not "
+		                            "installed.");
+	} else {
+		if (rsection_fill(&s, t, "report_listings", 3, np) < 0)
+			return -1;
+		report_table_empty(t, "No blocklist listing ('dmarcsift blocklists check' found "
+		                      "none, or has not run).");
+	}
 
 	rsection_step(&s, "suppressions");
 	t = report_table_add(rep, "suppressions", "Suppressions added", suppression_cols,

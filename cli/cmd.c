@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"correlate", cmd_correlate, "tie policy rejects to the providers' DMARC data (flags)"},
     {"flags", cmd_flags, "list auth-driven / not-auth-driven reject flags with evidence"},
     {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
+    {"blocklists", cmd_blocklists, "look the tenants' sending IPs and domains up in blocklists"},
     {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},
     {NULL, NULL, NULL},

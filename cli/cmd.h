@@ -25,5 +25,6 @@ int cmd_config(int argc, char **argv);
 int cmd_sources(int argc, char **argv);
 int cmd_correlate(int argc, char **argv);
 int cmd_flags(int argc, char **argv);
+int cmd_blocklists(int argc, char **argv);
 
 #endif

@@ -680,6 +680,9 @@ int cmd_poll(int argc, char **argv)
 		if (db && resolve && rc != EXIT_DB &&
 		    cli_resolve_after(db, path, started, json) != 0)
 			rc = EXIT_DB;
+		/* Last, after everything ingested is committed: never blocks ingest. */
+		if (db && rc != EXIT_DB && cli_blocklists_after_poll(db, cfg, quiet || json) != 0)
+			rc = EXIT_DB;
 		if (rc == EXIT_DB) {
 			db_close(db);
 			db = NULL;

@@ -1,5 +1,7 @@
 #include "cli/config.h"
 
+#include "app/blocklists.h"
+
 #include "core/buf.h"
 #include "core/hostmap.h"
 #include "core/xalloc.h"
@@ -48,12 +50,13 @@ struct parse {
 		SEC_SMTP,
 		SEC_NOTIFY,
 		SEC_CORRELATE,
+		SEC_BLOCKLISTS,
 		SEC_MTA_HOSTS,
 		SEC_UNKNOWN
 	} sec;
 	struct config_mailbox *mb; /* current [mailbox] */
 	unsigned seen;             /* keys seen in the current section (bit per key) */
-	bool db_seen, dns_seen, sources_seen, corr_seen, hosts_seen;
+	bool db_seen, dns_seen, sources_seen, corr_seen, hosts_seen, bl_seen;
 };
 
 static struct config *config_new(void)
@@ -61,6 +64,8 @@ static struct config *config_new(void)
 	struct config *cfg = xcalloc(1, sizeof *cfg);
 	cfg->notify.retries = -1;
 	correlate_settings_default(&cfg->correlate);
+	cfg->blocklists.every_s = 6 * 3600;
+	cfg->blocklists.floor = -1;
 	return cfg;
 }
 
@@ -127,13 +132,15 @@ static void close_pending(struct parse *ps)
 	    strcmp(ps->pending_raw, "notify") == 0)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
 	else if (strcmp(ps->pending_raw, "correlate") == 0 ||
+	         strcmp(ps->pending_raw, "blocklists") == 0 ||
 	         strcmp(ps->pending_raw, "mta-hosts") == 0)
 		; /* all defaults / no hosts: fine */
 	else
-		problem(ps, ps->pending_line,
-		        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
-		        "[dns], [sources], [smtp], [notify], [correlate] or [mta-hosts])",
-		        ps->pending_raw);
+		problem(
+		    ps, ps->pending_line,
+		    "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
+		    "[dns], [sources], [smtp], [notify], [correlate], [blocklists] or [mta-hosts])",
+		    ps->pending_raw);
 }
 
 /* One whole line per call, so ps->line is the line inih is working on. */
@@ -277,6 +284,13 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->mb->line = line;
 		return;
 	}
+	if (strcmp(section, "blocklists") == 0) {
+		if (ps->bl_seen)
+			problem(ps, line, "[blocklists] given twice");
+		ps->bl_seen = true;
+		ps->sec = SEC_BLOCKLISTS;
+		return;
+	}
 	if (strcmp(section, "correlate") == 0 || strcmp(section, "mta-hosts") == 0) {
 		bool corr = section[0] == 'c';
 		bool *seen = corr ? &ps->corr_seen : &ps->hosts_seen;
@@ -289,7 +303,7 @@ static void begin_section(struct parse *ps, const char *section)
 	ps->sec = SEC_UNKNOWN;
 	problem(ps, line,
 	        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], [dns], "
-	        "[sources], [smtp], [notify], [correlate] or [mta-hosts])",
+	        "[sources], [smtp], [notify], [correlate], [blocklists] or [mta-hosts])",
 	        section);
 }
 
@@ -349,6 +363,82 @@ static void correlate_key(struct parse *ps, const char *name, const char *value)
 			c->min_messages = n;
 		else
 			c->resolve_days = (int)n;
+		break;
+	}
+}
+
+static void set_str(struct parse *ps, char **slot, const char *key, const char *value);
+
+/* "6h", "30m", "90s", "3600": seconds, or -1. */
+static long parse_every(const char *v)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (end == v || n < 1)
+		return -1;
+	long mult = strcmp(end, "h") == 0                     ? 3600
+	            : strcmp(end, "m") == 0                   ? 60
+	            : strcmp(end, "d") == 0                   ? 86400
+	            : (*end == '\0' || strcmp(end, "s") == 0) ? 1
+	                                                      : -1;
+	if (mult < 0 || n > 366L * 86400 / mult)
+		return -1;
+	return n * mult;
+}
+
+static const char *const blocklists_keys[] = {"ip",    "domain", "every", "days",
+                                              "floor", "budget", NULL};
+
+static void blocklists_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_blocklists *b = &ps->cfg->blocklists;
+	int k = key_index(blocklists_keys, name);
+	if (k < 0) {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [blocklists] (known: ip, domain, every, days, floor, "
+		        "budget)",
+		        name);
+		return;
+	}
+	if (ps->seen & (1u << k)) {
+		problem(ps, ps->line, "'%s' given twice in [blocklists]", name);
+		return;
+	}
+	ps->seen |= 1u << k;
+	struct err e = {0};
+	char *end;
+	long n;
+	switch (k) {
+	case 0:
+	case 1:
+		if (blocklists_check_zones(value, &e) != 0)
+			problem(ps, ps->line, "%s = '%s': %s", name, value, e.msg);
+		else
+			set_str(ps, k == 0 ? &b->ip : &b->domain, name, value);
+		break;
+	case 2:
+	case 5:
+		n = parse_every(value);
+		if (n < 0)
+			problem(ps, ps->line,
+			        "%s = '%s': expected a duration such as 6h, 30m or 90s", name,
+			        value);
+		else if (k == 2)
+			b->every_s = n;
+		else
+			b->budget_s = (unsigned)n;
+		break;
+	case 3:
+	case 4:
+		n = strtol(value, &end, 10);
+		if (end == value || *end || n < (k == 3 ? 1 : 0) ||
+		    n > (k == 3 ? 3650 : 1000000000))
+			problem(ps, ps->line, "%s = '%s': expected a whole number%s", name, value,
+			        k == 3 ? " of days, at least 1" : " of messages");
+		else if (k == 3)
+			b->days = (int)n;
+		else
+			b->floor = n;
 		break;
 	}
 }
@@ -701,6 +791,9 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_CORRELATE:
 		correlate_key(ps, name, value);
 		break;
+	case SEC_BLOCKLISTS:
+		blocklists_key(ps, name, value);
+		break;
 	case SEC_MTA_HOSTS:
 		mta_host_key(ps, name, value);
 		break;
@@ -985,6 +1078,8 @@ void config_free(struct config *cfg)
 	free(cfg->dns.origin6_zone);
 	free(cfg->dns.asname_zone);
 	free(cfg->sources_mmdb);
+	free(cfg->blocklists.ip);
+	free(cfg->blocklists.domain);
 	free(cfg->sources_services);
 	free(cfg->smtp.url);
 	free(cfg->smtp.from);

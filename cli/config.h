@@ -1,7 +1,7 @@
 /*
  * config: the INI configuration file (parsed by inih): [database],
  * [tenants], any number of [mailbox NAME] sections, [dns], [sources],
- * [smtp], [notify], [correlate] (the correlator's
+ * [smtp], [notify], [blocklists], [correlate] (the correlator's
  * thresholds: fail_below, pass_at as percentages, min_messages,
  * resolve_days) and [mta-hosts] (our MTA host names and the addresses they
  * send from: "mail1.example.net = 198.51.100.7, 2001:db8::7").
@@ -85,6 +85,16 @@ struct config_notify {
 	int retries; /* -1: the default */
 };
 
+/* [blocklists]: what `blocklists check` asks, and how often `poll` runs it. */
+struct config_blocklists {
+	char *ip;          /* IP list zones, comma-separated; NULL: the default */
+	char *domain;      /* domain list zones; NULL: the default */
+	long every_s;      /* poll runs the check when the last is older; default 6 h */
+	int days;          /* window of sending data; 0: 30 */
+	long long floor;   /* messages a non-own source needs; -1: 10 */
+	unsigned budget_s; /* time allowed at the end of poll; 0: the default */
+};
+
 struct config {
 	char *path;   /* the file read, NULL when there was none */
 	char *db_url; /* [database] url, NULL when not given */
@@ -100,8 +110,9 @@ struct config {
 	struct config_mailbox *mailboxes;
 	size_t n_mailboxes;
 	struct correlate_settings correlate; /* defaults unless [correlate] says */
-	struct hostmap *mta_hosts;           /* [mta-hosts]; NULL when none */
-	char **errors;                       /* "FILE:LINE: problem" */
+	struct config_blocklists blocklists;
+	struct hostmap *mta_hosts; /* [mta-hosts]; NULL when none */
+	char **errors;             /* "FILE:LINE: problem" */
 	size_t n_errors;
 	char **warnings;
 	size_t n_warnings;

@@ -27,5 +27,9 @@ void cli_resolve_mark_start(struct db *db, char *out, size_t outsz);
  * --config (NULL: the usual places); `since` from cli_resolve_mark_start.
  * Returns 0, or -1 when the database failed (printed). */
 int cli_resolve_after(struct db *db, const char *config_path, const char *since, bool quiet);
+/* The blocklist check poll runs at its end when [blocklists] every says it
+ * is due (cli/cmd_blocklists.c): bounded by [blocklists] budget, it never
+ * fails the poll. Returns 0, or -1 when the database failed. */
+int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quiet);
 
 #endif

@@ -9,6 +9,8 @@
 #   scripts/dns-test-server.sh stop DIR
 #   scripts/dns-test-server.sh resume DIR  (start again on the same port)
 #   scripts/dns-test-server.sh status DIR  (exit 0 when running; prints the address)
+# DNS_TEST_ZONE=FILE serves FILE instead of fixtures/dns/zone.conf (tests of
+# records that change between two runs: fixtures/dns/zone-later.conf).
 set -euo pipefail
 cmd=${1:?start|stop|resume|status}
 dir=${2:?directory}
@@ -49,7 +51,7 @@ server:
 	module-config: "iterator"
 	do-not-query-localhost: yes
 	local-zone: "." static
-	include: "$root/fixtures/dns/zone.conf"
+	include: "${DNS_TEST_ZONE:-$root/fixtures/dns/zone.conf}"
 remote-control:
 	control-enable: no
 CONF

@@ -76,6 +76,10 @@ echo
 echo "== flags: policy rejects tied to the same provider's DMARC data, most severe first"
 build/dmarcsift flags
 echo
+echo "== blocklists: the tenants' sending IPs and domains in the lists (served by the local"
+echo "   DNS server above with our zone data; fixtures/dns/zone.conf says what is listed)"
+build/dmarcsift blocklists check
+echo
 echo "== next"
 echo "  build/dmarcsift failures                 # what was quarantined, and why"
 echo "  build/dmarcsift tenant add acme example.com && build/dmarcsift reprocess --all"

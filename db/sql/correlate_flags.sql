@@ -191,6 +191,24 @@ WITH p AS (
 	           'listed_asset', listed_asset,
 	           'listed_value', CASE WHEN listed_asset = 'ip' THEN host(ip)
 	                                WHEN listed_asset IN ('from_domain', 'domain') THEN domain END,
+	           -- the listing `blocklists check` found for that asset on a
+	           -- list of the family the rejects name (listed first)
+	           'listing', CASE WHEN cause = 'blocklisted' THEN (
+	               SELECT jsonb_build_object('list', l.list, 'asset', l.asset,
+	                          'code', array_to_string(l.codes, ','), 'reason', l.reason,
+	                          'first_seen', l.first_seen, 'last_seen', l.last_seen,
+	                          'status', CASE l.answer WHEN 'clear' THEN 'delisted'
+	                                                  ELSE l.answer END)
+	               FROM dmarcsift.listings l
+	               WHERE l.tenant_id = v.tenant_id AND l.last_seen IS NOT NULL
+	                 AND strpos(lower(coalesce(listed_on, '')), lower(l.family)) > 0
+	                 AND CASE WHEN l.asset_kind = 'ip'
+	                          THEN coalesce(listed_asset, 'ip') IN ('ip', 'network')
+	                               AND l.asset = host(ip)
+	                          ELSE coalesce(listed_asset, 'ip') NOT IN ('ip', 'network')
+	                               AND l.asset = domain END
+	               ORDER BY l.answer = 'listed' DESC, l.last_seen DESC, l.list
+	               LIMIT 1) END,
 	           'text_names', to_jsonb(array_remove(ARRAY[
 	               CASE WHEN text_dkim THEN 'dkim' END, CASE WHEN text_spf THEN 'spf' END,
 	               CASE WHEN text_dmarc THEN 'dmarc' END], NULL)),

@@ -1,0 +1,266 @@
+/*
+ * dmarcsift blocklists: `check` looks the tenants' sending IPs and domains
+ * up in the configured blocklists (app/blocklists.h) and prints the
+ * listings; `list` prints what is stored (dmarcsift.v_listings). Also the
+ * step `poll` runs at its end on the [blocklists] every schedule.
+ */
+#include "app/blocklists.h"
+#include "cli/autocorr.h"
+#include "cli/cmd.h"
+#include "cli/common.h"
+#include "cli/config.h"
+#include "cli/sources.h"
+#include "db/db.h"
+#include "db/sql.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "usage: dmarcsift blocklists check [--tenant T] [--days N] [--floor N]\n"
+	    "                                  [--dns-servers LIST] [--no-correlate]\n"
+	    "       dmarcsift blocklists list [--tenant T]\n"
+	    "   (each also takes --db CONN and --config PATH)\n"
+	    "\n"
+	    "check: looks up each tenant's own MTAs (labelled sources and the sending IPs\n"
+	    "  of its bounces) first, then the other sources of its aggregate reports with\n"
+	    "  at least --floor messages (default 10), in the IP lists ([blocklists] ip,\n"
+	    "  default " BLOCKLISTS_DEFAULT_IP "),\n"
+	    "  and its domains (tenant, bounce envelope and DKIM d= domains) in the domain\n"
+	    "  lists ([blocklists] domain, default " BLOCKLISTS_DEFAULT_DOMAIN "),\n"
+	    "  over the last --days days of its data (default 30). Answers the list\n"
+	    "  documents as refusals (e.g. Spamhaus 127.255.255.254: query through a public\n"
+	    "  resolver) are 'unknown', never 'listed'. Then prints the listings with their\n"
+	    "  impact: rejecting (blocklisted bounces name the list for that asset),\n"
+	    "  suspected (policy/reputation rejects at providers known to use it), none;\n"
+	    "  and runs the incremental correlation (its flags cite the listings).\n"
+	    "list: prints the stored listings (dmarcsift.v_listings).\n"
+	    "  --dns-servers L  IP[:PORT],... (default: [dns] servers, $DMARCSIFT_DNS_SERVERS,\n"
+	    "                   else /etc/resolv.conf)\n"
+	    "\n"
+	    "Exit: 0 ok (DNS trouble is reported, not an error), 2 usage or configuration,\n"
+	    "3 the database cannot be reached.\n");
+}
+
+static void fill_opts(const struct config *cfg, struct blocklists_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->floor = -1;
+	struct resolve_opts r;
+	cli_sources_opts(cfg, &r);
+	o->dns = r.dns;
+	if (!cfg)
+		return;
+	o->ip_lists = cfg->blocklists.ip;
+	o->domain_lists = cfg->blocklists.domain;
+	o->days = cfg->blocklists.days;
+	o->floor = cfg->blocklists.floor;
+}
+
+static void print_stats(FILE *out, const struct blocklists_stats *st)
+{
+	fprintf(out,
+	        "blocklists: %zu assets of %zu tenant(s), %zu look-ups: %zu listed (%zu new), "
+	        "%zu unknown (refused), %zu delisted",
+	        st->assets, st->tenants, st->queries, st->listed, st->new_listings, st->unknown,
+	        st->delisted);
+	if (st->failed)
+		fprintf(out,
+		        "; %zu without an answer (timeout, SERVFAIL or time budget), "
+		        "unchanged until the next check",
+		        st->failed);
+	fprintf(out, "\n");
+}
+
+static int print_listings(struct db *db, const char *tenant)
+{
+	const char *p[1] = {tenant};
+	struct err e = {0};
+	PGresult *res = db_query(db, db_sql("blocklists_list"), 1, p);
+	if (db_check(db, res, PGRES_TUPLES_OK, "reading the listings", &e) < 0)
+		return cli_fail(&e);
+	int n = PQntuples(res);
+	if (n == 0)
+		printf("no listings\n");
+	for (int r = 0; r < n; r++) {
+		/* tenant asset kind list code reason first last status impact rejects */
+		const char *status = PQgetvalue(res, r, 8);
+		printf("%s  %-7s %s %s on %s", PQgetvalue(res, r, 0), status, PQgetvalue(res, r, 2),
+		       PQgetvalue(res, r, 1), PQgetvalue(res, r, 3));
+		printf(" [%s] %s", PQgetvalue(res, r, 4), PQgetvalue(res, r, 5));
+		if (strcmp(status, "unknown") != 0) {
+			printf("; seen %s .. %s; impact %s", PQgetvalue(res, r, 6),
+			       PQgetvalue(res, r, 7), PQgetvalue(res, r, 9));
+			if (strcmp(PQgetvalue(res, r, 10), "0") != 0)
+				printf(" (%s blocklisted rejects name it)", PQgetvalue(res, r, 10));
+		}
+		printf("\n");
+	}
+	PQclear(res);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_SOME_FAILED;
+}
+
+int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quiet)
+{
+	struct err e = {0};
+	bool due = false;
+	long every = cfg ? cfg->blocklists.every_s : 6 * 3600;
+	if (blocklists_due(db, every, &due, &e) != 0) {
+		fprintf(stderr, "dmarcsift: blocklist schedule not read: %s\n", e.msg);
+		return db_lost(db) ? -1 : 0;
+	}
+	if (!due)
+		return 0;
+	struct blocklists_opts o;
+	fill_opts(cfg, &o);
+	o.budget_ms = (int64_t)(cfg && cfg->blocklists.budget_s ? cfg->blocklists.budget_s
+	                                                        : CLI_DNS_BUDGET_S) *
+	              1000;
+	if (!o.dns.timeout_ms)
+		o.dns.timeout_ms = 1000;
+	struct blocklists_stats st;
+	if (blocklists_run(db, &o, &st, &e) != 0) {
+		fprintf(stderr, "dmarcsift: blocklist check failed: %s\n", e.msg);
+		return e.kind == ERR_RETRY || db_lost(db) ? -1 : 0;
+	}
+	if (!quiet || st.new_listings || st.failed)
+		print_stats(stderr, &st);
+	return 0;
+}
+
+int cmd_blocklists(int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	const char *sub = argv[1];
+	bool check = strcmp(sub, "check") == 0;
+	if (!check && strcmp(sub, "list") != 0) {
+		fprintf(stderr, "dmarcsift blocklists: unknown subcommand '%s'\n", sub);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"tenant", required_argument, NULL, 't'},
+	    {"days", required_argument, NULL, 'D'},
+	    {"floor", required_argument, NULL, 'f'},
+	    {"dns-servers", required_argument, NULL, 's'},
+	    {"no-correlate", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL, *servers = NULL;
+	long days = 0, floor = -1;
+	bool correlate = true;
+	int c;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'd':
+			db_opt = optarg;
+			break;
+		case 'c':
+			config_opt = optarg;
+			break;
+		case 't':
+			tenant = optarg;
+			break;
+		case 's':
+			servers = optarg;
+			break;
+		case 'C':
+			correlate = false;
+			break;
+		case 'D':
+		case 'f':
+			if (c == 'D')
+				days = strtol(optarg, &end, 10);
+			else
+				floor = strtol(optarg, &end, 10);
+			if (end == optarg || *end ||
+			    (c == 'D' ? days < 1 || days > 3650 : floor < 0)) {
+				fprintf(
+				    stderr,
+				    "dmarcsift blocklists: --%s '%s': expected a whole number%s\n",
+				    c == 'D' ? "days" : "floor", optarg,
+				    c == 'D' ? " from 1 to 3650" : "");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	struct err e = {0};
+	char *path = NULL;
+	struct config *cfg = NULL;
+	struct db *db = NULL;
+	int rc;
+	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	if (!config_ok(cfg)) {
+		for (size_t i = 0; i < cfg->n_errors; i++)
+			fprintf(stderr, "%s\n", cfg->errors[i]);
+		fprintf(stderr, "dmarcsift blocklists: the configuration has errors (see above)\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	const char *env_db = getenv("DMARCSIFT_DB");
+	if (!db_opt && !(env_db && *env_db))
+		db_opt = cfg->db_url;
+	rc = cli_connect(db_opt, &db);
+	if (rc != 0)
+		goto out;
+	rc = cli_check_tenant(db, tenant);
+	if (rc != EXIT_OK)
+		goto out;
+	if (check) {
+		struct blocklists_opts o;
+		fill_opts(cfg, &o);
+		o.tenant = tenant;
+		if (servers)
+			o.dns.servers = servers;
+		if (days)
+			o.days = (int)days;
+		if (floor >= 0)
+			o.floor = floor;
+		struct blocklists_stats st;
+		if (blocklists_run(db, &o, &st, &e) != 0) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		print_stats(stdout, &st);
+		if (correlate) {
+			int crc = autocorr_run(db, cfg, true);
+			if (crc != 0) {
+				rc = crc;
+				goto out;
+			}
+		}
+	}
+	rc = print_listings(db, tenant);
+out:
+	db_close(db);
+	config_free(cfg);
+	free(path);
+	return rc;
+}
