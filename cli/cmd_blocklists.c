@@ -109,7 +109,7 @@ int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quie
 {
 	struct err e = {0};
 	bool due = false;
-	long every = cfg ? cfg->blocklists.every_s : 6 * 3600;
+	long every = cfg ? cfg->blocklists.every_s : 6L * 3600;
 	if (blocklists_due(db, every, &due, &e) != 0) {
 		fprintf(stderr, "dmarcsift: blocklist schedule not read: %s\n", e.msg);
 		return db_lost(db) ? -1 : 0;

@@ -64,7 +64,7 @@ static struct config *config_new(void)
 	struct config *cfg = xcalloc(1, sizeof *cfg);
 	cfg->notify.retries = -1;
 	correlate_settings_default(&cfg->correlate);
-	cfg->blocklists.every_s = 6 * 3600;
+	cfg->blocklists.every_s = 6L * 3600;
 	cfg->blocklists.floor = -1;
 	return cfg;
 }

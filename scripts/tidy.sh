@@ -6,7 +6,7 @@
 # BUILD_DIR must be a configured CMake build directory: CMakeLists.txt turns on
 # CMAKE_EXPORT_COMPILE_COMMANDS, and clang-tidy reads compile_commands.json
 # from there to get each file's flags. Build it first so generated headers
-# exist. Checks every git-tracked .c file under core ingest db cli reports app senders
+# exist. Checks every git-tracked .c file under core ingest db cli reports app senders checks
 # (all .c files there when this is not a git checkout), two files at a time.
 #
 # Prints every diagnostic; exits 1 when clang-tidy printed any warning or
@@ -25,7 +25,7 @@ if ! command -v clang-tidy >/dev/null; then
 	exit 2
 fi
 
-dirs="core ingest db cli reports app senders"
+dirs="core ingest db cli reports app senders checks"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	# shellcheck disable=SC2086
 	files=$(git ls-files -- $dirs | grep '\.c$' || true)
