@@ -408,6 +408,7 @@ int cmd_ingest(int argc, char **argv)
 		log_set_level(LOG_QUIET);
 
 	struct db *db = NULL;
+	cli_set_config_path(config_opt);
 	int rc = cli_connect(db_opt, &db);
 	if (rc != 0)
 		return rc;
