@@ -9,9 +9,11 @@
 #include "core/xalloc.h"
 #include "db/report_read.h"
 #include "db/store.h"
+#include "reports/flag_text.h"
 #include "reports/format.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,12 +291,33 @@ static void flag_details(struct report_table *t)
 		}
 		report_cell_set(t, r, "numbers", b.data);
 		buf_free(&b);
-		char *act = advice_flag_action(
-		    report_cell_by_key(t, r, "kind"), report_cell_by_key(t, r, "cause"),
-		    report_cell_by_key(t, r, "provider"), report_cell_by_key(t, r, "domain"),
-		    report_cell_by_key(t, r, "source_ip"));
-		report_cell_set(t, r, "action", act);
-		free(act);
+		/* The same sentence, with its numbers, as 'dmarcsift flags' prints. */
+		const char *ev = report_cell_by_key(t, r, "evidence");
+		double dm_rate = rate_of(report_cell_by_key(t, r, "dmarc_pass_rate"));
+		struct flag_view fv = {
+		    .tenant = NULL,
+		    .kind = report_cell_by_key(t, r, "kind"),
+		    .confidence = report_cell_by_key(t, r, "confidence"),
+		    .cause = report_cell_by_key(t, r, "cause"),
+		    .provider = report_cell_by_key(t, r, "provider"),
+		    .domain = report_cell_by_key(t, r, "domain"),
+		    .source_ip = report_cell_by_key(t, r, "source_ip"),
+		    .status = report_cell_by_key(t, r, "status"),
+		    .rejects = int_of(report_cell_by_key(t, r, "rejects")),
+		    .dmarc_messages = int_of(dm),
+		    .has_rates = dm_rate >= 0,
+		    .dkim_pass_rate = rate_of(report_cell_by_key(t, r, "dkim_pass_rate")),
+		    .spf_pass_rate = rate_of(report_cell_by_key(t, r, "spf_pass_rate")),
+		    .dmarc_pass_rate = dm_rate,
+		    .evidence = ev ? json_tokener_parse(ev) : NULL,
+		};
+		struct buf act;
+		buf_init(&act, 0);
+		flag_text_advice(&fv, &act);
+		report_cell_set(t, r, "action", act.len ? act.data : NULL);
+		buf_free(&act);
+		if (fv.evidence)
+			json_object_put(fv.evidence);
 	}
 }
 

@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"suppressions", cmd_suppressions, "list suppressed recipient addresses per tenant"},
     {"escalations", cmd_escalations, "list open bounce escalations (repeating rejects)"},
     {"report", cmd_report, "DMARC reports per tenant and MSP-wide: text, CSV, JSON, HTML"},
+    {"correlate", cmd_correlate, "tie policy rejects to the providers' DMARC data (flags)"},
+    {"flags", cmd_flags, "list auth-driven / not-auth-driven reject flags with evidence"},
     {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
     {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},

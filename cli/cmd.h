@@ -30,6 +30,8 @@ int cmd_report(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_sources(int argc, char **argv);
+int cmd_correlate(int argc, char **argv);
+int cmd_flags(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

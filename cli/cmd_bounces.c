@@ -7,10 +7,14 @@
  * Malformed lines never fail the run; an input that cannot be read does
  * (exit 1); a database that cannot be reached is exit 3.
  */
+#include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/config.h"
 #include "cli/sources.h"
 #include "core/bclass.h"
+#include "core/buf.h"
+#include "core/hostmap.h"
 #include "core/provider.h"
 #include "core/xalloc.h"
 #include "db/bounce_store.h"
@@ -43,6 +47,7 @@ struct totals {
 
 struct run {
 	const struct bclass *rules;
+	const struct hostmap *hosts; /* [mta-hosts] + --mta-hosts, or NULL */
 	bool json;
 	struct bounce_store *store; /* ingest only */
 	struct totals *tot;
@@ -198,6 +203,7 @@ static int parse_input(const char *path, enum bounce_format fmt, struct run *r, 
 		rc = -1;
 		goto out;
 	}
+	bounce_parser_set_hosts(p, r->hosts);
 	chunk = xmalloc(1 << 16);
 	size_t n;
 	while ((n = fread(chunk, 1, 1 << 16, f)) > 0) {
@@ -265,7 +271,8 @@ static void usage(FILE *out)
 	        "                 [--input-format auto|postfix|exim|dsn|csv] [--rules FILE] "
 	        "PATH...|-\n"
 	        "       dmarcsift bounces ingest [--format auto|postfix|exim|dsn|csv] [--db CONN]\n"
-	        "                 [--tenant T] [--rules FILE] [--no-resolve] PATH...|-\n"
+	        "                 [--tenant T] [--rules FILE] [--mta-hosts FILE] [--config PATH]\n"
+	        "                 [--no-resolve] [--no-correlate] PATH...|-\n"
 	        "\n"
 	        "Reads SMTP outcomes from Postfix or Exim logs, RFC 3464 delivery-status\n"
 	        "messages or CSV exports (header: timestamp,sending_ip,from,recipient,reply,\n"
@@ -277,14 +284,60 @@ static void usage(FILE *out)
 	        "             listed_on, listed_asset, rule, text) or one JSON object per line\n"
 	        "  ingest     stores events with their verdicts, updates the suppression list\n"
 	        "             and escalations; re-ingesting the same input adds nothing; then\n"
+	        "             runs the incremental correlation (unless --no-correlate) and\n"
 	        "             names the sending sources ('sources resolve', within [dns]\n"
 	        "             budget) unless --no-resolve\n"
+	        "\n"
+	        "Our sending IP of each event comes from the log line (Exim I=[...], the CSV's\n"
+	        "sending_ip), else the provider's reply text, else the host map: [mta-hosts]\n"
+	        "in the config file and --mta-hosts FILE (TSV: syslog host name, IP; a header\n"
+	        "line and further columns ignored), applied to the log's host field and a\n"
+	        "DSN's Reporting-MTA. 'ip_source' in v_bounces says which.\n"
 	        "\n"
 	        "Exit codes: 0 ok (malformed lines are counted, not fatal), 1 an input could\n"
 	        "not be read, 2 usage error, 3 the database cannot be reached.\n");
 }
 
-enum { OPT_INPUT_FORMAT = 256, OPT_RULES, OPT_DB, OPT_TENANT, OPT_NO_RESOLVE };
+enum {
+	OPT_INPUT_FORMAT = 256,
+	OPT_RULES,
+	OPT_DB,
+	OPT_TENANT,
+	OPT_MTA_HOSTS,
+	OPT_CONFIG,
+	OPT_NO_CORRELATE,
+	OPT_NO_RESOLVE
+};
+
+/* --mta-hosts FILE into the map (created when NULL). */
+static int load_hosts(const char *path, struct hostmap **m)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "dmarcsift: --mta-hosts %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	struct buf b;
+	buf_init(&b, (size_t)16 << 20);
+	char chunk[4096];
+	size_t n;
+	int rc = 0;
+	while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		rc = buf_append(&b, chunk, n);
+	fclose(f);
+	struct err e = {0};
+	if (rc != 0) {
+		fprintf(stderr, "dmarcsift: --mta-hosts %s: larger than 16 MiB\n", path);
+	} else {
+		if (!*m)
+			*m = hostmap_new();
+		rc = hostmap_load_tsv(*m, b.data ? b.data : "", b.len, path, &e);
+		if (rc != 0)
+			fprintf(stderr, "dmarcsift: --mta-hosts: %s\n", e.msg);
+	}
+	buf_free(&b);
+	return rc;
+}
 
 static int run_cmd(int argc, char **argv, bool ingest)
 {
@@ -295,10 +348,16 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	    {"db", required_argument, NULL, OPT_DB},
 	    {"tenant", required_argument, NULL, OPT_TENANT},
 	    {"no-resolve", no_argument, NULL, OPT_NO_RESOLVE},
+	    {"mta-hosts", required_argument, NULL, OPT_MTA_HOSTS},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"no-correlate", no_argument, NULL, OPT_NO_CORRELATE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *rules_path = NULL, *db_opt = NULL, *tenant = NULL;
+	const char *rules_path = NULL, *db_opt = NULL, *tenant = NULL, *config_opt = NULL;
+	const char *hosts_path = NULL;
+	bool correlate = true;
+	struct config *cfg = NULL;
 	enum bounce_format fmt = BOUNCE_FMT_AUTO;
 	bool json = false, resolve = true;
 	char started[64] = "";
@@ -330,6 +389,15 @@ static int run_cmd(int argc, char **argv, bool ingest)
 		case OPT_NO_RESOLVE:
 			resolve = false;
 			break;
+		case OPT_MTA_HOSTS:
+			hosts_path = optarg;
+			break;
+		case OPT_CONFIG:
+			config_opt = optarg;
+			break;
+		case OPT_NO_CORRELATE:
+			correlate = false;
+			break;
 		case OPT_DB:
 		case OPT_TENANT:
 			if (!ingest) {
@@ -359,6 +427,13 @@ static int run_cmd(int argc, char **argv, bool ingest)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* The host map: the config's [mta-hosts], plus --mta-hosts FILE. */
+	cfg = autocorr_config(config_opt);
+	if (hosts_path && load_hosts(hosts_path, &cfg->mta_hosts) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	r.hosts = cfg->mta_hosts;
 	if (ingest) {
 		rc = cli_connect(db_opt, &db);
 		if (rc != 0)
@@ -400,13 +475,20 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	}
 	fflush(stdout);
 	print_summary(ingest ? stdout : stderr, &tot, ingest);
+	if (ingest && correlate) {
+		fflush(stdout);
+		int crc = autocorr_run(db, cfg, false);
+		if (crc != 0 && rc == EXIT_OK)
+			rc = crc;
+	}
 	if (ingest && resolve && tot.store.added > 0 &&
-	    cli_resolve_after(db, NULL, started, false) != 0)
+	    cli_resolve_after(db, config_opt, started, false) != 0)
 		rc = EXIT_DB;
 out:
 	if (db)
 		db_close(db);
 	bclass_free(owned);
+	config_free(cfg);
 	return rc;
 }
 

@@ -2,8 +2,10 @@
  * dmarcsift ingest: files, directories (recursive) and standard input into
  * the database through the pipeline.
  */
+#include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/config.h"
 #include "cli/pipeline.h"
 #include "cli/sources.h"
 #include "core/buf.h"
@@ -47,7 +49,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: dmarcsift ingest [--db CONN] [--tenant NAME] [--json] [--quiet]\n"
-	        "                        [--no-resolve] [--config PATH] PATH...\n"
+	        "                        [--no-resolve] [--no-correlate] [--config PATH]\n"
+	        "                        PATH...\n"
 	        "\n"
 	        "Ingests DMARC aggregate reports: .xml, .xml.gz, .gz, .zip, or the e-mails that\n"
 	        "carried them (.eml, any MIME nesting). PATH is a file, a directory (read\n"
@@ -64,8 +67,11 @@ static void usage(FILE *out)
 	        "  --no-resolve   do not name the sending sources afterwards (by default\n"
 	        "                 'sources resolve' runs at the end, within [dns] budget,\n"
 	        "                 default 30s; DNS trouble never fails or slows the ingest)\n"
-	        "  --config PATH  configuration file ([dns], [sources]; default: the usual\n"
+	        "  --config PATH  configuration file ([dns], [sources], [correlate],\n"
+	        "                 [mta-hosts] for DSNs; default: the usual\n"
 	        "                 places, see 'dmarcsift config check')\n"
+	        "  --no-correlate do not run the incremental correlation at the end (what\n"
+	        "                 changed stays queued for the next 'dmarcsift correlate')\n"
 	        "\n"
 	        "Exit: 0 nothing quarantined, 1 something quarantined or unreadable, 2 usage,\n"
 	        "3 the database cannot be reached (nothing is marked processed then).\n");
@@ -354,18 +360,14 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 int cmd_ingest(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},
-	    {"tenant", required_argument, NULL, 't'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"no-resolve", no_argument, NULL, 'N'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"db", required_argument, NULL, 'd'},     {"tenant", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},      {"no-resolve", no_argument, NULL, 'N'},
+	    {"config", required_argument, NULL, 'c'}, {"no-correlate", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *db_opt = NULL, *tenant = NULL, *config_opt = NULL;
-	bool json = false, quiet = false, resolve = true;
+	bool json = false, quiet = false, resolve = true, correlate = true;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:t:jqvh", opts, NULL)) != -1) {
@@ -391,6 +393,9 @@ int cmd_ingest(int argc, char **argv)
 		case 'v':
 			log_set_level(LOG_VERBOSE);
 			break;
+		case 'C':
+			correlate = false;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -407,20 +412,26 @@ int cmd_ingest(int argc, char **argv)
 	if (quiet)
 		log_set_level(LOG_QUIET);
 
+	struct config *cfg = autocorr_config(config_opt);
 	struct db *db = NULL;
 	cli_set_config_path(config_opt);
 	int rc = cli_connect(db_opt, &db);
-	if (rc != 0)
+	if (rc != 0) {
+		config_free(cfg);
 		return rc;
+	}
 	rc = cli_check_tenant(db, tenant);
 	if (rc != EXIT_OK) {
 		db_close(db);
+		config_free(cfg);
 		return rc;
 	}
 	char started[64] = "";
 	if (resolve)
 		cli_resolve_mark_start(db, started, sizeof started);
-	struct pipeline_opts po = {.tenant_override = tenant, .pinned_strict = cli_pinned_strict()};
+	struct pipeline_opts po = {.tenant_override = tenant,
+	                           .pinned_strict = cli_pinned_strict(),
+	                           .hosts = cfg->mta_hosts};
 	struct ingest_run run = {.progress = !quiet && !json && isatty(STDERR_FILENO)};
 	clock_gettime(CLOCK_MONOTONIC, &run.last_progress);
 	run.visited = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
@@ -442,6 +453,11 @@ int cmd_ingest(int argc, char **argv)
 	} else {
 		print_summary(st, run.unreadable, json);
 		rc = st->quarantined || run.unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+		if (correlate) {
+			int crc = autocorr_run(db, cfg, quiet || json);
+			if (crc != 0 && rc == EXIT_OK)
+				rc = crc;
+		}
 		/* Stored first, named after: DNS never decides how fast ingest runs. */
 		if (resolve && st->records > 0 &&
 		    cli_resolve_after(db, config_opt, started, quiet || json) != 0)
@@ -450,5 +466,6 @@ int cmd_ingest(int argc, char **argv)
 	pipeline_free(run.pipe);
 	g_hash_table_destroy(run.visited);
 	db_close(db);
+	config_free(cfg);
 	return rc;
 }

@@ -13,6 +13,7 @@
  * retries, login refused, Maildir/mbox missing) — the other mailboxes are
  * still polled, and nothing uncommitted is moved.
  */
+#include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
@@ -53,6 +54,7 @@ static void on_signal(int sig)
 
 struct mb_run {
 	const struct config_mailbox *mb;
+	const struct hostmap *hosts; /* [mta-hosts], for DSNs */
 	struct db *db;
 	struct pipeline *pipe;
 	int tenant_id;
@@ -67,6 +69,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: dmarcsift poll [--config PATH] [--db CONN] [--mailbox NAME]\n"
 	             "                      [--once | --every INTERVAL] [--json] [--quiet]\n"
+	             "                      [--no-resolve] [--no-correlate]\n"
 	             "\n"
 	             "Polls the mailboxes of the configuration file ([mailbox NAME] sections:\n"
 	             "imaps://, imap:// with STARTTLS, maildir:, mbox:), ingests every message\n"
@@ -86,6 +89,7 @@ static void usage(FILE *out)
 	             "  --quiet         no per-message warnings\n"
 	             "  --no-resolve    do not name the sending sources after each round (by\n"
 	             "                  default 'sources resolve' runs, within [dns] budget)\n"
+	             "  --no-correlate  do not run the incremental correlation after each round\n"
 	             "\n"
 	             "Exit: 0 ok, 1 something quarantined, 2 usage/configuration error, 3 the\n"
 	             "database cannot be reached, 4 a mailbox could not be read (IMAP server\n"
@@ -411,8 +415,8 @@ static int poll_one(struct mb_run *r)
 		return 0;
 	}
 	int rc = 0;
-	struct pipeline_opts po = {.tenant_override = mb->tenant,
-	                           .pinned_strict = r->pinned_strict};
+	struct pipeline_opts po = {
+	    .tenant_override = mb->tenant, .pinned_strict = r->pinned_strict, .hosts = r->hosts};
 	if (mailbox_state_tenant(r->db, mb->tenant, &r->tenant_id, &r->mailbox_err) != 0) {
 		if (r->mailbox_err.kind == ERR_RETRY) {
 			r->fatal = r->mailbox_err;
@@ -506,7 +510,10 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 		const struct config_mailbox *mb = &cfg->mailboxes[i];
 		if (only && strcmp(mb->name, only) != 0)
 			continue;
-		struct mb_run r = {.mb = mb, .db = db, .pinned_strict = cfg->pinned_strict};
+		struct mb_run r = {.mb = mb,
+		                   .db = db,
+		                   .pinned_strict = cfg->pinned_strict,
+		                   .hosts = cfg->mta_hosts};
 		int rc = poll_one(&r);
 		if (json)
 			json_object_array_add(arr, json_line(&r));
@@ -546,21 +553,16 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 int cmd_poll(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"db", required_argument, NULL, 'd'},
-	    {"mailbox", required_argument, NULL, 'm'},
-	    {"once", no_argument, NULL, 'o'},
-	    {"every", required_argument, NULL, 'e'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"no-resolve", no_argument, NULL, 'N'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},  {"db", required_argument, NULL, 'd'},
+	    {"mailbox", required_argument, NULL, 'm'}, {"once", no_argument, NULL, 'o'},
+	    {"every", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
+	    {"no-resolve", no_argument, NULL, 'N'},    {"no-correlate", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	const char *config_opt = NULL, *db_opt = NULL, *only = NULL;
 	unsigned every = 0;
-	bool json = false, once = false, resolve = true;
+	bool json = false, once = false, resolve = true, correlate = true, quiet = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:d:m:oe:jqvh", opts, NULL)) != -1) {
@@ -594,6 +596,10 @@ int cmd_poll(int argc, char **argv)
 			break;
 		case 'q':
 			log_set_level(LOG_QUIET);
+			quiet = true;
+			break;
+		case 'C':
+			correlate = false;
 			break;
 		case 'v':
 			log_set_level(LOG_VERBOSE);
@@ -664,6 +670,11 @@ int cmd_poll(int argc, char **argv)
 			cli_resolve_mark_start(db, started, sizeof started);
 		if (db)
 			rc = poll_round(cfg, db, only, json);
+		if (db && correlate && rc != EXIT_DB) {
+			int crc = autocorr_run(db, cfg, quiet || json);
+			if (crc != 0 && rc == EXIT_OK)
+				rc = crc;
+		}
 		if (db && resolve && rc != EXIT_DB &&
 		    cli_resolve_after(db, path, started, json) != 0)
 			rc = EXIT_DB;

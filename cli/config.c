@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include "core/buf.h"
+#include "core/hostmap.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 
@@ -46,12 +47,22 @@ struct parse {
 		SEC_SOURCES,
 		SEC_SMTP,
 		SEC_NOTIFY,
+		SEC_CORRELATE,
+		SEC_MTA_HOSTS,
 		SEC_UNKNOWN
 	} sec;
 	struct config_mailbox *mb; /* current [mailbox] */
 	unsigned seen;             /* keys seen in the current section (bit per key) */
-	bool db_seen, dns_seen, sources_seen;
+	bool db_seen, dns_seen, sources_seen, corr_seen, hosts_seen;
 };
+
+static struct config *config_new(void)
+{
+	struct config *cfg = xcalloc(1, sizeof *cfg);
+	cfg->notify.retries = -1;
+	correlate_settings_default(&cfg->correlate);
+	return cfg;
+}
 
 static void add_msg(char ***list, size_t *n, char *msg)
 {
@@ -115,10 +126,13 @@ static void close_pending(struct parse *ps)
 	    strcmp(ps->pending_raw, "sources") == 0 || strcmp(ps->pending_raw, "smtp") == 0 ||
 	    strcmp(ps->pending_raw, "notify") == 0)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
+	else if (strcmp(ps->pending_raw, "correlate") == 0 ||
+	         strcmp(ps->pending_raw, "mta-hosts") == 0)
+		; /* all defaults / no hosts: fine */
 	else
 		problem(ps, ps->pending_line,
 		        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
-		        "[dns], [sources], [smtp] or [notify])",
+		        "[dns], [sources], [smtp], [notify], [correlate] or [mta-hosts])",
 		        ps->pending_raw);
 }
 
@@ -263,11 +277,89 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->mb->line = line;
 		return;
 	}
+	if (strcmp(section, "correlate") == 0 || strcmp(section, "mta-hosts") == 0) {
+		bool corr = section[0] == 'c';
+		bool *seen = corr ? &ps->corr_seen : &ps->hosts_seen;
+		if (*seen)
+			problem(ps, line, "[%s] given twice", section);
+		*seen = true;
+		ps->sec = corr ? SEC_CORRELATE : SEC_MTA_HOSTS;
+		return;
+	}
 	ps->sec = SEC_UNKNOWN;
 	problem(ps, line,
 	        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], [dns], "
-	        "[sources], [smtp] or [notify])",
+	        "[sources], [smtp], [notify], [correlate] or [mta-hosts])",
 	        section);
+}
+
+/* "90", "90%", "97.5 %": a percentage in (0, 100]. */
+static int parse_percent(const char *v, double *out)
+{
+	char *end;
+	double d = strtod(v, &end);
+	while (*end == ' ')
+		end++;
+	if (*end == '%')
+		end++;
+	if (end == v || *end || !(d > 0 && d <= 100))
+		return -1;
+	*out = d / 100;
+	return 0;
+}
+
+static const char *const correlate_keys[] = {"fail_below", "pass_at", "min_messages",
+                                             "resolve_days", NULL};
+
+static void correlate_key(struct parse *ps, const char *name, const char *value)
+{
+	struct correlate_settings *c = &ps->cfg->correlate;
+	int k = key_index(correlate_keys, name);
+	if (k < 0) {
+		problem(ps, ps->line,
+		        "unknown key '%s' in [correlate] (known: fail_below, pass_at, "
+		        "min_messages, resolve_days)",
+		        name);
+		return;
+	}
+	if (ps->seen & (1u << k)) {
+		problem(ps, ps->line, "'%s' given twice in [correlate]", name);
+		return;
+	}
+	ps->seen |= 1u << k;
+	char *end;
+	long n;
+	switch (k) {
+	case 0:
+	case 1:
+		if (parse_percent(value, k == 0 ? &c->fail_below : &c->pass_at) != 0)
+			problem(ps, ps->line, "%s = '%s': expected a percentage above 0, up to 100",
+			        name, value);
+		else if (c->pass_at < c->fail_below)
+			problem(ps, ps->line, "pass_at (%g %%) is below fail_below (%g %%)",
+			        c->pass_at * 100, c->fail_below * 100);
+		break;
+	case 2:
+	case 3:
+		n = strtol(value, &end, 10);
+		if (end == value || *end || n < 1 || n > 1000000000)
+			problem(ps, ps->line, "%s = '%s': expected a whole number of at least 1",
+			        name, value);
+		else if (k == 2)
+			c->min_messages = n;
+		else
+			c->resolve_days = (int)n;
+		break;
+	}
+}
+
+static void mta_host_key(struct parse *ps, const char *name, const char *value)
+{
+	struct err e = {0};
+	if (!ps->cfg->mta_hosts)
+		ps->cfg->mta_hosts = hostmap_new();
+	if (hostmap_add(ps->cfg->mta_hosts, name, value, &e) != 0)
+		problem(ps, ps->line, "[mta-hosts]: %s", e.msg);
 }
 
 static void set_str(struct parse *ps, char **slot, const char *key, const char *value)
@@ -606,6 +698,12 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_NOTIFY:
 		notify_key(ps, name, value);
 		break;
+	case SEC_CORRELATE:
+		correlate_key(ps, name, value);
+		break;
+	case SEC_MTA_HOSTS:
+		mta_host_key(ps, name, value);
+		break;
 	}
 	return 1;
 }
@@ -771,8 +869,7 @@ static int parse_with(struct config **out, struct parse *ps)
 int config_load_string(struct config **out, const char *name, const char *text, struct err *e)
 {
 	(void)e;
-	struct config *cfg = xcalloc(1, sizeof *cfg);
-	cfg->notify.retries = -1;
+	struct config *cfg = config_new();
 	cfg->path = xstrdup(name);
 	struct parse ps = {.cfg = cfg, .name = name, .text = text};
 	return parse_with(out, &ps);
@@ -782,15 +879,14 @@ int config_load(struct config **out, const char *path, struct err *e)
 {
 	*out = NULL;
 	if (!path) {
-		*out = xcalloc(1, sizeof **out);
+		*out = config_new();
 		return 0;
 	}
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return err_set(e, ERR_CONFIG, "cannot read config file %s: %s", path,
 		               strerror(errno));
-	struct config *cfg = xcalloc(1, sizeof *cfg);
-	cfg->notify.retries = -1;
+	struct config *cfg = config_new();
 	cfg->path = xstrdup(path);
 	struct parse ps = {.cfg = cfg, .name = path, .f = f};
 	int rc = parse_with(out, &ps);
@@ -899,6 +995,7 @@ void config_free(struct config *cfg)
 	free(cfg->notify.webhook);
 	free(cfg->notify.secret_file);
 	free(cfg->notify.secret_env);
+	hostmap_free(cfg->mta_hosts);
 	free(cfg);
 }
 

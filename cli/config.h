@@ -1,6 +1,10 @@
 /*
- * config: the INI configuration file (parsed by inih): [database] and any
- * number of [mailbox NAME] sections.
+ * config: the INI configuration file (parsed by inih): [database],
+ * [tenants], any number of [mailbox NAME] sections, [dns], [sources],
+ * [smtp], [notify], [correlate] (the correlator's
+ * thresholds: fail_below, pass_at as percentages, min_messages,
+ * resolve_days) and [mta-hosts] (our MTA host names and the addresses they
+ * send from: "mail1.example.net = 198.51.100.7, 2001:db8::7").
  *
  * config_find picks the file: the --config PATH, else
  * $XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf (fallback ~/.config/...), else
@@ -17,6 +21,7 @@
 #ifndef DS_CLI_CONFIG_H
 #define DS_CLI_CONFIG_H
 
+#include "app/correlate.h"
 #include "core/err.h"
 
 #include <stdbool.h>
@@ -94,7 +99,9 @@ struct config {
 	bool pinned_strict;
 	struct config_mailbox *mailboxes;
 	size_t n_mailboxes;
-	char **errors; /* "FILE:LINE: problem" */
+	struct correlate_settings correlate; /* defaults unless [correlate] says */
+	struct hostmap *mta_hosts;           /* [mta-hosts]; NULL when none */
+	char **errors;                       /* "FILE:LINE: problem" */
 	size_t n_errors;
 	char **warnings;
 	size_t n_warnings;

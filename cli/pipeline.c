@@ -294,6 +294,7 @@ static int ingest_dsn(struct pipeline *p, const void *data, size_t len, struct e
 		goto out;
 	if (bounce_parser_new(&bp, BOUNCE_FMT_DSN, (int64_t)time(NULL), on_bounce_event, &run,
 	                      perr) != 0 ||
+	    (bounce_parser_set_hosts(bp, p->opts.hosts), 0) ||
 	    bounce_parser_feed(bp, data, len, perr) != 0 || bounce_parser_finish(bp, perr) != 0)
 		goto out;
 	if (run.events == 0) {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 struct db;
+struct hostmap;
 struct pipeline;
 
 enum pipeline_outcome {
@@ -36,6 +37,7 @@ struct pipeline_opts {
 	const char *tenant_override; /* every report goes to this tenant */
 	bool reprocess;              /* retry even bytes that were seen before */
 	bool pinned_strict;          /* quarantine reports the pin contradicts */
+	const struct hostmap *hosts; /* our MTA hosts, for DSNs' sending IP (NULL: none) */
 };
 
 struct pipeline_stats {

@@ -16,7 +16,9 @@ enum {
 	OID_INT4 = 23,
 	OID_FLOAT4 = 700,
 	OID_FLOAT8 = 701,
-	OID_NUMERIC = 1700
+	OID_NUMERIC = 1700,
+	OID_JSON = 114,
+	OID_JSONB = 3802
 };
 
 int rows_format_parse(const char *s, enum rows_format *out)
@@ -143,6 +145,14 @@ static json_object *json_value(const PGresult *res, int r, int c)
 		long long n = strtoll(v, &end, 10);
 		if (end != v && !*end && errno == 0)
 			return json_object_new_int64(n);
+		break;
+	}
+	case OID_JSON:
+	case OID_JSONB: {
+		/* nested, not a string holding JSON */
+		json_object *o = json_tokener_parse(v);
+		if (o || strcmp(v, "null") == 0)
+			return o;
 		break;
 	}
 	case OID_FLOAT4:

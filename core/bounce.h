@@ -25,7 +25,11 @@ struct bounce_event {
 	int64_t at;
 	enum bounce_status status;
 	const char *source;     /* postfix | exim | dsn | csv */
-	const char *sending_ip; /* our side, when the log says */
+	const char *sending_ip; /* our side: the log's, else resolved by bounce_emit */
+	const char *ip_source;  /* how sending_ip was learnt: log | text | host_map | none
+	                           (set by bounce_emit, the one place events are
+	                           normalised) */
+	const char *mta_host;   /* our MTA: syslog host field, DSN Reporting-MTA */
 	const char *mail_from;  /* envelope sender address */
 	const char *mail_from_domain;
 	const char *header_from_domain;

@@ -294,3 +294,15 @@ const char *provider_kind(const struct provider_map *m, const char *provider)
 			return m->prov[i].kind;
 	return NULL;
 }
+
+size_t provider_map_org_count(const struct provider_map *m)
+{
+	return m->orgs.n;
+}
+
+void provider_map_org_at(const struct provider_map *m, size_t i, const char **org,
+                         const char **provider)
+{
+	*org = i < m->orgs.n ? m->orgs.e[i].key : NULL;
+	*provider = i < m->orgs.n ? m->orgs.e[i].provider : NULL;
+}

@@ -31,6 +31,11 @@ const char *provider_for(const struct provider_map *m, const char *recipient_dom
                          const char *remote_mta_host);
 /* The provider that reports DMARC aggregate data under `org_name`. */
 const char *provider_for_org(const struct provider_map *m, const char *org_name);
+/* Every (org name, provider) pair, org names in lower case, for the
+ * correlator, which matches them in SQL: i < provider_map_org_count. */
+size_t provider_map_org_count(const struct provider_map *m);
+void provider_map_org_at(const struct provider_map *m, size_t i, const char **org,
+                         const char **provider);
 /* "mailbox" or "gateway" for a provider name, NULL when unknown. */
 const char *provider_kind(const struct provider_map *m, const char *provider);
 

@@ -14,6 +14,7 @@
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "db/store.h"
+#include "db/tenant_domain.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -63,9 +64,9 @@ static const char sql_staging[] =
     " campaign text, class text NOT NULL, severity text NOT NULL, action text NOT NULL,"
     " is_block boolean NOT NULL, listed_on text, listed_asset text, rule text,"
     " tdomain text NOT NULL, format text, auto_reply boolean NOT NULL,"
-    " feedback_type text) ON COMMIT DROP;"
-    "CREATE TEMP TABLE bounce_tmap (domain text PRIMARY KEY, tenant_id integer NOT NULL)"
-    " ON COMMIT DROP;"
+    " feedback_type text, ip_source text NOT NULL) ON COMMIT DROP;"
+    "CREATE TEMP TABLE bounce_tmap (domain text PRIMARY KEY, tenant_id integer NOT NULL,"
+    " org_domain text) ON COMMIT DROP;"
     "CREATE TEMP TABLE bounce_new (tenant_id integer, address text, pkey text,"
     " at timestamptz) ON COMMIT DROP";
 
@@ -76,7 +77,7 @@ static const char sql_insert[] =
     "  mail_from_domain, header_from_domain, recipient, recipient_domain, provider, reply_code,"
     "  enhanced_code, class, severity, action, is_block, listed_on, listed_asset, rule, text,"
     "  pattern, remote_mta, queue_id, message_id, campaign, source, event_key, format,"
-    "  auto_reply, feedback_type)"
+    "  auto_reply, feedback_type, ip_source, from_org_domain)"
     " SELECT m.tenant_id, CASE WHEN s.at = 0 THEN NULL ELSE to_timestamp(s.at) END, s.status,"
     "  s.sending_ip, s.remote_ip, s.mail_from, lower(s.mail_from_domain),"
     "  lower(s.header_from_domain), s.recipient, lower(s.recipient_domain), s.provider,"
@@ -86,7 +87,8 @@ static const char sql_insert[] =
     "  encode(sha256(convert_to(concat_ws(chr(31), s.source, s.at::text,"
     "   coalesce(lower(s.recipient), ''), coalesce(s.queue_id, ''), s.status,"
     "   coalesce(s.reply_code::text, ''), coalesce(s.text, '')), 'UTF8')), 'hex'),"
-    "  s.format, s.auto_reply, s.feedback_type"
+    "  s.format, s.auto_reply, s.feedback_type,"
+    "  CASE WHEN s.sending_ip IS NULL THEN 'none' ELSE s.ip_source END, m.org_domain"
     " FROM pg_temp.bounce_staging s JOIN pg_temp.bounce_tmap m ON m.domain = s.tdomain"
     " ON CONFLICT (tenant_id, event_key) DO NOTHING"
     " RETURNING tenant_id, lower(recipient), provider_key, at)"
@@ -544,7 +546,10 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 	put_field(b, tdom, sizeof tdom, '\t');
 	put_field(b, ev->format, FIELD_MAX, '\t');
 	put_field(b, ev->auto_reply ? "t" : "f", 1, '\t');
-	put_field(b, ev->feedback_type, FIELD_MAX, '\n');
+	put_field(b, ev->feedback_type, FIELD_MAX, '\t');
+	/* an address the log gave that inet cannot take is no address at all */
+	const char *ipsrc = ev->ip_source ? ev->ip_source : ev->sending_ip ? "log" : "none";
+	put_field(b, ipsrc, FIELD_MAX, '\n');
 	s->staged++;
 	if (b->len >= FLUSH_AT)
 		return flush(s, e);
@@ -571,12 +576,15 @@ static int map_tenants(struct bounce_store *s, struct err *e)
 		if (!s->has_override &&
 		    store_tenant_resolve(db, *dom ? dom : NULL, NULL, &tid, e) < 0)
 			goto out;
-		char tbuf[16];
+		char tbuf[16], org[256];
 		snprintf(tbuf, sizeof tbuf, "%d", tid);
-		const char *params[2] = {dom, tbuf};
-		PGresult *ins = db_query(
-		    db, "INSERT INTO pg_temp.bounce_tmap (domain, tenant_id) VALUES ($1, $2)", 2,
-		    params);
+		bool has_org = *dom && tenant_domain_org(dom, org, sizeof org) == 0;
+		const char *params[3] = {dom, tbuf, has_org ? org : NULL};
+		PGresult *ins =
+		    db_query(db,
+		             "INSERT INTO pg_temp.bounce_tmap (domain, tenant_id, org_domain)"
+		             " VALUES ($1, $2, $3)",
+		             3, params);
 		if (db_check(db, ins, PGRES_COMMAND_OK, "mapping bounce tenants", e) < 0)
 			goto out;
 		PQclear(ins);

@@ -140,3 +140,14 @@ void tenant_domain_candidates_free(char **c, size_t n)
 		free(c[i]);
 	free(c);
 }
+
+int tenant_domain_org(const char *domain, char *out, size_t outsz)
+{
+	const char *org = domain ? psl_registrable_domain(psl(), domain) : NULL;
+	const char *v = org ? org : domain ? domain : "";
+	size_t n = strlen(v);
+	if (n >= outsz)
+		return -1;
+	memcpy(out, v, n + 1);
+	return 0;
+}

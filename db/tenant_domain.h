@@ -23,5 +23,9 @@ int tenant_domain_owned_ok(const char *in, char **out, struct err *e);
 /* Never fails: an unusable name yields no candidate. */
 size_t tenant_domain_candidates(const char *in, char ***out);
 void tenant_domain_candidates_free(char **c, size_t n);
+/* The organisational domain (libpsl registrable domain) of a lower-case
+ * domain into `out`; the domain itself when it has none (a public suffix,
+ * an unknown TLD). Returns -1 when it does not fit. */
+int tenant_domain_org(const char *domain, char *out, size_t outsz);
 
 #endif

@@ -6,7 +6,9 @@
 #include "ingest/bounce.h"
 
 #include "core/bclass.h"
+#include "core/hostmap.h"
 #include "core/provider.h"
+#include "core/replyip.h"
 #include "core/xalloc.h"
 #include "ingest/bounce_int.h"
 
@@ -139,6 +141,11 @@ void bounce_parser_free(struct bounce_parser *p)
 	for (int i = 0; i < BOUNCE_NSCRATCH; i++)
 		buf_free(&p->scratch[i]);
 	free(p);
+}
+
+void bounce_parser_set_hosts(struct bounce_parser *p, const struct hostmap *hosts)
+{
+	p->hosts = hosts;
 }
 
 const struct bounce_stats *bounce_parser_stats(const struct bounce_parser *p)
@@ -367,6 +374,32 @@ const char *bounce_domain_of(const char *addr)
 	return at && at[1] ? at + 1 : NULL;
 }
 
+/* Where our sending IP comes from, in this order: the log line itself (the
+ * parser set it), the provider's reply text, the host map applied to our
+ * MTA's host name; otherwise none (the correlator then works per domain). */
+static void resolve_sending_ip(struct bounce_parser *p, struct bounce_event *ev)
+{
+	if (ev->sending_ip && *ev->sending_ip) {
+		ev->ip_source = "log";
+		return;
+	}
+	ev->sending_ip = NULL;
+	if (replyip_find(ev->text, ev->remote_ip, p->ipbuf, sizeof p->ipbuf) == 0) {
+		ev->sending_ip = p->ipbuf;
+		ev->ip_source = "text";
+		return;
+	}
+	const char *ip = p->hosts && ev->mta_host
+	                     ? hostmap_lookup(p->hosts, ev->mta_host, hostmap_family(ev->remote_ip))
+	                     : NULL;
+	if (ip) {
+		ev->sending_ip = ip;
+		ev->ip_source = "host_map";
+		return;
+	}
+	ev->ip_source = "none";
+}
+
 int bounce_emit(struct bounce_parser *p, struct bounce_event *ev, struct err *e)
 {
 	ev->source = bounce_format_name(p->fmt);
@@ -384,9 +417,11 @@ int bounce_emit(struct bounce_parser *p, struct bounce_event *ev, struct err *e)
 	                    &ev->remote_mta,       &ev->remote_ip,
 	                    &ev->enhanced_code,    &ev->text,
 	                    &ev->queue_id,         &ev->message_id,
-	                    &ev->campaign,         &ev->feedback_type};
+	                    &ev->campaign,         &ev->feedback_type,
+	                    &ev->mta_host};
 	for (size_t i = 0; i < sizeof f / sizeof f[0] && i < BOUNCE_NSCRATCH; i++)
 		*f[i] = clean(&p->scratch[i], *f[i]);
+	resolve_sending_ip(p, ev);
 	p->st.events++;
 	return p->fn(p->ctx, ev, e);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 struct bclass;
+struct hostmap;
 struct provider_map;
 
 enum bounce_format {
@@ -63,6 +64,9 @@ struct bounce_parser;
  */
 int bounce_parser_new(struct bounce_parser **out, enum bounce_format fmt, int64_t ref_time,
                       bounce_event_fn fn, void *ctx, struct err *e);
+/* Our MTA hosts and their addresses (core/hostmap.h), for events whose log
+ * line and reply text name no sending IP; the map must outlive the parser. */
+void bounce_parser_set_hosts(struct bounce_parser *p, const struct hostmap *hosts);
 int bounce_parser_feed(struct bounce_parser *p, const char *data, size_t len, struct err *e);
 int bounce_parser_finish(struct bounce_parser *p, struct err *e);
 const struct bounce_stats *bounce_parser_stats(const struct bounce_parser *p);

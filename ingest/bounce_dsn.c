@@ -202,6 +202,7 @@ static int recipient_block(struct bounce_parser *p, struct mail_ctx *c, GMimeObj
 	ev.header_from_domain = c->header_from_domain;
 	ev.message_id = c->message_id;
 	ev.format = c->format;
+	ev.mta_host = c->reporting_mta; /* for the host map: our MTA's name */
 	return bounce_emit(p, &ev, e);
 }
 
@@ -253,6 +254,9 @@ static int block_done(struct bounce_parser *p, struct mail_ctx *c, struct fblock
 		const char *snd = g_mime_object_get_header(blk, "X-Postfix-Sender");
 		if (snd)
 			c->mail_from = dsn_typed_value(snd, c->sender_buf, sizeof c->sender_buf);
+		const char *rmta = g_mime_object_get_header(blk, "Reporting-MTA");
+		if (rmta)
+			c->reporting_mta = dsn_typed_value(rmta, c->rmta_buf, sizeof c->rmta_buf);
 	}
 	g_object_unref(blk);
 out:

@@ -42,11 +42,14 @@ struct bounce_parser {
 	void *state;        /* the format's own */
 	struct buf scratch[BOUNCE_NSCRATCH];
 	char pristine[BOUNCE_SAMPLE_MAX]; /* the start of the current line, uncut */
+	const struct hostmap *hosts;      /* may be NULL */
+	char ipbuf[64];                   /* a sending IP found by bounce_emit */
 	size_t pristine_len;
 };
 
-/* Sends one event: fills source and the derived domains, makes every string
- * valid UTF-8, counts it. Returns the callback's result. */
+/* Sends one event: fills source and the derived domains, resolves the
+ * sending IP (log, else reply text, else host map) and ip_source, makes
+ * every string valid UTF-8, counts it. Returns the callback's result. */
 int bounce_emit(struct bounce_parser *p, struct bounce_event *ev, struct err *e);
 void bounce_skip(struct bounce_parser *p);
 void bounce_malformed(struct bounce_parser *p, const char *reason, const char *line, size_t len);

@@ -23,11 +23,13 @@ struct mail_ctx {
 	const char *mail_from;
 	const char *header_from_domain;
 	const char *message_id;
+	const char *reporting_mta;  /* our MTA's name (Reporting-MTA), or NULL */
 	const char *format;         /* of the events emitted next */
 	const struct btext *notice; /* the human-readable part as a notice, or NULL */
 	char enh[16];
 	struct buf text;
 	char sender_buf[512];
+	char rmta_buf[256];
 };
 
 /*

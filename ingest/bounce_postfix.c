@@ -149,11 +149,12 @@ static char *field(char *s, const char *key)
 	return v;
 }
 
-static int delivery(struct bounce_parser *p, struct pstate *st, int64_t at, const char *qid,
-                    char *msg, const char *line, size_t len, struct err *e)
+static int delivery(struct bounce_parser *p, struct pstate *st, int64_t at, const char *host,
+                    const char *qid, char *msg, const char *line, size_t len, struct err *e)
 {
 	struct bounce_event ev = {0};
 	ev.at = at;
+	ev.mta_host = host; /* Postfix never logs its own address: the host map may know it */
 	ev.queue_id = qid;
 	/* status and its text first: the text may contain anything */
 	char *status = strstr(msg, ", status=");
@@ -277,6 +278,8 @@ static int pf_line(struct bounce_parser *p, char *line, size_t len, struct err *
 		return 0;
 	}
 	char *tag = host_end + 1;
+	*host_end = '\0';
+	const char *host = s;
 	size_t tl = strcspn(tag, "[: ");
 	if (tl == 0 || tag[tl] == '\0') {
 		bounce_skip(p);
@@ -335,7 +338,7 @@ static int pf_line(struct bounce_parser *p, char *line, size_t len, struct err *
 			bounce_skip(p); /* "host x refused to talk", TLS notes */
 			return 0;
 		}
-		return delivery(p, st, at, qid, rest, line, len, e);
+		return delivery(p, st, at, host, qid, rest, line, len, e);
 	}
 	if (strcmp(prog, "qmgr") == 0) {
 		bool unterminated = false;

@@ -57,12 +57,32 @@ echo
 echo "== open escalations (rejects that repeat at one provider)"
 build/dmarcsift escalations
 echo
+echo "== the correlator's story (fixtures/correlate/, see its README.md): one tenant per"
+echo "   sending organisation, their providers' aggregate reports, then their rejects"
+c=fixtures/correlate
+for t in acme-co:acme.example bravo:bravo.example charlie:charlie.example echo:echo.example \
+	foxtrot:foxtrot.example golf:golf.example hotel:hotel.example; do
+	build/dmarcsift tenant add "${t%%:*}" "${t#*:}" >/dev/null
+done
+build/dmarcsift ingest --quiet --no-correlate $c/s1-esp-dkim/*.xml $c/s2-*/*.xml $c/s3-*/*.xml \
+	$c/s4-*/*.xml $c/s5-*/*.xml $c/s7-*/*.xml $c/s8-*/*.xml
+build/dmarcsift bounces ingest --no-correlate $c/s1-esp-dkim/esp-2026-11-10.csv \
+	$c/s2-*/exim_main.log $c/s3-*/*.csv $c/s4-*/*.csv $c/s5-*/*.csv $c/s7-*/*.csv >/dev/null
+# Postfix does not log its own address: the host map says which IP mail1 sends from.
+build/dmarcsift bounces ingest --no-correlate --mta-hosts $c/s8-postfix-hostmap/mta-hosts.tsv \
+	$c/s8-postfix-hostmap/postfix.log >/dev/null
+build/dmarcsift correlate
+echo
+echo "== flags: policy rejects tied to the same provider's DMARC data, most severe first"
+build/dmarcsift flags
+echo
 echo "== next"
 echo "  build/dmarcsift failures                 # what was quarantined, and why"
 echo "  build/dmarcsift tenant add acme example.com && build/dmarcsift reprocess --all"
 echo "  build/dmarcsift bounces ingest /var/log/mail.log   # your own bounces"
 echo "  DMARCSIFT_DNS_SERVERS=$DMARCSIFT_DNS_SERVERS build/dmarcsift sources resolve   # name sources again"
 echo "  build/dmarcsift sources label --tenant unassigned 198.51.101.0/24 \"our MTAs\""
+echo "  build/dmarcsift flags --kind auth_driven --format json   # the flags for machines"
 echo "  psql \"\$(build/dmarcsift db url)\"        # views: v_reports, v_records, v_failures, v_bounces, ..."
 echo
 echo "The data is in the embedded PostgreSQL cluster: $url"

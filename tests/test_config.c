@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cli/config.h"
+#include "core/hostmap.h"
 #include "core/xalloc.h"
 #include "tests/support/mailtest.h"
 
@@ -131,6 +132,13 @@ static const struct bad_case bad_cases[] = {
      "t.conf:1: [mailbox a]: processed_folder and failed_folder are the same"},
     {"[database]\nurl = x\nhost = y\n", "t.conf:3: unknown key 'host' in [database]"},
     {"[databse]\nurl = x\n", "t.conf:1: unknown section [databse]"},
+    {"[correlate]\nfail_below = 120\n", "t.conf:2: fail_below = '120': expected a percentage"},
+    {"[correlate]\nfail_below = 95\npass_at = 90\n", "t.conf:3: pass_at (90 %) is below "
+                                                     "fail_below (95 %)"},
+    {"[correlate]\nmin_messages = 0\n", "t.conf:2: min_messages = '0': expected a whole number"},
+    {"[correlate]\nthreshold = 3\n", "t.conf:2: unknown key 'threshold' in [correlate]"},
+    {"[mta-hosts]\nmail1 = 198.51.100.300\n",
+     "t.conf:2: [mta-hosts]: host mail1: '198.51.100.300' is not an IP address"},
     {"[database]\n", "t.conf:1: section [database] has no keys"},
     {"[mailbox a]\nurl = maildir:/m\nthis is not a key value line\n", "t.conf:3: syntax error"},
     {"[mailbox a]\nurl = maildir:/m\ntenant =\n", "t.conf:3: 'tenant' is empty"},
@@ -189,6 +197,39 @@ static void test_invalid(void **state)
 		assert_false(config_ok(cfg));
 		config_free(cfg);
 	}
+}
+
+static void test_correlate_sections(void **state)
+{
+	(void)state;
+	struct config *cfg = NULL;
+	struct err e = {0};
+	static const char text[] = "[correlate]\n"
+	                           "fail_below = 85%\n"
+	                           "pass_at = 99.5\n"
+	                           "min_messages = 50\n"
+	                           "resolve_days = 3\n"
+	                           "[mta-hosts]\n"
+	                           "mail1.example.net = 198.51.100.7, 2001:db8::7\n"
+	                           "mail2.example.net = 198.51.100.8\n";
+	assert_int_equal(config_load_string(&cfg, "c.conf", text, &e), 0);
+	for (size_t i = 0; i < cfg->n_errors; i++)
+		printf("unexpected: %s\n", cfg->errors[i]);
+	assert_true(config_ok(cfg));
+	assert_true(cfg->correlate.fail_below > 0.8499 && cfg->correlate.fail_below < 0.8501);
+	assert_true(cfg->correlate.pass_at > 0.9949 && cfg->correlate.pass_at < 0.9951);
+	assert_int_equal(cfg->correlate.min_messages, 50);
+	assert_int_equal(cfg->correlate.resolve_days, 3);
+	assert_string_equal(hostmap_lookup(cfg->mta_hosts, "mail1", 6), "2001:db8::7");
+	assert_string_equal(hostmap_lookup(cfg->mta_hosts, "mail2.example.net", 0), "198.51.100.8");
+	config_free(cfg);
+	/* no file: the defaults */
+	assert_int_equal(config_load(&cfg, NULL, &e), 0);
+	assert_true(cfg->correlate.fail_below > 0.8999 && cfg->correlate.fail_below < 0.9001);
+	assert_int_equal(cfg->correlate.min_messages, 10);
+	assert_int_equal(cfg->correlate.resolve_days, 7);
+	assert_null(cfg->mta_hosts);
+	config_free(cfg);
 }
 
 static void test_long_line(void **state)
@@ -268,6 +309,7 @@ int main(void)
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_long_line),
 	    cmocka_unit_test(test_dns_sources),
+	    cmocka_unit_test(test_correlate_sections),
 	    cmocka_unit_test(test_config_check_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

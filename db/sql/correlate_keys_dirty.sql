@@ -1,0 +1,26 @@
+-- correlate_keys_dirty: what changed since the last run. The (tenant, day)s
+-- queued by the triggers of 0005_correlator.sql (new bounces; new reports,
+-- whose days are queued with the +-1 day the matching allows) are taken off
+-- the queue, and every group with policy-class rejects on those days is
+-- recomputed.
+WITH p AS (
+	SELECT * FROM pg_temp.corr_params
+), d AS (
+	DELETE FROM dmarcsift.correlate_dirty c USING p
+	WHERE (p.scope_tenant IS NULL OR c.tenant_id = p.scope_tenant)
+	  AND (p.since IS NULL OR c.day >= p.since) AND (p.until IS NULL OR c.day <= p.until)
+	RETURNING c.tenant_id, c.day
+), t AS (
+	INSERT INTO pg_temp.corr_tenants SELECT DISTINCT tenant_id FROM d
+	ON CONFLICT DO NOTHING
+)
+INSERT INTO pg_temp.corr_keys (tenant_id, provider, domain, ip_key)
+SELECT DISTINCT b.tenant_id, b.provider, b.from_domain, coalesce(host(b.sending_ip), '')
+FROM d
+JOIN dmarcsift.bounces b ON b.tenant_id = d.tenant_id
+ AND b.at >= d.day::timestamp AT TIME ZONE 'UTC'
+ AND b.at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+WHERE b.status <> 'delivered'
+  AND b.class IN ('auth_failure', 'policy', 'blocklisted', 'reputation', 'content')
+  AND b.provider IS NOT NULL AND b.from_domain IS NOT NULL
+ON CONFLICT DO NOTHING;

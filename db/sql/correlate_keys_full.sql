@@ -1,0 +1,25 @@
+-- correlate_keys_full: every group with policy-class rejects in the run's
+-- scope (tenant, since, until), and every tenant in scope. The dirty queue
+-- of that scope is consumed too: all of it is recomputed anyway.
+WITH p AS (
+	SELECT * FROM pg_temp.corr_params
+), done AS (
+	DELETE FROM dmarcsift.correlate_dirty c USING p
+	WHERE (p.scope_tenant IS NULL OR c.tenant_id = p.scope_tenant)
+	  AND (p.since IS NULL OR c.day >= p.since) AND (p.until IS NULL OR c.day <= p.until)
+), t AS (
+	INSERT INTO pg_temp.corr_tenants
+	SELECT t.tenant_id FROM dmarcsift.tenants t, p
+	WHERE p.scope_tenant IS NULL OR t.tenant_id = p.scope_tenant
+	ON CONFLICT DO NOTHING
+)
+INSERT INTO pg_temp.corr_keys (tenant_id, provider, domain, ip_key)
+SELECT DISTINCT b.tenant_id, b.provider, b.from_domain, coalesce(host(b.sending_ip), '')
+FROM dmarcsift.bounces b, p
+WHERE b.status <> 'delivered'
+  AND b.class IN ('auth_failure', 'policy', 'blocklisted', 'reputation', 'content')
+  AND b.provider IS NOT NULL AND b.from_domain IS NOT NULL AND b.at IS NOT NULL
+  AND (p.scope_tenant IS NULL OR b.tenant_id = p.scope_tenant)
+  AND (p.since IS NULL OR b.at >= p.since::timestamp AT TIME ZONE 'UTC')
+  AND (p.until IS NULL OR b.at < (p.until + 1)::timestamp AT TIME ZONE 'UTC')
+ON CONFLICT DO NOTHING;

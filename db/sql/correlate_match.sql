@@ -1,0 +1,53 @@
+-- correlate_match: the aggregate data behind every group of corr_grp, one
+-- row per matching record_sources row, into corr_match.
+--
+-- A row matches when the same provider reported it (its org_name is one
+-- the provider map gives that provider: corr_grp.orgs), its report window overlaps the
+-- group's window, and it is about the group's sending IP (any IP for a
+-- group without one) and From domain. Only when no row is about the exact
+-- domain, rows about its organisational domain are taken: header From
+-- equal to it, or reports published for it (sp= covers subdomains).
+CREATE TEMP TABLE corr_match ON COMMIT DROP AS
+WITH m_all AS (
+	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact'::text AS how, s.report_pk,
+	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
+	       s.dmarc_pass
+	FROM pg_temp.corr_grp g
+	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id AND s.source_ip = g.ip
+	 AND s.header_from = g.domain AND s.org_name = ANY (g.orgs)
+	 AND s.begin_at < g.win_to AND s.end_at > g.win_from
+	WHERE g.ip IS NOT NULL
+	UNION ALL
+	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact', s.report_pk, s.source_ip,
+	       s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass, s.dmarc_pass
+	FROM pg_temp.corr_grp g
+	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id
+	 AND s.header_from = g.domain AND s.org_name = ANY (g.orgs)
+	 AND s.begin_at < g.win_to AND s.end_at > g.win_from
+	WHERE g.ip IS NULL
+	UNION ALL
+	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'organisational', s.report_pk,
+	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
+	       s.dmarc_pass
+	FROM pg_temp.corr_grp g
+	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id AND s.source_ip = g.ip
+	 AND (s.header_from = g.org OR s.policy_domain = g.org) AND s.org_name = ANY (g.orgs)
+	 AND s.begin_at < g.win_to AND s.end_at > g.win_from
+	WHERE g.ip IS NOT NULL AND g.org <> g.domain
+	UNION ALL
+	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'organisational', s.report_pk,
+	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
+	       s.dmarc_pass
+	FROM pg_temp.corr_grp g
+	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id
+	 AND (s.header_from = g.org OR s.policy_domain = g.org) AND s.org_name = ANY (g.orgs)
+	 AND s.begin_at < g.win_to AND s.end_at > g.win_from
+	WHERE g.ip IS NULL AND g.org <> g.domain
+), m_prov AS (
+	SELECT * FROM m_all
+)
+SELECT p.* FROM m_prov p
+WHERE p.how = 'exact' OR NOT EXISTS (
+	SELECT 1 FROM m_prov q
+	WHERE q.tenant_id = p.tenant_id AND q.provider = p.provider AND q.domain = p.domain
+	  AND q.ip_key = p.ip_key AND q.how = 'exact');

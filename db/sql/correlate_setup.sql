@@ -1,0 +1,35 @@
+-- correlate_setup: the scratch tables of one correlation run (one
+-- transaction; db/correlate.c). corr_params holds the run's settings so the
+-- later statements, which create tables from queries, need no parameters.
+CREATE TEMP TABLE corr_params (
+	fail_below   double precision NOT NULL, -- DMARC pass rate below: auth-driven
+	pass_at      double precision NOT NULL, -- at or above: authentication is fine
+	min_messages bigint NOT NULL,           -- aggregate volume a data verdict needs
+	resolve      interval NOT NULL,         -- quiet time that resolves a flag
+	scope_tenant integer,                   -- NULL: every tenant
+	since        date,                      -- NULL: from the beginning
+	until        date                       -- NULL: to the end (inclusive)
+) ON COMMIT DROP;
+-- The provider map's (org name, provider) pairs, org names lower case.
+CREATE TEMP TABLE corr_orgs (
+	org      text NOT NULL,
+	provider text NOT NULL,
+	PRIMARY KEY (org, provider)
+) ON COMMIT DROP;
+-- The groups to recompute: (tenant, provider, From domain, sending IP or '').
+CREATE TEMP TABLE corr_keys (
+	tenant_id integer NOT NULL,
+	provider  text NOT NULL,
+	domain    text NOT NULL,
+	ip_key    text NOT NULL,
+	PRIMARY KEY (tenant_id, provider, domain, ip_key)
+) ON COMMIT DROP;
+-- Tenants whose data changed: their flags' status is re-evaluated.
+CREATE TEMP TABLE corr_tenants (tenant_id integer PRIMARY KEY) ON COMMIT DROP;
+-- Flags this run opened or reopened (not those created already resolved):
+-- what the [notify] webhook is told about.
+CREATE TEMP TABLE corr_events (
+	tenant_id integer NOT NULL,
+	id        bigint NOT NULL,
+	PRIMARY KEY (tenant_id, id)
+) ON COMMIT DROP;

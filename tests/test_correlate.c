@@ -1,0 +1,610 @@
+/*
+ * test_correlate: the correlator against a real PostgreSQL
+ * (DMARCSIFT_TEST_DB), driven through the binary the way a user drives it:
+ * `ingest` the aggregate reports, `bounces ingest` the rejects, then the
+ * flags in dmarcsift.v_flags must be exactly the ones each scenario of
+ * fixtures/correlate/ (see its README.md) tells. Each scenario gets a
+ * database of its own. Also: a re-run changes nothing, a new day extends a
+ * flag, seven quiet days resolve it and returning rejects reopen it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "core/xalloc.h"
+#include "tests/support/run.h"
+#include "tests/support/testdb.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CDIR FIXTURES_DIR "/correlate/"
+
+/* One line per flag: tenant|provider|domain|ip|kind|confidence|cause|status|
+ * rejects|dmarc_messages|dmarc_pass_rate (3 decimals). */
+static const char sig_sql[] =
+    "SELECT coalesce(string_agg(concat_ws('|', tenant, provider, domain,"
+    " coalesce(host(source_ip), '-'), kind, confidence, coalesce(cause, '-'), status, rejects,"
+    " dmarc_messages, coalesce(round(dmarc_pass_rate::numeric, 3)::text, '-')), E'\\n'"
+    " ORDER BY tenant, provider, domain, source_ip), '') FROM dmarcsift.v_flags";
+
+struct db {
+	char *conn;
+};
+
+static int setup(void **state)
+{
+	struct db *d = xcalloc(1, sizeof *d);
+	if (testdb_create(&d->conn) != 0) {
+		fprintf(stderr, "test_correlate: needs DMARCSIFT_TEST_DB\n");
+		free(d);
+		return -1;
+	}
+	*state = d;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct db *d = *state;
+	testdb_drop(d->conn);
+	free(d->conn);
+	free(d);
+	return 0;
+}
+
+static void ok(int rc, const char *what)
+{
+	if (rc != 0)
+		fail_msg("%s: exit %d", what, rc);
+}
+
+static void reports(struct db *d, const char *path)
+{
+	const char *a[] = {"ingest", "--quiet", "--no-correlate", "--db", d->conn, path, NULL};
+	ok(run_bin(a, NULL, NULL), path);
+}
+
+static void bounces(struct db *d, const char *path, const char *hosts)
+{
+	const char *a[] = {"bounces",
+	                   "ingest",
+	                   "--no-correlate",
+	                   "--db",
+	                   d->conn,
+	                   path,
+	                   hosts ? "--mta-hosts" : NULL,
+	                   hosts,
+	                   NULL};
+	char *out = NULL;
+	ok(run_bin(a, NULL, &out), path);
+	free(out);
+}
+
+/* Runs `correlate` (full or incremental) and returns its summary line. */
+static char *correlate(struct db *d, bool full)
+{
+	const char *a[] = {"correlate", "--db", d->conn, full ? "--full" : NULL, NULL};
+	char *out = NULL;
+	ok(run_bin(a, NULL, &out), "correlate");
+	return out;
+}
+
+static char *sig(struct db *d)
+{
+	return q_str(d->conn, sig_sql, 0, NULL);
+}
+
+static char *evidence(struct db *d, const char *domain, const char *path)
+{
+	const char *p[2] = {domain, path};
+	return q_str(
+	    d->conn,
+	    "SELECT string_agg(evidence #>> string_to_array($2, '.'), ',' ORDER BY source_ip)"
+	    " FROM dmarcsift.v_flags WHERE domain = $1",
+	    2, p);
+}
+
+/* The first column of the first row of `sql` must be `want`. */
+static void expect_q(struct db *d, const char *sql, const char *want)
+{
+	char *got = q_str(d->conn, sql, 0, NULL);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: '%s', want '%s'", sql, got, want);
+	free(got);
+}
+
+static void expect(struct db *d, const char *want)
+{
+	char *got = sig(d);
+	if (strcmp(got, want) != 0)
+		fail_msg("flags:\n%s\nwant:\n%s", got, want);
+	free(got);
+}
+
+static void expect_ev(struct db *d, const char *domain, const char *path, const char *want)
+{
+	char *got = evidence(d, domain, path);
+	if (strcmp(got, want) != 0)
+		fail_msg("evidence %s of %s: '%s', want '%s'", path, domain, got, want);
+	free(got);
+}
+
+/* 1: an ESP's IP sends as acme.example without aligned DKIM; Google's
+ * reports show 95 % DMARC failure; Gmail rejects 550 5.7.26. */
+static void s1_esp_dkim(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s1-esp-dkim/google-2026-11-10.xml");
+	bounces(d, CDIR "s1-esp-dkim/esp-2026-11-10.csv", NULL);
+	free(correlate(d, false));
+	expect(
+	    d,
+	    "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|open|12|1000|0.050");
+	expect_ev(d, "acme.example", "failing_dkim.0.selector", "s1");
+	expect_ev(d, "acme.example", "failing_dkim.0.domain", "esp-mail.example");
+	expect_ev(d, "acme.example", "reports.items.0.report_id", "s1-g-20261110");
+	expect_ev(d, "acme.example", "samples.0.rule", "gmail.dmarc-policy");
+	expect_ev(d, "acme.example", "ip_source", "log");
+}
+
+/* 2: Microsoft rejects with spam-policy text while its reports show
+ * 100 % pass for that IP (Exim logs the sending IP: I=[...]). */
+static void s2_microsoft_content(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s2-microsoft-content/microsoft-2026-11-10.xml");
+	bounces(d, CDIR "s2-microsoft-content/exim_main.log", NULL);
+	free(correlate(d, false));
+	expect(d, "unassigned|microsoft|bravo.example|198.51.100.30|not_auth_driven|high|content|"
+	          "open|6|400|1.000");
+}
+
+/* 3: Yahoo rejects naming a Spamhaus listing; auth passes. */
+static void s3_yahoo_spamhaus(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s3-yahoo-spamhaus/yahoo-2026-11-10.xml");
+	bounces(d, CDIR "s3-yahoo-spamhaus/esp-2026-11-10.csv", NULL);
+	free(correlate(d, false));
+	expect(d, "unassigned|yahoo|charlie.example|198.51.100.50|not_auth_driven|high|blocklisted|"
+	          "open|5|300|1.000");
+	expect_ev(d, "charlie.example", "listed_on", "Spamhaus");
+	expect_ev(d, "charlie.example", "listed_asset", "ip");
+	expect_ev(d, "charlie.example", "listed_value", "198.51.100.50");
+}
+
+/* 4: Apple rejects; Apple sent no reports for that source (Google's report
+ * for it is no evidence about Apple). */
+static void s4_no_reports(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s4-no-reports/google-2026-11-10.xml");
+	bounces(d, CDIR "s4-no-reports/esp-2026-11-10.csv", NULL);
+	free(correlate(d, false));
+	expect(d, "unassigned|apple|echo.example|198.51.100.60|no_evidence|low|policy|open|4|0|-");
+	char *note = evidence(d, "echo.example", "note");
+	assert_non_null(strstr(note, "No aggregate data from Apple"));
+	assert_non_null(strstr(note, "rua="));
+	free(note);
+}
+
+/* 5: the text names SPF but the data shows pass (forwarded mail). */
+static void s5_forwarder_spf(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s5-forwarder-spf/google-2026-11-10.xml");
+	bounces(d, CDIR "s5-forwarder-spf/esp-2026-11-10.csv", NULL);
+	free(correlate(d, false));
+	expect(d, "unassigned|google|foxtrot.example|198.51.100.70|auth_driven|low|spf|open|3|200|"
+	          "1.000");
+	char *note = evidence(d, "foxtrot.example", "note");
+	assert_non_null(strstr(note, "names SPF"));
+	assert_non_null(strstr(note, "forwarder"));
+	free(note);
+}
+
+/* 6: two tenants share an ESP address; each flag uses its own tenant's
+ * data only (pooled, both would be "mixed" at 64 %). */
+static void s6_two_tenants(void **state)
+{
+	struct db *d = *state;
+	const char *t1[] = {"tenant", "add", "alpha", "alpha.example", "--db", d->conn, NULL};
+	const char *t2[] = {"tenant", "add", "beta", "beta.example", "--db", d->conn, NULL};
+	ok(run_bin(t1, NULL, NULL), "tenant add alpha");
+	ok(run_bin(t2, NULL, NULL), "tenant add beta");
+	reports(d, CDIR "s6-two-tenants/google-alpha-2026-11-10.xml");
+	reports(d, CDIR "s6-two-tenants/google-beta-2026-11-10.xml");
+	bounces(d, CDIR "s6-two-tenants/esp-2026-11-10.csv", NULL);
+	free(correlate(d, false));
+	expect(d,
+	       "alpha|google|alpha.example|203.0.113.77|auth_driven|high|dkim|open|6|500|0.040\n"
+	       "beta|google|beta.example|203.0.113.77|not_auth_driven|high|reputation|open|5|300|"
+	       "1.000");
+	/* A removed tenant's flags go with it (they describe only its data);
+	 * its reports and bounces wait in 'unassigned', and the other tenant
+	 * keeps its flag. */
+	const char *rm[] = {"tenant", "remove", "alpha", "--db", d->conn, NULL};
+	ok(run_bin(rm, NULL, NULL), "tenant remove alpha");
+	expect(d,
+	       "beta|google|beta.example|203.0.113.77|not_auth_driven|high|reputation|open|5|300|"
+	       "1.000");
+	expect_q(d,
+	         "SELECT count(*) FROM dmarcsift.flags f WHERE NOT EXISTS"
+	         " (SELECT 1 FROM dmarcsift.tenants t WHERE t.tenant_id = f.tenant_id)",
+	         "0");
+}
+
+/* 7: report windows that overlap the rejects' day only by the +-1 day rule
+ * (reports two days off are not used), reports for the organisational
+ * domain golf.example while the rejects are from news.golf.example. The
+ * first group's rejects stopped 9 days before the tenant's last bounce. */
+static void s7_windows_orgdomain(void **state)
+{
+	struct db *d = *state;
+	static const char *const days[] = {"11", "12", "19", "22"};
+	for (int i = 0; i < 4; i++) {
+		char path[256];
+		snprintf(path, sizeof path, CDIR "s7-windows-orgdomain/google-2026-11-%s.xml",
+		         days[i]);
+		reports(d, path);
+	}
+	bounces(d, CDIR "s7-windows-orgdomain/esp.csv", NULL);
+	free(correlate(d, false));
+	expect(d,
+	       "unassigned|google|news.golf.example|198.51.100.90|auth_driven|high|dkim|resolved|"
+	       "4|100|0.000\n"
+	       "unassigned|google|news.golf.example|198.51.100.91|auth_driven|high|dkim|open|2|60|"
+	       "0.000");
+	expect_ev(d, "news.golf.example", "domain_match", "organisational,organisational");
+	expect_ev(d, "news.golf.example", "reports.items.0.report_id", "s7-g-1111,s7-g-1119");
+}
+
+/* 8: a Postfix log names no sending IP; the host map (--mta-hosts) gives
+ * the same flags as the CSV export that has the IPs; without the map the
+ * flag is domain-level, with lower confidence and ip_source none. */
+static void s8_postfix_hostmap(void **state)
+{
+	struct db *d = *state;
+	static const char want_ip[] =
+	    "unassigned|google|hotel.example|198.51.100.7|auth_driven|high|dkim|open|5|900|0.000";
+	reports(d, CDIR "s8-postfix-hostmap/google-2026-11-10.xml");
+	bounces(d, CDIR "s8-postfix-hostmap/postfix.log", CDIR "s8-postfix-hostmap/mta-hosts.tsv");
+	free(correlate(d, false));
+	expect(d, want_ip);
+	expect_ev(d, "hotel.example", "ip_source", "host_map");
+	assert_int_equal(q_int(d->conn,
+	                       "SELECT count(*) FROM dmarcsift.v_bounces"
+	                       " WHERE ip_source = 'host_map' AND sending_ip = '198.51.100.7'",
+	                       0, NULL),
+	                 5);
+
+	/* the same events from an export that logs the IP: the same flag */
+	char *other = NULL;
+	assert_int_equal(testdb_create(&other), 0);
+	struct db d2 = {other};
+	reports(&d2, CDIR "s8-postfix-hostmap/google-2026-11-10.xml");
+	bounces(&d2, CDIR "s8-postfix-hostmap/with-ips.csv", NULL);
+	free(correlate(&d2, false));
+	expect(&d2, want_ip);
+	testdb_drop(other);
+	free(other);
+
+	/* without the map */
+	assert_int_equal(testdb_create(&other), 0);
+	d2.conn = other;
+	reports(&d2, CDIR "s8-postfix-hostmap/google-2026-11-10.xml");
+	bounces(&d2, CDIR "s8-postfix-hostmap/postfix.log", NULL);
+	free(correlate(&d2, false));
+	expect(&d2, "unassigned|google|hotel.example|-|auth_driven|medium|dkim|open|5|1000|0.100");
+	expect_ev(&d2, "hotel.example", "ip_source", "none");
+	expect_ev(&d2, "hotel.example", "top_failing_ips.0.ip", "198.51.100.7");
+	testdb_drop(other);
+	free(other);
+}
+
+/* A DMARC result some receivers write as 'none' (or anything else that is
+ * not 'pass') is not a pass: 950 of 1,000 pass (mixed), not 1,000 of 1,000
+ * (not_auth_driven). The parser refuses such values today, so the report
+ * is stored the way the store writes rows, and the rollup trigger sees it. */
+static void s9_none_results(void **state)
+{
+	struct db *d = *state;
+	bounces(d, CDIR "s9-none-results/esp-2026-11-10.csv", NULL); /* migrates too */
+	int64_t n =
+	    q_int(d->conn,
+	          "WITH r AS (INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id,"
+	          " policy_domain, begin_at, end_at, schema) VALUES (0, 'google.com', 's9',"
+	          " 'india.example', '2026-11-10 00:00:00+00', '2026-11-10 23:59:59+00', 'rfc7489')"
+	          " RETURNING id), x AS (INSERT INTO dmarcsift.records (tenant_id, report_pk, seq,"
+	          " source_ip, count, dkim, spf, header_from)"
+	          " SELECT 0, r.id, v.seq, '198.51.100.110', v.n, v.res, v.res, 'india.example'"
+	          " FROM r, (VALUES (0, 950, 'pass'), (1, 50, 'none')) v (seq, n, res) RETURNING 1)"
+	          " SELECT count(*) FROM x",
+	          0, NULL);
+	assert_int_equal(n, 2);
+	free(correlate(d, false));
+	expect(d, "unassigned|google|india.example|198.51.100.110|mixed|low|-|open|3|1000|0.950");
+}
+
+/* Re-running changes nothing; a new day extends the flag; seven quiet days
+ * resolve it; returning rejects reopen it as a new episode. The ingest
+ * commands correlate on their own here (no --no-correlate). */
+static void rerun_extend_resolve(void **state)
+{
+	struct db *d = *state;
+	const char *r1[] = {
+	    "ingest", "--quiet", "--db", d->conn, CDIR "s1-esp-dkim/google-2026-11-10.xml", NULL};
+	ok(run_bin(r1, NULL, NULL), "ingest");
+	const char *b1[] = {
+	    "bounces", "ingest", "--db", d->conn, CDIR "s1-esp-dkim/esp-2026-11-10.csv", NULL};
+	char *out = NULL;
+	ok(run_bin(b1, NULL, &out), "bounces ingest");
+	free(out);
+	expect(
+	    d,
+	    "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|open|12|1000|0.050");
+	char *before = q_str(d->conn, "SELECT updated_at::text FROM dmarcsift.flags", 0, NULL);
+
+	out = correlate(d, false);
+	assert_non_null(strstr(out, "0 groups, 0 new flags, 0 changed"));
+	free(out);
+	out = correlate(d, true);
+	assert_non_null(strstr(out, "1 groups, 0 new flags, 0 changed"));
+	free(out);
+	char *after = q_str(d->conn, "SELECT updated_at::text FROM dmarcsift.flags", 0, NULL);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+
+	/* the next day: the same flag, extended */
+	reports(d, CDIR "s1-esp-dkim/day2/google-2026-11-11.xml");
+	bounces(d, CDIR "s1-esp-dkim/day2/esp-2026-11-11.csv", NULL);
+	out = correlate(d, false);
+	assert_non_null(strstr(out, "0 new flags, 1 changed"));
+	free(out);
+	expect(
+	    d,
+	    "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|open|20|2000|0.025");
+	expect_q(d,
+	         "SELECT to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+	         " FROM dmarcsift.flags",
+	         "2026-11-11 09:00:07");
+
+	/* eight days with deliveries only */
+	bounces(d, CDIR "s1-esp-dkim/quiet/esp-2026-11-19.csv", NULL);
+	out = correlate(d, false);
+	assert_non_null(strstr(out, "1 resolved"));
+	free(out);
+	expect(d, "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|resolved|20|"
+	          "2000|0.025");
+
+	/* the rejects come back: the same flag reopens, for the new episode
+	 * (no reports cover it yet: text alone) */
+	bounces(d, CDIR "s1-esp-dkim/reopen/esp-2026-11-25.csv", NULL);
+	free(correlate(d, false));
+	expect(d, "unassigned|google|acme.example|203.0.113.7|auth_driven|low|-|reopened|3|0|-");
+	assert_int_equal(q_int(d->conn, "SELECT count(*) FROM dmarcsift.flags", 0, NULL), 1);
+	expect_q(d, "SELECT evidence->>'episodes' FROM dmarcsift.flags", "2");
+}
+
+/* `flags`: JSON Lines with exactly the v_flags columns; text with advice. */
+static void flags_output(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s1-esp-dkim/google-2026-11-10.xml");
+	reports(d, CDIR "s3-yahoo-spamhaus/yahoo-2026-11-10.xml");
+	bounces(d, CDIR "s1-esp-dkim/esp-2026-11-10.csv", NULL);
+	bounces(d, CDIR "s3-yahoo-spamhaus/esp-2026-11-10.csv", NULL);
+	free(correlate(d, false));
+	const char *j[] = {"flags", "--db", d->conn, "--format", "json", NULL};
+	char *out = NULL;
+	ok(run_bin(j, NULL, &out), "flags --format json");
+	/* two lines, the auth-driven one first, keys in v_flags order */
+	char *nl = strchr(out, '\n');
+	assert_non_null(nl);
+	assert_non_null(strchr(nl + 1, '\n'));
+	assert_null(strchr(strchr(nl + 1, '\n') + 1, '\n'));
+	static const char *const cols[] = {"tenant",
+	                                   "kind",
+	                                   "confidence",
+	                                   "cause",
+	                                   "provider",
+	                                   "domain",
+	                                   "source_ip",
+	                                   "first_seen",
+	                                   "last_seen",
+	                                   "rejects",
+	                                   "dmarc_messages",
+	                                   "dkim_pass_rate",
+	                                   "spf_pass_rate",
+	                                   "dmarc_pass_rate",
+	                                   "status",
+	                                   "evidence",
+	                                   NULL};
+	const char *p = out;
+	for (int i = 0; cols[i]; i++) {
+		char key[64];
+		snprintf(key, sizeof key, "\"%s\":", cols[i]);
+		const char *hit = strstr(p, key);
+		if (!hit || hit > nl)
+			fail_msg("column %s missing or out of order in %s", cols[i], out);
+		p = hit;
+	}
+	assert_non_null(strstr(out, "{\"tenant\":\"unassigned\",\"kind\":\"auth_driven\""));
+	assert_int_equal(
+	    q_int(d->conn,
+	          "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'dmarcsift'"
+	          " AND table_name = 'v_flags'",
+	          0, NULL),
+	    16);
+	free(out);
+
+	const char *t[] = {"flags", "--db", d->conn, NULL};
+	ok(run_bin(t, NULL, &out), "flags");
+	assert_non_null(strstr(out,
+	                       "DKIM fails for 203.0.113.7 (sending as acme.example) at Google "
+	                       "in 95 % of 1,000 messages; 12 rejects 550 5.7.26. Check the DKIM "
+	                       "key and d= alignment for selector s1 at that sender"));
+	assert_non_null(strstr(out,
+	                       "Authentication is fine for 198.51.100.50 (sending as "
+	                       "charlie.example) at Yahoo: DMARC passes in 100 % of 300 "
+	                       "messages; the 5 rejects 553 5.7.1 are a blocklisting (Spamhaus, "
+	                       "listed: ip 198.51.100.50). Do not change SPF/DKIM"));
+	assert_true(strstr(out, "auth_driven") < strstr(out, "not_auth_driven"));
+	free(out);
+
+	const char *k[] = {"flags",           "--db",     d->conn, "--kind",
+	                   "not_auth_driven", "--format", "csv",   NULL};
+	ok(run_bin(k, NULL, &out), "flags --kind");
+	assert_non_null(strstr(out, "tenant,kind,confidence,cause,provider,domain,source_ip"));
+	assert_null(strstr(out, "acme.example"));
+	assert_non_null(strstr(out, "charlie.example"));
+	free(out);
+
+	/* The tenant report lists them with their numbers and the same action
+	 * (issue 12); the MSP overview counts the open ones by confidence. */
+	const char *r[] = {"report",  "--db",       d->conn,   "--tenant",   "unassigned",
+	                   "--since", "2026-11-01", "--until", "2026-11-30", "--format",
+	                   "csv",     "--table",    "flags",   NULL};
+	ok(run_bin(r, NULL, &out), "report --tenant --table flags");
+	assert_non_null(strstr(out, "Check the DKIM key and d= alignment for selector s1 at that "
+	                            "sender"));
+	assert_non_null(strstr(out, "Do not change SPF/DKIM"));
+	assert_non_null(strstr(out, "DMARC data: 1000 messages, DMARC pass 5.0 %"));
+	free(out);
+	const char *o[] = {"report",        "--db",       d->conn,
+	                   "--all-tenants", "--since",    "2026-11-01",
+	                   "--until",       "2026-11-30", NULL};
+	ok(run_bin(o, NULL, &out), "report --all-tenants");
+	if (!strstr(out, "2/0/0") || strstr(out, "not available"))
+		fail_msg("overview without 2/0/0 flags:\n%s", out);
+	free(out);
+}
+
+/* The [notify] webhook hears of each flag a run opens, once: a re-run over
+ * the same data posts nothing. The receiver (tests/support/http_sink.py)
+ * checks the HMAC signature itself. */
+static pid_t start_sink(const char *dir, int *port)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl("/usr/bin/python3", "python3", TESTS_DIR "/support/http_sink.py", dir, "k3y",
+		      "0", "500", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char line[32] = {0};
+	size_t n = 0;
+	while (n < sizeof line - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	close(pfd[0]);
+	*port = (int)strtol(line, NULL, 10);
+	if (*port <= 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		fail_msg("http_sink.py did not start");
+	}
+	return pid;
+}
+
+static char *read_req_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = xcalloc(1, 1 << 16);
+	size_t n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void notify_new_flags(void **state)
+{
+	struct db *d = *state;
+	const char *base = getenv("DMARCSIFT_TEST_TMP");
+	char *dir = xasprintf("%s/corrhook.XXXXXX", base && *base ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	int port;
+	pid_t pid = start_sink(dir, &port);
+	char *conf = xasprintf("%s/dmarcsift.conf", dir);
+	char *key = xasprintf("%s/hook.key", dir);
+	FILE *f = fopen(key, "w");
+	assert_non_null(f);
+	fputs("k3y\n", f);
+	fclose(f);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[notify]\nwebhook = http://127.0.0.1:%d/\nsecret_file = %s\nretries = 0\n",
+	        port, key);
+	fclose(f);
+
+	reports(d, CDIR "s1-esp-dkim/google-2026-11-10.xml");
+	bounces(d, CDIR "s1-esp-dkim/esp-2026-11-10.csv", NULL);
+	const char *a[] = {"correlate", "--db", d->conn, "--config", conf, NULL};
+	char *out = NULL;
+	ok(run_bin(a, NULL, &out), "correlate with a webhook");
+	free(out);
+	out = NULL;
+	ok(run_bin((const char *[]){"correlate", "--full", "--db", d->conn, "--config", conf, NULL},
+	           NULL, &out),
+	   "correlate --full again");
+	free(out);
+
+	char *req1 = xasprintf("%s/1.req", dir), *req2 = xasprintf("%s/2.req", dir);
+	char *body = NULL;
+	for (int i = 0; i < 200 && !(body = read_req_file(req1)); i++)
+		usleep(50000);
+	usleep(500000); /* a second post, if any, has had time to arrive */
+	bool second = access(req2, F_OK) == 0;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	if (!body)
+		fail_msg("no flag was posted to the webhook");
+	assert_non_null(strstr(body, "signature ok"));
+	assert_non_null(strstr(body, "event flag.opened"));
+	assert_non_null(strstr(body, "\"tenant\":\"unassigned\""));
+	assert_non_null(strstr(body, "\"kind\":\"auth_driven\""));
+	assert_non_null(strstr(body, "\"source_ip\":\"203.0.113.7\""));
+	assert_false(second);
+	free(body);
+	free(req1);
+	free(req2);
+	free(conf);
+	free(key);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(s1_esp_dkim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s2_microsoft_content, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s3_yahoo_spamhaus, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s4_no_reports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s5_forwarder_spf, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s6_two_tenants, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s7_windows_orgdomain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s8_postfix_hostmap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s9_none_results, setup, teardown),
+	    cmocka_unit_test_setup_teardown(rerun_extend_resolve, setup, teardown),
+	    cmocka_unit_test_setup_teardown(flags_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(notify_new_flags, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
