@@ -523,8 +523,7 @@ static int build(struct db *db, const struct app_report_opts *o, int tenant_id,
 
 	/* Blocklist listings beside the bounces they explain. */
 	rsection_step(&s, "listings");
-	t = report_table_add(rep, "listings", "Blocklist listings", listing_cols,
-	                     N(listing_cols));
+	t = report_table_add(rep, "listings", "Blocklist listings", listing_cols, N(listing_cols));
 	if (db_report_has(db, "dmarcsift.v_listings", &has, e) < 0)
 		return -1;
 	if (!has) {

@@ -44,7 +44,8 @@ static void usage(FILE *out)
 	    "                   else /etc/resolv.conf)\n"
 	    "\n"
 	    "Exit: 0 ok (DNS trouble is reported, not an error), 2 usage or configuration,\n"
-	    "3 the database cannot be reached.\n");
+	    "3 the database cannot be reached, 4 it refused the connection (password, role, "
+	    "name).\n");
 }
 
 static void fill_opts(const struct config *cfg, struct blocklists_opts *o)
@@ -224,9 +225,7 @@ int cmd_blocklists(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	const char *env_db = getenv("DMARCSIFT_DB");
-	if (!db_opt && !(env_db && *env_db))
-		db_opt = cfg->db_url;
+	cli_set_config_path(config_opt);
 	rc = cli_connect(db_opt, &db);
 	if (rc != 0)
 		goto out;
