@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
     {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},
+    {"version", cmd_version, "the version, git revision, libraries and database server"},
     {NULL, NULL, NULL},
 };
 
@@ -33,9 +34,19 @@ static void usage(FILE *out)
 	fprintf(out, "usage: dmarcsift COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(out, "  %-12s %s\n", c->name, c->summary);
-	fprintf(out, "\nRun 'dmarcsift COMMAND --help' for the options of a command.\n"
-	             "Exit codes: 0 ok, 1 some input was quarantined or failed, 2 usage error,\n"
-	             "3 the database cannot be reached.\n");
+	fprintf(out,
+	        "\nRun 'dmarcsift COMMAND --help' for the options of a command.\n"
+	        "\n"
+	        "The database: --db CONN, else $DMARCSIFT_DB, else [database] url in the\n"
+	        "configuration file, else the embedded cluster ('dmarcsift db url' says which).\n"
+	        "\n"
+	        "Exit codes:\n"
+	        "  0  ok\n"
+	        "  1  some input was quarantined or failed (see 'dmarcsift failures')\n"
+	        "  2  usage error, or the configuration file is wrong\n"
+	        "  3  the database cannot be reached (worth retrying later)\n"
+	        "  4  the database refused the connection: wrong password, role or\n"
+	        "     database name (retrying will not help; fix the configuration)\n");
 }
 
 int cmd_main(int argc, char **argv)
@@ -49,10 +60,8 @@ int cmd_main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("dmarcsift 0.1.0\n");
-		return EXIT_OK;
-	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
 	for (const struct command *c = commands; c->name; c++)
 		if (strcmp(argv[1], c->name) == 0)
 			return c->fn(argc - 1, argv + 1);

@@ -6,7 +6,14 @@
 #ifndef DS_CLI_CMD_H
 #define DS_CLI_CMD_H
 
-enum { EXIT_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2, EXIT_DB = 3 };
+/* The exit codes, listed for users in `dmarcsift --help` and the README. */
+enum {
+	EXIT_OK = 0,
+	EXIT_SOME_FAILED = 1, /* some input was quarantined or failed */
+	EXIT_USAGE = 2,       /* bad options or arguments, an unusable config file */
+	EXIT_DB = 3,          /* the database cannot be reached: worth retrying */
+	EXIT_CONFIG = 4,      /* the database refused us (password, role, name): fix it */
+};
 
 int cmd_main(int argc, char **argv);
 
@@ -25,5 +32,6 @@ int cmd_config(int argc, char **argv);
 int cmd_sources(int argc, char **argv);
 int cmd_correlate(int argc, char **argv);
 int cmd_flags(int argc, char **argv);
+int cmd_version(int argc, char **argv);
 
 #endif

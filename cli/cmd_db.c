@@ -54,18 +54,17 @@ static void print_dba_sql(FILE *out, char **stmts, size_t n)
 
 /* The schema side of `db status`: pending or unknown migrations and what the
  * reading roles lack. Returns EXIT_OK when nothing is missing. */
-static int schema_status(const char *db_opt)
+static int schema_status(const char *conninfo)
 {
 	struct err e = {0};
-	char *conninfo = NULL;
 	struct db *db = NULL;
 	char **stmts = NULL;
 	size_t n = 0;
 	int rc = EXIT_SOME_FAILED;
 
-	if (cluster_resolve(db_opt, false, &conninfo, &e) != 0 ||
-	    db_connect(&db, conninfo, false, &e) != 0) {
-		printf("database: unreachable (%s)\n", e.msg);
+	if (db_connect(&db, conninfo, false, &e) != 0) {
+		printf("database: %s\n", e.msg);
+		rc = e.kind == ERR_CONFIG ? EXIT_CONFIG : EXIT_DB;
 		goto out;
 	}
 	if (migrate_pending(db, &stmts, &n, &e) != 0) {
@@ -96,7 +95,6 @@ static int schema_status(const char *db_opt)
 out:
 	migrate_sql_free(stmts, n);
 	db_close(db);
-	free(conninfo);
 	return rc;
 }
 
@@ -141,6 +139,29 @@ static int with_cluster(const char *verb, bool force)
 	return rc;
 }
 
+static int migrate_cmd(const char *conninfo)
+{
+	struct err e = {0};
+	struct db *db = NULL;
+	char **stmts = NULL;
+	size_t n = 0;
+	int applied = 0, rc = EXIT_OK;
+	if (db_connect(&db, conninfo, false, &e) != 0 || migrate_apply(db, &applied, &e) != 0 ||
+	    migrate_roles(db, true, &stmts, &n, &e) != 0) {
+		rc = cli_fail(&e);
+	} else {
+		printf("%d migration(s) applied; schema is up to date\n", applied);
+		if (n > 0) {
+			printf("the reading roles need a DBA: this role may not create or "
+			       "grant them.\n");
+			print_dba_sql(stdout, stmts, n);
+		}
+	}
+	migrate_sql_free(stmts, n);
+	db_close(db);
+	return rc;
+}
+
 int cmd_db(int argc, char **argv)
 {
 	const char *db_opt = NULL, *verb = NULL;
@@ -170,52 +191,57 @@ int cmd_db(int argc, char **argv)
 		fprintf(stderr, "dmarcsift db: --force goes with 'init' only\n");
 		return EXIT_USAGE;
 	}
-	if (strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "init") == 0)
-		return with_cluster(verb, force);
-	if (strcmp(verb, "status") == 0) {
-		const char *env = getenv("DMARCSIFT_DB");
-		if (!db_opt && (!env || !*env)) {
-			int rc = with_cluster(verb, false);
-			if (rc != EXIT_OK)
-				return rc;
-		}
-		return schema_status(db_opt);
+	bool lifecycle =
+	    strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0 || strcmp(verb, "init") == 0;
+	if (!lifecycle && strcmp(verb, "status") != 0 && strcmp(verb, "url") != 0 &&
+	    strcmp(verb, "migrate") != 0) {
+		fprintf(stderr, "dmarcsift db: unknown action '%s'\n", verb);
+		usage(stderr);
+		return EXIT_USAGE;
 	}
 
+	/* Which database every other command would use, and from where. */
 	struct err e = {0};
+	char *conninfo = NULL, *origin = NULL, *shown = NULL;
+	enum db_source src;
+	int rc = EXIT_OK;
+	if (cli_db_resolve(db_opt, strcmp(verb, "url") == 0 || strcmp(verb, "migrate") == 0,
+	                   &conninfo, &origin, &src, &e) != 0)
+		return cli_fail(&e);
+	shown = db_conninfo_display(conninfo);
+	if (src != DB_SRC_EMBEDDED && strcmp(verb, "migrate") != 0 && strcmp(verb, "url") != 0)
+		printf("database: %s (from %s; not the embedded cluster)\n", shown, origin);
+
 	if (strcmp(verb, "url") == 0) {
-		char *conninfo = NULL;
-		if (cluster_resolve(db_opt, true, &conninfo, &e) != 0)
-			return cli_fail(&e);
-		printf("%s\n", conninfo);
-		free(conninfo);
-		return EXIT_OK;
-	}
-	if (strcmp(verb, "migrate") == 0) {
-		char *conninfo = NULL;
+		/* stdout stays a pastable connection string: psql "$(dmarcsift db url)" */
+		printf("%s\n", shown);
+		fprintf(stderr, "dmarcsift: database from %s (a password is never shown)\n",
+		        origin);
+	} else if (src == DB_SRC_EMBEDDED && lifecycle) {
+		rc = with_cluster(verb, force);
+	} else if (src == DB_SRC_EMBEDDED && strcmp(verb, "status") == 0) {
+		rc = with_cluster(verb, false);
+		if (rc == EXIT_OK)
+			rc = schema_status(conninfo);
+	} else if (strcmp(verb, "status") == 0) {
+		rc = schema_status(conninfo);
+	} else if (strcmp(verb, "stop") == 0) {
+		printf("nothing to stop: dmarcsift does not run that server\n");
+	} else if (lifecycle) {
+		/* start / init: that server is someone else's to run; say whether
+		 * it can be reached, never start ours instead. */
 		struct db *db = NULL;
-		char **stmts = NULL;
-		size_t n = 0;
-		int applied = 0, rc = EXIT_OK;
-		if (cluster_resolve(db_opt, true, &conninfo, &e) != 0 ||
-		    db_connect(&db, conninfo, false, &e) != 0 ||
-		    migrate_apply(db, &applied, &e) != 0 ||
-		    migrate_roles(db, true, &stmts, &n, &e) != 0) {
+		if (db_connect(&db, conninfo, false, &e) != 0) {
 			rc = cli_fail(&e);
 		} else {
-			printf("%d migration(s) applied; schema is up to date\n", applied);
-			if (n > 0) {
-				printf("the reading roles need a DBA: this role may not create or "
-				       "grant them.\n");
-				print_dba_sql(stdout, stmts, n);
-			}
+			printf("reachable; nothing to start: dmarcsift does not run that server\n");
+			db_close(db);
 		}
-		migrate_sql_free(stmts, n);
-		db_close(db);
-		free(conninfo);
-		return rc;
+	} else {
+		rc = migrate_cmd(conninfo);
 	}
-	fprintf(stderr, "dmarcsift db: unknown action '%s'\n", verb);
-	usage(stderr);
-	return EXIT_USAGE;
+	free(shown);
+	free(origin);
+	free(conninfo);
+	return rc;
 }

@@ -414,6 +414,7 @@ int cmd_ingest(int argc, char **argv)
 
 	struct config *cfg = autocorr_config(config_opt);
 	struct db *db = NULL;
+	cli_set_config_path(config_opt);
 	int rc = cli_connect(db_opt, &db);
 	if (rc != 0) {
 		config_free(cfg);

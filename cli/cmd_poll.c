@@ -649,9 +649,7 @@ int cmd_poll(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	const char *env_db = getenv("DMARCSIFT_DB");
-	if (!db_opt && !(env_db && *env_db))
-		db_opt = cfg->db_url;
+	cli_set_config_path(path); /* its [database] url, after --db and DMARCSIFT_DB */
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);

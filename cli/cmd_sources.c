@@ -94,15 +94,6 @@ void cli_sources_opts(const struct config *cfg, struct resolve_opts *o)
 	o->services_file = cfg->sources_services;
 }
 
-/* --db, else DMARCSIFT_DB, else the config file's [database] url. */
-static const char *db_choice(const char *db_opt, const struct config *cfg)
-{
-	const char *env_db = getenv("DMARCSIFT_DB");
-	if (db_opt || (env_db && *env_db))
-		return db_opt;
-	return cfg ? cfg->db_url : NULL;
-}
-
 static int load_config(const char *path_opt, struct config **cfg)
 {
 	struct err e = {0};
@@ -298,7 +289,8 @@ static int cmd_resolve(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	struct db *db = NULL;
-	rc = cli_connect(db_choice(db_opt, cfg), &db);
+	cli_set_config_path(config_opt);
+	rc = cli_connect(db_opt, &db);
 	if (rc != 0) {
 		config_free(cfg);
 		return rc;
@@ -403,7 +395,8 @@ static int connect_with_config(const char *db_opt, const char *config_opt, struc
 	int rc = load_config(config_opt, &cfg);
 	if (rc != 0)
 		return rc;
-	rc = cli_connect(db_choice(db_opt, cfg), db);
+	cli_set_config_path(config_opt);
+	rc = cli_connect(db_opt, db);
 	config_free(cfg);
 	return rc;
 }

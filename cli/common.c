@@ -18,10 +18,64 @@ int cli_fail(const struct err *e)
 	case ERR_RETRY:
 		return EXIT_DB;
 	case ERR_CONFIG:
+		/* The server refused who we are or the database we named. */
+		if (strncmp(e->sqlstate, "28", 2) == 0 || strcmp(e->sqlstate, "3D000") == 0 ||
+		    strcmp(e->sqlstate, "42501") == 0)
+			return EXIT_CONFIG;
 		return EXIT_USAGE;
 	default:
 		return EXIT_SOME_FAILED;
 	}
+}
+
+static const char *config_opt;
+
+void cli_set_config_path(const char *path)
+{
+	config_opt = path;
+}
+
+int cli_db_resolve(const char *db_opt, bool autostart, char **conninfo, char **origin,
+                   enum db_source *src_out, struct err *e)
+{
+	const char *env = getenv("DMARCSIFT_DB");
+	char *path = NULL;
+	struct config *cfg = NULL;
+	enum db_source src;
+	int rc = -1;
+	*conninfo = NULL;
+	if (origin)
+		*origin = NULL;
+	/* The configuration file is read only when it decides: a broken one
+	 * does not stand in the way of --db or DMARCSIFT_DB. */
+	if (!(db_opt && *db_opt) && !(env && *env)) {
+		if (config_find(config_opt, &path, e) != 0)
+			goto out;
+		if (path && config_load(&cfg, path, e) != 0)
+			goto out;
+		if (path && !cfg->db_url && !config_ok(cfg)) {
+			/* Its [database] url may be the line that is wrong: never
+			 * fall back to another database in silence. */
+			err_set(e, ERR_CONFIG,
+			        "%s has %zu problem%s ('dmarcsift config check' lists them); not "
+			        "choosing a database until it is fixed (or give --db or "
+			        "DMARCSIFT_DB)",
+			        path, cfg->n_errors, cfg->n_errors == 1 ? "" : "s");
+			goto out;
+		}
+	}
+	if (cluster_resolve(db_opt, cfg ? cfg->db_url : NULL, autostart, conninfo, &src, e) != 0)
+		goto out;
+	if (origin)
+		*origin = src == DB_SRC_CONFIG ? xasprintf("[database] url in %s", path)
+		                               : xstrdup(cluster_source_name(src));
+	if (src_out)
+		*src_out = src;
+	rc = 0;
+out:
+	config_free(cfg);
+	free(path);
+	return rc;
 }
 
 int cli_connect(const char *db_opt, struct db **out)
@@ -30,9 +84,10 @@ int cli_connect(const char *db_opt, struct db **out)
 	char *conninfo = NULL;
 	int rc = 0;
 
-	if (cluster_resolve(db_opt, true, &conninfo, &e) != 0 ||
+	if (cli_db_resolve(db_opt, true, &conninfo, NULL, NULL, &e) != 0 ||
 	    db_connect(out, conninfo, true, &e) != 0) {
-		/* Whatever stopped us from reaching the database is exit 3. */
+		/* Whatever stopped us from reaching the database is exit 3;
+		 * a server that refused us, or a bad setup, is not. */
 		if (e.kind != ERR_CONFIG)
 			e.kind = ERR_RETRY;
 		rc = cli_fail(&e);

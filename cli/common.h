@@ -7,11 +7,22 @@
 #define DS_CLI_COMMON_H
 
 #include "core/err.h"
+#include "db/cluster.h"
 
 #include <stdbool.h>
 
 struct db;
 
+/* The configuration file that decides the database when neither --db nor
+ * DMARCSIFT_DB does: a command's --config PATH (NULL: the usual places). */
+void cli_set_config_path(const char *path);
+/* The one resolution order of every subcommand: --db, DMARCSIFT_DB, the
+ * configuration file's [database] url, the embedded cluster (started when
+ * `autostart`). *origin (may be NULL) says which, for people; both strings
+ * are the caller's. A configuration file that cannot be read, or has
+ * problems and no url, is ERR_CONFIG rather than a silent fallback. */
+int cli_db_resolve(const char *db_opt, bool autostart, char **conninfo, char **origin,
+                   enum db_source *src, struct err *e);
 /* Connects (starting the embedded cluster when that is the database) and
  * applies pending migrations. Returns 0, or an exit code after printing why. */
 int cli_connect(const char *db_opt, struct db **out);

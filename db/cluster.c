@@ -779,19 +779,46 @@ out:
 	return rc;
 }
 
-int cluster_resolve(const char *cli_db, bool autostart, char **out, struct err *e)
+const char *cluster_source_name(enum db_source src)
+{
+	switch (src) {
+	case DB_SRC_FLAG:
+		return "--db";
+	case DB_SRC_ENV:
+		return "DMARCSIFT_DB";
+	case DB_SRC_CONFIG:
+		return "the configuration file's [database] url";
+	case DB_SRC_EMBEDDED:
+		break;
+	}
+	return "the embedded cluster";
+}
+
+int cluster_resolve(const char *cli_db, const char *config_db, bool autostart, char **out,
+                    enum db_source *src, struct err *e)
 {
 	struct cluster_info ci;
+	enum db_source dummy;
+	if (!src)
+		src = &dummy;
 	*out = NULL;
 	if (cli_db && *cli_db) {
+		*src = DB_SRC_FLAG;
 		*out = xstrdup(cli_db);
 		return 0;
 	}
 	const char *env = getenv("DMARCSIFT_DB");
 	if (env && *env) {
+		*src = DB_SRC_ENV;
 		*out = xstrdup(env);
 		return 0;
 	}
+	if (config_db && *config_db) {
+		*src = DB_SRC_CONFIG;
+		*out = xstrdup(config_db);
+		return 0;
+	}
+	*src = DB_SRC_EMBEDDED;
 	if (cluster_info_get(&ci, e) < 0)
 		return -1;
 	int rc = -1;

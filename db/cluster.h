@@ -3,8 +3,10 @@
  * the zero-configuration default.
  *
  * cluster_resolve picks the connection string: the --db option, else
- * DMARCSIFT_DB, else the config file's [database] (issue 3), else the
- * embedded cluster, which it starts (initdb on first use) when `autostart`.
+ * DMARCSIFT_DB, else the config file's [database] url (read by the caller,
+ * cli/common.c, and handed in as `config_db`), else the embedded cluster,
+ * which it starts (initdb on first use) when `autostart`. Every subcommand
+ * goes through it, so they all use one database.
  * First use means no data directory and no record that a cluster was ever
  * created: the record is .../dmarcsift/pg.created, beside the data directory.
  * When the record exists and the data directory does not (deleted, or a disk
@@ -54,7 +56,12 @@ int cluster_stop(const struct cluster_info *ci, struct err *e);
 /* 1 running, 0 stopped, 2 not initialised (first use), 3 the data directory
  * is missing although a cluster was created; -1 on error. */
 int cluster_status(const struct cluster_info *ci, struct err *e);
-/* Resolution order as above; *out is the caller's. `cli_db` may be NULL. */
-int cluster_resolve(const char *cli_db, bool autostart, char **out, struct err *e);
+/* Where the connection string came from. */
+enum db_source { DB_SRC_FLAG, DB_SRC_ENV, DB_SRC_CONFIG, DB_SRC_EMBEDDED };
+const char *cluster_source_name(enum db_source src);
+/* Resolution order as above; *out is the caller's. `cli_db` and `config_db`
+ * may be NULL; `src` (may be NULL) says which one was used. */
+int cluster_resolve(const char *cli_db, const char *config_db, bool autostart, char **out,
+                    enum db_source *src, struct err *e);
 
 #endif

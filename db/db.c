@@ -3,6 +3,7 @@
  */
 #include "db/db.h"
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "db/migrate.h"
@@ -113,6 +114,66 @@ int db_conninfo_check(const char *conninfo, char *why, size_t n)
 	return -1;
 }
 
+char *db_conninfo_display(const char *conninfo)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, &perr) : NULL;
+	PQfreemem(perr);
+	if (!opts)
+		return xstrdup("(a connection string libpq cannot parse; not shown)");
+	struct buf b;
+	buf_init(&b, 1 << 16);
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || !*o->val || strcmp(o->keyword, "password") == 0)
+			continue;
+		if (b.len)
+			buf_putc(&b, ' ');
+		buf_printf(&b, "%s=", o->keyword);
+		bool plain = strcspn(o->val, " \t\n'\\") == strlen(o->val);
+		if (plain) {
+			buf_puts(&b, o->val);
+			continue;
+		}
+		buf_putc(&b, '\'');
+		for (const char *c = o->val; *c; c++) {
+			if (*c == '\'' || *c == '\\')
+				buf_putc(&b, '\\');
+			buf_putc(&b, *c);
+		}
+		buf_putc(&b, '\'');
+	}
+	PQconninfoFree(opts);
+	return buf_steal(&b);
+}
+
+/* A connection the server refused for who we are or what we asked for:
+ * wrong password, unknown role or database, no pg_hba.conf entry. Retrying
+ * will not help; the configuration must change. libpq gives no SQLSTATE for
+ * a failed connection, so the server's (English) wording decides; returns
+ * the SQLSTATE it stands for, or NULL when the server was not reached or the
+ * failure may pass (starting up, too many connections). */
+static const char *connect_refusal(PGconn *conn, const char *msg)
+{
+	static const struct {
+		const char *words, *also, *state;
+	} refusals[] = {
+	    {"password authentication failed", "", "28P01"},
+	    {"no password supplied", "", "28P01"},
+	    {"authentication failed", "", "28000"},
+	    {"no pg_hba.conf entry", "", "28000"},
+	    {"pg_hba.conf rejects", "", "28000"},
+	    {"role \"", "does not exist", "28000"},
+	    {"database \"", "does not exist", "3D000"},
+	    {"permission denied for database", "", "42501"},
+	};
+	if (conn && PQconnectionNeedsPassword(conn))
+		return "28P01";
+	for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++)
+		if (strstr(msg, refusals[i].words) && strstr(msg, refusals[i].also))
+			return refusals[i].state;
+	return NULL;
+}
+
 int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *e)
 {
 	struct db *db = NULL;
@@ -140,7 +201,16 @@ int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *
 	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
 		one_line(line, sizeof line,
 		         db->conn ? PQerrorMessage(db->conn) : "out of memory in libpq");
-		err_stage(e, "store", ERR_RETRY, "database unreachable: %s", line);
+		const char *refused = connect_refusal(db->conn, line);
+		if (refused) {
+			err_stage(e, "store", ERR_CONFIG,
+			          "the database server refused the connection (fix the "
+			          "connection string, the role or its password): %s",
+			          line);
+			snprintf(e->sqlstate, sizeof e->sqlstate, "%s", refused);
+		} else {
+			err_stage(e, "store", ERR_RETRY, "database unreachable: %s", line);
+		}
 		goto out;
 	}
 	PQsetNoticeProcessor(db->conn, notice, NULL);

@@ -6,7 +6,10 @@
  * (see cluster.h for where that string comes from), connects, pins
  * search_path to dmarcsift, and applies pending migrations unless told not
  * to. A server that cannot be reached gives ERR_RETRY ("database
- * unreachable: ..."), so the CLI exits 3. db_check maps a PGresult to our
+ * unreachable: ..."), so the CLI exits 3; a server that refuses us (wrong
+ * password, unknown role or database, no pg_hba.conf entry) gives ERR_CONFIG
+ * with the SQLSTATE it stands for (28P01, 28000, 3D000, 42501), and the CLI
+ * exits 4. db_check maps a PGresult to our
  * error (SQLSTATE kept; 40001/40P01/08xxx are ERR_RETRY) and clears it on
  * failure. The caller owns the handle; db_close accepts NULL.
  */
@@ -24,6 +27,9 @@ struct db;
 /* Whether libpq can parse `conninfo`; if not, `why` names the part that is
  * wrong without ever echoing the string (it may hold a password). */
 int db_conninfo_check(const char *conninfo, char *why, size_t n);
+/* The connection string as key=value pairs without the password (for
+ * `db url`, `db status`, `config check`); always a new string. */
+char *db_conninfo_display(const char *conninfo);
 int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *e);
 void db_close(struct db *db);
 PGconn *db_pg(struct db *db);

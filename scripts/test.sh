@@ -12,12 +12,14 @@
 #   4. builds and runs every test (unit, integration, fuzz-corpus replay) with
 #      ctest, then builds again with AddressSanitizer + UndefinedBehaviorSanitizer
 #      and runs the same suite
-#   5. builds the fuzz configuration (clang, libFuzzer, ASan+UBSan, the
+#   5. builds the Release configuration (-O3: build only, so every build type
+#      the README mentions compiles; its warnings differ from -O2's)
+#   6. builds the fuzz configuration (clang, libFuzzer, ASan+UBSan, the
 #      project's libraries with coverage instrumentation) and runs each fuzz
 #      target: its seed corpus, then DMARCSIFT_FUZZ_SECONDS (default 10) of
 #      fuzzing; new inputs go to a temporary directory, a crash fails the run
 #      and its input is kept in build-fuzz/tests/fuzz-artifacts/
-#   6. stops the servers, whatever happened
+#   7. stops the servers, whatever happened
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -101,6 +103,10 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$root/tests/lsan.supp":print_suppressions=0 \
 	run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DDMARCSIFT_SANITIZE=ON
 
+echo "== building build-release (Release, -O3; built, not run again)"
+cmake -S "$root" -B "$root/build-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build-release" -j"$jobs" >/dev/null
+
 echo "== building build-fuzz (libFuzzer; the project's code carries coverage instrumentation)"
 CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DDMARCSIFT_LIBFUZZER=ON -DDMARCSIFT_SANITIZE=ON >/dev/null
@@ -110,4 +116,4 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$root/tests/lsan.supp":print_suppressions=0 \
 	ctest --test-dir "$root/build-fuzz" --output-on-failure -j"$jobs" -L fuzz
-echo "== all tests passed (release and ASan+UBSan builds, fuzzing)"
+echo "== all tests passed (RelWithDebInfo and ASan+UBSan builds, fuzzing; Release builds)"

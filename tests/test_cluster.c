@@ -90,15 +90,16 @@ static void test_cluster_lifecycle(void **state)
 
 	/* Resolution order: --db, then DMARCSIFT_DB, then the embedded one. */
 	char *got = NULL;
-	assert_int_equal(cluster_resolve("host=/elsewhere dbname=x", true, &got, &e), 0);
+	assert_int_equal(
+	    cluster_resolve("host=/elsewhere dbname=x", "dbname=cfg", true, &got, NULL, &e), 0);
 	assert_string_equal(got, "host=/elsewhere dbname=x");
 	free(got);
 	setenv("DMARCSIFT_DB", "postgresql:///fromenv", 1);
-	assert_int_equal(cluster_resolve(NULL, true, &got, &e), 0);
+	assert_int_equal(cluster_resolve(NULL, NULL, true, &got, NULL, &e), 0);
 	assert_string_equal(got, "postgresql:///fromenv");
 	free(got);
 	unsetenv("DMARCSIFT_DB");
-	assert_int_equal(cluster_resolve(NULL, true, &got, &e), 0);
+	assert_int_equal(cluster_resolve(NULL, NULL, true, &got, NULL, &e), 0);
 	assert_string_equal(got, ci.conninfo);
 	free(got);
 
@@ -112,7 +113,7 @@ static void test_cluster_lifecycle(void **state)
 	err_clear(&e);
 
 	/* And comes back with its data. */
-	assert_int_equal(cluster_resolve(NULL, true, &got, &e), 0);
+	assert_int_equal(cluster_resolve(NULL, NULL, true, &got, NULL, &e), 0);
 	free(got);
 	assert_int_equal(cluster_status(&ci, &e), 1);
 	assert_int_equal(cluster_stop(&ci, &e), 0);

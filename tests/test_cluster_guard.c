@@ -171,7 +171,7 @@ static void test_stale_pidfile_names_another_server(void **state)
 	assert_non_null(strstr(out, "running: "));
 	free(out);
 	char *url = NULL;
-	assert_int_equal(db("url", NULL, &url), 0);
+	assert_int_equal(run_bin((const char *[]){"db", "url", NULL}, NULL, &url), 0); /* stdout */
 	url[strcspn(url, "\n")] = '\0';
 	assert_int_equal(q_int(url, "SELECT 1", 0, NULL), 1);
 	free(url);
@@ -225,7 +225,7 @@ static void assert_recreated(struct ctx *c)
 	assert_int_equal(db("init", "--force", &out), 0);
 	free(out);
 	char *url = NULL;
-	assert_int_equal(db("url", NULL, &url), 0);
+	assert_int_equal(run_bin((const char *[]){"db", "url", NULL}, NULL, &url), 0); /* stdout */
 	url[strcspn(url, "\n")] = '\0';
 	assert_int_equal(q_int(url, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 1);
 	free(url);
