@@ -5,6 +5,7 @@
 
 #include "app/notify.h"
 #include "core/xalloc.h"
+#include "db/escalation_events.h"
 
 #include <json-c/json.h>
 
@@ -74,6 +75,27 @@ int correlate_day(const char *arg, char *out, size_t outsz, struct err *e)
 	               arg ? arg : "");
 }
 
+/* Posts JSON texts (v_flags / v_escalations rows) through `post`, which
+ * returns at once (notify.h). */
+static void post_events(const struct notify_hook *h, char *const *texts, size_t n,
+                        void (*post)(const struct notify_hook *, struct json_object *const *,
+                                     size_t))
+{
+	if (n == 0)
+		return;
+	json_object **objs = xcalloc(n, sizeof(void *));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_tokener_parse(texts[i]);
+		if (o)
+			objs[k++] = o;
+	}
+	post(h, objs, k);
+	for (size_t i = 0; i < k; i++)
+		json_object_put(objs[i]);
+	free(objs);
+}
+
 int correlate_run(struct db *db, const struct correlate_settings *s,
                   const struct correlate_scope *scope, struct flags_stats *st, struct err *e)
 {
@@ -99,18 +121,18 @@ int correlate_run(struct db *db, const struct correlate_settings *s,
 	struct flags_stats tmp = {0};
 	if (flags_recompute(db, &p, &tmp, e) != 0)
 		return -1;
-	if (tmp.nevents > 0) {
-		json_object **objs = xcalloc(tmp.nevents, sizeof(void *));
+	post_events(scope->notify, tmp.events, tmp.nevents, notify_flags);
+	/* Escalations opened by the ingests since the last run (or reopened)
+	 * go out with the flags, each once. */
+	if (p.want_events) {
+		char **rows = NULL;
 		size_t n = 0;
-		for (size_t i = 0; i < tmp.nevents; i++) {
-			json_object *o = json_tokener_parse(tmp.events[i]);
-			if (o)
-				objs[n++] = o;
+		if (escalations_claim(db, scope->tenant, &rows, &n, e) != 0) {
+			flags_stats_free(&tmp);
+			return -1;
 		}
-		notify_flags(scope->notify, objs, n);
-		for (size_t i = 0; i < n; i++)
-			json_object_put(objs[i]);
-		free(objs);
+		post_events(scope->notify, rows, n, notify_escalations);
+		escalation_rows_free(rows, n);
 	}
 	flags_stats_free(&tmp);
 	if (st)

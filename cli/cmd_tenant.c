@@ -50,8 +50,8 @@ static void print_dba(char **dba, size_t n)
 static void print_adopted(const struct store_adopted *a)
 {
 	printf("adopted from 'unassigned': %lld report(s), %lld bounce(s), %lld suppression(s), "
-	       "%lld escalation(s), %lld quarantined input(s)\n",
-	       a->reports, a->bounces, a->suppressions, a->escalations, a->failures);
+	       "%lld escalation(s), %lld quarantined input(s), %lld flag(s)\n",
+	       a->reports, a->bounces, a->suppressions, a->escalations, a->failures, a->flags);
 }
 
 static int grant_revoke(struct db *db, bool grant, const char *tenant, const char *role, bool login)

@@ -259,6 +259,7 @@ static const char sql_escalate[] =
     "  gateways = EXCLUDED.gateways, recipients = EXCLUDED.recipients,"
     "  first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,"
     "  sample_text = EXCLUDED.sample_text, reason = EXCLUDED.reason, status = 'open',"
+    "  notified_at = CASE WHEN e.status = 'closed' THEN NULL ELSE e.notified_at END,"
     "  updated_at = now()"
     " RETURNING tenant_id, provider, class, code_family, pattern, window_start"
     "), closed AS ("

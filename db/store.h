@@ -114,7 +114,7 @@ int store_tenant_resolve(struct db *db, const char *domain, const char *override
                          struct err *e);
 /* What an adoption moved out of 'unassigned'. */
 struct store_adopted {
-	long long reports, bounces, suppressions, escalations, failures;
+	long long reports, bounces, suppressions, escalations, failures, flags;
 };
 int store_tenant_add(struct db *db, const char *name, const char *const *domains, size_t n,
                      struct err *e);

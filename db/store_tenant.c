@@ -244,6 +244,21 @@ static const char adopt_bounce_sql[] =
 static const char adopt_failure_sql[] =
     "UPDATE dmarcsift.failures f SET tenant_id = $1::int"
     " WHERE f.tenant_id = 0 AND f.domain = $2 AND f.resolved_at IS NULL";
+/* Flags follow their From domain like bounces; the days they span are
+ * queued for the adopting tenant's next correlation, which recomputes them
+ * with its own reports (adopted alongside). */
+static const char adopt_flag_days_sql[] =
+    "INSERT INTO dmarcsift.correlate_dirty (tenant_id, day)"
+    " SELECT DISTINCT $1::int, g::date FROM dmarcsift.flags f,"
+    "  generate_series((f.first_seen AT TIME ZONE 'UTC')::date,"
+    "                  (f.last_seen AT TIME ZONE 'UTC')::date, interval '1 day') g"
+    " WHERE f.tenant_id = 0 AND f.domain = $2"
+    " ON CONFLICT DO NOTHING";
+static const char adopt_flag_sql[] =
+    "UPDATE dmarcsift.flags f SET tenant_id = $1::int"
+    " WHERE f.tenant_id = 0 AND f.domain = $2 AND NOT EXISTS ("
+    "  SELECT 1 FROM dmarcsift.flags t WHERE t.tenant_id = $1::int"
+    "  AND t.provider = f.provider AND t.domain = f.domain AND t.ip_key = f.ip_key)";
 static const char adopt_suppression_sql[] =
     "UPDATE dmarcsift.suppressions s SET tenant_id = $1::int"
     " WHERE s.tenant_id = 0"
@@ -291,6 +306,7 @@ static int adopt_by_domain(struct db *db, int tid, const char *list_sql, const c
 
 static int adopt_unassigned(struct db *db, int tid, struct store_adopted *a, struct err *e)
 {
+	long long days = 0;
 	char tbuf[16];
 	snprintf(tbuf, sizeof tbuf, "%d", tid);
 	const char *p[1] = {tbuf};
@@ -301,6 +317,12 @@ static int adopt_unassigned(struct db *db, int tid, struct store_adopted *a, str
 	                    "SELECT DISTINCT coalesce(header_from_domain, mail_from_domain, '')"
 	                    " FROM dmarcsift.bounces WHERE tenant_id = 0",
 	                    adopt_bounce_sql, "adopting unassigned bounces", &a->bounces, e) < 0 ||
+	    adopt_by_domain(db, tid,
+	                    "SELECT DISTINCT domain FROM dmarcsift.flags WHERE tenant_id = 0",
+	                    adopt_flag_days_sql, "queueing adopted flags", &days, e) < 0 ||
+	    adopt_by_domain(db, tid,
+	                    "SELECT DISTINCT domain FROM dmarcsift.flags WHERE tenant_id = 0",
+	                    adopt_flag_sql, "adopting unassigned flags", &a->flags, e) < 0 ||
 	    adopt_by_domain(db, tid,
 	                    "SELECT DISTINCT domain FROM dmarcsift.failures"
 	                    " WHERE tenant_id = 0 AND domain IS NOT NULL AND resolved_at IS NULL",

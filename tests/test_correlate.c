@@ -17,6 +17,7 @@
 #include "tests/support/run.h"
 #include "tests/support/testdb.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -590,6 +591,140 @@ static void notify_new_flags(void **state)
 	free(dir);
 }
 
+/* The bodies of the posts of event `event` the sink logged in `dir`
+ * (1.req, 2.req, ...), joined; waits up to 10 s for `want` of them, then
+ * half a second for any more. *n: how many. */
+static char *posts_of(const char *dir, const char *event, int want, int *n)
+{
+	char *tag = xasprintf("event %s\n", event);
+	char *all = NULL;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 200; i++) {
+			free(all);
+			all = xstrdup("");
+			*n = 0;
+			for (int k = 1; k < 64; k++) {
+				char *path = xasprintf("%s/%d.req", dir, k);
+				char *body = read_req_file(path);
+				free(path);
+				if (!body)
+					break;
+				if (strstr(body, tag)) {
+					char *j = xasprintf("%s%s\n", all, body);
+					free(all);
+					all = j;
+					(*n)++;
+				}
+				free(body);
+			}
+			if (*n >= want)
+				break;
+			usleep(50000);
+		}
+		if (round == 0)
+			usleep(500000);
+	}
+	free(tag);
+	return all;
+}
+
+/* Escalations go to the webhook too: the one the spike fixture opens is
+ * posted once at the end of `correlate` (not again on a re-run), and again
+ * after it closed and reopened. */
+static void notify_new_escalations(void **state)
+{
+	struct db *d = *state;
+	const char *base = getenv("DMARCSIFT_TEST_TMP");
+	char *dir = xasprintf("%s/eschook.XXXXXX", base && *base ? base : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	int port;
+	pid_t pid = start_sink(dir, &port);
+	char *conf = xasprintf("%s/dmarcsift.conf", dir);
+	char *key = xasprintf("%s/hook.key", dir);
+	FILE *f = fopen(key, "w");
+	assert_non_null(f);
+	fputs("k3y\n", f);
+	fclose(f);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[notify]\nwebhook = http://127.0.0.1:%d/\nsecret_file = %s\nretries = 0\n",
+	        port, key);
+	fclose(f);
+
+	bounces(d, FIXTURES_DIR "/bounces/postfix_spike.log", NULL);
+	const char *a[] = {"correlate", "--db", d->conn, "--config", conf, NULL};
+	char *out = NULL;
+	ok(run_bin(a, NULL, &out), "correlate with a webhook");
+	free(out);
+	out = NULL;
+	ok(run_bin(a, NULL, &out), "correlate again");
+	free(out);
+	int n1 = 0;
+	char *first = posts_of(dir, "escalation.opened", 1, &n1);
+
+	/* Closed, then one more reject in the same window (from a log of the
+	 * same age): the recomputation opens it again. */
+	int closed = (int)q_int(d->conn,
+	                        "WITH u AS (UPDATE dmarcsift.escalations SET status = 'closed'"
+	                        " RETURNING 1) SELECT count(*) FROM u",
+	                        0, NULL);
+	char *spike = slurp(FIXTURES_DIR "/bounces/postfix_spike.log", NULL);
+	/* The delivery line of the first message, as a new message. */
+	char *r = strstr(spike, "to=<reader00@");
+	char *line = r;
+	while (line && line > spike && line[-1] != '\n')
+		line--;
+	char *nl = r ? strchr(r, '\n') : NULL;
+	char *q = line ? strstr(line, "5B1C0DE001") : NULL;
+	char *more = xasprintf("%s/more.log", dir);
+	int reopened = -1, n2 = 0;
+	char *second = NULL;
+	struct stat st;
+	if (nl && q && r && stat(FIXTURES_DIR "/bounces/postfix_spike.log", &st) == 0) {
+		nl[1] = '\0';
+		memcpy(q, "5B1C0DEFFF", 10);
+		memcpy(r, "to=<reader99@", 13);
+		f = fopen(more, "w");
+		assert_non_null(f);
+		fputs(line, f);
+		fclose(f);
+		struct timespec times[2] = {st.st_atim, st.st_mtim};
+		assert_int_equal(utimensat(AT_FDCWD, more, times, 0), 0);
+		bounces(d, more, NULL);
+		reopened =
+		    (int)q_int(d->conn,
+		               "SELECT count(*) FROM dmarcsift.escalations WHERE status = 'open'"
+		               " AND count = 25",
+		               0, NULL);
+		out = NULL;
+		ok(run_bin(a, NULL, &out), "correlate after the reopening");
+		free(out);
+		second = posts_of(dir, "escalation.opened", 2, &n2);
+	}
+	free(spike);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+
+	if (n1 != 1)
+		fail_msg("%d escalation posts after two runs, wanted 1:\n%s", n1, first);
+	assert_non_null(strstr(first, "signature ok"));
+	assert_non_null(strstr(first, "\"provider\":\"google\""));
+	assert_non_null(strstr(first, "\"class\":\"auth_failure\""));
+	assert_non_null(strstr(first, "\"count\":24"));
+	assert_non_null(strstr(first, "\"first_seen\":\"2026-11-20T09:00:00Z\""));
+	assert_int_equal(closed, 1);
+	assert_int_equal(reopened, 1);
+	if (n2 != 2)
+		fail_msg("%d escalation posts after the reopening, wanted 2", n2);
+	assert_non_null(strstr(second, "\"count\":25"));
+	free(first);
+	free(second);
+	free(more);
+	free(conf);
+	free(key);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +740,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(rerun_extend_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flags_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notify_new_flags, setup, teardown),
+	    cmocka_unit_test_setup_teardown(notify_new_escalations, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -376,9 +376,9 @@ static void test_roles_and_isolation(void **state)
 	int id_a = (int)scalar(own, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'acme'");
 	int id_b = (int)scalar(own, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'beta'");
 	/* Each tenant really has rows of each kind the reader could steal. */
-	const char *kinds[] = {"reports",      "records",     "bounces",
-	                       "suppressions", "escalations", "failures"};
-	for (size_t k = 0; k < 6; k++) {
+	const char *kinds[] = {"reports",     "records",  "bounces", "suppressions",
+	                       "escalations", "failures", "flags"};
+	for (size_t k = 0; k < 7; k++) {
 		for (int t = 0; t < 2; t++) {
 			snprintf(sql, sizeof sql,
 			         "SELECT count(*) FROM dmarcsift.%s WHERE tenant_id = %d", kinds[k],

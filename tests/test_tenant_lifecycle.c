@@ -187,7 +187,7 @@ static void test_adopt_everything_and_most_specific(void **state)
 	char *out = NULL;
 	assert_int_equal(tenant(c, "add", "acme", "Example.COM.", NULL, &out), 0);
 	assert_non_null(strstr(out, "2 report(s), 25 bounce(s), 1 suppression(s), 1 escalation(s), "
-	                            "1 quarantined input(s)"));
+	                            "1 quarantined input(s), 1 flag(s)"));
 	free(out);
 	for (size_t k = 0; k < 5; k++) {
 		snprintf(sql, sizeof sql, "SELECT count(*) FROM dmarcsift.%s WHERE tenant_id = 0",
@@ -199,6 +199,15 @@ static void test_adopt_everything_and_most_specific(void **state)
 	assert_owner(c, "life-3", "unassigned");
 	assert_int_equal(
 	    count(c, "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = $1", "acme"), 1);
+	/* The flag the bounce ingest's correlation raised moved too, and the
+	 * next correlation recomputes it for acme instead of adding another. */
+	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.flags WHERE tenant_id = 0", NULL),
+	                 0);
+	const char *co[] = {"correlate", "--db", c->db, NULL};
+	assert_int_equal(run_bin(co, NULL, NULL), 0);
+	assert_int_equal(
+	    count(c, "SELECT count(*) FROM dmarcsift.v_flags WHERE tenant = $1", "acme"), 1);
+	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.flags", NULL), 1);
 	char *fl = NULL;
 	const char *fa[] = {"failures", "--json", "--db", c->db, NULL};
 	assert_int_equal(run_bin(fa, NULL, &fl), 0);
