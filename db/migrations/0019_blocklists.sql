@@ -1,4 +1,4 @@
--- 0018_blocklists: blocklist (DNSBL / domain list) monitoring (issue 17).
+-- 0019_blocklists: blocklist (DNSBL / domain list) monitoring (issue 17).
 --
 -- listings: per tenant, asset (a sending IP or a domain of the tenant) and
 -- list (its DNS zone), what the last look-ups said. A row exists once the
