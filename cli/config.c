@@ -137,11 +137,12 @@ static void close_pending(struct parse *ps)
 	         strcmp(ps->pending_raw, "mta-hosts") == 0)
 		; /* all defaults / no hosts: fine */
 	else
-		problem(ps, ps->pending_line,
-		        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
-		        "[dns], [sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts] "
-		        "or [ruf])",
-		        ps->pending_raw);
+		problem(
+		    ps, ps->pending_line,
+		    "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
+		    "[dns], [sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts] "
+		    "or [ruf])",
+		    ps->pending_raw);
 }
 
 /* One whole line per call, so ps->line is the line inih is working on. */
