@@ -261,7 +261,8 @@ static int perform(struct imap *im, const char *url, const char *custom, struct 
 			return 0;
 		if (!transient(rc) || attempt >= im->o.retries)
 			break;
-		log_warn("IMAP %s at %s: %s; retrying in %.1f s", what, im->host,
+		log_warn("IMAP server %s, %s: %s; retrying in %.1f s", im->host,
+		         strcmp(what, "login") == 0 ? "connecting" : what,
 		         im->errbuf[0] ? im->errbuf : curl_easy_strerror(rc), delay / 1000.0);
 		struct timespec ts = {.tv_sec = delay / 1000,
 		                      .tv_nsec = (long)(delay % 1000) * 1000000L};
@@ -298,11 +299,33 @@ static int perform(struct imap *im, const char *url, const char *custom, struct 
 		return err_stage(e, "imap", ERR_INPUT,
 		                 "IMAP %s at %s: the response is larger than the limit", what,
 		                 im->host);
+	case CURLE_COULDNT_CONNECT:
+		/* Refused or timed out before a word was exchanged: nothing to do
+		 * with the login, and worth saying so. */
+		return err_stage(e, "imap", ERR_RETRY,
+		                 "cannot reach IMAP server %s: the connection was refused or timed "
+		                 "out (%d attempts; is the server running, and are the url's host "
+		                 "and port right?): %s",
+		                 im->host, im->o.retries + 1, why);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return err_stage(e, "imap", ERR_RETRY,
+		                 "cannot reach IMAP server %s: its name does not resolve (%d "
+		                 "attempts): %s",
+		                 im->host, im->o.retries + 1, why);
+	case CURLE_SSL_CONNECT_ERROR:
+		return err_stage(
+		    e, "imap", ERR_RETRY,
+		    "cannot reach IMAP server %s: the TLS handshake failed (%d attempts; "
+		    "imaps:// on a port that speaks plain IMAP, or the reverse?): %s",
+		    im->host, im->o.retries + 1, why);
 	default:
 		if (transient(rc))
-			return err_stage(e, "imap", ERR_RETRY,
-			                 "cannot reach IMAP server %s (%s failed %d times): %s",
-			                 im->host, what, im->o.retries + 1, why);
+			return err_stage(
+			    e, "imap", ERR_RETRY,
+			    "cannot reach IMAP server %s: the connection broke %s%s (%d "
+			    "attempts): %s",
+			    im->host, strcmp(what, "login") == 0 ? "while logging in" : "during ",
+			    strcmp(what, "login") == 0 ? "" : what, im->o.retries + 1, why);
 		return err_stage(e, "imap", ERR_INPUT, "IMAP %s at %s failed: %s%s%s", what,
 		                 im->host, why, im->last_resp[0] ? "; server said: " : "",
 		                 im->last_resp);

@@ -483,6 +483,39 @@ static void test_wrong_password(void **state)
 	env_done(&t);
 }
 
+/* Nothing listening on the port: said as a connection refused, never as a
+ * failed login (it used to read "login failed 4 times"). */
+static void test_connection_refused(void **state)
+{
+	(void)state;
+	char *db = NULL;
+	assert_int_equal(testdb_create(&db), 0);
+	char *dir = mt_tmpdir("poll-refused");
+	char *conf = mt_write_file(dir, "dmarcsift.conf",
+	                           "[mailbox closed]\nurl = imap://127.0.0.1:1/INBOX\n"
+	                           "user = dmarc\npassword_env = DS_TEST_UNUSED_PW\n");
+	setenv("DS_TEST_UNUSED_PW", "x", 1);
+	setenv("DMARCSIFT_IMAP_BACKOFF_MS", "10", 1);
+	const char *args[] = {"poll", "--config", conf, "--db", db, NULL};
+	char *out = NULL;
+	assert_int_equal(mt_run(args, &out), 4);
+	unsetenv("DMARCSIFT_IMAP_BACKOFF_MS");
+	unsetenv("DS_TEST_UNUSED_PW");
+	if (!strstr(out, "cannot reach IMAP server 127.0.0.1:1: the connection was refused or "
+	                 "timed out (4 attempts; is the server running, and are the url's host "
+	                 "and port right?)") ||
+	    strstr(out, "login"))
+		fail_msg("poll of a closed port said:\n%s", out);
+	free(out);
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(conf);
+	free(dir);
+	testdb_drop(db);
+	free(db);
+}
+
 /* XOAUTH2/OAUTHBEARER against Dovecot's oauth2 passdb (JWTs validated
  * locally): a token from oauth2_token_command logs in; an expired token from
  * oauth2_token_file is refused with a clear error that does not show it. */
@@ -543,6 +576,7 @@ int main(void)
 	    cmocka_unit_test(test_two_pollers),        cmocka_unit_test(test_dovecot_stops),
 	    cmocka_unit_test(test_database_goes_away), cmocka_unit_test(test_uidvalidity_change),
 	    cmocka_unit_test(test_wrong_password),     cmocka_unit_test(test_oauth2),
+	    cmocka_unit_test(test_connection_refused),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
