@@ -7,6 +7,7 @@
  */
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "db/copy.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
@@ -21,6 +22,7 @@
 
 /* bytea values travel in one protocol message, which PostgreSQL caps at 1 GiB. */
 #define RAW_MAX_COMPRESSED ((size_t)1000 * 1000 * 1000)
+#define RAW_FLUSH          ((size_t)1 << 18) /* COPY bytes buffered before they are sent */
 
 static bool sha256_ok(const char *s)
 {
@@ -305,41 +307,9 @@ int store_raw_mark(struct db *db, const char *sha256, const char *status, struct
 	return 0;
 }
 
-/* COPY text format: backslash, tab, newline and carriage return escaped. */
-static void copy_escape(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		default:
-			buf_putc(b, *s);
-		}
-	}
-}
-
-static int put_copy(struct db *db, struct buf *b, struct err *e)
-{
-	if (b->len && PQputCopyData(db_pg(db), b->data, (int)b->len) != 1)
-		return err_stage(e, "store", ERR_RETRY, "database unreachable: %s",
-		                 PQerrorMessage(db_pg(db)));
-	buf_reset(b);
-	return 0;
-}
-
 /* Deflates the file into the COPY stream as a hex bytea literal, block by
  * block, so neither the file nor its compressed form is ever held whole. */
-static int stream_file(struct db *db, int fd, struct buf *b, struct err *e)
+static int stream_file(struct copy *c, int fd, struct err *e)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char in[1 << 16], out[1 << 16];
@@ -350,6 +320,7 @@ static int stream_file(struct db *db, int fd, struct buf *b, struct err *e)
 	int rc = -1, flush = Z_NO_FLUSH;
 	off_t off = 0;
 	uint64_t zbytes = 0;
+	struct buf *b = &c->buf;
 	buf_puts(b, "\\\\x");
 	while (flush != Z_FINISH) {
 		ssize_t n;
@@ -374,7 +345,7 @@ static int stream_file(struct db *db, int fd, struct buf *b, struct err *e)
 				char h[2] = {hex[out[i] >> 4], hex[out[i] & 15]};
 				buf_append(b, h, 2);
 			}
-			if (b->len >= (1 << 18) && put_copy(db, b, e) != 0)
+			if (copy_flush(c, e) != 0)
 				goto out;
 		} while (zs.avail_out == 0);
 		/* The hex literal of one COPY field must stay under PostgreSQL's 1 GB. */
@@ -395,12 +366,11 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
                      bool *known, struct err *e)
 {
 	PGresult *res = NULL;
-	struct buf b;
-	bool in_tx = false, in_copy = false;
+	struct copy c = {0};
+	bool in_tx = false;
 	int rc = -1;
 	char sizetxt[24];
 
-	buf_init(&b, 0);
 	if (known)
 		*known = false;
 	if (check_sha(sha256, e) < 0)
@@ -430,40 +400,22 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	            " ON COMMIT DROP",
 	            e) < 0)
 		goto out;
-	res = PQexec(db_pg(db), "COPY raw_in (sha256, source, size, data) FROM STDIN");
-	if (db_check(db, res, PGRES_COPY_IN, "storing raw message", e) < 0) {
-		res = NULL;
+	/* One row, sent in blocks as the deflated file grows. */
+	if (copy_begin(&c, db, "COPY raw_in (sha256, source, size, data) FROM STDIN", "raw message",
+	               0, RAW_FLUSH, e) < 0)
 		goto out;
-	}
-	PQclear(res);
-	res = NULL;
-	in_copy = true;
 	snprintf(sizetxt, sizeof sizetxt, "%" PRIu64, size);
-	buf_puts(&b, sha256);
-	buf_putc(&b, '\t');
-	copy_escape(&b, source ? source : "");
-	buf_putc(&b, '\t');
-	buf_puts(&b, sizetxt);
-	buf_putc(&b, '\t');
-	if (stream_file(db, fd, &b, e) != 0)
+	buf_puts(&c.buf, sha256);
+	buf_putc(&c.buf, '\t');
+	copy_field(&c.buf, source ? source : "");
+	buf_putc(&c.buf, '\t');
+	buf_puts(&c.buf, sizetxt);
+	buf_putc(&c.buf, '\t');
+	if (stream_file(&c, fd, e) != 0)
 		goto out;
-	buf_putc(&b, '\n');
-	if (put_copy(db, &b, e) != 0)
+	buf_putc(&c.buf, '\n');
+	if (copy_end(&c, e) != 0)
 		goto out;
-	in_copy = false;
-	if (PQputCopyEnd(db_pg(db), NULL) != 1) {
-		err_stage(e, "store", ERR_RETRY, "database unreachable: %s",
-		          PQerrorMessage(db_pg(db)));
-		goto out;
-	}
-	res = PQgetResult(db_pg(db));
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing raw message", e) < 0) {
-		res = NULL;
-		goto out;
-	}
-	PQclear(res);
-	while ((res = PQgetResult(db_pg(db))) != NULL)
-		PQclear(res);
 	res = PQexec(db_pg(db),
 	             "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
 	             " SELECT 0, sha256, source, size, data FROM raw_in"
@@ -480,15 +432,10 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	rc = 0;
 out:
 	PQclear(res);
-	if (in_copy) {
-		PQputCopyEnd(db_pg(db), "aborted");
-		while ((res = PQgetResult(db_pg(db))) != NULL)
-			PQclear(res);
-	}
+	copy_abort(&c, "aborted");
 	if (in_tx) {
 		struct err ignore = {0};
 		db_exec(db, "ROLLBACK", &ignore);
 	}
-	buf_free(&b);
 	return rc;
 }
