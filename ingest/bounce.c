@@ -9,6 +9,7 @@
 #include "core/hostmap.h"
 #include "core/provider.h"
 #include "core/replyip.h"
+#include "core/smtp_reply.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "ingest/bounce_int.h"
@@ -538,38 +539,7 @@ void bounce_reply_parse(struct bounce_event *ev, const char *reply, char *enh, s
 	}
 	/* keep "550 5.7.26 text" whole, minus the repeated "550-5.7.26 " of
 	 * the continuation lines an MTA joined with spaces */
-	/* " 550-5.7.26 " and " 550 5.7.26 " (snprintf is too slow per line) */
-	char tok1[32], tok2[32];
-	size_t el = strlen(r.enhanced);
-	tok1[0] = ' ';
-	tok1[1] = (char)('0' + r.code / 100 % 10);
-	tok1[2] = (char)('0' + r.code / 10 % 10);
-	tok1[3] = (char)('0' + r.code % 10);
-	tok1[4] = '-';
-	memcpy(tok1 + 5, r.enhanced, el);
-	tok1[5 + el] = ' ';
-	tok1[6 + el] = '\0';
-	memcpy(tok2, tok1, 7 + el);
-	tok2[4] = ' ';
-	const char *start = reply;
-	while (*start == ' ')
-		start++;
-	size_t prefix = (size_t)(r.text - start);
-	buf_append(out, start, prefix);
-	if (prefix >= 4 && out->data[3] == '-')
-		out->data[3] = ' ';
-	const char *q = r.text;
-	while (*q) {
-		const char *a = r.code ? strstr(q, tok1) : NULL;
-		const char *b = r.code ? strstr(q, tok2) : NULL;
-		const char *hit = a && (!b || a < b) ? a : b;
-		if (!hit) {
-			buf_puts(out, q);
-			break;
-		}
-		buf_append(out, q, (size_t)(hit - q) + 1);
-		q = hit + strlen(a == hit ? tok1 : tok2);
-	}
+	smtp_reply_join(reply, out);
 	ev->text = out->data ? out->data : "";
 }
 
