@@ -100,8 +100,7 @@ int cmd_escalations(int argc, char **argv)
 	}
 	const char *params[2] = {tenant, all ? "true" : "false"};
 	res = db_query(db, sql, 2, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing escalations", &e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing escalations", &e) < 0) {
 		rc = cli_fail(&e);
 		goto out;
 	}

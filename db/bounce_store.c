@@ -368,10 +368,8 @@ int bounce_store_begin(struct bounce_store **out, struct db *db, const char *ten
 		goto out;
 	s->in_tx = true;
 	res = PQexec(db_pg(db), sql_staging);
-	if (db_check(db, res, PGRES_COMMAND_OK, "creating bounce staging tables", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_COMMAND_OK, "creating bounce staging tables", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res = NULL;
 	if (copy_begin(&s->copy, db, "COPY pg_temp.bounce_staging FROM STDIN", "bounce events", 0,
@@ -460,7 +458,7 @@ static int map_tenants(struct bounce_store *s, struct err *e)
 	    db_query(db, "SELECT DISTINCT tdomain FROM pg_temp.bounce_staging", 0, NULL);
 	int rc = -1;
 
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing bounce sender domains", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing bounce sender domains", e) < 0)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *dom = PQgetvalue(res, i, 0);
@@ -477,7 +475,7 @@ static int map_tenants(struct bounce_store *s, struct err *e)
 		             "INSERT INTO pg_temp.bounce_tmap (domain, tenant_id, org_domain)"
 		             " VALUES ($1, $2, $3)",
 		             3, params);
-		if (db_check(db, ins, PGRES_COMMAND_OK, "mapping bounce tenants", e) < 0)
+		if (db_check(db, &ins, PGRES_COMMAND_OK, "mapping bounce tenants", e) < 0)
 			goto out;
 		PQclear(ins);
 	}
@@ -504,7 +502,7 @@ static int recompute(struct bounce_store *s, const char *sql, const char *what, 
 {
 	PGresult *res = db_query(s->db, sql, nparams, params);
 	int rc = -1;
-	if (db_check(s->db, res, PGRES_TUPLES_OK, what, e) < 0)
+	if (db_check(s->db, &res, PGRES_TUPLES_OK, what, e) < 0)
 		return -1;
 	if (PQntuples(res) != 1 || PQnfields(res) != 2 || count_field(res, 0, a) < 0 ||
 	    count_field(res, 1, b) < 0) {
@@ -532,10 +530,8 @@ int bounce_store_commit(struct bounce_store *s, struct bounce_store_stats *st, s
 	if (map_tenants(s, e) < 0)
 		goto out;
 	res = db_query(db, sql_insert, 0, NULL);
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing bounce events", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_COMMAND_OK, "storing bounce events", e) < 0)
 		goto out;
-	}
 	tmp.added = strtoull(PQcmdTuples(res), NULL, 10);
 	tmp.known = s->staged >= tmp.added ? s->staged - tmp.added : 0;
 	PQclear(res);
@@ -554,10 +550,8 @@ int bounce_store_commit(struct bounce_store *s, struct bounce_store_stats *st, s
 		               "SELECT reltuples FROM pg_class"
 		               " WHERE oid = 'dmarcsift.bounces'::regclass",
 		               0, NULL);
-		if (db_check(db, res, PGRES_TUPLES_OK, "reading bounce statistics", e) < 0) {
-			res = NULL;
+		if (db_check(db, &res, PGRES_TUPLES_OK, "reading bounce statistics", e) < 0)
 			goto out;
-		}
 		double known_rows = PQntuples(res) ? strtod(PQgetvalue(res, 0, 0), NULL) : -1;
 		PQclear(res);
 		res = NULL;

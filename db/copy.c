@@ -90,7 +90,7 @@ int copy_begin(struct copy *c, struct db *db, const char *sql, const char *what,
 	buf_init(&c->buf, max_buffered);
 	PGresult *res = PQexec(db_pg(db), sql);
 	snprintf(msg, sizeof msg, "starting COPY of %s", what);
-	if (db_check(db, res, PGRES_COPY_IN, msg, e) < 0)
+	if (db_check(db, &res, PGRES_COPY_IN, msg, e) < 0)
 		return -1;
 	PQclear(res);
 	c->open = true;
@@ -131,15 +131,14 @@ int copy_end(struct copy *c, struct err *e)
 	res = PQgetResult(conn);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		/* Which line and column the server choked on, copied before
-		 * db_check clears the result. */
+		 * db_check releases the result. */
 		const char *where = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
 		char ctx[200] = "";
 		if (where)
 			snprintf(ctx, sizeof ctx, " [%.*s]", (int)strcspn(where, "\n"), where);
 		bool fresh = !err_is_set(e);
 		snprintf(msg, sizeof msg, "loading %s", c->what);
-		db_check(c->db, res, PGRES_COMMAND_OK, msg, e);
-		res = NULL;
+		db_check(c->db, &res, PGRES_COMMAND_OK, msg, e);
 		if (fresh && e) {
 			size_t n = strlen(e->msg);
 			snprintf(e->msg + n, sizeof e->msg - n, "%s", ctx);

@@ -218,10 +218,8 @@ int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *
 	 * else can create objects in. */
 	res = PQexec(db->conn,
 	             "SELECT pg_catalog.set_config('search_path', 'dmarcsift, pg_catalog', false)");
-	if (db_check(db, res, PGRES_TUPLES_OK, "setting search_path", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "setting search_path", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res = NULL;
 	if (migrate && migrate_apply(db, NULL, e) < 0)
@@ -263,8 +261,9 @@ bool db_lost(struct db *db)
 	return PQstatus(c) == CONNECTION_BAD || PQsocket(c) < 0;
 }
 
-int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what, struct err *e)
+int db_check(struct db *db, PGresult **resp, ExecStatusType want, const char *what, struct err *e)
 {
+	PGresult *res = resp ? *resp : NULL;
 	char line[400];
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -314,13 +313,15 @@ int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what
 		memcpy(e->sqlstate, state, strnlen(state, sizeof e->sqlstate - 1));
 out:
 	PQclear(res);
+	if (resp)
+		*resp = NULL;
 	return -1;
 }
 
 int db_exec(struct db *db, const char *sql, struct err *e)
 {
 	PGresult *res = PQexec(db->conn, sql);
-	if (db_check(db, res, PGRES_COMMAND_OK, sql, e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, sql, e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;

@@ -12,7 +12,7 @@ int escalations_claim(struct db *db, const char *tenant, char ***rows, size_t *n
 	*n = 0;
 	const char *params[1] = {tenant};
 	PGresult *res = db_query(db, db_sql("escalations_claim"), 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "claiming new escalations", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "claiming new escalations", e) < 0)
 		return -1;
 	size_t k = (size_t)PQntuples(res);
 	char **out = k ? xcalloc(k, sizeof *out) : NULL;

@@ -80,10 +80,8 @@ int store_raw_put(struct db *db, const char *sha256, const void *data, size_t le
 	    "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
 	    " VALUES (0, $1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
 	    4, NULL, params, lengths, formats, 0);
-	if (db_check(db, res, PGRES_TUPLES_OK, "storing raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		goto out;
-	}
 	if (known)
 		*known = PQntuples(res) == 0;
 	rc = 0;
@@ -112,10 +110,8 @@ int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t
 	                   "SELECT data, size::text, source FROM dmarcsift.raw_messages"
 	                   " WHERE tenant_id = 0 AND sha256 = $1",
 	                   1, NULL, params, NULL, NULL, 1);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading raw message", e) < 0)
 		goto out;
-	}
 	if (PQntuples(res) != 1) {
 		err_stage(e, "store", ERR_INPUT, "no stored message with SHA-256 %s", sha256);
 		goto out;
@@ -164,7 +160,7 @@ int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err 
 	                         "SELECT 1 FROM dmarcsift.raw_messages"
 	                         " WHERE tenant_id = 0 AND sha256 = $1 AND status IN ('ok', 'dsn')",
 	                         1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading raw message status", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading raw message status", e) < 0)
 		return -1;
 	*done = PQntuples(res) > 0;
 	PQclear(res);
@@ -213,7 +209,7 @@ int store_failure_add(struct db *db, const char *sha256, const char *source, con
 	                         tbuf,
 	                         domain && *domain ? domain : NULL};
 	PGresult *res = db_query(db, db_sql("failure_add"), 6, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "recording a failure", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "recording a failure", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -228,7 +224,7 @@ int store_failure_resolve(struct db *db, const char *sha256, struct err *e)
 	                         "UPDATE dmarcsift.failures SET resolved_at = now()"
 	                         " WHERE sha256 = $1 AND resolved_at IS NULL",
 	                         1, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "resolving a failure", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "resolving a failure", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -250,7 +246,7 @@ int store_failures_list(struct db *db, struct store_failure **out, size_t *n, st
 	    " FROM dmarcsift.failures f JOIN dmarcsift.tenants t ON t.tenant_id = f.tenant_id"
 	    " WHERE f.resolved_at IS NULL ORDER BY f.received_at, f.id",
 	    0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing failures", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing failures", e) < 0)
 		return -1;
 	size_t rows = (size_t)PQntuples(res);
 	struct store_failure *f = xcalloc(rows ? rows : 1, sizeof *f);
@@ -301,7 +297,7 @@ int store_raw_mark(struct db *db, const char *sha256, const char *status, struct
 	                         "UPDATE dmarcsift.raw_messages SET status = $2"
 	                         " WHERE tenant_id = 0 AND sha256 = $1",
 	                         2, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "setting raw message status", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "setting raw message status", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -380,10 +376,8 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	res = PQexecParams(
 	    db_pg(db), "SELECT 1 FROM dmarcsift.raw_messages WHERE tenant_id = 0 AND sha256 = $1",
 	    1, NULL, p1, NULL, NULL, 0);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up raw message", e) < 0)
 		goto out;
-	}
 	if (PQntuples(res) > 0) {
 		if (known)
 			*known = true;
@@ -420,10 +414,8 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	             "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
 	             " SELECT 0, sha256, source, size, data FROM raw_in"
 	             " ON CONFLICT DO NOTHING RETURNING 1");
-	if (db_check(db, res, PGRES_TUPLES_OK, "storing raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		goto out;
-	}
 	if (known)
 		*known = PQntuples(res) == 0;
 	if (db_exec(db, "COMMIT", e) < 0)

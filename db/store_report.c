@@ -183,7 +183,7 @@ static const char insert_sql[] =
 static int lock_stored(struct store_tx *tx, const char *const *params, bool *found, struct err *e)
 {
 	PGresult *res = db_query(tx->db, stored_sql, 6, params);
-	if (db_check(tx->db, res, PGRES_TUPLES_OK, "looking up the stored report", e) < 0)
+	if (db_check(tx->db, &res, PGRES_TUPLES_OK, "looking up the stored report", e) < 0)
 		return -1;
 	*found = PQntuples(res) == 1;
 	if (*found) {
@@ -229,7 +229,7 @@ int store_tenant_choose(struct db *db, const char *domain, struct store_pin *pin
 	const char *p[1] = {id};
 	PGresult *res =
 	    db_query(db, "SELECT name FROM dmarcsift.tenants WHERE tenant_id = $1::int", 1, p);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up a tenant", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up a tenant", e) < 0)
 		return -1;
 	snprintf(pin->owner, sizeof pin->owner, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "?");
 	PQclear(res);
@@ -315,10 +315,8 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	 * that vanishes in between (moved to another tenant) means try again. */
 	for (int attempt = 0;; attempt++) {
 		res = db_query(db, insert_sql, N_PARAMS, params);
-		if (db_check(db, res, PGRES_TUPLES_OK, "storing report", e) < 0) {
-			res = NULL;
+		if (db_check(db, &res, PGRES_TUPLES_OK, "storing report", e) < 0)
 			goto out;
-		}
 		if (PQntuples(res) == 1) {
 			snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 0));
 			break;
@@ -415,7 +413,7 @@ static int staged_diff(struct store_tx *tx, int64_t *lacking, int64_t *extra, st
 {
 	const char *params[2] = {tx->tenant, tx->report};
 	PGresult *res = db_query(tx->db, db_sql("report_staged_diff"), 2, params);
-	if (db_check(tx->db, res, PGRES_TUPLES_OK, "comparing the copies of a report", e) < 0)
+	if (db_check(tx->db, &res, PGRES_TUPLES_OK, "comparing the copies of a report", e) < 0)
 		return -1;
 	*lacking = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	*extra = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -454,7 +452,7 @@ static int replace(struct store_tx *tx, struct err *e)
 	                         "DELETE FROM dmarcsift.records WHERE tenant_id = $1"
 	                         " AND report_pk = $2",
 	                         2, key);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "replacing the stored records", e) < 0)
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "replacing the stored records", e) < 0)
 		return -1;
 	PQclear(res);
 	snprintf(records, sizeof records, "%" PRId64, tx->records);
@@ -474,13 +472,13 @@ static int replace(struct store_tx *tx, struct err *e)
 	params[22] = records;
 	params[23] = messages;
 	res = db_query(tx->db, db_sql("report_replace"), 24, params);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "replacing the stored report", e) < 0)
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "replacing the stored report", e) < 0)
 		return -1;
 	PQclear(res);
 	res = db_query(tx->db,
 	               "INSERT INTO dmarcsift.records SELECT * FROM pg_temp.ds_staged_records", 0,
 	               NULL);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "storing the new copy's records", e) < 0)
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "storing the new copy's records", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -534,10 +532,8 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 	               " complaint = coalesce($6, complaint)"
 	               " WHERE tenant_id = $1 AND id = $2",
 	               6, params);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "counting records", e) < 0) {
-		res = NULL;
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "counting records", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res = NULL;
 	if (db_exec(tx->db, "COMMIT", e) < 0)

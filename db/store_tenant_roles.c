@@ -31,7 +31,7 @@ static int run(struct db *db, const char *sql, int np, const char *const *p, con
 	*dba = NULL;
 	*n = 0;
 	PGresult *res = db_query(db, sql, np, p);
-	if (db_check(db, res, PGRES_TUPLES_OK, what, e) < 0) {
+	if (db_check(db, &res, PGRES_TUPLES_OK, what, e) < 0) {
 		/* Our functions raise 22023 for a wrong tenant or role: the
 		 * user's mistake, a usage error. */
 		if (strcmp(e->sqlstate, "22023") == 0)
