@@ -393,10 +393,10 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 	char pattern[PATTERN_MAX];
 
 	if (!status || !v)
-		return err_stage(e, "store", ERR_INTERNAL, "bounce event without %s",
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bounce event without %s",
 		                 v ? "a valid status" : "a verdict");
 	if (!s->copy.open)
-		return err_stage(e, "store", ERR_INTERNAL, "bounce batch is not open");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bounce batch is not open");
 	bnorm_pattern(ev->text, pattern, sizeof pattern);
 	/* The provider map names who receives for the domain / runs the MX;
 	 * failing that, the provider the deciding rule was written for. */
@@ -506,7 +506,7 @@ static int recompute(struct bounce_store *s, const char *sql, const char *what, 
 		return -1;
 	if (PQntuples(res) != 1 || PQnfields(res) != 2 || count_field(res, 0, a) < 0 ||
 	    count_field(res, 1, b) < 0) {
-		err_stage(e, "store", ERR_INTERNAL, "%s: unexpected result", what);
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "%s: unexpected result", what);
 		goto out;
 	}
 	rc = 0;

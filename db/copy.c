@@ -75,7 +75,7 @@ static int failed(struct copy *c, const char *verb, struct err *e)
 	bool lost = db_lost(c->db);
 	const char *msg = PQerrorMessage(db_pg(c->db));
 	int n = (int)strcspn(msg, "\n");
-	return err_stage(e, "store", lost ? ERR_RETRY : ERR_INTERNAL, "%s%s %s: %.*s",
+	return err_stage(e, ERR_STAGE_STORE, lost ? ERR_RETRY : ERR_INTERNAL, "%s%s %s: %.*s",
 	                 lost ? "database unreachable: " : "", verb, c->what, n, msg);
 }
 

@@ -30,7 +30,7 @@ static int run_counts(struct db *db, const char *sql, const char *what, uint64_t
 		return -1;
 	int rc = 0;
 	if (PQntuples(res) != 1 || PQnfields(res) < n) {
-		rc = err_stage(e, "correlate", ERR_INTERNAL, "%s: unexpected result", what);
+		rc = err_stage(e, ERR_STAGE_CORRELATE, ERR_INTERNAL, "%s: unexpected result", what);
 	} else {
 		for (int i = 0; i < n; i++)
 			out[i] = strtoull(PQgetvalue(res, 0, i), NULL, 10);
@@ -162,7 +162,7 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 	return 0;
 out:
 	flags_stats_free(&tmp);
-	err_set_stage_if_empty(e, "correlate");
+	err_set_stage_if_empty(e, ERR_STAGE_CORRELATE);
 	PGresult *res = PQexec(db_pg(db), "ROLLBACK");
 	PQclear(res);
 	return rc;

@@ -58,7 +58,7 @@ static int all_applied(struct db *db, struct err *e)
 			have++;
 			continue;
 		}
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "the database schema is newer than this dmarcsift: migration %s is "
 		          "unknown to it; upgrade dmarcsift",
 		          PQgetvalue(res, i, 0));

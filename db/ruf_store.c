@@ -63,6 +63,6 @@ int ruf_store_add(struct db *db, const struct ruf_report *r, const char *raw_sha
 fail:
 	if (PQstatus(db_pg(db)) == CONNECTION_OK)
 		PQclear(PQexec(db_pg(db), "ROLLBACK"));
-	err_set_stage_if_empty(e, "store");
+	err_set_stage_if_empty(e, ERR_STAGE_STORE);
 	return -1;
 }

@@ -39,7 +39,8 @@ static int check_sha(const char *sha256, struct err *e)
 {
 	if (sha256_ok(sha256))
 		return 0;
-	return err_stage(e, "store", ERR_INPUT, "not a SHA-256 (64 lowercase hex digits): '%.80s'",
+	return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
+	                 "not a SHA-256 (64 lowercase hex digits): '%.80s'",
 	                 sha256 ? sha256 : "(null)");
 }
 
@@ -61,12 +62,12 @@ int store_raw_put(struct db *db, const char *sha256, const void *data, size_t le
 	 * compresses well even at level 1, and this sits on the ingest path. */
 	int zr = compress2(z, &zlen, data, (uLong)len, Z_BEST_SPEED);
 	if (zr != Z_OK) {
-		err_stage(e, "store", ERR_INTERNAL, "compressing %zu raw bytes failed (zlib %d)",
-		          len, zr);
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		          "compressing %zu raw bytes failed (zlib %d)", len, zr);
 		goto out;
 	}
 	if (zlen > RAW_MAX_COMPRESSED) {
-		err_stage(e, "store", ERR_INPUT,
+		err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		          "raw message too large to store: %zu bytes (%lu compressed)", len,
 		          (unsigned long)zlen);
 		goto out;
@@ -113,13 +114,15 @@ int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t
 	if (db_check(db, &res, PGRES_TUPLES_OK, "reading raw message", e) < 0)
 		goto out;
 	if (PQntuples(res) != 1) {
-		err_stage(e, "store", ERR_INPUT, "no stored message with SHA-256 %s", sha256);
+		err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "no stored message with SHA-256 %s",
+		          sha256);
 		goto out;
 	}
 	char *end = NULL;
 	unsigned long long size = strtoull(PQgetvalue(res, 0, 1), &end, 10);
 	if (!end || *end != '\0' || size > SIZE_MAX - 1) {
-		err_stage(e, "store", ERR_INTERNAL, "raw message %s has a bad size", sha256);
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "raw message %s has a bad size",
+		          sha256);
 		goto out;
 	}
 	buf = xmalloc((size_t)size + 1);
@@ -127,7 +130,7 @@ int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t
 	int zr = uncompress(buf, &dlen, (const Bytef *)PQgetvalue(res, 0, 0),
 	                    (uLong)PQgetlength(res, 0, 0));
 	if (zr != Z_OK || dlen != size) {
-		err_stage(e, "store", ERR_INTERNAL,
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
 		          "raw message %s is corrupt (zlib %d, %lu of %llu bytes)", sha256, zr,
 		          (unsigned long)dlen, size);
 		goto out;
@@ -288,8 +291,8 @@ int store_raw_mark(struct db *db, const char *sha256, const char *status, struct
 	for (const char *const *s = statuses; *s && status; s++)
 		known = known || strcmp(*s, status) == 0;
 	if (!known)
-		return err_stage(e, "store", ERR_INTERNAL, "unknown raw message status '%s'",
-		                 status ? status : "(null)");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "unknown raw message status '%s'", status ? status : "(null)");
 	if (check_sha(sha256, e) < 0)
 		return -1;
 	const char *params[2] = {sha256, status};
@@ -312,7 +315,7 @@ static int stream_file(struct copy *c, int fd, struct err *e)
 	z_stream zs;
 	memset(&zs, 0, sizeof zs);
 	if (deflateInit(&zs, Z_BEST_SPEED) != Z_OK)
-		return err_stage(e, "store", ERR_INTERNAL, "zlib deflateInit failed");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "zlib deflateInit failed");
 	int rc = -1, flush = Z_NO_FLUSH;
 	off_t off = 0;
 	uint64_t zbytes = 0;
@@ -324,7 +327,8 @@ static int stream_file(struct copy *c, int fd, struct err *e)
 			n = pread(fd, in, sizeof in, off);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
-			err_stage(e, "store", ERR_INTERNAL, "reading input: %s", strerror(errno));
+			err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "reading input: %s",
+			          strerror(errno));
 			goto out;
 		}
 		off += n;
@@ -346,7 +350,7 @@ static int stream_file(struct copy *c, int fd, struct err *e)
 		} while (zs.avail_out == 0);
 		/* The hex literal of one COPY field must stay under PostgreSQL's 1 GB. */
 		if (zbytes > RAW_MAX_COMPRESSED / 2) {
-			err_stage(e, "store", ERR_INPUT,
+			err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 			          "raw input too large to store: over %zu bytes compressed",
 			          RAW_MAX_COMPRESSED / 2);
 			goto out;

@@ -235,7 +235,7 @@ int store_tenant_choose(struct db *db, const char *domain, struct store_pin *pin
 	PQclear(res);
 	pin->mismatch = true;
 	if (pin->strict)
-		return err_stage(e, "store", ERR_INPUT,
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		                 "report for %s delivered pinned to tenant %s, but tenant %s owns "
 		                 "that domain ([tenants] pinned = strict)",
 		                 domain, pin->tenant, pin->owner);
@@ -256,7 +256,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 
 	*out = NULL;
 	if (!r->policy.domain || !*r->policy.domain) {
-		err_stage(e, "store", ERR_INPUT, "report has no policy domain");
+		err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "report has no policy domain");
 		goto out;
 	}
 	/* The tenant is chosen inside the report's transaction, under a lock
@@ -331,7 +331,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 			break;
 		}
 		if (attempt == 3) {
-			err_stage(e, "store", ERR_RETRY,
+			err_stage(e, ERR_STAGE_STORE, ERR_RETRY,
 			          "the stored copy of this report keeps changing under us");
 			goto out;
 		}
@@ -364,21 +364,22 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	int64_t sum;
 
 	if (!tx->copy.open)
-		return err_stage(e, "store", ERR_INTERNAL, "store_report_record outside COPY");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "store_report_record outside COPY");
 	if (!rec->source_ip || !*rec->source_ip)
-		return err_stage(e, "store", ERR_INPUT, "record %" PRId64 ": no source_ip",
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "record %" PRId64 ": no source_ip",
 		                 tx->seq + 1);
 	if (rec->count < 0)
-		return err_stage(e, "store", ERR_INPUT,
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		                 "record %" PRId64 ": negative count %" PRId64, tx->seq + 1,
 		                 rec->count);
 	if (__builtin_add_overflow(tx->messages, rec->count, &sum))
-		return err_stage(e, "store", ERR_INPUT,
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		                 "record %" PRId64 ": the message counts of the report overflow"
 		                 " (count %" PRId64 ")",
 		                 tx->seq + 1, rec->count);
 	if (tx->seq > INT32_MAX)
-		return err_stage(e, "store", ERR_INPUT, "too many records in one report");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "too many records in one report");
 
 	size_t start = b->len;
 	snprintf(num, sizeof num, "%" PRId64 "\t", tx->seq);
@@ -398,7 +399,7 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	      copy_field(b, rec->extra_json) < 0 || buf_putc(b, '\n') < 0;
 	if (bad) {
 		b->len = start;
-		return err_stage(e, "store", ERR_INPUT, "record %" PRId64 " is too large",
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "record %" PRId64 " is too large",
 		                 tx->seq + 1);
 	}
 	tx->seq++;
@@ -505,7 +506,7 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 			goto out;
 		if (outcome == STORE_CONFLICT) {
 			err_stage(
-			    e, "store", ERR_INPUT,
+			    e, ERR_STAGE_STORE, ERR_INPUT,
 			    "conflicting copies of report '%s' from '%s' for %s: stored from raw"
 			    " message %s, this copy (raw message %s, %" PRId64
 			    " records) differs; the first is kept",

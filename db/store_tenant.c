@@ -59,7 +59,7 @@ static int parse_id(const char *s, int *out, struct err *e)
 	char *end = NULL;
 	long v = strtol(s, &end, 10);
 	if (!end || *end || v < 0 || v > 0x7fffffffL)
-		return err_stage(e, "store", ERR_INTERNAL, "bad tenant id '%s'", s);
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bad tenant id '%s'", s);
 	*out = (int)v;
 	return 0;
 }
@@ -75,7 +75,7 @@ int store_tenant_id(struct db *db, const char *name, int *tenant_id, struct err 
 		return -1;
 	int rc = -1;
 	if (PQntuples(res) != 1)
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "unknown tenant '%s' (see 'dmarcsift tenant list')", name);
 	else
 		rc = parse_id(PQgetvalue(res, 0, 0), tenant_id, e);
@@ -124,19 +124,19 @@ static char *tenant_name(const char *name, struct err *e)
 		n--;
 	}
 	if (n == 0 || n > 100) {
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "a tenant name must be 1 to 100 printable characters");
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f) {
-			err_stage(e, "store", ERR_CONFIG,
+			err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 			          "a tenant name must be 1 to 100 printable characters");
 			return NULL;
 		}
 	}
 	if (n == strlen(UNASSIGNED) && strncasecmp(s, UNASSIGNED, n) == 0) {
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "'" UNASSIGNED
 		          "' is reserved: the built-in tenant of data no tenant owns");
 		return NULL;
@@ -197,8 +197,9 @@ static int add_domain(struct db *db, int tid, const char *domain, struct err *e)
 		goto out;
 	if (PQntuples(res) > 0) {
 		if (strtol(PQgetvalue(res, 0, 0), NULL, 10) != tid) {
-			err_stage(e, "store", ERR_CONFIG, "domain %s already belongs to tenant %s",
-			          dom, PQgetvalue(res, 0, 1));
+			err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
+			          "domain %s already belongs to tenant %s", dom,
+			          PQgetvalue(res, 0, 1));
 			goto out;
 		}
 		rc = 0; /* already ours */
@@ -427,7 +428,8 @@ int store_tenant_domain_remove(struct db *db, const char *name, const char *doma
 		                            2, p, "removing a domain", &rows, e),
 		                e);
 	if (rc == 0 && rows == 0)
-		rc = err_stage(e, "store", ERR_CONFIG, "tenant %s does not own %s", name, dom);
+		rc = err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "tenant %s does not own %s", name,
+		               dom);
 	free(dom);
 	return rc;
 }
@@ -440,7 +442,7 @@ int store_tenant_rename(struct db *db, const char *from, const char *to, struct 
 		return -1;
 	int rc = store_tenant_id(db, from, &tid, e);
 	if (rc == 0 && tid == 0)
-		rc = err_stage(e, "store", ERR_CONFIG,
+		rc = err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		               "the built-in tenant '" UNASSIGNED "' cannot be renamed");
 	if (rc == 0) {
 		char tbuf[16];
@@ -574,7 +576,7 @@ static int import_locked(struct db *db, const char *const *tenants, const char *
 		if (!nm || tenant_get(db, nm, true, &tid, e) < 0 ||
 		    add_domain(db, tid, domains[i], e) < 0) {
 			free(nm);
-			err_set_stage_if_empty(e, "store");
+			err_set_stage_if_empty(e, ERR_STAGE_STORE);
 			/* Say which line; the message names the problem already. */
 			char msg[sizeof e->msg + 64];
 			snprintf(msg, sizeof msg, "entry %zu: %s", i + 1, e->msg);

@@ -17,10 +17,11 @@ static int role_ok(const char *role, struct err *e)
 {
 	size_t n = role ? strlen(role) : 0;
 	if (n == 0 || n > 63)
-		return err_stage(e, "store", ERR_CONFIG, "a role name must be 1 to 63 bytes");
+		return err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
+		                 "a role name must be 1 to 63 bytes");
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)role[i] < ' ' || role[i] == 0x7f)
-			return err_stage(e, "store", ERR_CONFIG,
+			return err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 			                 "a role name must not hold control characters");
 	return 0;
 }

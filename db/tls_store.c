@@ -140,6 +140,6 @@ fail:
 	if (PQstatus(db_pg(db)) == CONNECTION_OK)
 		PQclear(PQexec(db_pg(db), "ROLLBACK"));
 	*stored = *duplicates = 0;
-	err_set_stage_if_empty(e, "store");
+	err_set_stage_if_empty(e, ERR_STAGE_STORE);
 	return -1;
 }

@@ -198,7 +198,8 @@ static int start(struct bounce_parser *p, struct err *e)
 {
 	p->ops = ops_for(p->fmt);
 	if (!p->ops)
-		return err_stage(e, "bounce", ERR_INTERNAL, "no parser for format %d", p->fmt);
+		return err_stage(e, ERR_STAGE_BOUNCE, ERR_INTERNAL, "no parser for format %d",
+		                 p->fmt);
 	p->st.format = p->fmt;
 	p->started = true;
 	return p->ops->init ? p->ops->init(p) : 0;
@@ -252,7 +253,8 @@ int bounce_parser_feed(struct bounce_parser *p, const char *data, size_t len, st
 {
 	if (!p->started && p->fmt == BOUNCE_FMT_AUTO) {
 		if (buf_append(&p->bytes, data, len) < 0)
-			return err_stage(e, "bounce", ERR_INPUT, "input too large to detect");
+			return err_stage(e, ERR_STAGE_BOUNCE, ERR_INPUT,
+			                 "input too large to detect");
 		if (p->bytes.len < DETECT_BYTES)
 			return 0;
 		p->fmt = bounce_detect(p->bytes.data, p->bytes.len);
