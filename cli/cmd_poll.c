@@ -54,6 +54,7 @@ static void on_signal(int sig)
 
 struct mb_run {
 	const struct config_mailbox *mb;
+	struct ruf_options ruf;
 	const struct hostmap *hosts; /* [mta-hosts], for DSNs */
 	struct db *db;
 	struct pipeline *pipe;
@@ -415,8 +416,10 @@ static int poll_one(struct mb_run *r)
 		return 0;
 	}
 	int rc = 0;
-	struct pipeline_opts po = {
-	    .tenant_override = mb->tenant, .pinned_strict = r->pinned_strict, .hosts = r->hosts};
+	struct pipeline_opts po = {.tenant_override = mb->tenant,
+	                           .pinned_strict = r->pinned_strict,
+	                           .ruf = r->ruf,
+	                           .hosts = r->hosts};
 	if (mailbox_state_tenant(r->db, mb->tenant, &r->tenant_id, &r->mailbox_err) != 0) {
 		if (r->mailbox_err.kind == ERR_RETRY) {
 			r->fatal = r->mailbox_err;
@@ -458,9 +461,20 @@ static void print_line(const struct mb_run *r)
 	const struct pipeline_stats *st = r->pipe ? pipeline_stats(r->pipe) : NULL;
 	printf("mailbox %s: %" PRIu64 " fetched, %" PRIu64 " reports ingested (%" PRIu64
 	       " records), %" PRIu64 " duplicates, %" PRIu64 " quarantined, %" PRIu64
-	       " DSN to the bounce store, %" PRIu64 " moved",
+	       " to the bounce store, %" PRIu64 " moved",
 	       mb->name, r->fetched, st ? st->reports : 0, st ? st->records : 0, r->duplicates,
 	       r->quarantined, r->dsn, r->moved);
+	/* the other kinds a rua=/ruf= mailbox receives, when there were any */
+	if (st && st->tls_reports)
+		printf(", %" PRIu64 " TLS reports", st->tls_reports);
+	if (st && st->failure_reports)
+		printf(", %" PRIu64 " failure reports", st->failure_reports);
+	if (st && st->complaints)
+		printf(", %" PRIu64 " ARF complaints", st->complaints);
+	if (st && st->auto_replies)
+		printf(", %" PRIu64 " auto-replies", st->auto_replies);
+	if (st && st->other)
+		printf(", %" PRIu64 " other messages", st->other);
 	if (r->move_failed)
 		printf(", %" PRIu64 " not moved", r->move_failed);
 	if (r->skipped)
@@ -491,6 +505,12 @@ static json_object *json_line(const struct mb_run *r)
 	ADD("duplicates", r->duplicates);
 	ADD("quarantined", r->quarantined);
 	ADD("dsn", r->dsn);
+	ADD("bounces", st ? st->dsn : 0);
+	ADD("tls_reports", st ? st->tls_reports : 0);
+	ADD("failure_reports", st ? st->failure_reports : 0);
+	ADD("complaints", st ? st->complaints : 0);
+	ADD("auto_replies", st ? st->auto_replies : 0);
+	ADD("other", st ? st->other : 0);
 	ADD("moved", r->moved);
 	ADD("not_moved", r->move_failed);
 	ADD("skipped", r->skipped);
@@ -513,6 +533,7 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 		struct mb_run r = {.mb = mb,
 		                   .db = db,
 		                   .pinned_strict = cfg->pinned_strict,
+		                   .ruf = cfg->ruf,
 		                   .hosts = cfg->mta_hosts};
 		int rc = poll_one(&r);
 		if (json)

@@ -89,6 +89,12 @@ int cmd_reprocess(int argc, char **argv)
 	struct pipeline *p = NULL;
 	struct pipeline_opts po = {
 	    .tenant_override = tenant, .reprocess = true, .pinned_strict = cli_pinned_strict()};
+	rc = cli_ruf_options(NULL, &po.ruf); /* the [ruf] section of the usual file */
+	if (rc != 0) {
+		db_close(db);
+		free(shas);
+		return rc;
+	}
 	pipeline_new(&p, db, &po);
 	if (all) {
 		struct store_failure *f = NULL;

@@ -50,8 +50,10 @@ static void print_dba(char **dba, size_t n)
 static void print_adopted(const struct store_adopted *a)
 {
 	printf("adopted from 'unassigned': %lld report(s), %lld bounce(s), %lld suppression(s), "
-	       "%lld escalation(s), %lld quarantined input(s), %lld flag(s)\n",
-	       a->reports, a->bounces, a->suppressions, a->escalations, a->failures, a->flags);
+	       "%lld escalation(s), %lld quarantined input(s), %lld flag(s), %lld TLS report(s), "
+	       "%lld failure report(s)\n",
+	       a->reports, a->bounces, a->suppressions, a->escalations, a->failures, a->flags,
+	       a->tls_reports, a->failure_reports);
 }
 
 static int grant_revoke(struct db *db, bool grant, const char *tenant, const char *role, bool login)

@@ -96,6 +96,32 @@ int cli_connect(const char *db_opt, struct db **out)
 	return rc;
 }
 
+int cli_ruf_options(const char *cli_path, struct ruf_options *out)
+{
+	struct err e = {0};
+	char *path = NULL;
+	struct config *cfg = NULL;
+	int rc = 0;
+	memset(out, 0, sizeof *out);
+	if (config_find(cli_path ? cli_path : config_opt, &path, &e) != 0 ||
+	    config_load(&cfg, path, &e) != 0) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	if (!config_ok(cfg)) {
+		for (size_t i = 0; i < cfg->n_errors; i++)
+			fprintf(stderr, "%s\n", cfg->errors[i]);
+		fprintf(stderr, "dmarcsift: the configuration has errors (see above)\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	*out = cfg->ruf;
+out:
+	config_free(cfg);
+	free(path);
+	return rc;
+}
+
 int cli_is_help(const char *s)
 {
 	return s && (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0);

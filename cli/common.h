@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 struct db;
+struct ruf_options;
 
 /* The configuration file that decides the database when neither --db nor
  * DMARCSIFT_DB does: a command's --config PATH (NULL: the usual places). */
@@ -32,6 +33,12 @@ int cli_connect(const char *db_opt, struct db **out);
 int cli_check_tenant(struct db *db, const char *name);
 /* [tenants] pinned = strict in the configuration file, if one is readable. */
 bool cli_pinned_strict(void);
+/* The [ruf] options of the config file (cli_path, else the one
+ * cli_set_config_path gave, else the usual
+ * places; none: the defaults, nothing kept beyond the headers). Returns 0, or
+ * an exit code after printing the file's errors: a failure report must not be
+ * stored unredacted because a typo elsewhere hid `redact = true`. */
+int cli_ruf_options(const char *cli_path, struct ruf_options *out);
 /* Prints "dmarcsift: error: ..." and returns the exit code for the error. */
 int cli_fail(const struct err *e);
 /* True when s is "--help" or "-h". */

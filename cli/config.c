@@ -49,6 +49,7 @@ struct parse {
 		SEC_SOURCES,
 		SEC_SMTP,
 		SEC_NOTIFY,
+		SEC_RUF,
 		SEC_CORRELATE,
 		SEC_BLOCKLISTS,
 		SEC_MTA_HOSTS,
@@ -129,7 +130,7 @@ static void close_pending(struct parse *ps)
 	if (strncmp(ps->pending_raw, "mailbox", 7) == 0 ||
 	    strcmp(ps->pending_raw, "database") == 0 || strcmp(ps->pending_raw, "dns") == 0 ||
 	    strcmp(ps->pending_raw, "sources") == 0 || strcmp(ps->pending_raw, "smtp") == 0 ||
-	    strcmp(ps->pending_raw, "notify") == 0)
+	    strcmp(ps->pending_raw, "notify") == 0 || strcmp(ps->pending_raw, "ruf") == 0)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
 	else if (strcmp(ps->pending_raw, "correlate") == 0 ||
 	         strcmp(ps->pending_raw, "blocklists") == 0 ||
@@ -139,7 +140,8 @@ static void close_pending(struct parse *ps)
 		problem(
 		    ps, ps->pending_line,
 		    "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
-		    "[dns], [sources], [smtp], [notify], [correlate], [blocklists] or [mta-hosts])",
+		    "[dns], [sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts] "
+		    "or [ruf])",
 		    ps->pending_raw);
 }
 
@@ -249,6 +251,10 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->sec = SEC_TENANTS;
 		return;
 	}
+	if (strcmp(section, "ruf") == 0) {
+		ps->sec = SEC_RUF;
+		return;
+	}
 	if (strcmp(section, "smtp") == 0 || strcmp(section, "notify") == 0) {
 		ps->sec = section[0] == 's' ? SEC_SMTP : SEC_NOTIFY;
 		return;
@@ -303,7 +309,7 @@ static void begin_section(struct parse *ps, const char *section)
 	ps->sec = SEC_UNKNOWN;
 	problem(ps, line,
 	        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], [dns], "
-	        "[sources], [smtp], [notify], [correlate], [blocklists] or [mta-hosts])",
+	        "[sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts] or [ruf])",
 	        section);
 }
 
@@ -788,6 +794,18 @@ static int handler(void *user, const char *section, const char *name, const char
 	case SEC_NOTIFY:
 		notify_key(ps, name, value);
 		break;
+	case SEC_RUF: {
+		/* Failure reports carry other people's mail: what to keep of it. */
+		bool *slot = strcmp(name, "keep_body") == 0 ? &ps->cfg->ruf.keep_body
+		             : strcmp(name, "redact") == 0  ? &ps->cfg->ruf.redact
+		                                            : NULL;
+		if (!slot)
+			problem(ps, ps->line,
+			        "unknown key '%s' in [ruf] (known: keep_body, redact)", name);
+		else if (parse_bool(value, slot) != 0)
+			problem(ps, ps->line, "'%s' must be true or false, not '%s'", name, value);
+		break;
+	}
 	case SEC_CORRELATE:
 		correlate_key(ps, name, value);
 		break;

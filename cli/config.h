@@ -23,6 +23,7 @@
 
 #include "app/correlate.h"
 #include "core/err.h"
+#include "ingest/ruf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -107,6 +108,7 @@ struct config {
 	 * --tenant delivers for a domain another tenant owns (default: store it
 	 * under that owner and warn). */
 	bool pinned_strict;
+	struct ruf_options ruf; /* [ruf] keep_body, redact (both false by default) */
 	struct config_mailbox *mailboxes;
 	size_t n_mailboxes;
 	struct correlate_settings correlate; /* defaults unless [correlate] says */

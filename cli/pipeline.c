@@ -1,14 +1,18 @@
 #include "cli/pipeline.h"
 
+#include "app/tls_ingest.h"
 #include "core/bclass.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "db/bounce_store.h"
 #include "db/db.h"
+#include "db/ruf_store.h"
 #include "db/store.h"
 #include "ingest/aggr.h"
 #include "ingest/bounce.h"
 #include "ingest/mime.h"
+#include "ingest/route.h"
+#include "ingest/ruf.h"
 #include "ingest/unpack.h"
 
 #include <errno.h>
@@ -55,6 +59,7 @@ struct input_run {
 	const char *sha256;
 	const char *source;
 	uint64_t reports, records, messages, duplicates, replaced, recovered, skipped;
+	uint64_t tls_reports, failure_reports;
 	uint64_t parts_failed;
 	struct err first_failure;
 };
@@ -161,13 +166,71 @@ out:
 	return rc;
 }
 
-/* A part: strict parse; on an XML error, one more try in recover mode. */
+static int open_part(struct unpack **u, const struct pipeline *p, const struct part_bytes *pb,
+                     struct err *e)
+{
+	return pb->fd >= 0 ? unpack_open_fd(u, pb->fd, &p->ulim, e)
+	                   : unpack_open(u, pb->data, pb->len, &p->ulim, e);
+}
+
+/* The pin of this run (mailbox or --tenant), NULL when there is none. */
+static struct store_pin *pin_of(const struct pipeline *p, struct store_pin *pin)
+{
+	memset(pin, 0, sizeof *pin);
+	pin->tenant = p->opts.tenant_override;
+	pin->strict = p->opts.pinned_strict;
+	return pin->tenant ? pin : NULL;
+}
+
+/* A TLS or failure report the pin contradicted: counted and, when it was
+ * stored under the owner, said (as for aggregate reports, on_header). */
+static void pin_checked(struct input_run *in, const struct store_pin *pin, const char *what,
+                        bool stored)
+{
+	if (!pin->mismatch)
+		return;
+	in->p->st.mismatched++;
+	if (stored)
+		log_warn("%s for a domain of tenant %s: pinned to tenant %s; stored under %s", what,
+		         pin->owner, pin->tenant, pin->owner);
+}
+
+/* An SMTP TLS report (JSON, plain or gzip): parsed and stored whole. */
+static int process_tls(struct input_run *in, struct unpack *u, struct err *e)
+{
+	struct tls_ingest_result res;
+	struct store_pin pin;
+	int rc = tls_ingest(in->p->db, u, in->sha256, pin_of(in->p, &pin), &res, e);
+	pin_checked(in, &pin, "TLS report", rc == 0);
+	if (rc != 0)
+		return -1;
+	if (res.recovered)
+		log_info("%s: kept a TLS report with deviations: %s", in->source, res.complaint);
+	in->tls_reports += res.stored;
+	in->duplicates += res.duplicates;
+	in->recovered += res.recovered && res.stored ? 1 : 0;
+	return 0;
+}
+
+/* A part: what the unpacked document is decides its reader. An aggregate
+ * report gets a strict parse and, on an XML error, one more try in recover
+ * mode. */
 static int process_part(struct input_run *in, const struct part_bytes *pb, struct err *e)
 {
 	struct aggr_result res;
 	struct err strict = {0};
 	enum store_outcome how = STORE_DUPLICATE;
 	bool recovered_mode = false;
+	struct unpack *u = NULL;
+
+	if (open_part(&u, in->p, pb, e) != 0)
+		return -1;
+	if (unpack_document(u) == UNPACK_JSON) {
+		int rc = process_tls(in, u, e);
+		unpack_free(u);
+		return rc;
+	}
+	unpack_free(u);
 
 	if (parse_once(in, pb, false, NULL, &res, &how, &strict) == 0)
 		goto ok;
@@ -307,7 +370,6 @@ static int ingest_dsn(struct pipeline *p, const void *data, size_t len, struct e
 		goto out;
 	}
 	run.store = NULL;
-	p->st.dsn++;
 	p->st.bounce_events += bst.added;
 	rc = 0;
 out:
@@ -315,6 +377,28 @@ out:
 		bounce_store_abort(run.store);
 	bounce_parser_free(bp);
 	err_set_stage_if_empty(perr, "store");
+	return rc;
+}
+
+/* A DMARC failure report: parsed (headers only unless keep_body) and stored
+ * in the tenant of its reported domain. */
+static int ingest_ruf(struct input_run *in, const void *data, size_t len, struct err *perr)
+{
+	struct ruf_report *r = NULL;
+	bool dup = false;
+	if (ruf_parse(data, len, &in->p->opts.ruf, &r, perr) != 0)
+		return -1;
+	struct store_pin pin;
+	int rc = ruf_store_add(in->p->db, r, in->sha256, pin_of(in->p, &pin), &dup, perr);
+	pin_checked(in, &pin, "failure report", rc == 0);
+	if (rc == 0) {
+		if (r->recovered)
+			log_info("%s: kept a failure report with deviations: %s", in->source,
+			         r->complaint);
+		in->failure_reports += dup ? 0 : 1;
+		in->duplicates += dup ? 1 : 0;
+	}
+	ruf_free(r);
 	return rc;
 }
 
@@ -356,6 +440,8 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 	p->st.replaced += in->replaced;
 	p->st.recovered += in->recovered;
 	p->st.records_skipped += in->skipped;
+	p->st.tls_reports += in->tls_reports;
+	p->st.failure_reports += in->failure_reports;
 	if (perr->kind != ERR_NONE) {
 		if (quarantine(p, in->sha256, in->source, perr, e) != 0)
 			return -1;
@@ -365,8 +451,10 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 	if (store_raw_done(p->db, in->sha256, e) != 0 ||
 	    store_failure_resolve(p->db, in->sha256, e) != 0)
 		return -1;
-	*outcome = in->reports == 0 && in->replaced == 0 && in->duplicates > 0 ? PIPE_DUPLICATE
-	                                                                       : PIPE_INGESTED;
+	*outcome = in->reports + in->replaced + in->tls_reports + in->failure_reports == 0 &&
+	                   in->duplicates > 0
+	               ? PIPE_DUPLICATE
+	               : PIPE_INGESTED;
 	return 0;
 }
 
@@ -394,27 +482,41 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 	if (len == 0) {
 		err_stage(&perr, "unpack", ERR_INPUT, "empty input (0 bytes)");
 	} else if (mime_looks_like_message(data, len)) {
-		switch (mime_classify(data, len)) {
-		case MIME_DSN:
+		enum route_kind kind = route_message(data, len);
+		switch (kind) {
+		case ROUTE_BOUNCE:
+		case ROUTE_COMPLAINT:
+		case ROUTE_AUTO_REPLY:
+			/* The bounce store's: its reader, the one that recognised
+			 * them, classifies what they are. */
 			if (ingest_dsn(p, data, len, &perr) == 0) {
 				if (store_raw_mark(p->db, sha, "dsn", e) != 0 ||
 				    store_failure_resolve(p->db, sha, e) != 0)
 					return -1;
+				p->st.dsn += kind == ROUTE_BOUNCE;
+				p->st.complaints += kind == ROUTE_COMPLAINT;
+				p->st.auto_replies += kind == ROUTE_AUTO_REPLY;
 				*outcome = PIPE_DSN;
 				return 0;
 			}
+			if (kind != ROUTE_BOUNCE && perr.kind == ERR_INPUT) {
+				char msg[sizeof perr.msg + 64];
+				snprintf(msg, sizeof msg, "%s: %s", route_kind_name(kind),
+				         perr.msg);
+				snprintf(perr.msg, sizeof perr.msg, "%.*s",
+				         (int)sizeof perr.msg - 1, msg);
+			}
 			break;
-		case MIME_FAILURE_REPORT:
-			err_stage(
-			    &perr, "mime", ERR_INPUT,
-			    "not a report: a failure (forensic) report, not an aggregate one");
+		case ROUTE_FAILURE:
+			ingest_ruf(&in, data, len, &perr);
 			break;
-		case MIME_OTHER:
-		case MIME_AGGREGATE: {
+		case ROUTE_OTHER:
+		case ROUTE_REPORTS: {
 			size_t nparts = 0;
 			if (mime_extract(data, len, on_mime_part, &in, &nparts, &perr) == 0 &&
 			    in.parts_failed > 0)
 				perr = in.first_failure;
+			p->st.other += kind == ROUTE_OTHER && perr.kind == ERR_INPUT;
 			break;
 		}
 		}

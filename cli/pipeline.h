@@ -2,8 +2,12 @@
  * pipeline: one input's way from raw bytes to committed rows.
  *
  *   raw bytes -> store_raw_put (kept before anything is parsed)
- *             -> message? mime_classify / mime_extract : the bytes themselves
- *             -> unpack -> aggr_parse -> store_report_* (one transaction each)
+ *             -> message? route_message: bounce (DSN, notice, SES), ARF
+ *                complaint, auto-reply -> the bounce store; failure report ->
+ *                ruf_parse -> ruf_store_add; other -> quarantined;
+ *                report attachments -> mime_extract : the bytes themselves
+ *             -> unpack -> XML: aggr_parse -> store_report_* (one transaction
+ *                each); JSON: tls_ingest (SMTP TLS report)
  *             -> on failure: store_failure_add(stage, reason), carry on
  *
  * pipeline_ingest returns 0 when the input was dealt with — ingested,
@@ -16,6 +20,7 @@
 #define DS_CLI_PIPELINE_H
 
 #include "core/err.h"
+#include "ingest/ruf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,7 +34,7 @@ enum pipeline_outcome {
 	PIPE_INGESTED = 0, /* at least one report stored, or all parts duplicates */
 	PIPE_DUPLICATE,    /* every report in it was known already */
 	PIPE_QUARANTINED,  /* kept raw, listed by `dmarcsift failures` */
-	PIPE_DSN,          /* a delivery-status notification: its events went to the
+	PIPE_DSN,          /* a bounce, ARF complaint or auto-reply: its events went to the
 	                      bounce store (`dmarcsift bounces`, suppressions) */
 };
 
@@ -37,6 +42,7 @@ struct pipeline_opts {
 	const char *tenant_override; /* every report goes to this tenant */
 	bool reprocess;              /* retry even bytes that were seen before */
 	bool pinned_strict;          /* quarantine reports the pin contradicts */
+	struct ruf_options ruf;      /* [ruf] keep_body, redact */
 	const struct hostmap *hosts; /* our MTA hosts, for DSNs' sending IP (NULL: none) */
 };
 
@@ -50,7 +56,12 @@ struct pipeline_stats {
 	uint64_t quarantined;
 	uint64_t recovered;       /* reports stored with a complaint (v_reports.complaint) */
 	uint64_t records_skipped; /* records without a usable source_ip or count */
-	uint64_t dsn;             /* DSN messages stored as bounce events */
+	uint64_t tls_reports;     /* SMTP TLS reports stored (one per policy domain) */
+	uint64_t failure_reports; /* DMARC failure reports (RUF) stored */
+	uint64_t complaints;      /* ARF complaints handed to the bounce store */
+	uint64_t auto_replies;    /* auto-replies handed to the bounce store */
+	uint64_t other;           /* messages that were none of the kinds we read */
+	uint64_t dsn;             /* bounces (DSN, notice, SES) stored as bounce events */
 	uint64_t bounce_events;   /* new bounce events from those DSNs */
 	uint64_t mismatched;      /* reports whose domain another tenant than the pinned
 	                             one owns (stored under the owner, or quarantined) */

@@ -1,5 +1,7 @@
 #include "core/bnorm.h"
 
+#include "core/utf8.h"
+
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <string.h>
@@ -101,18 +103,6 @@ static void emit_token(struct out *o, const char *s, size_t n)
 	}
 }
 
-/* Bytes of the UTF-8 sequence starting with `c` (1 for anything odd). */
-static size_t seq_len(unsigned char c)
-{
-	if (c >= 0xf0 && c <= 0xf4)
-		return 4;
-	if (c >= 0xe0)
-		return c <= 0xef ? 3 : 1;
-	if (c >= 0xc2)
-		return 2;
-	return 1;
-}
-
 static void emit_chunk(struct out *o, const char *s, size_t n)
 {
 	/* Trailing sentence punctuation is not part of an address. */
@@ -138,14 +128,11 @@ static void emit_chunk(struct out *o, const char *s, size_t n)
 			} else {
 				/* A whole character, or one stray byte: never
 				 * swallow the ASCII after a broken lead byte. */
-				size_t k = c < 0x80 ? 1 : seq_len(c);
-				if (k > n - i)
+				int k = utf8_len((const unsigned char *)s + i, n - i);
+				if (k <= 0)
 					k = 1;
-				for (size_t m = 1; m < k; m++)
-					if (((unsigned char)s[i + m] & 0xc0) != 0x80)
-						k = 1;
-				emit(o, s + i, k);
-				i += k;
+				emit(o, s + i, (size_t)k);
+				i += (size_t)k;
 			}
 		}
 		return;

@@ -11,6 +11,7 @@
 #include "core/bnorm.h"
 #include "core/buf.h"
 #include "core/provider.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "db/store.h"
@@ -277,40 +278,6 @@ static const char sql_escalate[] =
     "  WHERE p.status IS DISTINCT FROM 'open'),"
     " (SELECT count(*) FROM closed)";
 
-/* Length of the well-formed UTF-8 sequence at p (as PostgreSQL checks it:
- * no overlongs, surrogates or code points past U+10FFFF), 0 if none. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* One COPY text-format field: NULL as \N, backslash escapes, invalid UTF-8
  * replaced by U+FFFD, at most `max` input bytes (cut at a character). */
 static void put_field(struct buf *b, const char *s, size_t max, char sep)
@@ -325,14 +292,14 @@ static void put_field(struct buf *b, const char *s, size_t max, char sep)
 	if (n > max)
 		n = max;
 	while (i < n) {
-		size_t k = utf8_seq(p + i, n - i);
-		if (k == 0) {
+		int k = utf8_len(p + i, n - i);
+		if (k <= 0) {
 			buf_append(b, "\xef\xbf\xbd", 3);
 			i++;
 			continue;
 		}
 		if (k > 1) {
-			buf_append(b, p + i, k);
+			buf_append(b, p + i, (size_t)k);
 		} else if (p[i] == '\\') {
 			buf_append(b, "\\\\", 2);
 		} else if (p[i] == '\n') {
@@ -344,7 +311,7 @@ static void put_field(struct buf *b, const char *s, size_t max, char sep)
 		} else {
 			buf_putc(b, (char)p[i]);
 		}
-		i += k;
+		i += (size_t)k;
 	}
 	buf_putc(b, sep);
 }

@@ -67,6 +67,11 @@ struct store_pin {
 	bool mismatch;   /* out */
 	char owner[128]; /* out: the owner's name, when mismatch */
 };
+/* The tenant of a report for `domain`, chosen by the rule above (pin NULL:
+ * the domain's owner, else 'unassigned'). Aggregate, TLS and failure
+ * reports all choose this way, under the tenant_domains SHARE lock. */
+int store_tenant_choose(struct db *db, const char *domain, struct store_pin *pin, int *tenant,
+                        struct err *e);
 int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct aggr_report *r,
                               const char *raw_sha256, struct store_pin *pin, bool recovered,
                               const char *complaint, struct err *e);
@@ -115,6 +120,7 @@ int store_tenant_resolve(struct db *db, const char *domain, const char *override
 /* What an adoption moved out of 'unassigned'. */
 struct store_adopted {
 	long long reports, bounces, suppressions, escalations, failures, flags;
+	long long tls_reports, failure_reports;
 };
 int store_tenant_add(struct db *db, const char *name, const char *const *domains, size_t n,
                      struct err *e);

@@ -271,8 +271,8 @@ int store_report_begin(struct store_tx **out, struct db *db, const struct aggr_r
 
 /* The tenant of a report: the owner of its domain, unless pinned; a pin
  * that contradicts an owner loses to it (or, strict, refuses the report). */
-static int choose_tenant(struct db *db, const char *domain, struct store_pin *pin, int *tenant,
-                         struct err *e)
+int store_tenant_choose(struct db *db, const char *domain, struct store_pin *pin, int *tenant,
+                        struct err *e)
 {
 	int owner = 0, pinned = -1;
 	if (store_tenant_owner(db, domain, &owner, e) < 0)
@@ -332,7 +332,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	in_tx = true;
 	if (db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
 		goto out;
-	if (choose_tenant(db, r->policy.domain, pin, &tenant, e) < 0)
+	if (store_tenant_choose(db, r->policy.domain, pin, &tenant, e) < 0)
 		goto out;
 
 	tx = xcalloc(1, sizeof *tx);

@@ -15,6 +15,7 @@
  */
 #include "core/xalloc.h"
 #include "db/db.h"
+#include "db/sql.h"
 #include "db/store.h"
 #include "db/tenant_domain.h"
 
@@ -223,6 +224,9 @@ out:
  * domain, bounce events by their From domain (header, else envelope), and
  * then what was derived from those events alone: suppressions of addresses
  * and escalations of provider windows with no evidence left in 'unassigned'.
+ * SMTP TLS reports move by policy domain (their policies and failure details
+ * follow by ON UPDATE CASCADE), failure reports by the domain that chose
+ * their tenant (Reported-Domain, else the original From domain).
  * A row whose identity the tenant already holds stays where it is.
  * Quarantined inputs whose policy domain is known (they failed after the
  * report header was read) follow their domain like reports; the others
@@ -328,6 +332,16 @@ static int adopt_unassigned(struct db *db, int tid, struct store_adopted *a, str
 	                    " WHERE tenant_id = 0 AND domain IS NOT NULL AND resolved_at IS NULL",
 	                    adopt_failure_sql, "adopting unassigned failures", &a->failures,
 	                    e) < 0 ||
+	    adopt_by_domain(db, tid,
+	                    "SELECT DISTINCT policy_domain FROM dmarcsift.tls_reports"
+	                    " WHERE tenant_id = 0",
+	                    db_sql("tenant_adopt_tls"), "adopting unassigned TLS reports",
+	                    &a->tls_reports, e) < 0 ||
+	    adopt_by_domain(
+	        db, tid,
+	        "SELECT DISTINCT domain FROM dmarcsift.failure_reports WHERE tenant_id = 0",
+	        db_sql("tenant_adopt_ruf"), "adopting unassigned failure reports",
+	        &a->failure_reports, e) < 0 ||
 	    exec_params(db, adopt_suppression_sql, 1, p, "adopting unassigned suppressions",
 	                &a->suppressions, e) < 0 ||
 	    exec_params(db, adopt_escalation_sql, 1, p, "adopting unassigned escalations",

@@ -31,6 +31,7 @@
 #include "ingest/aggr.h"
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "ingest/complaints.h"
 #include "ingest/cp1252.h"
@@ -589,40 +590,16 @@ static size_t put_fffd(unsigned char *d)
 	return 3;
 }
 
-/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), 0 when
- * invalid, -1 when it may be valid but is cut at the end of the data. */
+/* Length of the UTF-8 character at s (lead byte >= 0x80) that XML 1.0 can
+ * hold, 0 when invalid, UTF8_SHORT when it may be valid but is cut at the
+ * end of the data. */
 static int seq_len(const unsigned char *s, size_t avail)
 {
-	unsigned char c = s[0];
-	int need;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c >= 0xC2 && c <= 0xDF)
-		need = 1;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F; /* no UTF-16 surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
+	int len = utf8_len(s, avail);
+	/* U+FFFE and U+FFFF are UTF-8 but not XML characters. */
+	if (len == 3 && s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
 		return 0;
-	for (int k = 1; k <= need; k++) {
-		if ((size_t)k >= avail)
-			return -1;
-		unsigned char b = s[k];
-		if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF))
-			return 0;
-	}
-	/* U+FFFE and U+FFFF are not XML characters. */
-	if (c == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
-		return 0;
-	return need + 1;
+	return len;
 }
 
 #define TAG_LOOKAHEAD 256

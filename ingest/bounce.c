@@ -9,6 +9,7 @@
 #include "core/hostmap.h"
 #include "core/provider.h"
 #include "core/replyip.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "ingest/bounce_int.h"
 
@@ -309,48 +310,28 @@ int bounce_parser_finish(struct bounce_parser *p, struct err *e)
 }
 
 /* Valid UTF-8 without control characters is kept as it is; otherwise each
- * byte that does not start a valid sequence is read as Latin-1, and control
- * characters become spaces. */
+ * byte that does not start a valid character is read as Latin-1, and
+ * control characters become spaces. */
 static const char *clean(struct buf *b, const char *s)
 {
 	if (!s)
 		return NULL;
 	const unsigned char *u = (const unsigned char *)s;
-	bool ok = true;
-	for (size_t i = 0; ok && u[i];) {
-		size_t n = 0; /* 0: a control character or a byte no sequence starts with */
-		if (u[i] >= 0x20 && u[i] < 0x7f)
-			n = 1;
-		else if (u[i] >= 0xc2 && u[i] <= 0xdf)
-			n = 2;
-		else if (u[i] >= 0xe0 && u[i] <= 0xef)
-			n = 3;
-		else if (u[i] >= 0xf0 && u[i] <= 0xf4)
-			n = 4;
-		ok = n > 0;
-		for (size_t k = 1; ok && k < n; k++)
-			if ((u[i + k] & 0xc0) != 0x80)
-				ok = false;
-		i += n;
+	size_t n = strlen(s), i = 0;
+	while (i < n) {
+		int k = u[i] < 0x80 ? (u[i] >= 0x20 && u[i] < 0x7f) : utf8_len(u + i, n - i);
+		if (k <= 0)
+			break; /* a control character or a byte no character starts with */
+		i += (size_t)k;
 	}
-	if (ok)
+	if (i == n)
 		return s;
 	buf_reset(b);
-	for (size_t i = 0; u[i];) {
-		size_t n = 0;
-		if (u[i] >= 0xc2 && u[i] <= 0xdf)
-			n = 2;
-		else if (u[i] >= 0xe0 && u[i] <= 0xef)
-			n = 3;
-		else if (u[i] >= 0xf0 && u[i] <= 0xf4)
-			n = 4;
-		bool seq = n > 0;
-		for (size_t k = 1; seq && k < n; k++)
-			if ((u[i + k] & 0xc0) != 0x80)
-				seq = false;
-		if (seq) {
-			buf_append(b, u + i, n);
-			i += n;
+	for (i = 0; i < n;) {
+		int k = u[i] < 0x80 ? 1 : utf8_len(u + i, n - i);
+		if (k > 1) {
+			buf_append(b, u + i, (size_t)k);
+			i += (size_t)k;
 		} else if (u[i] < 0x20 || u[i] == 0x7f) {
 			buf_putc(b, ' ');
 			i++;

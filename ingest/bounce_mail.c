@@ -8,10 +8,14 @@
  * notification; DSN fields outside a well-formed status part (lenient);
  * a plain-text notice (bounce_text.c); an auto-reply. What is none of
  * these is counted as malformed with the reason, never dropped unsaid.
+ * A DMARC failure report, in either layout, is not a bounce: the failure
+ * report reader's own recogniser (ruf_is_failure_report) says so, and it is
+ * counted as skipped.
  */
 #include "core/xalloc.h"
 #include "ingest/bounce_mail_int.h"
 #include "ingest/mime.h"
+#include "ingest/ruf.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -304,6 +308,10 @@ static int mail_finish(struct bounce_parser *p, struct err *e)
 	p->st.lines++;
 	const char *data = p->bytes.data;
 	size_t len = p->bytes.len;
+	if (ruf_is_failure_report(data, len)) {
+		bounce_skip(p); /* the failure report reader's (ingest/ruf.h) */
+		goto out;
+	}
 	mem = g_mime_stream_mem_new_with_buffer(data, len);
 	parser = g_mime_parser_new_with_stream(mem);
 	msg = g_mime_parser_construct_message(parser, NULL);

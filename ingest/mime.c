@@ -74,7 +74,7 @@ static bool has_suffix_ci(const char *s, const char *suffix)
 
 static bool report_filename(const char *name)
 {
-	static const char *const suffixes[] = {".xml", ".gz", ".gzip", ".zip"};
+	static const char *const suffixes[] = {".xml", ".gz", ".gzip", ".zip", ".json"};
 	if (!name)
 		return false;
 	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
@@ -95,6 +95,8 @@ static bool report_media_type(const char *type)
 	    "application/x-zip-compressed",
 	    "text/xml",
 	    "application/xml",
+	    "application/tlsrpt+json", /* RFC 8460 */
+	    "application/tlsrpt+gzip",
 	};
 	if (!type)
 		return false;
@@ -117,6 +119,21 @@ static bool mentions_feedback(const unsigned char *data, size_t len)
 	return false;
 }
 
+/* A JSON object naming RFC 8460's top-level members. */
+static bool mentions_tlsrpt(const unsigned char *data, size_t len)
+{
+	static const char *const needles[] = {"\"policies\"", "\"organization-name\""};
+	if (len > FEEDBACK_WINDOW)
+		len = FEEDBACK_WINDOW;
+	for (size_t k = 0; k < 2; k++) {
+		size_t m = strlen(needles[k]);
+		for (size_t i = 0; i + m <= len; i++)
+			if (memcmp(data + i, needles[k], m) == 0)
+				return true;
+	}
+	return false;
+}
+
 /* Content decides first; name and declared type catch what content cannot. */
 static bool carries_report(const unsigned char *data, size_t len, const char *filename,
                            const char *type)
@@ -127,6 +144,10 @@ static bool carries_report(const unsigned char *data, size_t len, const char *fi
 		return true;
 	case UNPACK_XML:
 		if (mentions_feedback(data, len))
+			return true;
+		break;
+	case UNPACK_JSON:
+		if (mentions_tlsrpt(data, len))
 			return true;
 		break;
 	case UNPACK_UNKNOWN:

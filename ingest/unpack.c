@@ -36,6 +36,7 @@
 
 struct unpack {
 	enum unpack_kind kind;
+	enum unpack_kind doc;      /* what the document is: UNPACK_XML or UNPACK_JSON */
 	const unsigned char *data; /* NULL when reading from fd */
 	int fd;                    /* -1 when reading from memory */
 	size_t len;
@@ -85,6 +86,9 @@ enum unpack_kind unpack_sniff(const void *data, size_t len)
 	if (len >= 2 && ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff) ||
 	                 (p[0] == '<' && p[1] == 0) || (p[0] == 0 && p[1] == '<')))
 		return UNPACK_XML;
+	/* A JSON object: an SMTP TLS report (RFC 8460). */
+	if (i < len && p[i] == '{')
+		return UNPACK_JSON;
 	return UNPACK_UNKNOWN;
 }
 
@@ -310,7 +314,8 @@ static int peek_document(struct unpack *u, bool named_xml, struct err *e)
 		if (skip_bom_space(u->peek, u->peek_len) < u->peek_len)
 			break;
 	}
-	if (unpack_sniff(u->peek, u->peek_len) == UNPACK_XML)
+	u->doc = unpack_sniff(u->peek, u->peek_len);
+	if (u->doc == UNPACK_XML || u->doc == UNPACK_JSON)
 		return 0;
 	size_t i = skip_bom_space(u->peek, u->peek_len);
 	printable(start, sizeof start, u->peek + i, u->peek_len - i, 24);
@@ -339,8 +344,10 @@ static int open_common(struct unpack *u, const unsigned char *head, size_t headl
 	if (u->len == 0)
 		return err_stage(e, STAGE, ERR_INPUT, "not a report: empty input");
 	u->kind = unpack_sniff(head, headlen);
+	u->doc = u->kind;
 	switch (u->kind) {
 	case UNPACK_XML:
+	case UNPACK_JSON:
 		if (u->fd >= 0 && lseek(u->fd, 0, SEEK_SET) != 0)
 			return err_stage(e, STAGE, ERR_INTERNAL, "cannot rewind input: %s",
 			                 strerror(errno));
@@ -417,7 +424,8 @@ ssize_t unpack_read(struct unpack *u, void *buf, size_t n, struct err *e)
 		return err_stage(e, STAGE, ERR_INPUT, "read after an unpack failure");
 	if (n == 0)
 		return 0;
-	if (u->kind == UNPACK_XML && u->fd >= 0) {
+	bool passthrough = u->kind == UNPACK_XML || u->kind == UNPACK_JSON;
+	if (passthrough && u->fd >= 0) {
 		ssize_t r;
 		do
 			r = read(u->fd, buf, n);
@@ -429,7 +437,7 @@ ssize_t unpack_read(struct unpack *u, void *buf, size_t n, struct err *e)
 		}
 		return r;
 	}
-	if (u->kind == UNPACK_XML) {
+	if (passthrough) {
 		size_t left = u->len - u->pos;
 		if (n > left)
 			n = left;
@@ -461,6 +469,11 @@ ssize_t unpack_read(struct unpack *u, void *buf, size_t n, struct err *e)
 		return -1;
 	}
 	return (ssize_t)r;
+}
+
+enum unpack_kind unpack_document(const struct unpack *u)
+{
+	return u->doc;
 }
 
 const char *unpack_entry_name(const struct unpack *u)

@@ -1,5 +1,6 @@
 #include "reports/format.h"
 
+#include "core/utf8.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -96,31 +97,20 @@ void report_fmt(struct buf *out, enum report_type type, const char *raw)
 	buf_puts(out, raw);
 }
 
-/* Length of the UTF-8 sequence starting at s (1 for an invalid byte). */
-static size_t seq_len(const unsigned char *s)
+/* Length of the character at p, whose string ends at `end`: 0 for a byte
+ * that starts no valid character. */
+static size_t seq_len(const unsigned char *p, const unsigned char *end)
 {
-	size_t n;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xE0) == 0xC0 && s[0] >= 0xC2)
-		n = 2;
-	else if ((s[0] & 0xF0) == 0xE0)
-		n = 3;
-	else if ((s[0] & 0xF8) == 0xF0 && s[0] <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return n;
+	int n = utf8_len(p, (size_t)(end - p));
+	return n > 0 ? (size_t)n : 0;
 }
 
 size_t report_text_width(const char *s)
 {
 	size_t w = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = seq_len(p);
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	while (p < end) {
+		size_t n = seq_len(p, end);
 		p += n ? n : 1;
 		w++;
 	}
@@ -129,10 +119,10 @@ size_t report_text_width(const char *s)
 
 size_t report_text_prefix(const char *s, size_t cols)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
 	size_t w = 0;
-	while (*p && w < cols) {
-		size_t n = seq_len(p);
+	while (p < end && w < cols) {
+		size_t n = seq_len(p, end);
 		p += n ? n : 1;
 		w++;
 	}
@@ -143,8 +133,9 @@ char *report_text_clean(const char *s)
 {
 	struct buf b;
 	buf_init(&b, 0);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = seq_len(p);
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	while (p < end) {
+		size_t n = seq_len(p, end);
 		if (n == 0) {
 			buf_putc(&b, '?');
 			p++;

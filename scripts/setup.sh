@@ -29,9 +29,12 @@ echo "== the demo tenant (owns the fixtures' domains; adding them again is a no-
 build/dmarcsift tenant add demo example.com example.org shop.example
 # Its reports read as its own role, which sees no other tenant.
 build/dmarcsift tenant grant demo dmarcsift_demo_reader
-echo "== ingesting the bundled fixtures (fixtures/hostile/ holds deliberately broken inputs: those are quarantined)"
+echo "== ingesting the bundled fixtures: aggregate, SMTP TLS and failure reports, and what else a"
+echo "   rua=/ruf= mailbox receives (fixtures/hostile/ and the tlsrpt/hostile-* files are"
+echo "   deliberately broken inputs: those are quarantined)"
 set +e
-build/dmarcsift ingest --quiet fixtures/reports fixtures/archives fixtures/mail fixtures/hostile fixtures/sources
+build/dmarcsift ingest --quiet fixtures/reports fixtures/archives fixtures/mail fixtures/hostile fixtures/sources \
+	fixtures/tlsrpt fixtures/ruf fixtures/route
 rc=$?
 set -e
 if [ "$rc" -ge 2 ]; then
@@ -49,6 +52,12 @@ echo
 echo "== what is in the database now"
 psql -X -q "$url" -c "SELECT tenant, count(*) AS reports, sum(records) AS records, sum(messages) AS messages FROM dmarcsift.v_reports GROUP BY tenant ORDER BY tenant"
 psql -X -q "$url" -c "SELECT policy_domain, org_name, disposition, dkim, spf, sum(count) AS messages FROM dmarcsift.v_records GROUP BY 1,2,3,4,5 ORDER BY 6 DESC LIMIT 15"
+echo "== reports kept although a value was outside the schema (v_reports.complaint says which)"
+psql -X -q "$url" -c "SELECT org_name, report_id, records, left(complaint, 90) AS complaint FROM dmarcsift.v_reports WHERE recovered ORDER BY report_id LIMIT 10"
+echo "== SMTP TLS reports (RFC 8460)"
+psql -X -q "$url" -c "SELECT tenant, org_name, policy_domain, policy_type, successful_sessions, failed_sessions, jsonb_array_length(failures) AS failure_details FROM dmarcsift.v_tls ORDER BY begin_at, policy_domain"
+echo "== DMARC failure reports (RFC 6591; headers only unless [ruf] keep_body = true)"
+psql -X -q "$url" -c "SELECT tenant, arrival_at, source_ip, auth_failure, reported_domain, delivery_result, layout FROM dmarcsift.v_failure_reports ORDER BY arrival_at"
 echo "== who is behind the sources (dmarcsift.v_sources)"
 psql -X -q "$url" -c "SELECT source_ip, ptr, ptr_confirmed, asn, as_name, service, service_type, forwarded, messages, dmarc_pass_rate FROM dmarcsift.v_sources WHERE ptr IS NOT NULL OR service IS NOT NULL ORDER BY messages DESC"
 echo "== suppressed recipients (hard bounces; policy, auth and reputation rejects never suppress)"
@@ -87,7 +96,7 @@ echo "  build/dmarcsift bounces ingest /var/log/mail.log   # your own bounces"
 echo "  DMARCSIFT_DNS_SERVERS=$DMARCSIFT_DNS_SERVERS build/dmarcsift sources resolve   # name sources again"
 echo "  build/dmarcsift sources label --tenant unassigned 198.51.101.0/24 \"our MTAs\""
 echo "  build/dmarcsift flags --kind auth_driven --format json   # the flags for machines"
-echo "  psql \"\$(build/dmarcsift db url)\"        # views: v_reports, v_records, v_failures, v_bounces, ..."
+echo "  psql \"\$(build/dmarcsift db url)\"        # views: v_reports, v_records, v_tls, v_failure_reports, v_flags, v_failures, v_bounces, ..."
 echo
 echo "The data is in the embedded PostgreSQL cluster: $url"
 echo "Report views: psql \"$url\" -c 'SELECT * FROM dmarcsift.v_reports'"

@@ -157,6 +157,28 @@ static void s1_esp_dkim(void **state)
 	expect_ev(d, "acme.example", "ip_source", "log");
 }
 
+/* 1 with failure reports: Google's RUF about the ESP's IP on the day of
+ * the rejects is sample evidence of the flag; one from another day,
+ * another IP or another reporter is not. */
+static void s1_failure_reports(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s1-esp-dkim/google-2026-11-10.xml");
+	bounces(d, CDIR "s1-esp-dkim/esp-2026-11-10.csv", NULL);
+	reports(d, CDIR "s1-esp-dkim/ruf");
+	expect_q(d, "SELECT count(*) FROM dmarcsift.v_failure_reports", "4");
+	free(correlate(d, false));
+	expect(
+	    d,
+	    "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|open|12|1000|0.050");
+	expect_ev(d, "acme.example", "failure_reports.count", "1");
+	expect_ev(d, "acme.example", "failure_reports.items.0.arrival", "2026-11-10T09:00:03Z");
+	expect_ev(d, "acme.example", "failure_reports.items.0.source_ip", "203.0.113.7");
+	expect_ev(d, "acme.example", "failure_reports.items.0.dkim_selector", "s1");
+	expect_ev(d, "acme.example", "failure_reports.items.0.message_id",
+	          "<ruf-s1-same-day-orig@esp-mail.example>");
+}
+
 /* 2: Microsoft rejects with spam-policy text while its reports show
  * 100 % pass for that IP (Exim logs the sending IP: I=[...]). */
 static void s2_microsoft_content(void **state)
@@ -729,6 +751,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(s1_esp_dkim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(s1_failure_reports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s2_microsoft_content, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s3_yahoo_spamhaus, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s4_no_reports, setup, teardown),

@@ -12,6 +12,7 @@
 
 #include "core/xalloc.h"
 #include "tests/support/mailtest.h"
+#include "tests/support/run.h"
 #include "tests/support/testdb.h"
 
 #include <dirent.h>
@@ -253,6 +254,50 @@ static void test_two_pollers(void **state)
 	env_done(&t);
 }
 
+/* What a rua=/ruf= mailbox receives, each kind told from its content and
+ * counted in the summary: an aggregate report, a TLS report, a failure
+ * report in each layout, a DSN, a plain-text bounce notice, an ARF
+ * complaint, an auto-reply and spam. A second round adds nothing. */
+static void test_every_kind(void **state)
+{
+	(void)state;
+	struct env t;
+	env_init(&t, "kinds", NULL);
+	static const char *const files[] = {
+	    "mail/gzip-attachment.eml", "tlsrpt/mail-tlsrpt-gzip.eml", "ruf/rfc6591-dmarc-dkim.eml",
+	    "ruf/afrf-text-spf.eml",    "mail/classify/dsn.eml",       "bounces/notices/exim.eml",
+	    "route/arf-abuse.eml",      "route/auto-reply.eml",        "route/spam.eml",
+	};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char *src = xasprintf("%s/%s", FIXTURES_DIR, files[i]);
+		size_t len;
+		char *data = slurp(src, &len);
+		char *p = xasprintf("%s/new/1700000000.M%zuP2.test", t.maildir, i);
+		put(p, data, len);
+		free(p);
+		free(data);
+		free(src);
+	}
+	char *out = NULL;
+	assert_int_equal(poll(&t, &out), 1); /* the spam is quarantined */
+	printf("%s", out);
+	assert_non_null(strstr(out, "9 fetched, 1 reports ingested"));
+	assert_non_null(strstr(out, "1 quarantined, 4 to the bounce store, 9 moved, 1 TLS reports,"
+	                            " 2 failure reports, 1 ARF complaints, 1 auto-replies,"
+	                            " 1 other messages"));
+	free(out);
+	assert_int_equal(q(&t, "SELECT count(*) FROM dmarcsift.v_failure_reports"), 2);
+	assert_int_equal(q(&t, "SELECT count(*) FROM dmarcsift.v_tls"), 1);
+	assert_int_equal(q(&t, "SELECT count(DISTINCT format) FROM dmarcsift.v_bounces WHERE"
+	                       " format IN ('dsn', 'exim', 'arf', 'auto_reply')"),
+	                 4);
+	assert_int_equal(in(&t, "new", NULL) + in(&t, "cur", NULL), 9);
+	assert_int_equal(poll(&t, &out), 0);
+	assert_non_null(strstr(out, "0 fetched"));
+	free(out);
+	env_done(&t);
+}
+
 int main(void)
 {
 	if (!getenv("DMARCSIFT_TEST_DB")) {
@@ -260,10 +305,9 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exactly_once),
-	    cmocka_unit_test(test_folders),
-	    cmocka_unit_test(test_killed_poller),
-	    cmocka_unit_test(test_two_pollers),
+	    cmocka_unit_test(test_exactly_once),  cmocka_unit_test(test_folders),
+	    cmocka_unit_test(test_killed_poller), cmocka_unit_test(test_two_pollers),
+	    cmocka_unit_test(test_every_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

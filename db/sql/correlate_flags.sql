@@ -92,6 +92,36 @@ WITH p AS (
 		JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id AND r.id = x.report_pk
 	) z
 	GROUP BY tenant_id, provider, domain, ip_key
+), ruf AS (
+	-- DMARC failure reports (RUF) as samples: sent by the same provider (the
+	-- reporter's address domain is one of its org names), about the group's
+	-- sending IP and From domain (or its organisational domain), arrived on
+	-- a UTC day of the episode's rejects. Groups without a sending IP get none.
+	SELECT tenant_id, provider, domain, ip_key, count(*) AS n,
+	       jsonb_agg(jsonb_build_object(
+	           'arrival', to_char(arrival_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+	           'source_ip', host(source_ip), 'auth_failure', auth_failure,
+	           'reported_domain', reported_domain, 'dkim_domain', dkim_domain,
+	           'dkim_selector', dkim_selector, 'spf_dns', spf_dns,
+	           'delivery_result', delivery_result, 'identity_alignment', identity_alignment,
+	           'subject', subject, 'message_id', message_id, 'raw_sha256', raw_sha256)
+	           ORDER BY rk) FILTER (WHERE rk <= 5) AS items
+	FROM (
+		SELECT g.tenant_id, g.provider, g.domain, g.ip_key, r.arrival_at, r.source_ip,
+		       r.auth_failure, r.reported_domain, r.dkim_domain, r.dkim_selector, r.spf_dns,
+		       r.delivery_result, r.identity_alignment, r.subject, r.message_id,
+		       r.raw_sha256,
+		       row_number() OVER (PARTITION BY g.tenant_id, g.provider, g.domain, g.ip_key
+		                          ORDER BY r.arrival_at, r.id) AS rk
+		FROM pg_temp.corr_grp g
+		JOIN dmarcsift.failure_reports r ON r.tenant_id = g.tenant_id
+		 AND r.source_ip = g.ip AND r.domain IN (g.domain, g.org)
+		 AND r.arrival_at >= ((g.first_seen AT TIME ZONE 'UTC')::date)::timestamp AT TIME ZONE 'UTC'
+		 AND r.arrival_at < ((g.last_seen AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'
+		 AND lower(substring(r.reporter FROM '@([^>[:space:]]+)')) = ANY (g.orgs)
+		WHERE g.ip IS NOT NULL
+	) z
+	GROUP BY tenant_id, provider, domain, ip_key
 ), clock AS (
 	-- a tenant's newest bounce of any kind: "now" for resolving quiet flags
 	SELECT t.tenant_id,
@@ -108,6 +138,7 @@ WITH p AS (
 	       coalesce(f.dkim_aligned_n, 0)::float8 / nullif(a.m - a.dk, 0) AS dkim_aligned_share,
 	       coalesce(f.spf_aligned_n, 0)::float8 / nullif(a.m - a.sp, 0) AS spf_aligned_share,
 	       t.top_failing_ips, r.items AS report_items, c.clock,
+	       coalesce(u.n, 0) AS ruf_n, u.items AS ruf_items,
 	       p.fail_below, p.pass_at, p.min_messages, p.resolve, initcap(g.provider) AS pname
 	FROM pg_temp.corr_grp g
 	CROSS JOIN p
@@ -115,6 +146,7 @@ WITH p AS (
 	LEFT JOIN fl_j f USING (tenant_id, provider, domain, ip_key)
 	LEFT JOIN tip t USING (tenant_id, provider, domain, ip_key)
 	LEFT JOIN rep r USING (tenant_id, provider, domain, ip_key)
+	LEFT JOIN ruf u USING (tenant_id, provider, domain, ip_key)
 	LEFT JOIN clock c USING (tenant_id)
 ), k AS (
 	SELECT d.*,
@@ -220,6 +252,8 @@ WITH p AS (
 	           'top_failing_ips', top_failing_ips,
 	           'reports', jsonb_build_object('count', nreports, 'items', report_items),
 	           'samples', samples,
+	           'failure_reports', CASE WHEN ruf_n > 0 THEN
+	               jsonb_build_object('count', ruf_n, 'items', ruf_items) END,
 	           'window', jsonb_build_object('from', win_from_day, 'to', win_to_day - 1),
 	           'episodes', episodes,
 	           'thresholds', jsonb_build_object('fail_below', fail_below, 'pass_at', pass_at,
