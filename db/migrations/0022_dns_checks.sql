@@ -123,8 +123,10 @@ COMMENT ON COLUMN dmarcsift.v_dns_changes.run_id IS 'The dns check run that saw 
 ALTER TABLE dmarcsift.listings ADD COLUMN notified_at timestamptz;
 UPDATE dmarcsift.listings SET notified_at = now() WHERE answer = 'listed';
 
--- `tenant remove`: as 0019's, with the DNS check tables derived and deleted
--- either way, like listings, blocklist runs, flags and source marks.
+-- `tenant remove`: as 0020_tls_reports left it (child tables after the
+-- tables they reference; labels, source marks, flags, the correlation
+-- queue, listings and blocklist runs deleted either way), with the DNS
+-- check tables derived and deleted either way too.
 CREATE OR REPLACE FUNCTION dmarcsift.remove_tenant(tid integer, purge boolean) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -141,7 +143,10 @@ BEGIN
 	         WHERE s.nspname = 'dmarcsift' AND c.relkind IN ('r', 'p')
 	           AND a.attname = 'tenant_id' AND NOT a.attisdropped
 	           AND c.relname NOT IN ('tenants', 'tenant_domains', 'tenant_roles', 'mailbox_state')
-	         ORDER BY c.relname <> 'reports', c.relname = 'dns_check_runs', c.relname LOOP
+	         ORDER BY EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+	                          WHERE k.conrelid = c.oid AND k.contype = 'f'
+	                            AND k.confrelid <> 'dmarcsift.tenants'::regclass),
+	                  c.relname <> 'reports', c.relname LOOP
 		BEGIN
 			IF purge OR t.relname IN ('source_labels', 'source_marks', 'flags',
 			                          'correlate_dirty', 'listings', 'blocklist_runs',
