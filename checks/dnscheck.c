@@ -594,7 +594,7 @@ static void check_tlsrpt(const struct dnscheck_env *env, const char *domain,
 	else if (m.n > 1)
 		dnsfind_add(&out->f, "tlsrpt_multiple", domain, m.joined,
 		            "%zu TLS-RPT records at %s: senders send no reports", m.n, name);
-	else if ((n = tlsrpt_parse(m.v[0], &why)) < 0)
+	else if ((n = tlsrptrec_parse(m.v[0], &why)) < 0)
 		dnsfind_add(&out->f, "tlsrpt_syntax", domain, m.v[0],
 		            "the TLS-RPT record is invalid: %s", why.data);
 	else

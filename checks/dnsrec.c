@@ -551,7 +551,7 @@ bool mtasts_mx_match(const struct mtasts_policy *p, const char *host)
 	return false;
 }
 
-int tlsrpt_parse(const char *txt, struct buf *why)
+int tlsrptrec_parse(const char *txt, struct buf *why)
 {
 	struct taglist tl;
 	if (taglist_parse(txt, &tl, why) != 0)

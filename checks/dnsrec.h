@@ -84,6 +84,6 @@ bool mtasts_mx_match(const struct mtasts_policy *p, const char *host);
 
 /* TLS-RPT record: returns the number of rua URIs (mailto: or https:), or
  * -1 with why. */
-int tlsrpt_parse(const char *txt, struct buf *why);
+int tlsrptrec_parse(const char *txt, struct buf *why);
 
 #endif

@@ -713,8 +713,8 @@ static void test_key_and_policy_readers(void **state)
 	assert_int_equal(mtasts_policy_parse(nul, sizeof nul - 1, &p, &why), -1);
 	assert_non_null(strstr(why.data, "NUL"));
 	buf_reset(&why);
-	assert_int_equal(tlsrpt_parse("v=TLSRPTv1;rua=mailto:a@x.example", &why), 1);
-	assert_int_equal(tlsrpt_parse("rua=mailto:a@x.example; v=TLSRPTv1", &why), -1);
+	assert_int_equal(tlsrptrec_parse("v=TLSRPTv1;rua=mailto:a@x.example", &why), 1);
+	assert_int_equal(tlsrptrec_parse("rua=mailto:a@x.example; v=TLSRPTv1", &why), -1);
 	buf_free(&why);
 }
 

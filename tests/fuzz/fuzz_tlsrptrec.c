@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	struct buf why;
 	buf_init(&why, 4096);
-	int n = tlsrpt_parse(text, &why);
+	int n = tlsrptrec_parse(text, &why);
 	if (n == 0 || (n < 0 && why.len == 0))
 		abort();
 	struct taglist tl;
