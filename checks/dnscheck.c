@@ -16,7 +16,7 @@
 /* Sources listed by name in one finding; the rest are counted. */
 #define LIST_SOURCES 10
 /* The policy file is small (RFC 8461 suggests a few hundred bytes). */
-#define POLICY_MAX (64 * 1024)
+#define POLICY_MAX ((size_t)64 * 1024)
 
 static bool failed(enum resolver_status st)
 {
@@ -300,16 +300,17 @@ static void check_coverage(const struct dnscheck_domain *d, const struct spf_wal
                            const char *txt, struct dnscheck_out *out, size_t *covered,
                            size_t *evaluated)
 {
-	const struct dnscheck_source **fail = xcalloc(d->nsources + 1, sizeof *fail);
-	const struct dnscheck_source **pass = xcalloc(d->nsources + 1, sizeof *pass);
+	typedef const struct dnscheck_source *srcp;
+	srcp *fail = xcalloc(d->nsources + 1, sizeof(srcp));
+	srcp *pass = xcalloc(d->nsources + 1, sizeof(srcp));
 	const char **fres = xcalloc(d->nsources + 1, sizeof *fres);
 	const char **pres = xcalloc(d->nsources + 1, sizeof *pres);
 	size_t nf = 0, np = 0;
 	long long fmsg = 0;
-	const struct dnscheck_source **sorted = xcalloc(d->nsources + 1, sizeof *sorted);
+	srcp *sorted = xcalloc(d->nsources + 1, sizeof(srcp));
 	for (size_t i = 0; i < d->nsources; i++)
 		sorted[i] = &d->sources[i];
-	qsort(sorted, d->nsources, sizeof *sorted, cmp_source);
+	qsort(sorted, d->nsources, sizeof(srcp), cmp_source);
 	for (size_t i = 0; i < d->nsources; i++) {
 		const struct dnscheck_source *s = sorted[i];
 		enum spf_result r = spf_eval(w, s->ip);

@@ -186,14 +186,9 @@ static char *fill_domain(const char *fix, const char *domain)
 	const char *p = strstr(fix, "<domain>");
 	if (!p)
 		return xstrdup(fix);
-	size_t tail = strlen(p + 8);
-	size_t head = (size_t)(p - fix), dl = strlen(domain);
-	char *out = xmalloc(head + dl + tail + 1);
-	memcpy(out, fix, head);
-	memcpy(out + head, domain, dl);
-	memcpy(out + head + dl, p + 8, tail + 1);
+	char *out = xasprintf("%.*s%s%s", (int)(p - fix), fix, domain, p + 8);
 	/* A second <domain> (the DMARC authorisation fix has one). */
-	if (strstr(out + head + dl, "<domain>")) {
+	if (strstr(out, "<domain>")) {
 		char *again = fill_domain(out, domain);
 		free(out);
 		return again;

@@ -317,7 +317,7 @@ static void walk_terms(struct walker *k, struct spf_node *n)
 {
 	struct spf_walk *w = k->w;
 	size_t nt = n->rec.n;
-	n->kid = xcalloc(nt ? nt : 1, sizeof *n->kid);
+	n->kid = xcalloc(nt ? nt : 1, sizeof(struct spf_node *));
 	n->addrs = xcalloc(nt ? nt : 1, sizeof *n->addrs);
 	n->naddrs = xcalloc(nt ? nt : 1, sizeof *n->naddrs);
 	n->hit = xcalloc(nt ? nt : 1, sizeof *n->hit);
