@@ -1,4 +1,6 @@
 #include "cli/cmd.h"
+#include "cli/common.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,9 +66,17 @@ int cmd_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(argc - 1, argv + 1);
-	for (const struct command *c = commands; c->name; c++)
-		if (strcmp(argv[1], c->name) == 0)
-			return c->fn(argc - 1, argv + 1);
+	for (const struct command *c = commands; c->name; c++) {
+		if (strcmp(argv[1], c->name) != 0)
+			continue;
+		int rc = c->fn(argc - 1, argv + 1);
+		/* --quiet silences progress and warnings, never the fact that the
+		 * run failed: cron mails what reaches stderr, so one line does. */
+		if (rc != EXIT_OK && log_get_level() == LOG_QUIET && !cli_failure_said())
+			fprintf(stderr, "dmarcsift %s: exit %d: %s\n", c->name, rc,
+			        cli_exit_meaning(rc));
+		return rc;
+	}
 	fprintf(stderr, "dmarcsift: unknown command '%s' (try 'dmarcsift --help')\n", argv[1]);
 	return EXIT_USAGE;
 }

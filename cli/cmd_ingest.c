@@ -481,6 +481,16 @@ int cmd_ingest(int argc, char **argv)
 	} else {
 		print_summary(st, run.unreadable, json);
 		rc = st->quarantined || run.unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+		if (rc == EXIT_SOME_FAILED && quiet) {
+			/* The summary went to stdout, which cron jobs often discard. */
+			fprintf(
+			    stderr,
+			    "dmarcsift ingest: %llu input(s) quarantined, %llu path(s) unreadable "
+			    "(see 'dmarcsift failures')\n",
+			    (unsigned long long)st->quarantined,
+			    (unsigned long long)run.unreadable);
+			cli_failure_note();
+		}
 		if (correlate) {
 			int crc = autocorr_run(db, cfg, quiet || json);
 			if (crc != 0 && rc == EXIT_OK)

@@ -14,12 +14,12 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: dmarcsift reprocess [--db CONN] [--tenant NAME] SHA256...|--all\n"
-	        "\n"
-	        "Retries quarantined inputs from their stored raw bytes, e.g. after adding\n"
-	        "a tenant or upgrading dmarcsift. SHA256 as printed by 'dmarcsift failures'\n"
-	        "(the full 64 hex digits). Exit 0 when all of them now ingest, 1 otherwise.\n");
+	fprintf(out, "usage: dmarcsift reprocess [--db CONN] [--tenant NAME] SHA256...|--all\n"
+	             "\n"
+	             "Retries quarantined inputs from their stored raw bytes, e.g. after adding\n"
+	             "a tenant or upgrading dmarcsift. SHA256 as printed by 'dmarcsift failures':\n"
+	             "the whole 64 hex digits or any prefix of 8 or more that names one stored\n"
+	             "input. Exit 0 when all of them now ingest, 1 otherwise.\n");
 }
 
 static int reprocess_one(struct pipeline *p, struct db *db, const char *sha, struct err *e)
@@ -104,8 +104,12 @@ int cmd_reprocess(int argc, char **argv)
 				reprocess_one(p, db, f[i].sha256, &e);
 		store_failures_free(f, n);
 	} else {
-		for (size_t i = 0; i < nsha && !err_is_set(&e); i++)
-			reprocess_one(p, db, shas[i], &e);
+		for (size_t i = 0; i < nsha && !err_is_set(&e); i++) {
+			char *sha = NULL;
+			if (store_raw_find(db, shas[i], &sha, &e) == 0)
+				reprocess_one(p, db, sha, &e);
+			free(sha);
+		}
 	}
 	const struct pipeline_stats *st = pipeline_stats(p);
 	printf("%llu input(s) retried: %llu reports (%llu records) ingested, %llu duplicates, "

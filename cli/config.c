@@ -3,6 +3,7 @@
 #include "app/blocklists.h"
 
 #include "core/buf.h"
+#include "core/duration.h"
 #include "core/hostmap.h"
 #include "core/xalloc.h"
 #include "db/db.h"
@@ -375,23 +376,6 @@ static void correlate_key(struct parse *ps, const char *name, const char *value)
 
 static void set_str(struct parse *ps, char **slot, const char *key, const char *value);
 
-/* "6h", "30m", "90s", "3600": seconds, or -1. */
-static long parse_every(const char *v)
-{
-	char *end;
-	long n = strtol(v, &end, 10);
-	if (end == v || n < 1)
-		return -1;
-	long mult = strcmp(end, "h") == 0                     ? 3600
-	            : strcmp(end, "m") == 0                   ? 60
-	            : strcmp(end, "d") == 0                   ? 86400
-	            : (*end == '\0' || strcmp(end, "s") == 0) ? 1
-	                                                      : -1;
-	if (mult < 0 || n > 366L * 86400 / mult)
-		return -1;
-	return n * mult;
-}
-
 static const char *const blocklists_keys[] = {"ip",    "domain", "every", "days",
                                               "floor", "budget", NULL};
 
@@ -424,7 +408,7 @@ static void blocklists_key(struct parse *ps, const char *name, const char *value
 		break;
 	case 2:
 	case 5:
-		n = parse_every(value);
+		n = (long)duration_parse(value, 366LL * 86400);
 		if (n < 0)
 			problem(ps, ps->line,
 			        "%s = '%s': expected a duration such as 6h, 30m or 90s", name,

@@ -83,45 +83,6 @@ char *advice_policy_line(const struct advice_policy *a, const char *domain)
 	return NULL;
 }
 
-char *advice_flag_action(const char *kind, const char *cause, const char *provider,
-                         const char *domain, const char *source_ip)
-{
-	const char *prov = provider && *provider ? provider : "the provider";
-	const char *dom = domain && *domain ? domain : "the domain";
-	const char *ip = source_ip && *source_ip ? source_ip : "this source";
-	if (is(kind, "auth_driven")) {
-		if (is(cause, "dkim"))
-			return xasprintf(
-			    "Rejects at %s are caused by DKIM: make %s sign with a key whose "
-			    "d= aligns with %s, and check the selector's DNS record.",
-			    prov, ip, dom);
-		if (is(cause, "spf"))
-			return xasprintf(
-			    "Rejects at %s are caused by SPF alignment: authorise %s in the "
-			    "SPF record of %s's envelope domain, or use an aligned "
-			    "Return-Path.",
-			    prov, ip, dom);
-		return xasprintf(
-		    "Rejects at %s are caused by authentication: %s fails both DKIM and "
-		    "SPF alignment for %s; fix DKIM signing first.",
-		    prov, ip, dom);
-	}
-	if (is(kind, "not_auth_driven"))
-		return xasprintf("Authentication passes at %s: the rejects are about %s, not "
-		                 "DMARC. Do not change SPF or DKIM; look at reputation, content "
-		                 "or the listing.",
-		                 prov, cause && *cause ? cause : "reputation or content");
-	if (is(kind, "no_evidence"))
-		return xasprintf("%s sent no aggregate reports for %s from %s: check that %s "
-		                 "publishes rua= and that the reports arrive.",
-		                 prov, dom, ip, dom);
-	if (is(kind, "mixed"))
-		return xasprintf("Authentication partly fails for %s at %s: compare the pass rates "
-		                 "before acting.",
-		                 ip, prov);
-	return NULL;
-}
-
 /* "N WHAT" or "N WHATs", after a separator. */
 static void reason(struct buf *b, const char *what, long n)
 {

@@ -32,10 +32,6 @@ char *advice_enforcement(const struct advice_policy *a);
 /* A one-line advice, or NULL when the data supports none. */
 char *advice_policy_line(const struct advice_policy *a, const char *domain);
 
-/* The recommended action for a correlator flag. */
-char *advice_flag_action(const char *kind, const char *cause, const char *provider,
-                         const char *domain, const char *source_ip);
-
 struct advice_tenant {
 	long long messages;
 	double rate;   /* < 0 unknown */

@@ -140,6 +140,7 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 	    run_cmd(db, db_sql("correlate_match"), "matching aggregate data", e) < 0 ||
 	    analyze(db, "corr_match", e) < 0 ||
 	    run_cmd(db, db_sql("correlate_agg"), "summing aggregate data", e) < 0 ||
+	    run_cmd(db, db_sql("correlate_agg_index"), "indexing aggregate sums", e) < 0 ||
 	    analyze(db, "corr_agg", e) < 0)
 		goto out;
 	if (run_counts(db, db_sql("correlate_flags"), "writing flags", c, 3, e) < 0)

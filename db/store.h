@@ -103,6 +103,18 @@ struct store_failure {
  * store_failures_free. */
 int store_failures_list(struct db *db, struct store_failure **out, size_t *n, struct err *e);
 void store_failures_free(struct store_failure *f, size_t n);
+/* The stored input whose SHA-256 is, or starts with, `prefix` (8 to 64
+ * lowercase hex digits): *sha256 is the whole one (caller frees). No match,
+ * an ambiguous prefix or a malformed one: ERR_CONFIG naming the problem. */
+int store_raw_find(struct db *db, const char *prefix, char **sha256, struct err *e);
+/* Closes open failures that will never parse — the one of `sha256` (full),
+ * or with older_than_s >= 0 those first seen longer ago — marking them
+ * dismissed; their raw bytes stay (status 'dismissed') for `reprocess`, and
+ * the same bytes arriving again are not quarantined again. With dry_run
+ * nothing changes. *shas (caller frees each and the array) lists the
+ * entries concerned, *n of them. */
+int store_failures_dismiss(struct db *db, const char *sha256, long long older_than_s, bool dry_run,
+                           char ***shas, size_t *n, struct err *e);
 
 /* Tenants (store_tenant.c). Names are trimmed and compared without case;
  * 'unassigned' (tenant 0) is reserved. Domains are normalised by

@@ -492,3 +492,56 @@ out:
 	buf_free(&b);
 	return rc;
 }
+
+int store_raw_find(struct db *db, const char *prefix, char **sha256, struct err *e)
+{
+	*sha256 = NULL;
+	size_t n = prefix ? strlen(prefix) : 0;
+	bool hex = n >= 8 && n <= 64;
+	for (size_t i = 0; hex && i < n; i++)
+		hex = (prefix[i] >= '0' && prefix[i] <= '9') ||
+		      (prefix[i] >= 'a' && prefix[i] <= 'f');
+	if (!hex)
+		return err_stage(e, "store", ERR_CONFIG,
+		                 "'%.80s' is not a SHA-256 or a prefix of one (8 to 64 lowercase "
+		                 "hex digits, as 'dmarcsift failures' prints them)",
+		                 prefix ? prefix : "");
+	const char *params[1] = {prefix};
+	PGresult *res = db_query(db, db_sql("raw_find"), 1, params);
+	if (db_check(db, res, PGRES_TUPLES_OK, "finding a stored input", e) < 0)
+		return -1;
+	int rows = PQntuples(res);
+	if (rows == 1)
+		*sha256 = xstrdup(PQgetvalue(res, 0, 0));
+	else if (rows == 0)
+		err_stage(e, "store", ERR_CONFIG, "no stored input has a SHA-256 starting with %s",
+		          prefix);
+	else
+		err_stage(e, "store", ERR_CONFIG,
+		          "%s is ambiguous: it starts %s and %s (and maybe more); give more digits",
+		          prefix, PQgetvalue(res, 0, 0), PQgetvalue(res, 1, 0));
+	PQclear(res);
+	return *sha256 ? 0 : -1;
+}
+
+int store_failures_dismiss(struct db *db, const char *sha256, long long older_than_s, bool dry_run,
+                           char ***shas, size_t *n, struct err *e)
+{
+	*shas = NULL;
+	*n = 0;
+	char secs[24];
+	if (older_than_s >= 0)
+		snprintf(secs, sizeof secs, "%lld", older_than_s);
+	const char *params[3] = {sha256, older_than_s >= 0 ? secs : NULL,
+	                         dry_run ? "count" : "apply"};
+	PGresult *res = db_query(db, db_sql("failure_dismiss"), 3, params);
+	if (db_check(db, res, PGRES_TUPLES_OK, "dismissing failures", e) < 0)
+		return -1;
+	size_t rows = (size_t)PQntuples(res);
+	*shas = xcalloc(rows ? rows : 1, sizeof **shas);
+	for (size_t i = 0; i < rows; i++)
+		(*shas)[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+	*n = rows;
+	PQclear(res);
+	return 0;
+}

@@ -26,17 +26,23 @@ WITH p AS (
 	SELECT * FROM pg_temp.corr_params
 ), agg AS (
 	SELECT * FROM pg_temp.corr_agg
-), fl AS (
-	-- m: the group's messages, the same on every row of a group
+), fl0 AS (
 	SELECT m.tenant_id, m.provider, m.domain, m.ip_key, m.org, f.kind,
-	       f.domain AS fdomain, f.selector, f.result, sum(f.messages) AS n, a.m
+	       f.domain AS fdomain, f.selector, f.result, sum(f.messages) AS n
 	FROM pg_temp.corr_match m
-	JOIN pg_temp.corr_agg a ON a.tenant_id = m.tenant_id AND a.provider = m.provider
-	 AND a.domain = m.domain AND a.ip_key = m.ip_key
 	JOIN dmarcsift.record_auth_fails f ON f.tenant_id = m.tenant_id
 	 AND f.report_pk = m.report_pk AND f.source_ip = m.source_ip
 	 AND f.header_from = m.header_from
-	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 11
+	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+), fl AS (
+	-- m: the group's messages, the same on every row of a group. Joined
+	-- after the grouping, on corr_agg's unique index: the row estimate of
+	-- the join above is poor, and a nested loop over a scan of corr_agg
+	-- per row was most of a full run's time.
+	SELECT fl0.*, a.m
+	FROM fl0
+	JOIN pg_temp.corr_agg a ON a.tenant_id = fl0.tenant_id AND a.provider = fl0.provider
+	 AND a.domain = fl0.domain AND a.ip_key = fl0.ip_key
 ), fl_r AS (
 	SELECT fl.*,
 	       (fl.fdomain = fl.org OR right(fl.fdomain, length(fl.org) + 1) = '.' || fl.org)

@@ -8,22 +8,38 @@
 -- domain, rows about its organisational domain are taken: header From
 -- equal to it, or reports published for it (sp= covers subdomains).
 CREATE TEMP TABLE corr_match ON COMMIT DROP AS
-WITH m_all AS (
+WITH g_org AS MATERIALIZED (
+	-- each group once per org name of its provider: the exact lookups
+	-- below then probe the index on (tenant, source IP, From, org name,
+	-- begin) with an equality on the org name, reading one reporter's rows
+	-- instead of every reporter's (org_name = ANY (g.orgs) was applied
+	-- only as a filter after the heap fetch). OFFSET 0 keeps each lookup a
+	-- probe per group: planned as a join, the misestimated sizes led to a
+	-- merge join over all of record_sources.
+	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, g.ip, g.win_from, g.win_to,
+	       o.org AS rorg
+	FROM pg_temp.corr_grp g
+	JOIN pg_temp.corr_orgs o ON o.provider = g.provider
+), m_all AS (
 	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact'::text AS how, s.report_pk,
 	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
 	       s.dmarc_pass
-	FROM pg_temp.corr_grp g
-	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id AND s.source_ip = g.ip
-	 AND s.header_from = g.domain AND s.org_name = ANY (g.orgs)
-	 AND s.begin_at < g.win_to AND s.end_at > g.win_from
+	FROM g_org g
+	CROSS JOIN LATERAL (
+		SELECT * FROM dmarcsift.record_sources s
+		WHERE s.tenant_id = g.tenant_id AND s.source_ip = g.ip AND s.header_from = g.domain
+		  AND s.org_name = g.rorg AND s.begin_at < g.win_to AND s.end_at > g.win_from
+		OFFSET 0) s
 	WHERE g.ip IS NOT NULL
 	UNION ALL
 	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact', s.report_pk, s.source_ip,
 	       s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass, s.dmarc_pass
-	FROM pg_temp.corr_grp g
-	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id
-	 AND s.header_from = g.domain AND s.org_name = ANY (g.orgs)
-	 AND s.begin_at < g.win_to AND s.end_at > g.win_from
+	FROM g_org g
+	CROSS JOIN LATERAL (
+		SELECT * FROM dmarcsift.record_sources s
+		WHERE s.tenant_id = g.tenant_id AND s.header_from = g.domain AND s.org_name = g.rorg
+		  AND s.begin_at < g.win_to AND s.end_at > g.win_from
+		OFFSET 0) s
 	WHERE g.ip IS NULL
 	UNION ALL
 	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'organisational', s.report_pk,
