@@ -1,4 +1,4 @@
--- 0022_dns_checks: `dmarcsift dns check` (issue 17): the tenants' own DNS
+-- 0024_dns_checks: `dmarcsift dns check` (issue 17): the tenants' own DNS
 -- records (DMARC, SPF, DKIM keys, MTA-STS, TLS-RPT) checked, per run, and
 -- the changes of those records between runs; listings announced to the
 -- [notify] webhook.
