@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"flags", cmd_flags, "list auth-driven / not-auth-driven reject flags with evidence"},
     {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
     {"blocklists", cmd_blocklists, "look the tenants' sending IPs and domains up in blocklists"},
+    {"dns", cmd_dns, "check the tenants' DMARC, SPF, DKIM, MTA-STS and TLS-RPT records"},
     {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},
     {"version", cmd_version, "the version, git revision, libraries and database server"},

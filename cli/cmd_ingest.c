@@ -153,8 +153,8 @@ static int ingest_read(struct ingest_run *r, int fd, off_t size, const char *pat
 		snprintf(why, sizeof why,
 		         "the file shrank while it was read (%lld bytes when opened, %lld read)",
 		         (long long)size, (long long)off);
-		rc = pipeline_quarantine(r->pipe, b.data ? b.data : "", b.len, path, "read", why,
-		                         &r->fatal);
+		rc = pipeline_quarantine(r->pipe, b.data ? b.data : "", b.len, path, ERR_STAGE_READ,
+		                         why, &r->fatal);
 		show_progress(r, false);
 		goto out;
 	}
