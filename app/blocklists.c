@@ -136,7 +136,7 @@ static int save(struct db *db, const struct ask *q, const char *answer, const ch
 	PGresult *res = db_query(db, db_sql("blocklists_save"), 9, params);
 	buf_free(&users);
 	buf_free(&arr);
-	if (db_check(db, res, PGRES_TUPLES_OK, "saving a blocklist answer", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "saving a blocklist answer", e) < 0)
 		return -1;
 	bool was_listed = PQgetvalue(res, 0, 0)[0] == 't';
 	bool is_new = PQgetvalue(res, 0, 1)[0] == 't';
@@ -178,7 +178,7 @@ static int record_run(struct db *db, int tenant_id, const size_t counts[5], stru
 		snprintf(v[i + 1], sizeof v[i + 1], "%zu", counts[i]);
 	const char *params[6] = {v[0], v[1], v[2], v[3], v[4], v[5]};
 	PGresult *res = db_query(db, db_sql("blocklists_run"), 6, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "recording the blocklist run", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "recording the blocklist run", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -205,7 +205,7 @@ static int store_tenant(struct db *db, int tenant_id, struct ask *asks, size_t f
 		snprintf(tid, sizeof tid, "%d", tenant_id);
 		const char *p[1] = {tid};
 		PGresult *res = db_query(db, db_sql("blocklists_dirty"), 1, p);
-		if (db_check(db, res, PGRES_COMMAND_OK, "queueing the correlation", e) < 0)
+		if (db_check(db, &res, PGRES_COMMAND_OK, "queueing the correlation", e) < 0)
 			goto fail;
 		PQclear(res);
 	}
@@ -239,7 +239,7 @@ int blocklists_run(struct db *db, const struct blocklists_opts *o, struct blockl
 	snprintf(max, sizeof max, "%d", o->max_assets > 0 ? o->max_assets : 500);
 	const char *params[4] = {o->tenant, days, floor, max};
 	PGresult *res = db_query(db, db_sql("blocklists_assets"), 4, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "choosing the assets to check", e) < 0) {
+	if (db_check(db, &res, PGRES_TUPLES_OK, "choosing the assets to check", e) < 0) {
 		zones_free(&ipz);
 		zones_free(&domz);
 		return -1;
@@ -323,7 +323,7 @@ int blocklists_due(struct db *db, long every_s, bool *due, struct err *e)
 	snprintf(s, sizeof s, "%ld", every_s);
 	const char *params[1] = {s};
 	PGresult *res = db_query(db, db_sql("blocklists_due"), 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading the blocklist schedule", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the blocklist schedule", e) < 0)
 		return -1;
 	*due = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);

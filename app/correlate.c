@@ -133,6 +133,14 @@ int correlate_run(struct db *db, const struct correlate_settings *s,
 		}
 		post_events(scope->notify, rows, n, notify_escalations);
 		escalation_rows_free(rows, n);
+		/* New blocklist listings (blocklists check ends with this run),
+		 * those that already make mail bounce first. */
+		if (listings_claim(db, scope->tenant, &rows, &n, e) != 0) {
+			flags_stats_free(&tmp);
+			return -1;
+		}
+		post_events(scope->notify, rows, n, notify_listings);
+		escalation_rows_free(rows, n);
 	}
 	flags_stats_free(&tmp);
 	if (st)

@@ -125,7 +125,7 @@ static const char *str_field(struct json_object *o, const char *key)
 
 /* Runs the posts in a grandchild, so the caller neither waits nor leaves a zombie. */
 static void spawn(const struct notify_hook *h, struct json_object *const *rows, size_t n,
-                  bool flags)
+                  const char *event)
 {
 	if (!h || !h->url || n == 0)
 		return;
@@ -146,7 +146,8 @@ static void spawn(const struct notify_hook *h, struct json_object *const *rows, 
 	for (size_t i = 0; i < n; i++) {
 		struct err e = {0};
 		const char *status = str_field(rows[i], "status");
-		const char *ev = !flags                                      ? "escalation.opened"
+		/* No fixed event: flags, opened or reopened by their status. */
+		const char *ev = event                                       ? event
 		                 : status && strcmp(status, "reopened") == 0 ? "flag.reopened"
 		                                                             : "flag.opened";
 		if (notify_event(h, ev, str_field(rows[i], "tenant"), rows[i], &e) < 0) {
@@ -159,10 +160,15 @@ static void spawn(const struct notify_hook *h, struct json_object *const *rows, 
 
 void notify_flags(const struct notify_hook *h, struct json_object *const *flags, size_t n)
 {
-	spawn(h, flags, n, true);
+	spawn(h, flags, n, NULL);
 }
 
 void notify_escalations(const struct notify_hook *h, struct json_object *const *rows, size_t n)
 {
-	spawn(h, rows, n, false);
+	spawn(h, rows, n, "escalation.opened");
+}
+
+void notify_listings(const struct notify_hook *h, struct json_object *const *rows, size_t n)
+{
+	spawn(h, rows, n, "listing.opened");
 }

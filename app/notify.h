@@ -6,8 +6,10 @@
  * the configured secret, so the receiver can check the sender and that the
  * body was not changed. X-Dmarcsift-Event names the event.
  *
- * Body: {"event": "flag.opened" | "flag.reopened" | "escalation.opened",
- *        "sent_at": "...Z", "tenant": NAME, "data": {the v_flags / v_escalations row}}
+ * Body: {"event": "flag.opened" | "flag.reopened" | "escalation.opened" |
+ *                  "listing.opened",
+ *        "sent_at": "...Z", "tenant": NAME,
+ *        "data": {the v_flags / v_escalations / v_listings row}}
  *
  * Delivery is retried on connection failures, 429 and 5xx with exponential
  * back-off (backoff_ms doubled each time, `retries` further tries); other
@@ -48,5 +50,8 @@ int notify_event(const struct notify_hook *h, const char *event, const char *ten
 void notify_flags(const struct notify_hook *h, struct json_object *const *flags, size_t n);
 /* The same for escalations (v_escalations rows): escalation.opened. */
 void notify_escalations(const struct notify_hook *h, struct json_object *const *rows, size_t n);
+/* The same for new blocklist listings (v_listings rows, impact rejecting
+ * first): listing.opened. */
+void notify_listings(const struct notify_hook *h, struct json_object *const *rows, size_t n);
 
 #endif

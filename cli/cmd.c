@@ -1,4 +1,6 @@
 #include "cli/cmd.h"
+#include "cli/common.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +26,7 @@ static const struct command commands[] = {
     {"flags", cmd_flags, "list auth-driven / not-auth-driven reject flags with evidence"},
     {"poll", cmd_poll, "poll the configured mailboxes (IMAP, Maildir, mbox) once or forever"},
     {"blocklists", cmd_blocklists, "look the tenants' sending IPs and domains up in blocklists"},
+    {"dns", cmd_dns, "check the tenants' DMARC, SPF, DKIM, MTA-STS and TLS-RPT records"},
     {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},
     {"version", cmd_version, "the version, git revision, libraries and database server"},
@@ -63,9 +66,17 @@ int cmd_main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(argc - 1, argv + 1);
-	for (const struct command *c = commands; c->name; c++)
-		if (strcmp(argv[1], c->name) == 0)
-			return c->fn(argc - 1, argv + 1);
+	for (const struct command *c = commands; c->name; c++) {
+		if (strcmp(argv[1], c->name) != 0)
+			continue;
+		int rc = c->fn(argc - 1, argv + 1);
+		/* --quiet silences progress and warnings, never the fact that the
+		 * run failed: cron mails what reaches stderr, so one line does. */
+		if (rc != EXIT_OK && log_get_level() == LOG_QUIET && !cli_failure_said())
+			fprintf(stderr, "dmarcsift %s: exit %d: %s\n", c->name, rc,
+			        cli_exit_meaning(rc));
+		return rc;
+	}
 	fprintf(stderr, "dmarcsift: unknown command '%s' (try 'dmarcsift --help')\n", argv[1]);
 	return EXIT_USAGE;
 }

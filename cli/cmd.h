@@ -33,6 +33,7 @@ int cmd_sources(int argc, char **argv);
 int cmd_correlate(int argc, char **argv);
 int cmd_flags(int argc, char **argv);
 int cmd_blocklists(int argc, char **argv);
+int cmd_dns(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

@@ -83,7 +83,7 @@ static int print_listings(struct db *db, const char *tenant)
 	const char *p[1] = {tenant};
 	struct err e = {0};
 	PGresult *res = db_query(db, db_sql("blocklists_list"), 1, p);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading the listings", &e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the listings", &e) < 0)
 		return cli_fail(&e);
 	int n = PQntuples(res);
 	if (n == 0)

@@ -24,7 +24,9 @@ static void usage(FILE *out)
 	        "Lists open escalations, newest first: the provider, bounce class and\n"
 	        "enhanced-code family, the normalised reply pattern, how many events in the\n"
 	        "window, of how many attempts to that provider (rate), first and last seen,\n"
-	        "and a sample reply text.\n"
+	        "and a sample reply text. The text format then lists the blocklist listings\n"
+	        "with delivery impact (dmarcsift blocklists check), those with rejects naming\n"
+	        "them (impact rejecting) first.\n"
 	        "\n"
 	        "  --db CONN       libpq connection string (default: DMARCSIFT_DB, the config\n"
 	        "                  file, else the embedded cluster)\n"
@@ -42,6 +44,15 @@ static const char sql[] =
     " FROM dmarcsift.v_escalations"
     " WHERE ($1::text IS NULL OR tenant = $1) AND ($2::boolean OR status = 'open')"
     " ORDER BY last_seen DESC, tenant, provider, count DESC";
+
+/* Listings that bounce mail (or may), beside the escalations. */
+static const char listings_sql[] =
+    "SELECT tenant, impact, rejects, asset, list, code, reason,"
+    " to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS first_seen"
+    " FROM dmarcsift.v_listings"
+    " WHERE ($1::text IS NULL OR tenant = $1) AND status = 'listed' AND impact <> 'none'"
+    " ORDER BY CASE impact WHEN 'rejecting' THEN 1 ELSE 2 END, rejects DESC, tenant, asset,"
+    " list";
 
 int cmd_escalations(int argc, char **argv)
 {
@@ -100,8 +111,7 @@ int cmd_escalations(int argc, char **argv)
 	}
 	const char *params[2] = {tenant, all ? "true" : "false"};
 	res = db_query(db, sql, 2, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing escalations", &e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing escalations", &e) < 0) {
 		rc = cli_fail(&e);
 		goto out;
 	}
@@ -109,6 +119,18 @@ int cmd_escalations(int argc, char **argv)
 		printf("no open escalations\n");
 	else
 		rows_print(stdout, res, fmt, 60);
+	if (fmt == ROWS_TEXT) {
+		PQclear(res);
+		res = db_query(db, listings_sql, 1, params);
+		if (db_check(db, &res, PGRES_TUPLES_OK, "listing blocklist listings", &e) < 0) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		if (PQntuples(res) > 0) {
+			printf("\nblocklist listings with delivery impact (rejecting first):\n");
+			rows_print(stdout, res, fmt, 60);
+		}
+	}
 	if (fflush(stdout) != 0)
 		rc = EXIT_SOME_FAILED;
 out:

@@ -153,8 +153,8 @@ static int ingest_read(struct ingest_run *r, int fd, off_t size, const char *pat
 		snprintf(why, sizeof why,
 		         "the file shrank while it was read (%lld bytes when opened, %lld read)",
 		         (long long)size, (long long)off);
-		rc = pipeline_quarantine(r->pipe, b.data ? b.data : "", b.len, path, "read", why,
-		                         &r->fatal);
+		rc = pipeline_quarantine(r->pipe, b.data ? b.data : "", b.len, path, ERR_STAGE_READ,
+		                         why, &r->fatal);
 		show_progress(r, false);
 		goto out;
 	}
@@ -481,6 +481,16 @@ int cmd_ingest(int argc, char **argv)
 	} else {
 		print_summary(st, run.unreadable, json);
 		rc = st->quarantined || run.unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+		if (rc == EXIT_SOME_FAILED && quiet) {
+			/* The summary went to stdout, which cron jobs often discard. */
+			fprintf(
+			    stderr,
+			    "dmarcsift ingest: %llu input(s) quarantined, %llu path(s) unreadable "
+			    "(see 'dmarcsift failures')\n",
+			    (unsigned long long)st->quarantined,
+			    (unsigned long long)run.unreadable);
+			cli_failure_note();
+		}
 		if (correlate) {
 			int crc = autocorr_run(db, cfg, quiet || json);
 			if (crc != 0 && rc == EXIT_OK)

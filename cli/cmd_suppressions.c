@@ -169,8 +169,7 @@ int cmd_suppressions(int argc, char **argv)
 		}
 	}
 	res = db_query(db, sql, 3, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing suppressions", &e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing suppressions", &e) < 0) {
 		/* A date PostgreSQL does not take (2026-02-30) is the user's. */
 		rc = cli_fail(&e);
 		if (strncmp(e.sqlstate, "22", 2) == 0)

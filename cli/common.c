@@ -11,8 +11,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool failure_said;
+
+bool cli_failure_said(void)
+{
+	return failure_said;
+}
+
+void cli_failure_note(void)
+{
+	failure_said = true;
+}
+
+const char *cli_exit_meaning(int code)
+{
+	switch (code) {
+	case EXIT_OK:
+		return "ok";
+	case EXIT_SOME_FAILED:
+		return "some input was quarantined or failed (see 'dmarcsift failures')";
+	case EXIT_USAGE:
+		return "usage error, or the configuration file is wrong";
+	case EXIT_DB:
+		return "the database cannot be reached (worth retrying later)";
+	case EXIT_CONFIG:
+		return "the database refused the connection (fix the configuration)";
+	default:
+		return "failed";
+	}
+}
+
 int cli_fail(const struct err *e)
 {
+	failure_said = true;
 	fprintf(stderr, "dmarcsift: error: %s\n", e->msg[0] ? e->msg : "unknown failure");
 	switch (e->kind) {
 	case ERR_RETRY:

@@ -41,6 +41,12 @@ bool cli_pinned_strict(void);
 int cli_ruf_options(const char *cli_path, struct ruf_options *out);
 /* Prints "dmarcsift: error: ..." and returns the exit code for the error. */
 int cli_fail(const struct err *e);
+/* Whether this run has already said on stderr why it fails (cli_fail or
+ * cli_failure_note): then --quiet needs no line of its own. */
+bool cli_failure_said(void);
+void cli_failure_note(void);
+/* One line for an exit code, as `dmarcsift --help` lists them. */
+const char *cli_exit_meaning(int code);
 /* True when s is "--help" or "-h". */
 int cli_is_help(const char *s);
 

@@ -234,7 +234,7 @@ static int process_part(struct input_run *in, const struct part_bytes *pb, struc
 
 	if (parse_once(in, pb, false, NULL, &res, &how, &strict) == 0)
 		goto ok;
-	if (strict.kind == ERR_RETRY || strcmp(strict.stage, "xml") != 0) {
+	if (strict.kind == ERR_RETRY || strcmp(strict.stage, err_stage_name(ERR_STAGE_XML)) != 0) {
 		*e = strict;
 		return -1;
 	}
@@ -320,7 +320,7 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 static int quarantine(struct pipeline *p, const char *sha, const char *source,
                       const struct err *why, struct err *e)
 {
-	const char *stage = why->stage[0] ? why->stage : "store";
+	const char *stage = why->stage[0] ? why->stage : err_stage_name(ERR_STAGE_STORE);
 	snprintf(p->last_reason, sizeof p->last_reason, "%s: %s", stage, why->msg);
 	if (store_failure_add(p->db, sha, source, stage, why->msg, p->domain,
 	                      p->opts.tenant_override, e) != 0)
@@ -361,7 +361,7 @@ static int ingest_dsn(struct pipeline *p, const void *data, size_t len, struct e
 	    bounce_parser_feed(bp, data, len, perr) != 0 || bounce_parser_finish(bp, perr) != 0)
 		goto out;
 	if (run.events == 0) {
-		err_stage(perr, "mime", ERR_INPUT,
+		err_stage(perr, ERR_STAGE_MIME, ERR_INPUT,
 		          "delivery-status notification without a per-recipient status");
 		goto out;
 	}
@@ -376,7 +376,7 @@ out:
 	if (run.store)
 		bounce_store_abort(run.store);
 	bounce_parser_free(bp);
-	err_set_stage_if_empty(perr, "store");
+	err_set_stage_if_empty(perr, ERR_STAGE_STORE);
 	return rc;
 }
 
@@ -480,7 +480,7 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 	}
 
 	if (len == 0) {
-		err_stage(&perr, "unpack", ERR_INPUT, "empty input (0 bytes)");
+		err_stage(&perr, ERR_STAGE_UNPACK, ERR_INPUT, "empty input (0 bytes)");
 	} else if (mime_looks_like_message(data, len)) {
 		enum route_kind kind = route_message(data, len);
 		switch (kind) {
@@ -528,7 +528,7 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 }
 
 int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const char *source,
-                        const char *stage, const char *reason, struct err *e)
+                        enum err_stage_id stage, const char *reason, struct err *e)
 {
 	char sha[65];
 	struct err why = {0};
@@ -553,7 +553,7 @@ static int sha256_fd(int fd, char out[65], struct err *e)
 			if (errno == EINTR)
 				continue;
 			g_checksum_free(c);
-			return err_stage(e, "unpack", ERR_INPUT, "cannot read input: %s",
+			return err_stage(e, ERR_STAGE_UNPACK, ERR_INPUT, "cannot read input: %s",
 			                 strerror(errno));
 		}
 		g_checksum_update(c, buf, n);

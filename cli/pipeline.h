@@ -80,7 +80,7 @@ int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
  * was read) and quarantines them at `stage` with `reason`, without parsing:
  * counted as one quarantined input. -1 only when the database went away. */
 int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const char *source,
-                        const char *stage, const char *reason, struct err *e);
+                        enum err_stage_id stage, const char *reason, struct err *e);
 const struct pipeline_stats *pipeline_stats(const struct pipeline *p);
 /* The reason of the last quarantine, for callers that report per input. */
 const char *pipeline_last_reason(const struct pipeline *p);

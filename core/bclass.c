@@ -799,44 +799,6 @@ int bclass_split_reply(const char *line, struct bclass_reply *r)
 	return 0;
 }
 
-char *bclass_join_multiline(const char *reply)
-{
-	struct bclass_reply first, cur;
-	size_t cap = strlen(reply) + 1;
-	char *out = xmalloc(cap);
-	size_t len = 0;
-	bool have_first = false;
-	const char *p = reply;
-	while (*p) {
-		const char *nl = strpbrk(p, "\r\n");
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char *line = xstrndup(p, n);
-		const char *piece = line;
-		if (!have_first) {
-			have_first = true;
-			bclass_split_reply(line, &first);
-			if (line[0] && isdigit((unsigned char)line[0]) && line[3] == '-')
-				line[3] = ' ';
-		} else if (bclass_split_reply(line, &cur) == 0 && cur.code == first.code &&
-		           strcmp(cur.enhanced, first.enhanced) == 0) {
-			piece = cur.text;
-		}
-		size_t pl = strlen(piece);
-		if (pl > 0) {
-			if (len > 0)
-				out[len++] = ' ';
-			memcpy(out + len, piece, pl);
-			len += pl;
-		}
-		free(line);
-		p += n;
-		while (*p == '\r' || *p == '\n')
-			p++;
-	}
-	out[len] = '\0';
-	return out;
-}
-
 /* Case-insensitive strstr. */
 static const char *find_ci(const char *hay, const char *needle)
 {

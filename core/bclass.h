@@ -58,13 +58,6 @@ int bclass_split_reply(const char *line, struct bclass_reply *r);
 int bclass_find_enhanced(const char *text, char *out, size_t outsz);
 
 /*
- * Joins a multi-line SMTP reply ("550-5.7.26 a\n550-5.7.26 b\n550 5.7.26 c")
- * into one line "550 5.7.26 a b c": the code and enhanced code of every
- * continuation line after the first are dropped. The result is the caller's.
- */
-char *bclass_join_multiline(const char *reply);
-
-/*
  * Verdicts a receiver wrote into its reply, as evidence for the correlator:
  * Gmail's "Authentication results: DKIM = did not pass SPF [d] with ip: [ip]
  * = did not pass" (or "SPF domain = d, SPF result = Did not pass") and

@@ -24,11 +24,26 @@ int err_set(struct err *e, enum err_kind kind, const char *fmt, ...)
 	return -1;
 }
 
-int err_stage(struct err *e, const char *stage, enum err_kind kind, const char *fmt, ...)
+const char *err_stage_name(enum err_stage_id stage)
+{
+	static const char *const names[] = {
+	    [ERR_STAGE_NONE] = "",         [ERR_STAGE_READ] = "read",
+	    [ERR_STAGE_MIME] = "mime",     [ERR_STAGE_UNPACK] = "unpack",
+	    [ERR_STAGE_XML] = "xml",       [ERR_STAGE_JSON] = "json",
+	    [ERR_STAGE_RUF] = "ruf",       [ERR_STAGE_VALIDATE] = "validate",
+	    [ERR_STAGE_BOUNCE] = "bounce", [ERR_STAGE_IMAP] = "imap",
+	    [ERR_STAGE_STORE] = "store",   [ERR_STAGE_CORRELATE] = "correlate",
+	};
+	if ((unsigned)stage >= sizeof names / sizeof names[0] || !names[stage])
+		return "";
+	return names[stage];
+}
+
+int err_stage(struct err *e, enum err_stage_id stage, enum err_kind kind, const char *fmt, ...)
 {
 	if (!e || e->kind != ERR_NONE)
 		return -1;
-	snprintf(e->stage, sizeof e->stage, "%s", stage ? stage : "");
+	snprintf(e->stage, sizeof e->stage, "%s", err_stage_name(stage));
 	va_list ap;
 	va_start(ap, fmt);
 	vset(e, kind, fmt, ap);
@@ -36,10 +51,10 @@ int err_stage(struct err *e, const char *stage, enum err_kind kind, const char *
 	return -1;
 }
 
-void err_set_stage_if_empty(struct err *e, const char *stage)
+void err_set_stage_if_empty(struct err *e, enum err_stage_id stage)
 {
-	if (e && e->stage[0] == '\0' && stage)
-		snprintf(e->stage, sizeof e->stage, "%s", stage);
+	if (e && e->stage[0] == '\0')
+		snprintf(e->stage, sizeof e->stage, "%s", err_stage_name(stage));
 }
 
 void err_clear(struct err *e)

@@ -13,6 +13,7 @@
 #include "core/provider.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
+#include "db/copy.h"
 #include "db/db.h"
 #include "db/store.h"
 #include "db/tenant_domain.h"
@@ -35,8 +36,8 @@ struct bounce_store {
 	struct bounce_rules rules;
 	int override_id;
 	bool has_override;
-	bool in_tx, in_copy;
-	struct buf copy;
+	bool in_tx;
+	struct copy copy; /* open from begin to commit */
 	uint64_t staged;
 };
 
@@ -278,41 +279,10 @@ static const char sql_escalate[] =
     "  WHERE p.status IS DISTINCT FROM 'open'),"
     " (SELECT count(*) FROM closed)";
 
-/* One COPY text-format field: NULL as \N, backslash escapes, invalid UTF-8
- * replaced by U+FFFD, at most `max` input bytes (cut at a character). */
+/* One field of the row and its separator. */
 static void put_field(struct buf *b, const char *s, size_t max, char sep)
 {
-	if (!s) {
-		buf_append(b, "\\N", 2);
-		buf_putc(b, sep);
-		return;
-	}
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0;
-	if (n > max)
-		n = max;
-	while (i < n) {
-		int k = utf8_len(p + i, n - i);
-		if (k <= 0) {
-			buf_append(b, "\xef\xbf\xbd", 3);
-			i++;
-			continue;
-		}
-		if (k > 1) {
-			buf_append(b, p + i, (size_t)k);
-		} else if (p[i] == '\\') {
-			buf_append(b, "\\\\", 2);
-		} else if (p[i] == '\n') {
-			buf_append(b, "\\n", 2);
-		} else if (p[i] == '\r') {
-			buf_append(b, "\\r", 2);
-		} else if (p[i] == '\t') {
-			buf_append(b, "\\t", 2);
-		} else {
-			buf_putc(b, (char)p[i]);
-		}
-		i += (size_t)k;
-	}
+	copy_text(b, s, max);
 	buf_putc(b, sep);
 }
 
@@ -379,47 +349,6 @@ static const char *status_name(enum bounce_status st)
 	return NULL;
 }
 
-static int copy_fail(struct bounce_store *s, const char *what, struct err *e)
-{
-	/* Asked first: db_lost reads, which may rewrite the error message. */
-	enum err_kind kind = db_lost(s->db) ? ERR_RETRY : ERR_INTERNAL;
-	const char *m = PQerrorMessage(db_pg(s->db));
-	return err_stage(e, "store", kind, "%s%s: %.300s",
-	                 kind == ERR_RETRY ? "database unreachable: " : "", what, m);
-}
-
-static int flush(struct bounce_store *s, struct err *e)
-{
-	if (s->copy.len == 0)
-		return 0;
-	if (s->copy.len > INT32_MAX ||
-	    PQputCopyData(db_pg(s->db), s->copy.data, (int)s->copy.len) != 1)
-		return copy_fail(s, "sending bounce events", e);
-	buf_reset(&s->copy);
-	return 0;
-}
-
-/* Ends COPY (with `reason` when aborting) and collects its result. */
-static int end_copy(struct bounce_store *s, const char *reason, struct err *e)
-{
-	PGconn *pg = db_pg(s->db);
-	int rc = 0;
-	s->in_copy = false;
-	if (PQputCopyEnd(pg, reason) != 1)
-		rc = copy_fail(s, "ending COPY of bounce events", e);
-	PGresult *res;
-	while ((res = PQgetResult(pg)) != NULL) {
-		if (rc == 0 && !reason) {
-			if (db_check(s->db, res, PGRES_COMMAND_OK, "COPY bounce events", e) < 0) {
-				rc = -1;
-				continue;
-			}
-		}
-		PQclear(res);
-	}
-	return rc;
-}
-
 int bounce_store_begin(struct bounce_store **out, struct db *db, const char *tenant_override,
                        struct err *e)
 {
@@ -429,7 +358,6 @@ int bounce_store_begin(struct bounce_store **out, struct db *db, const char *ten
 
 	s->db = db;
 	bounce_rules_default(&s->rules);
-	buf_init(&s->copy, 0);
 	if (tenant_override) {
 		/* Unknown names fail here, before anything is sent. */
 		if (store_tenant_resolve(db, NULL, tenant_override, &s->override_id, e) < 0)
@@ -440,17 +368,13 @@ int bounce_store_begin(struct bounce_store **out, struct db *db, const char *ten
 		goto out;
 	s->in_tx = true;
 	res = PQexec(db_pg(db), sql_staging);
-	if (db_check(db, res, PGRES_COMMAND_OK, "creating bounce staging tables", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_COMMAND_OK, "creating bounce staging tables", e) < 0)
 		goto out;
-	}
 	PQclear(res);
-	res = PQexec(db_pg(db), "COPY pg_temp.bounce_staging FROM STDIN");
-	if (db_check(db, res, PGRES_COPY_IN, "starting COPY of bounce events", e) < 0) {
-		res = NULL;
+	res = NULL;
+	if (copy_begin(&s->copy, db, "COPY pg_temp.bounce_staging FROM STDIN", "bounce events", 0,
+	               FLUSH_AT, e) < 0)
 		goto out;
-	}
-	s->in_copy = true;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -469,10 +393,10 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 	char pattern[PATTERN_MAX];
 
 	if (!status || !v)
-		return err_stage(e, "store", ERR_INTERNAL, "bounce event without %s",
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bounce event without %s",
 		                 v ? "a valid status" : "a verdict");
-	if (!s->in_copy)
-		return err_stage(e, "store", ERR_INTERNAL, "bounce batch is not open");
+	if (!s->copy.open)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bounce batch is not open");
 	bnorm_pattern(ev->text, pattern, sizeof pattern);
 	/* The provider map names who receives for the domain / runs the MX;
 	 * failing that, the provider the deciding rule was written for. */
@@ -484,7 +408,7 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 	snprintf(at, sizeof at, "%" PRId64, ev->at > 0 ? ev->at : (int64_t)0);
 	snprintf(reply, sizeof reply, "%d", ev->reply_code);
 
-	struct buf *b = &s->copy;
+	struct buf *b = &s->copy.buf;
 	put_field(b, at, sizeof at, '\t');
 	put_field(b, status, FIELD_MAX, '\t');
 	put_field(b, ev->source ? ev->source : "unknown", FIELD_MAX, '\t');
@@ -519,9 +443,7 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 	const char *ipsrc = ev->ip_source ? ev->ip_source : ev->sending_ip ? "log" : "none";
 	put_field(b, ipsrc, FIELD_MAX, '\n');
 	s->staged++;
-	if (b->len >= FLUSH_AT)
-		return flush(s, e);
-	return 0;
+	return copy_flush(&s->copy, e);
 }
 
 /* Tenant of every distinct From domain of the batch into bounce_tmap. */
@@ -536,7 +458,7 @@ static int map_tenants(struct bounce_store *s, struct err *e)
 	    db_query(db, "SELECT DISTINCT tdomain FROM pg_temp.bounce_staging", 0, NULL);
 	int rc = -1;
 
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing bounce sender domains", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing bounce sender domains", e) < 0)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *dom = PQgetvalue(res, i, 0);
@@ -553,7 +475,7 @@ static int map_tenants(struct bounce_store *s, struct err *e)
 		             "INSERT INTO pg_temp.bounce_tmap (domain, tenant_id, org_domain)"
 		             " VALUES ($1, $2, $3)",
 		             3, params);
-		if (db_check(db, ins, PGRES_COMMAND_OK, "mapping bounce tenants", e) < 0)
+		if (db_check(db, &ins, PGRES_COMMAND_OK, "mapping bounce tenants", e) < 0)
 			goto out;
 		PQclear(ins);
 	}
@@ -580,11 +502,11 @@ static int recompute(struct bounce_store *s, const char *sql, const char *what, 
 {
 	PGresult *res = db_query(s->db, sql, nparams, params);
 	int rc = -1;
-	if (db_check(s->db, res, PGRES_TUPLES_OK, what, e) < 0)
+	if (db_check(s->db, &res, PGRES_TUPLES_OK, what, e) < 0)
 		return -1;
 	if (PQntuples(res) != 1 || PQnfields(res) != 2 || count_field(res, 0, a) < 0 ||
 	    count_field(res, 1, b) < 0) {
-		err_stage(e, "store", ERR_INTERNAL, "%s: unexpected result", what);
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "%s: unexpected result", what);
 		goto out;
 	}
 	rc = 0;
@@ -603,15 +525,13 @@ int bounce_store_commit(struct bounce_store *s, struct bounce_store_stats *st, s
 	char p1[32], p2[32], p3[48], p4[32];
 	int rc = -1;
 
-	if (flush(s, e) < 0 || end_copy(s, NULL, e) < 0)
+	if (copy_end(&s->copy, e) < 0)
 		goto out;
 	if (map_tenants(s, e) < 0)
 		goto out;
 	res = db_query(db, sql_insert, 0, NULL);
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing bounce events", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_COMMAND_OK, "storing bounce events", e) < 0)
 		goto out;
-	}
 	tmp.added = strtoull(PQcmdTuples(res), NULL, 10);
 	tmp.known = s->staged >= tmp.added ? s->staged - tmp.added : 0;
 	PQclear(res);
@@ -630,10 +550,8 @@ int bounce_store_commit(struct bounce_store *s, struct bounce_store_stats *st, s
 		               "SELECT reltuples FROM pg_class"
 		               " WHERE oid = 'dmarcsift.bounces'::regclass",
 		               0, NULL);
-		if (db_check(db, res, PGRES_TUPLES_OK, "reading bounce statistics", e) < 0) {
-			res = NULL;
+		if (db_check(db, &res, PGRES_TUPLES_OK, "reading bounce statistics", e) < 0)
 			goto out;
-		}
 		double known_rows = PQntuples(res) ? strtod(PQgetvalue(res, 0, 0), NULL) : -1;
 		PQclear(res);
 		res = NULL;
@@ -678,14 +596,10 @@ void bounce_store_abort(struct bounce_store *s)
 {
 	if (!s)
 		return;
-	if (s->in_copy) {
-		struct err ignore = {0};
-		end_copy(s, "bounce batch aborted", &ignore);
-	}
+	copy_abort(&s->copy, "bounce batch aborted");
 	if (s->in_tx) {
 		PGresult *res = PQexec(db_pg(s->db), "ROLLBACK");
 		PQclear(res);
 	}
-	buf_free(&s->copy);
 	free(s);
 }

@@ -184,12 +184,12 @@ int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *
 
 	*out = NULL;
 	if (!conninfo || !*conninfo) {
-		err_stage(e, "store", ERR_CONFIG, "no database connection string");
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "no database connection string");
 		goto out;
 	}
 	/* A string libpq cannot even parse is the user's setup, not an outage. */
 	if (db_conninfo_check(conninfo, line, sizeof line) != 0) {
-		err_stage(e, "store", ERR_CONFIG, "%s", line);
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "%s", line);
 		goto out;
 	}
 
@@ -203,13 +203,13 @@ int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *
 		         db->conn ? PQerrorMessage(db->conn) : "out of memory in libpq");
 		const char *refused = connect_refusal(db->conn, line);
 		if (refused) {
-			err_stage(e, "store", ERR_CONFIG,
+			err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 			          "the database server refused the connection (fix the "
 			          "connection string, the role or its password): %s",
 			          line);
 			snprintf(e->sqlstate, sizeof e->sqlstate, "%s", refused);
 		} else {
-			err_stage(e, "store", ERR_RETRY, "database unreachable: %s", line);
+			err_stage(e, ERR_STAGE_STORE, ERR_RETRY, "database unreachable: %s", line);
 		}
 		goto out;
 	}
@@ -218,10 +218,8 @@ int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *
 	 * else can create objects in. */
 	res = PQexec(db->conn,
 	             "SELECT pg_catalog.set_config('search_path', 'dmarcsift, pg_catalog', false)");
-	if (db_check(db, res, PGRES_TUPLES_OK, "setting search_path", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "setting search_path", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res = NULL;
 	if (migrate && migrate_apply(db, NULL, e) < 0)
@@ -263,8 +261,9 @@ bool db_lost(struct db *db)
 	return PQstatus(c) == CONNECTION_BAD || PQsocket(c) < 0;
 }
 
-int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what, struct err *e)
+int db_check(struct db *db, PGresult **resp, ExecStatusType want, const char *what, struct err *e)
 {
+	PGresult *res = resp ? *resp : NULL;
 	char line[400];
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -277,12 +276,13 @@ int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what
 	if (PQstatus(db->conn) == CONNECTION_BAD ||
 	    ((!res || (st == PGRES_FATAL_ERROR && !sqlstate)) && db_lost(db))) {
 		one_line(line, sizeof line, PQerrorMessage(db->conn));
-		err_stage(e, "store", ERR_RETRY, "database unreachable: %s: %s", what, line);
+		err_stage(e, ERR_STAGE_STORE, ERR_RETRY, "database unreachable: %s: %s", what,
+		          line);
 		goto out;
 	}
 	if (!res) {
 		one_line(line, sizeof line, PQerrorMessage(db->conn));
-		err_stage(e, "store", ERR_INTERNAL, "%s: %s", what, line);
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "%s: %s", what, line);
 		goto out;
 	}
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -291,8 +291,8 @@ int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what
 	if (!primary) {
 		/* Not an error result: the statement succeeded in a way we did not
 		 * ask for (e.g. rows where none were expected). */
-		err_stage(e, "store", ERR_INTERNAL, "%s: unexpected result %s (wanted %s)", what,
-		          PQresStatus(st), PQresStatus(want));
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "%s: unexpected result %s (wanted %s)",
+		          what, PQresStatus(st), PQresStatus(want));
 		goto out;
 	}
 	bool fresh = !err_is_set(e);
@@ -306,21 +306,23 @@ int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what
 	if (detail) {
 		char d[200];
 		one_line(d, sizeof d, detail);
-		err_stage(e, "store", kind, "%s%s: %s (%s)", gone, what, line, d);
+		err_stage(e, ERR_STAGE_STORE, kind, "%s%s: %s (%s)", gone, what, line, d);
 	} else {
-		err_stage(e, "store", kind, "%s%s: %s", gone, what, line);
+		err_stage(e, ERR_STAGE_STORE, kind, "%s%s: %s", gone, what, line);
 	}
 	if (fresh && e && state)
 		memcpy(e->sqlstate, state, strnlen(state, sizeof e->sqlstate - 1));
 out:
 	PQclear(res);
+	if (resp)
+		*resp = NULL;
 	return -1;
 }
 
 int db_exec(struct db *db, const char *sql, struct err *e)
 {
 	PGresult *res = PQexec(db->conn, sql);
-	if (db_check(db, res, PGRES_COMMAND_OK, sql, e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, sql, e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;

@@ -10,8 +10,8 @@
  * password, unknown role or database, no pg_hba.conf entry) gives ERR_CONFIG
  * with the SQLSTATE it stands for (28P01, 28000, 3D000, 42501), and the CLI
  * exits 4. db_check maps a PGresult to our
- * error (SQLSTATE kept; 40001/40P01/08xxx are ERR_RETRY) and clears it on
- * failure. The caller owns the handle; db_close accepts NULL.
+ * error (SQLSTATE kept; 40001/40P01/08xxx are ERR_RETRY). The caller owns
+ * the handle; db_close accepts NULL.
  */
 #ifndef DS_DB_DB_H
 #define DS_DB_DB_H
@@ -36,8 +36,12 @@ PGconn *db_pg(struct db *db);
 /* Whether the connection is gone (status, socket, or a read that fails):
  * what decides ERR_RETRY when a call failed without a SQLSTATE. */
 bool db_lost(struct db *db);
-/* Returns 0 when PQresultStatus(res) is `want`; else sets e, PQclear(res), -1. */
-int db_check(struct db *db, PGresult *res, ExecStatusType want, const char *what, struct err *e);
+/* Returns 0 when PQresultStatus(*res) is `want` (the result stays the
+ * caller's); else sets e, clears the result and sets *res to NULL, then -1.
+ * So the caller's one cleanup path (PQclear(res) at `out:`) is right after
+ * either, and an early `return -1` leaks nothing. res may be NULL or point
+ * to NULL (libpq gave no result). */
+int db_check(struct db *db, PGresult **res, ExecStatusType want, const char *what, struct err *e);
 /* Runs a parameter-free statement (BEGIN, COMMIT, ...) expecting PGRES_COMMAND_OK. */
 int db_exec(struct db *db, const char *sql, struct err *e);
 /* PQexecParams with text parameters; the result is the caller's to PQclear. */

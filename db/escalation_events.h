@@ -16,6 +16,11 @@
 struct db;
 
 int escalations_claim(struct db *db, const char *tenant, char ***rows, size_t *n, struct err *e);
+/* The same for blocklist listings (db/sql/listings_claim.sql): each listing
+ * not announced since it was (last) first seen listed, as a JSON object
+ * with the v_listings columns, impact rejecting first, then suspected,
+ * then none. */
+int listings_claim(struct db *db, const char *tenant, char ***rows, size_t *n, struct err *e);
 void escalation_rows_free(char **rows, size_t n);
 
 #endif

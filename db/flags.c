@@ -26,11 +26,11 @@ static int run_counts(struct db *db, const char *sql, const char *what, uint64_t
                       struct err *e)
 {
 	PGresult *res = db_query(db, sql, 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, what, e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, what, e) < 0)
 		return -1;
 	int rc = 0;
 	if (PQntuples(res) != 1 || PQnfields(res) < n) {
-		rc = err_stage(e, "correlate", ERR_INTERNAL, "%s: unexpected result", what);
+		rc = err_stage(e, ERR_STAGE_CORRELATE, ERR_INTERNAL, "%s: unexpected result", what);
 	} else {
 		for (int i = 0; i < n; i++)
 			out[i] = strtoull(PQgetvalue(res, 0, i), NULL, 10);
@@ -42,7 +42,7 @@ static int run_counts(struct db *db, const char *sql, const char *what, uint64_t
 static int run_cmd(struct db *db, const char *sql, const char *what, struct err *e)
 {
 	PGresult *res = db_query(db, sql, 0, NULL);
-	if (db_check(db, res, PGRES_COMMAND_OK, what, e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, what, e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -71,7 +71,7 @@ static int put_params(struct db *db, const struct flags_params *p, struct err *e
 	                         "INSERT INTO pg_temp.corr_params VALUES ($1, $2, $3, $4::interval,"
 	                         " $5, $6::date, $7::date)",
 	                         7, v);
-	if (db_check(db, res, PGRES_COMMAND_OK, "correlation settings", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "correlation settings", e) < 0)
 		return -1;
 	PQclear(res);
 
@@ -82,7 +82,7 @@ static int put_params(struct db *db, const struct flags_params *p, struct err *e
 		res = db_query(
 		    db, "INSERT INTO pg_temp.corr_orgs VALUES ($1, $2) ON CONFLICT DO NOTHING", 2,
 		    pv);
-		if (db_check(db, res, PGRES_COMMAND_OK, "provider org names", e) < 0)
+		if (db_check(db, &res, PGRES_COMMAND_OK, "provider org names", e) < 0)
 			return -1;
 		PQclear(res);
 	}
@@ -92,7 +92,7 @@ static int put_params(struct db *db, const struct flags_params *p, struct err *e
 static int read_events(struct db *db, struct flags_stats *st, struct err *e)
 {
 	PGresult *res = db_query(db, db_sql("correlate_events"), 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading the new flags", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the new flags", e) < 0)
 		return -1;
 	size_t n = (size_t)PQntuples(res);
 	st->events = n ? xcalloc(n, sizeof *st->events) : NULL;
@@ -163,7 +163,7 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 	return 0;
 out:
 	flags_stats_free(&tmp);
-	err_set_stage_if_empty(e, "correlate");
+	err_set_stage_if_empty(e, ERR_STAGE_CORRELATE);
 	PGresult *res = PQexec(db_pg(db), "ROLLBACK");
 	PQclear(res);
 	return rc;
@@ -179,7 +179,7 @@ int flags_list(struct db *db, const struct flags_filter *f, PGresult **out, stru
 	}
 	const char *v[4] = {f->tenant, f->kind, f->since, f->all ? "true" : "false"};
 	PGresult *res = db_query(db, db_sql("flags_list"), 4, v);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing flags", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing flags", e) < 0)
 		return -1;
 	*out = res;
 	return 0;

@@ -29,7 +29,7 @@ int mailbox_state_tenant(struct db *db, const char *tenant_name, int *tenant_id,
 	const char *params[] = {tenant_name};
 	PGresult *res =
 	    db_query(db, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = $1", 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up the mailbox's tenant", e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up the mailbox's tenant", e) != 0)
 		return -1;
 	int rc = 0;
 	if (PQntuples(res) != 1) {
@@ -55,7 +55,7 @@ int mailbox_state_get(struct db *db, int tenant_id, const char *mailbox, struct 
 	             "SELECT uidvalidity, last_uid, mbox_offset, mbox_first_sha256 "
 	             "FROM dmarcsift.mailbox_state WHERE tenant_id = $1 AND mailbox = $2",
 	             2, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading the mailbox state", e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the mailbox state", e) != 0)
 		return -1;
 	int rc = 0;
 	if (PQntuples(res) == 1) {
@@ -88,7 +88,7 @@ int mailbox_state_put(struct db *db, int tenant_id, const char *mailbox,
 	    "last_uid = EXCLUDED.last_uid, mbox_offset = EXCLUDED.mbox_offset, "
 	    "mbox_first_sha256 = EXCLUDED.mbox_first_sha256, updated_at = now()",
 	    6, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "saving the mailbox state", e) != 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "saving the mailbox state", e) != 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -99,7 +99,7 @@ int mailbox_lock_try(struct db *db, const char *mailbox, bool *got, struct err *
 	const char *params[] = {mailbox};
 	*got = false;
 	PGresult *res = db_query(db, "SELECT pg_try_advisory_lock(" LOCK_KEY ")", 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "locking the mailbox", e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "locking the mailbox", e) != 0)
 		return -1;
 	*got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
@@ -110,7 +110,7 @@ int mailbox_lock_release(struct db *db, const char *mailbox, struct err *e)
 {
 	const char *params[] = {mailbox};
 	PGresult *res = db_query(db, "SELECT pg_advisory_unlock(" LOCK_KEY ")", 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "unlocking the mailbox", e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "unlocking the mailbox", e) != 0)
 		return -1;
 	PQclear(res);
 	return 0;

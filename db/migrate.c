@@ -44,21 +44,21 @@ static int all_applied(struct db *db, struct err *e)
 	res =
 	    db_query(db, "SELECT pg_catalog.to_regclass('dmarcsift.schema_migrations') IS NOT NULL",
 	             0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking for the migrations table", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking for the migrations table", e) < 0)
 		return -1;
 	bool exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!exists)
 		return 0;
 	res = db_query(db, "SELECT version FROM dmarcsift.schema_migrations", 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {
 		if (embedded(PQgetvalue(res, i, 0))) {
 			have++;
 			continue;
 		}
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "the database schema is newer than this dmarcsift: migration %s is "
 		          "unknown to it; upgrade dmarcsift",
 		          PQgetvalue(res, i, 0));
@@ -80,23 +80,17 @@ static int apply_one(struct db *db, const struct migration *m, bool *ran, struct
 	if (db_exec(db, "BEGIN", e) < 0)
 		return -1;
 	res = db_query(db, MIGRATE_LOCK, 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "taking the migration lock", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "taking the migration lock", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res = PQexec(db_pg(db), create_table);
-	if (db_check(db, res, PGRES_COMMAND_OK, "creating dmarcsift.schema_migrations", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_COMMAND_OK, "creating dmarcsift.schema_migrations", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res =
 	    db_query(db, "SELECT 1 FROM dmarcsift.schema_migrations WHERE version = $1", 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0)
 		goto out;
-	}
 	bool done = PQntuples(res) > 0;
 	PQclear(res);
 	res = NULL;
@@ -104,17 +98,13 @@ static int apply_one(struct db *db, const struct migration *m, bool *ran, struct
 		/* Several statements in one simple query: our own embedded SQL,
 		 * never anything from input. */
 		res = PQexec(db_pg(db), m->sql);
-		if (db_check(db, res, PGRES_COMMAND_OK, m->name, e) < 0) {
-			res = NULL;
+		if (db_check(db, &res, PGRES_COMMAND_OK, m->name, e) < 0)
 			goto out;
-		}
 		PQclear(res);
 		res = db_query(db, "INSERT INTO dmarcsift.schema_migrations (version) VALUES ($1)",
 		               1, params);
-		if (db_check(db, res, PGRES_COMMAND_OK, "recording a migration", e) < 0) {
-			res = NULL;
+		if (db_check(db, &res, PGRES_COMMAND_OK, "recording a migration", e) < 0)
 			goto out;
-		}
 		PQclear(res);
 		res = NULL;
 	}
@@ -150,7 +140,7 @@ int migrate_pending(struct db *db, char ***names, size_t *n, struct err *e)
 		    " IS NULL THEN NULL ELSE (SELECT array_agg(version)::text"
 		    " FROM dmarcsift.schema_migrations) END",
 		    0, NULL);
-		if (db_check(db, res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0) {
+		if (db_check(db, &res, PGRES_TUPLES_OK, "reading applied migrations", e) < 0) {
 			free(out);
 			return -1;
 		}
@@ -192,10 +182,8 @@ int migrate_roles(struct db *db, bool apply, char ***stmts, size_t *n, struct er
 	/* Under the migrators' lock: a concurrent migration may be creating
 	 * the very tables this grants on. */
 	res = db_query(db, MIGRATE_LOCK, 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "taking the migration lock", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "taking the migration lock", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res = NULL;
 	if (apply) {
@@ -219,18 +207,14 @@ int migrate_roles(struct db *db, bool apply, char ***stmts, size_t *n, struct er
 		    "   WHERE p.polrelid = c.oid AND p.polname = 'tenant_by_role')))"
 		    " THEN dmarcsift.secure_tenant_tables() ELSE 0 END",
 		    0, NULL);
-		if (db_check(db, res, PGRES_TUPLES_OK, "securing the tenant tables", e) < 0) {
-			res = NULL;
+		if (db_check(db, &res, PGRES_TUPLES_OK, "securing the tenant tables", e) < 0)
 			goto out;
-		}
 		PQclear(res);
 	}
 	const char *p[1] = {apply ? "true" : "false"};
 	res = db_query(db, "SELECT s FROM dmarcsift.setup_roles($1::boolean) s", 1, p);
-	if (db_check(db, res, PGRES_TUPLES_OK, "setting up the reading roles", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "setting up the reading roles", e) < 0)
 		goto out;
-	}
 	size_t rows = (size_t)PQntuples(res);
 	char **out = xcalloc(rows + 1, sizeof *out);
 	for (size_t i = 0; i < rows; i++)

@@ -13,7 +13,7 @@ static int run(struct db *db, const char *sql, int n, const char *const *params,
                ExecStatusType want, const char *what, struct err *e)
 {
 	PGresult *res = db_query(db, sql, n, params);
-	if (db_check(db, res, want, what, e) < 0)
+	if (db_check(db, &res, want, what, e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -34,7 +34,7 @@ int db_report_begin(struct db *db, int tenant_id, bool *isolated, struct err *e)
 	snprintf(id, sizeof id, "%d", tenant_id);
 	const char *params[1] = {id};
 	PGresult *res = db_query(db, db_sql("report_tenant_role"), 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up the tenant's reading role", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up the tenant's reading role", e) < 0)
 		goto fail;
 	if (PQntuples(res) == 1) {
 		const char *rp[1] = {PQgetvalue(res, 0, 0)};
@@ -71,7 +71,7 @@ int db_report_query(struct db *db, const char *name, int nparams, const char *co
 	if (db_exec(db, "SAVEPOINT report_query", e) < 0)
 		return -1;
 	res = db_query(db, db_sql(name), nparams, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, what, e) < 0) {
+	if (db_check(db, &res, PGRES_TUPLES_OK, what, e) < 0) {
 		if (e->kind != ERR_RETRY) {
 			struct err ignore = {0};
 			db_exec(db, "ROLLBACK TO SAVEPOINT report_query", &ignore);
@@ -105,7 +105,7 @@ int db_report_has(struct db *db, const char *relname, bool *out, struct err *e)
 	             "SELECT c.oid IS NOT NULL AND pg_catalog.has_table_privilege(c.oid, "
 	             "'SELECT') FROM (SELECT pg_catalog.to_regclass($1) AS oid) c",
 	             1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking for a view", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking for a view", e) < 0)
 		return -1;
 	*out = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);

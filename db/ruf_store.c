@@ -53,7 +53,7 @@ int ruf_store_add(struct db *db, const struct ruf_report *r, const char *raw_sha
 	    r->complaint[0] ? r->complaint : NULL,
 	};
 	PGresult *res = db_query(db, db_sql("ruf_store_add"), 29, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "storing a failure report", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "storing a failure report", e) < 0)
 		goto fail;
 	*duplicate = PQntuples(res) == 0;
 	PQclear(res);
@@ -63,6 +63,6 @@ int ruf_store_add(struct db *db, const struct ruf_report *r, const char *raw_sha
 fail:
 	if (PQstatus(db_pg(db)) == CONNECTION_OK)
 		PQclear(PQexec(db_pg(db), "ROLLBACK"));
-	err_set_stage_if_empty(e, "store");
+	err_set_stage_if_empty(e, ERR_STAGE_STORE);
 	return -1;
 }

@@ -28,7 +28,7 @@ int sources_store_tenant_id(struct db *db, const char *name, int *id, struct err
 	const char *p[] = {name};
 	PGresult *res =
 	    db_query(db, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = $1", 1, p);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up the tenant", e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up the tenant", e) != 0)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -51,7 +51,7 @@ static int column_list(struct db *db, PGresult *res, const char *what, char ***o
 {
 	*out = NULL;
 	*n = 0;
-	if (db_check(db, res, PGRES_TUPLES_OK, what, e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, what, e) != 0)
 		return -1;
 	size_t rows = (size_t)PQntuples(res);
 	if (rows) {
@@ -109,7 +109,7 @@ int sources_store_save_facts(struct db *db, const struct sources_fact_row *rows,
 	PGresult *res = db_query(db, db_sql("sources_save_facts"), 11, p);
 	for (int i = 0; i < 11; i++)
 		pgarray_free(&a[i]);
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing source facts", e) != 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "storing source facts", e) != 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -179,8 +179,8 @@ int sources_store_mark_input(struct db *db, int tenant_id, const char *changed_s
 			PQclear(res);
 		} else {
 			/* db_check clears res; keep draining so the connection stays usable. */
-			if (db_check(db, res, PGRES_TUPLES_OK, "reading records for source marking",
-			             e) != 0)
+			if (db_check(db, &res, PGRES_TUPLES_OK,
+			             "reading records for source marking", e) != 0)
 				rc = -1;
 		}
 	}
@@ -211,7 +211,7 @@ int sources_store_save_marks(struct db *db, const struct sources_mark_row *rows,
 	PGresult *res = db_query(db, db_sql("sources_save_marks"), 7, p);
 	for (int i = 0; i < 7; i++)
 		pgarray_free(&a[i]);
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing source marks", e) != 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "storing source marks", e) != 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -222,7 +222,7 @@ int sources_store_prune_marks(struct db *db, int tenant_id, struct err *e)
 	char t[16];
 	const char *p[] = {tenant_param(tenant_id, t, sizeof t)};
 	PGresult *res = db_query(db, db_sql("sources_prune_marks"), 1, p);
-	if (db_check(db, res, PGRES_COMMAND_OK, "pruning source marks", e) != 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "pruning source marks", e) != 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -253,7 +253,7 @@ int sources_store_save_org_domains(struct db *db, char *const *domains, const ch
 	PGresult *res = db_query(db, db_sql("sources_save_org_domains"), 2, p);
 	pgarray_free(&d);
 	pgarray_free(&o);
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing organisational domains", e) != 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "storing organisational domains", e) != 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -265,7 +265,7 @@ int sources_store_user_services(struct db *db, char **text, struct err *e)
 	PGresult *res =
 	    db_query(db, "SELECT string_agg(line, E'\\n' ORDER BY id) FROM dmarcsift.user_services",
 	             0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading the user's services", e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the user's services", e) != 0)
 		return -1;
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 		*text = xstrdup(PQgetvalue(res, 0, 0));
@@ -286,7 +286,7 @@ int sources_store_load_services(struct db *db, const char *source, char *const *
 	const char *p2[] = {source, pgarray_text(&a)};
 	PGresult *res =
 	    db_query(db, "DELETE FROM dmarcsift.user_services WHERE source = $1", 1, p1);
-	int rc = db_check(db, res, PGRES_COMMAND_OK, "replacing the user's services", e);
+	int rc = db_check(db, &res, PGRES_COMMAND_OK, "replacing the user's services", e);
 	if (rc == 0) {
 		PQclear(res);
 		res = db_query(db,
@@ -294,7 +294,7 @@ int sources_store_load_services(struct db *db, const char *source, char *const *
 		               "SELECT $1, l FROM unnest($2::text[]) WITH ORDINALITY AS u(l, i) "
 		               "ORDER BY i",
 		               2, p2);
-		rc = db_check(db, res, PGRES_COMMAND_OK, "storing the user's services", e);
+		rc = db_check(db, &res, PGRES_COMMAND_OK, "storing the user's services", e);
 		if (rc == 0)
 			PQclear(res);
 	}
@@ -318,7 +318,7 @@ int sources_store_label(struct db *db, int tenant_id, const char *cidr, const ch
 	                         "VALUES ($1, $2::cidr, $3) ON CONFLICT (tenant_id, cidr) "
 	                         "DO UPDATE SET name = excluded.name, created_at = now()",
 	                         3, p);
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing the label", e) != 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "storing the label", e) != 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -332,7 +332,7 @@ int sources_store_unlabel(struct db *db, int tenant_id, const char *cidr, bool *
 	PGresult *res = db_query(
 	    db, "DELETE FROM dmarcsift.source_labels WHERE tenant_id = $1 AND cidr = $2::cidr", 2,
 	    p);
-	if (db_check(db, res, PGRES_COMMAND_OK, "removing the label", e) != 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "removing the label", e) != 0)
 		return -1;
 	*removed = strcmp(PQcmdTuples(res), "0") != 0;
 	PQclear(res);
@@ -342,7 +342,7 @@ int sources_store_unlabel(struct db *db, int tenant_id, const char *cidr, bool *
 int sources_store_now(struct db *db, char *out, size_t outsz, struct err *e)
 {
 	PGresult *res = db_query(db, "SELECT clock_timestamp()::text", 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading the database clock", e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the database clock", e) != 0)
 		return -1;
 	snprintf(out, outsz, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);

@@ -7,6 +7,7 @@
  */
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "db/copy.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
@@ -21,6 +22,7 @@
 
 /* bytea values travel in one protocol message, which PostgreSQL caps at 1 GiB. */
 #define RAW_MAX_COMPRESSED ((size_t)1000 * 1000 * 1000)
+#define RAW_FLUSH          ((size_t)1 << 18) /* COPY bytes buffered before they are sent */
 
 static bool sha256_ok(const char *s)
 {
@@ -37,7 +39,8 @@ static int check_sha(const char *sha256, struct err *e)
 {
 	if (sha256_ok(sha256))
 		return 0;
-	return err_stage(e, "store", ERR_INPUT, "not a SHA-256 (64 lowercase hex digits): '%.80s'",
+	return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
+	                 "not a SHA-256 (64 lowercase hex digits): '%.80s'",
 	                 sha256 ? sha256 : "(null)");
 }
 
@@ -59,12 +62,12 @@ int store_raw_put(struct db *db, const char *sha256, const void *data, size_t le
 	 * compresses well even at level 1, and this sits on the ingest path. */
 	int zr = compress2(z, &zlen, data, (uLong)len, Z_BEST_SPEED);
 	if (zr != Z_OK) {
-		err_stage(e, "store", ERR_INTERNAL, "compressing %zu raw bytes failed (zlib %d)",
-		          len, zr);
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		          "compressing %zu raw bytes failed (zlib %d)", len, zr);
 		goto out;
 	}
 	if (zlen > RAW_MAX_COMPRESSED) {
-		err_stage(e, "store", ERR_INPUT,
+		err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		          "raw message too large to store: %zu bytes (%lu compressed)", len,
 		          (unsigned long)zlen);
 		goto out;
@@ -78,10 +81,8 @@ int store_raw_put(struct db *db, const char *sha256, const void *data, size_t le
 	    "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
 	    " VALUES (0, $1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
 	    4, NULL, params, lengths, formats, 0);
-	if (db_check(db, res, PGRES_TUPLES_OK, "storing raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		goto out;
-	}
 	if (known)
 		*known = PQntuples(res) == 0;
 	rc = 0;
@@ -110,18 +111,18 @@ int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t
 	                   "SELECT data, size::text, source FROM dmarcsift.raw_messages"
 	                   " WHERE tenant_id = 0 AND sha256 = $1",
 	                   1, NULL, params, NULL, NULL, 1);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading raw message", e) < 0)
 		goto out;
-	}
 	if (PQntuples(res) != 1) {
-		err_stage(e, "store", ERR_INPUT, "no stored message with SHA-256 %s", sha256);
+		err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "no stored message with SHA-256 %s",
+		          sha256);
 		goto out;
 	}
 	char *end = NULL;
 	unsigned long long size = strtoull(PQgetvalue(res, 0, 1), &end, 10);
 	if (!end || *end != '\0' || size > SIZE_MAX - 1) {
-		err_stage(e, "store", ERR_INTERNAL, "raw message %s has a bad size", sha256);
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "raw message %s has a bad size",
+		          sha256);
 		goto out;
 	}
 	buf = xmalloc((size_t)size + 1);
@@ -129,7 +130,7 @@ int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t
 	int zr = uncompress(buf, &dlen, (const Bytef *)PQgetvalue(res, 0, 0),
 	                    (uLong)PQgetlength(res, 0, 0));
 	if (zr != Z_OK || dlen != size) {
-		err_stage(e, "store", ERR_INTERNAL,
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
 		          "raw message %s is corrupt (zlib %d, %lu of %llu bytes)", sha256, zr,
 		          (unsigned long)dlen, size);
 		goto out;
@@ -162,7 +163,7 @@ int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err 
 	                         "SELECT 1 FROM dmarcsift.raw_messages"
 	                         " WHERE tenant_id = 0 AND sha256 = $1 AND status IN ('ok', 'dsn')",
 	                         1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "reading raw message status", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "reading raw message status", e) < 0)
 		return -1;
 	*done = PQntuples(res) > 0;
 	PQclear(res);
@@ -211,7 +212,7 @@ int store_failure_add(struct db *db, const char *sha256, const char *source, con
 	                         tbuf,
 	                         domain && *domain ? domain : NULL};
 	PGresult *res = db_query(db, db_sql("failure_add"), 6, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "recording a failure", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "recording a failure", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -226,7 +227,7 @@ int store_failure_resolve(struct db *db, const char *sha256, struct err *e)
 	                         "UPDATE dmarcsift.failures SET resolved_at = now()"
 	                         " WHERE sha256 = $1 AND resolved_at IS NULL",
 	                         1, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "resolving a failure", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "resolving a failure", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -248,7 +249,7 @@ int store_failures_list(struct db *db, struct store_failure **out, size_t *n, st
 	    " FROM dmarcsift.failures f JOIN dmarcsift.tenants t ON t.tenant_id = f.tenant_id"
 	    " WHERE f.resolved_at IS NULL ORDER BY f.received_at, f.id",
 	    0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing failures", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing failures", e) < 0)
 		return -1;
 	size_t rows = (size_t)PQntuples(res);
 	struct store_failure *f = xcalloc(rows ? rows : 1, sizeof *f);
@@ -290,8 +291,8 @@ int store_raw_mark(struct db *db, const char *sha256, const char *status, struct
 	for (const char *const *s = statuses; *s && status; s++)
 		known = known || strcmp(*s, status) == 0;
 	if (!known)
-		return err_stage(e, "store", ERR_INTERNAL, "unknown raw message status '%s'",
-		                 status ? status : "(null)");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "unknown raw message status '%s'", status ? status : "(null)");
 	if (check_sha(sha256, e) < 0)
 		return -1;
 	const char *params[2] = {sha256, status};
@@ -299,57 +300,26 @@ int store_raw_mark(struct db *db, const char *sha256, const char *status, struct
 	                         "UPDATE dmarcsift.raw_messages SET status = $2"
 	                         " WHERE tenant_id = 0 AND sha256 = $1",
 	                         2, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, "setting raw message status", e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, "setting raw message status", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
 }
 
-/* COPY text format: backslash, tab, newline and carriage return escaped. */
-static void copy_escape(struct buf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		default:
-			buf_putc(b, *s);
-		}
-	}
-}
-
-static int put_copy(struct db *db, struct buf *b, struct err *e)
-{
-	if (b->len && PQputCopyData(db_pg(db), b->data, (int)b->len) != 1)
-		return err_stage(e, "store", ERR_RETRY, "database unreachable: %s",
-		                 PQerrorMessage(db_pg(db)));
-	buf_reset(b);
-	return 0;
-}
-
 /* Deflates the file into the COPY stream as a hex bytea literal, block by
  * block, so neither the file nor its compressed form is ever held whole. */
-static int stream_file(struct db *db, int fd, struct buf *b, struct err *e)
+static int stream_file(struct copy *c, int fd, struct err *e)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char in[1 << 16], out[1 << 16];
 	z_stream zs;
 	memset(&zs, 0, sizeof zs);
 	if (deflateInit(&zs, Z_BEST_SPEED) != Z_OK)
-		return err_stage(e, "store", ERR_INTERNAL, "zlib deflateInit failed");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "zlib deflateInit failed");
 	int rc = -1, flush = Z_NO_FLUSH;
 	off_t off = 0;
 	uint64_t zbytes = 0;
+	struct buf *b = &c->buf;
 	buf_puts(b, "\\\\x");
 	while (flush != Z_FINISH) {
 		ssize_t n;
@@ -357,7 +327,8 @@ static int stream_file(struct db *db, int fd, struct buf *b, struct err *e)
 			n = pread(fd, in, sizeof in, off);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
-			err_stage(e, "store", ERR_INTERNAL, "reading input: %s", strerror(errno));
+			err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "reading input: %s",
+			          strerror(errno));
 			goto out;
 		}
 		off += n;
@@ -374,12 +345,12 @@ static int stream_file(struct db *db, int fd, struct buf *b, struct err *e)
 				char h[2] = {hex[out[i] >> 4], hex[out[i] & 15]};
 				buf_append(b, h, 2);
 			}
-			if (b->len >= (1 << 18) && put_copy(db, b, e) != 0)
+			if (copy_flush(c, e) != 0)
 				goto out;
 		} while (zs.avail_out == 0);
 		/* The hex literal of one COPY field must stay under PostgreSQL's 1 GB. */
 		if (zbytes > RAW_MAX_COMPRESSED / 2) {
-			err_stage(e, "store", ERR_INPUT,
+			err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 			          "raw input too large to store: over %zu bytes compressed",
 			          RAW_MAX_COMPRESSED / 2);
 			goto out;
@@ -395,12 +366,11 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
                      bool *known, struct err *e)
 {
 	PGresult *res = NULL;
-	struct buf b;
-	bool in_tx = false, in_copy = false;
+	struct copy c = {0};
+	bool in_tx = false;
 	int rc = -1;
 	char sizetxt[24];
 
-	buf_init(&b, 0);
 	if (known)
 		*known = false;
 	if (check_sha(sha256, e) < 0)
@@ -410,10 +380,8 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	res = PQexecParams(
 	    db_pg(db), "SELECT 1 FROM dmarcsift.raw_messages WHERE tenant_id = 0 AND sha256 = $1",
 	    1, NULL, p1, NULL, NULL, 0);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up raw message", e) < 0)
 		goto out;
-	}
 	if (PQntuples(res) > 0) {
 		if (known)
 			*known = true;
@@ -430,48 +398,28 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	            " ON COMMIT DROP",
 	            e) < 0)
 		goto out;
-	res = PQexec(db_pg(db), "COPY raw_in (sha256, source, size, data) FROM STDIN");
-	if (db_check(db, res, PGRES_COPY_IN, "storing raw message", e) < 0) {
-		res = NULL;
+	/* One row, sent in blocks as the deflated file grows. */
+	if (copy_begin(&c, db, "COPY raw_in (sha256, source, size, data) FROM STDIN", "raw message",
+	               0, RAW_FLUSH, e) < 0)
 		goto out;
-	}
-	PQclear(res);
-	res = NULL;
-	in_copy = true;
 	snprintf(sizetxt, sizeof sizetxt, "%" PRIu64, size);
-	buf_puts(&b, sha256);
-	buf_putc(&b, '\t');
-	copy_escape(&b, source ? source : "");
-	buf_putc(&b, '\t');
-	buf_puts(&b, sizetxt);
-	buf_putc(&b, '\t');
-	if (stream_file(db, fd, &b, e) != 0)
+	buf_puts(&c.buf, sha256);
+	buf_putc(&c.buf, '\t');
+	copy_field(&c.buf, source ? source : "");
+	buf_putc(&c.buf, '\t');
+	buf_puts(&c.buf, sizetxt);
+	buf_putc(&c.buf, '\t');
+	if (stream_file(&c, fd, e) != 0)
 		goto out;
-	buf_putc(&b, '\n');
-	if (put_copy(db, &b, e) != 0)
+	buf_putc(&c.buf, '\n');
+	if (copy_end(&c, e) != 0)
 		goto out;
-	in_copy = false;
-	if (PQputCopyEnd(db_pg(db), NULL) != 1) {
-		err_stage(e, "store", ERR_RETRY, "database unreachable: %s",
-		          PQerrorMessage(db_pg(db)));
-		goto out;
-	}
-	res = PQgetResult(db_pg(db));
-	if (db_check(db, res, PGRES_COMMAND_OK, "storing raw message", e) < 0) {
-		res = NULL;
-		goto out;
-	}
-	PQclear(res);
-	while ((res = PQgetResult(db_pg(db))) != NULL)
-		PQclear(res);
 	res = PQexec(db_pg(db),
 	             "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
 	             " SELECT 0, sha256, source, size, data FROM raw_in"
 	             " ON CONFLICT DO NOTHING RETURNING 1");
-	if (db_check(db, res, PGRES_TUPLES_OK, "storing raw message", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		goto out;
-	}
 	if (known)
 		*known = PQntuples(res) == 0;
 	if (db_exec(db, "COMMIT", e) < 0)
@@ -480,16 +428,11 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	rc = 0;
 out:
 	PQclear(res);
-	if (in_copy) {
-		PQputCopyEnd(db_pg(db), "aborted");
-		while ((res = PQgetResult(db_pg(db))) != NULL)
-			PQclear(res);
-	}
+	copy_abort(&c, "aborted");
 	if (in_tx) {
 		struct err ignore = {0};
 		db_exec(db, "ROLLBACK", &ignore);
 	}
-	buf_free(&b);
 	return rc;
 }
 
@@ -502,22 +445,22 @@ int store_raw_find(struct db *db, const char *prefix, char **sha256, struct err 
 		hex = (prefix[i] >= '0' && prefix[i] <= '9') ||
 		      (prefix[i] >= 'a' && prefix[i] <= 'f');
 	if (!hex)
-		return err_stage(e, "store", ERR_CONFIG,
+		return err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		                 "'%.80s' is not a SHA-256 or a prefix of one (8 to 64 lowercase "
 		                 "hex digits, as 'dmarcsift failures' prints them)",
 		                 prefix ? prefix : "");
 	const char *params[1] = {prefix};
 	PGresult *res = db_query(db, db_sql("raw_find"), 1, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "finding a stored input", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "finding a stored input", e) < 0)
 		return -1;
 	int rows = PQntuples(res);
 	if (rows == 1)
 		*sha256 = xstrdup(PQgetvalue(res, 0, 0));
 	else if (rows == 0)
-		err_stage(e, "store", ERR_CONFIG, "no stored input has a SHA-256 starting with %s",
-		          prefix);
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
+		          "no stored input has a SHA-256 starting with %s", prefix);
 	else
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "%s is ambiguous: it starts %s and %s (and maybe more); give more digits",
 		          prefix, PQgetvalue(res, 0, 0), PQgetvalue(res, 1, 0));
 	PQclear(res);
@@ -535,7 +478,7 @@ int store_failures_dismiss(struct db *db, const char *sha256, long long older_th
 	const char *params[3] = {sha256, older_than_s >= 0 ? secs : NULL,
 	                         dry_run ? "count" : "apply"};
 	PGresult *res = db_query(db, db_sql("failure_dismiss"), 3, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "dismissing failures", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "dismissing failures", e) < 0)
 		return -1;
 	size_t rows = (size_t)PQntuples(res);
 	*shas = xcalloc(rows ? rows : 1, sizeof **shas);

@@ -24,6 +24,7 @@
  */
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "db/copy.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
@@ -41,7 +42,7 @@
 
 struct store_tx {
 	struct db *db;
-	bool in_copy;
+	struct copy copy; /* open from begin to commit */
 	/* This copy is recovered: parsed in recover mode (store_report_begin) or
 	 * kept with deviations (store_report_note, before the commit). The
 	 * replace rule and the row written at commit use this final state. */
@@ -60,45 +61,12 @@ struct store_tx {
 	int64_t seq;
 	int64_t records;
 	int64_t messages;
-	struct buf line;
 };
 
 static const char copy_sql[] =
     "COPY dmarcsift.records (tenant_id, report_pk, seq, source_ip, count, disposition, dkim,"
     " spf, header_from, envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra)"
     " FROM STDIN";
-
-/* COPY text format: backslash, tab, newline and CR are escaped; NULL is \N.
- * Runs of ordinary bytes are appended in one go. */
-static int put_field(struct buf *b, const char *s)
-{
-	if (!s)
-		return buf_append(b, "\\N", 2);
-	const char *run = s;
-	for (; *s; s++) {
-		const char *esc;
-		switch (*s) {
-		case '\\':
-			esc = "\\\\";
-			break;
-		case '\t':
-			esc = "\\t";
-			break;
-		case '\n':
-			esc = "\\n";
-			break;
-		case '\r':
-			esc = "\\r";
-			break;
-		default:
-			continue;
-		}
-		if (buf_append(b, run, (size_t)(s - run)) < 0 || buf_append(b, esc, 2) < 0)
-			return -1;
-		run = s + 1;
-	}
-	return buf_append(b, run, (size_t)(s - run));
-}
 
 static void json_add(struct json_object *o, const char *key, const char *val)
 {
@@ -111,7 +79,7 @@ static int put_json(struct buf *b, struct json_object *arr)
 {
 	const char *s = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
 	                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
-	int rc = put_field(b, s);
+	int rc = copy_field(b, s);
 	json_object_put(arr);
 	return rc;
 }
@@ -162,36 +130,12 @@ static int put_spf(struct buf *b, const struct aggr_record *rec)
 	return put_json(b, arr);
 }
 
-/* Maps a failure while talking COPY to our error. */
-static int copy_failed(struct store_tx *tx, const char *what, struct err *e)
-{
-	/* Asked first: db_lost reads, which may rewrite the error message. */
-	bool lost = db_lost(tx->db);
-	const char *msg = PQerrorMessage(db_pg(tx->db));
-	size_t n = strcspn(msg, "\n");
-	if (lost)
-		return err_stage(e, "store", ERR_RETRY, "database unreachable: %s: %.*s", what,
-		                 (int)n, msg);
-	return err_stage(e, "store", ERR_INTERNAL, "%s: %.*s", what, (int)n, msg);
-}
-
-static int flush(struct store_tx *tx, struct err *e)
-{
-	if (tx->line.len == 0)
-		return 0;
-	if (PQputCopyData(db_pg(tx->db), tx->line.data, (int)tx->line.len) != 1)
-		return copy_failed(tx, "sending records", e);
-	buf_reset(&tx->line);
-	return 0;
-}
-
 static void tx_free(struct store_tx *tx)
 {
 	if (!tx)
 		return;
 	for (size_t i = 0; i < N_PARAMS; i++)
 		free(tx->params[i]);
-	buf_free(&tx->line);
 	free(tx->complaint);
 	free(tx);
 }
@@ -200,16 +144,9 @@ static void tx_free(struct store_tx *tx)
 static void rollback(struct store_tx *tx, const char *reason)
 {
 	PGconn *conn = db_pg(tx->db);
-	if (PQstatus(conn) == CONNECTION_OK) {
-		if (tx->in_copy) {
-			PQputCopyEnd(conn, reason);
-			PGresult *res;
-			while ((res = PQgetResult(conn)) != NULL)
-				PQclear(res);
-			tx->in_copy = false;
-		}
+	copy_abort(&tx->copy, reason);
+	if (PQstatus(conn) == CONNECTION_OK)
 		PQclear(PQexec(conn, "ROLLBACK"));
-	}
 	tx_free(tx);
 }
 
@@ -246,7 +183,7 @@ static const char insert_sql[] =
 static int lock_stored(struct store_tx *tx, const char *const *params, bool *found, struct err *e)
 {
 	PGresult *res = db_query(tx->db, stored_sql, 6, params);
-	if (db_check(tx->db, res, PGRES_TUPLES_OK, "looking up the stored report", e) < 0)
+	if (db_check(tx->db, &res, PGRES_TUPLES_OK, "looking up the stored report", e) < 0)
 		return -1;
 	*found = PQntuples(res) == 1;
 	if (*found) {
@@ -292,13 +229,13 @@ int store_tenant_choose(struct db *db, const char *domain, struct store_pin *pin
 	const char *p[1] = {id};
 	PGresult *res =
 	    db_query(db, "SELECT name FROM dmarcsift.tenants WHERE tenant_id = $1::int", 1, p);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up a tenant", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up a tenant", e) < 0)
 		return -1;
 	snprintf(pin->owner, sizeof pin->owner, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "?");
 	PQclear(res);
 	pin->mismatch = true;
 	if (pin->strict)
-		return err_stage(e, "store", ERR_INPUT,
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		                 "report for %s delivered pinned to tenant %s, but tenant %s owns "
 		                 "that domain ([tenants] pinned = strict)",
 		                 domain, pin->tenant, pin->owner);
@@ -319,7 +256,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 
 	*out = NULL;
 	if (!r->policy.domain || !*r->policy.domain) {
-		err_stage(e, "store", ERR_INPUT, "report has no policy domain");
+		err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "report has no policy domain");
 		goto out;
 	}
 	/* The tenant is chosen inside the report's transaction, under a lock
@@ -338,7 +275,6 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	tx = xcalloc(1, sizeof *tx);
 	tx->db = db;
 	tx->recovered = recovered;
-	buf_init(&tx->line, COPY_MAXROW);
 	snprintf(tx->tenant, sizeof tx->tenant, "%d", tenant);
 	snprintf(begin, sizeof begin, "%" PRId64, r->begin);
 	snprintf(end, sizeof end, "%" PRId64, r->end);
@@ -379,10 +315,8 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	 * that vanishes in between (moved to another tenant) means try again. */
 	for (int attempt = 0;; attempt++) {
 		res = db_query(db, insert_sql, N_PARAMS, params);
-		if (db_check(db, res, PGRES_TUPLES_OK, "storing report", e) < 0) {
-			res = NULL;
+		if (db_check(db, &res, PGRES_TUPLES_OK, "storing report", e) < 0)
 			goto out;
-		}
 		if (PQntuples(res) == 1) {
 			snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 0));
 			break;
@@ -397,7 +331,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 			break;
 		}
 		if (attempt == 3) {
-			err_stage(e, "store", ERR_RETRY,
+			err_stage(e, ERR_STAGE_STORE, ERR_RETRY,
 			          "the stored copy of this report keeps changing under us");
 			goto out;
 		}
@@ -407,12 +341,9 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	res = NULL;
 	if (tx->staged && db_exec(db, staged_table_sql, e) < 0)
 		goto out;
-	res = PQexec(db_pg(db), tx->staged ? copy_staged_sql : copy_sql);
-	if (db_check(db, res, PGRES_COPY_IN, "starting COPY of records", e) < 0) {
-		res = NULL;
+	if (copy_begin(&tx->copy, db, tx->staged ? copy_staged_sql : copy_sql, "records",
+	               COPY_MAXROW, COPY_FLUSH, e) < 0)
 		goto out;
-	}
-	tx->in_copy = true;
 	*out = tx;
 	tx = NULL;
 	in_tx = false;
@@ -428,54 +359,53 @@ out:
 
 int store_report_record(struct store_tx *tx, const struct aggr_record *rec, struct err *e)
 {
-	struct buf *b = &tx->line;
+	struct buf *b = &tx->copy.buf;
 	char num[48];
 	int64_t sum;
 
-	if (!tx->in_copy)
-		return err_stage(e, "store", ERR_INTERNAL, "store_report_record outside COPY");
+	if (!tx->copy.open)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "store_report_record outside COPY");
 	if (!rec->source_ip || !*rec->source_ip)
-		return err_stage(e, "store", ERR_INPUT, "record %" PRId64 ": no source_ip",
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "record %" PRId64 ": no source_ip",
 		                 tx->seq + 1);
 	if (rec->count < 0)
-		return err_stage(e, "store", ERR_INPUT,
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		                 "record %" PRId64 ": negative count %" PRId64, tx->seq + 1,
 		                 rec->count);
 	if (__builtin_add_overflow(tx->messages, rec->count, &sum))
-		return err_stage(e, "store", ERR_INPUT,
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
 		                 "record %" PRId64 ": the message counts of the report overflow"
 		                 " (count %" PRId64 ")",
 		                 tx->seq + 1, rec->count);
 	if (tx->seq > INT32_MAX)
-		return err_stage(e, "store", ERR_INPUT, "too many records in one report");
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "too many records in one report");
 
 	size_t start = b->len;
 	snprintf(num, sizeof num, "%" PRId64 "\t", tx->seq);
 	/* || sequences the appends left to right and stops at the first
 	 * that does not fit. */
-	bool bad =
-	    buf_puts(b, tx->prefix) < 0 || buf_puts(b, num) < 0 || put_field(b, rec->source_ip) < 0;
+	bool bad = buf_puts(b, tx->prefix) < 0 || buf_puts(b, num) < 0 ||
+	           copy_field(b, rec->source_ip) < 0;
 	snprintf(num, sizeof num, "\t%" PRId64 "\t", rec->count);
-	bad = bad || buf_puts(b, num) < 0 || put_field(b, rec->disposition) < 0 ||
-	      buf_putc(b, '\t') < 0 || put_field(b, rec->dkim) < 0 || buf_putc(b, '\t') < 0 ||
-	      put_field(b, rec->spf) < 0 || buf_putc(b, '\t') < 0 ||
-	      put_field(b, rec->header_from) < 0 || buf_putc(b, '\t') < 0 ||
-	      put_field(b, rec->envelope_from) < 0 || buf_putc(b, '\t') < 0 ||
-	      put_field(b, rec->envelope_to) < 0 || buf_putc(b, '\t') < 0 ||
+	bad = bad || buf_puts(b, num) < 0 || copy_field(b, rec->disposition) < 0 ||
+	      buf_putc(b, '\t') < 0 || copy_field(b, rec->dkim) < 0 || buf_putc(b, '\t') < 0 ||
+	      copy_field(b, rec->spf) < 0 || buf_putc(b, '\t') < 0 ||
+	      copy_field(b, rec->header_from) < 0 || buf_putc(b, '\t') < 0 ||
+	      copy_field(b, rec->envelope_from) < 0 || buf_putc(b, '\t') < 0 ||
+	      copy_field(b, rec->envelope_to) < 0 || buf_putc(b, '\t') < 0 ||
 	      put_reasons(b, rec) < 0 || buf_putc(b, '\t') < 0 || put_dkim(b, rec) < 0 ||
 	      buf_putc(b, '\t') < 0 || put_spf(b, rec) < 0 || buf_putc(b, '\t') < 0 ||
-	      put_field(b, rec->extra_json) < 0 || buf_putc(b, '\n') < 0;
+	      copy_field(b, rec->extra_json) < 0 || buf_putc(b, '\n') < 0;
 	if (bad) {
 		b->len = start;
-		return err_stage(e, "store", ERR_INPUT, "record %" PRId64 " is too large",
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "record %" PRId64 " is too large",
 		                 tx->seq + 1);
 	}
 	tx->seq++;
 	tx->records++;
 	tx->messages = sum;
-	if (b->len >= COPY_FLUSH)
-		return flush(tx, e);
-	return 0;
+	return copy_flush(&tx->copy, e);
 }
 
 /* The stored records the copy lacks, and the copy's records the stored
@@ -484,7 +414,7 @@ static int staged_diff(struct store_tx *tx, int64_t *lacking, int64_t *extra, st
 {
 	const char *params[2] = {tx->tenant, tx->report};
 	PGresult *res = db_query(tx->db, db_sql("report_staged_diff"), 2, params);
-	if (db_check(tx->db, res, PGRES_TUPLES_OK, "comparing the copies of a report", e) < 0)
+	if (db_check(tx->db, &res, PGRES_TUPLES_OK, "comparing the copies of a report", e) < 0)
 		return -1;
 	*lacking = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	*extra = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -523,7 +453,7 @@ static int replace(struct store_tx *tx, struct err *e)
 	                         "DELETE FROM dmarcsift.records WHERE tenant_id = $1"
 	                         " AND report_pk = $2",
 	                         2, key);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "replacing the stored records", e) < 0)
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "replacing the stored records", e) < 0)
 		return -1;
 	PQclear(res);
 	snprintf(records, sizeof records, "%" PRId64, tx->records);
@@ -543,13 +473,13 @@ static int replace(struct store_tx *tx, struct err *e)
 	params[22] = records;
 	params[23] = messages;
 	res = db_query(tx->db, db_sql("report_replace"), 24, params);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "replacing the stored report", e) < 0)
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "replacing the stored report", e) < 0)
 		return -1;
 	PQclear(res);
 	res = db_query(tx->db,
 	               "INSERT INTO dmarcsift.records SELECT * FROM pg_temp.ds_staged_records", 0,
 	               NULL);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "storing the new copy's records", e) < 0)
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "storing the new copy's records", e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -557,41 +487,13 @@ static int replace(struct store_tx *tx, struct err *e)
 
 int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err *e)
 {
-	PGconn *conn = db_pg(tx->db);
 	PGresult *res = NULL;
 	char records[24], messages[24];
 	enum store_outcome outcome = STORE_ADDED;
 	int rc = -1;
 
-	if (flush(tx, e) < 0)
+	if (copy_end(&tx->copy, e) < 0)
 		goto out;
-	if (PQputCopyEnd(conn, NULL) != 1) {
-		copy_failed(tx, "ending COPY of records", e);
-		goto out;
-	}
-	tx->in_copy = false;
-	/* The COPY's own result, then NULL; anything else is drained. */
-	res = PQgetResult(conn);
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		/* Which line and column the server choked on, copied before
-		 * db_check clears the result. */
-		const char *c = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
-		char ctx[200] = "";
-		if (c)
-			snprintf(ctx, sizeof ctx, " [%.*s]", (int)strcspn(c, "\n"), c);
-		bool fresh = !err_is_set(e);
-		db_check(tx->db, res, PGRES_COMMAND_OK, "loading records", e);
-		res = NULL;
-		if (fresh && e) {
-			size_t n = strlen(e->msg);
-			snprintf(e->msg + n, sizeof e->msg - n, "%s", ctx);
-		}
-		goto drain;
-	}
-	PQclear(res);
-	res = NULL;
-	while ((res = PQgetResult(conn)) != NULL)
-		PQclear(res);
 
 	if (tx->staged) {
 		if (decide(tx, &outcome, e) < 0)
@@ -604,7 +506,7 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 			goto out;
 		if (outcome == STORE_CONFLICT) {
 			err_stage(
-			    e, "store", ERR_INPUT,
+			    e, ERR_STAGE_STORE, ERR_INPUT,
 			    "conflicting copies of report '%s' from '%s' for %s: stored from raw"
 			    " message %s, this copy (raw message %s, %" PRId64
 			    " records) differs; the first is kept",
@@ -631,10 +533,8 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 	               " complaint = coalesce($6, complaint)"
 	               " WHERE tenant_id = $1 AND id = $2",
 	               6, params);
-	if (db_check(tx->db, res, PGRES_COMMAND_OK, "counting records", e) < 0) {
-		res = NULL;
+	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "counting records", e) < 0)
 		goto out;
-	}
 	PQclear(res);
 	res = NULL;
 	if (db_exec(tx->db, "COMMIT", e) < 0)
@@ -643,9 +543,6 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 		*how = STORE_ADDED;
 	tx_free(tx);
 	return 0;
-drain:
-	while ((res = PQgetResult(conn)) != NULL)
-		PQclear(res);
 out:
 	PQclear(res);
 	rollback(tx, "commit failed");

@@ -59,7 +59,7 @@ static int parse_id(const char *s, int *out, struct err *e)
 	char *end = NULL;
 	long v = strtol(s, &end, 10);
 	if (!end || *end || v < 0 || v > 0x7fffffffL)
-		return err_stage(e, "store", ERR_INTERNAL, "bad tenant id '%s'", s);
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bad tenant id '%s'", s);
 	*out = (int)v;
 	return 0;
 }
@@ -71,11 +71,11 @@ int store_tenant_id(struct db *db, const char *name, int *tenant_id, struct err 
 	PGresult *res = db_query(
 	    db, "SELECT tenant_id FROM dmarcsift.tenants WHERE lower(name) = lower(btrim($1))", 1,
 	    params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up a tenant", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up a tenant", e) < 0)
 		return -1;
 	int rc = -1;
 	if (PQntuples(res) != 1)
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "unknown tenant '%s' (see 'dmarcsift tenant list')", name);
 	else
 		rc = parse_id(PQgetvalue(res, 0, 0), tenant_id, e);
@@ -94,7 +94,7 @@ int store_tenant_owner(struct db *db, const char *domain, int *tenant_id, struct
 	                         " ORDER BY length(domain) DESC LIMIT 1",
 	                         1, params);
 	free(arr);
-	if (db_check(db, res, PGRES_TUPLES_OK, "resolving the tenant of a domain", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "resolving the tenant of a domain", e) < 0)
 		return -1;
 	int rc = 0;
 	if (PQntuples(res) == 1)
@@ -124,19 +124,19 @@ static char *tenant_name(const char *name, struct err *e)
 		n--;
 	}
 	if (n == 0 || n > 100) {
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "a tenant name must be 1 to 100 printable characters");
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f) {
-			err_stage(e, "store", ERR_CONFIG,
+			err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 			          "a tenant name must be 1 to 100 printable characters");
 			return NULL;
 		}
 	}
 	if (n == strlen(UNASSIGNED) && strncasecmp(s, UNASSIGNED, n) == 0) {
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "'" UNASSIGNED
 		          "' is reserved: the built-in tenant of data no tenant owns");
 		return NULL;
@@ -148,7 +148,7 @@ static int exec_params(struct db *db, const char *sql, int n, const char *const 
                        const char *what, long long *rows, struct err *e)
 {
 	PGresult *res = db_query(db, sql, n, p);
-	if (db_check(db, res, PGRES_COMMAND_OK, what, e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, what, e) < 0)
 		return -1;
 	if (rows)
 		*rows += strtoll(PQcmdTuples(res), NULL, 10);
@@ -193,14 +193,13 @@ static int add_domain(struct db *db, int tid, const char *domain, struct err *e)
 	               "SELECT t.tenant_id, t.name FROM dmarcsift.tenant_domains d"
 	               " JOIN dmarcsift.tenants t USING (tenant_id) WHERE d.domain = $1",
 	               1, p1);
-	if (db_check(db, res, PGRES_TUPLES_OK, "looking up a domain", e) < 0) {
-		res = NULL;
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up a domain", e) < 0)
 		goto out;
-	}
 	if (PQntuples(res) > 0) {
 		if (strtol(PQgetvalue(res, 0, 0), NULL, 10) != tid) {
-			err_stage(e, "store", ERR_CONFIG, "domain %s already belongs to tenant %s",
-			          dom, PQgetvalue(res, 0, 1));
+			err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
+			          "domain %s already belongs to tenant %s", dom,
+			          PQgetvalue(res, 0, 1));
 			goto out;
 		}
 		rc = 0; /* already ours */
@@ -287,7 +286,7 @@ static int adopt_by_domain(struct db *db, int tid, const char *list_sql, const c
                            const char *what, long long *moved, struct err *e)
 {
 	PGresult *res = db_query(db, list_sql, 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, what, e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, what, e) < 0)
 		return -1;
 	char tbuf[16];
 	snprintf(tbuf, sizeof tbuf, "%d", tid);
@@ -360,7 +359,7 @@ static int tenant_get(struct db *db, const char *name, bool create, int *tid, st
 		             "INSERT INTO dmarcsift.tenants (name) SELECT $1 WHERE NOT EXISTS"
 		             " (SELECT 1 FROM dmarcsift.tenants WHERE lower(name) = lower($1))",
 		             1, p);
-		if (db_check(db, res, PGRES_COMMAND_OK, "adding a tenant", e) < 0)
+		if (db_check(db, &res, PGRES_COMMAND_OK, "adding a tenant", e) < 0)
 			return -1;
 		PQclear(res);
 	}
@@ -429,7 +428,8 @@ int store_tenant_domain_remove(struct db *db, const char *name, const char *doma
 		                            2, p, "removing a domain", &rows, e),
 		                e);
 	if (rc == 0 && rows == 0)
-		rc = err_stage(e, "store", ERR_CONFIG, "tenant %s does not own %s", name, dom);
+		rc = err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "tenant %s does not own %s", name,
+		               dom);
 	free(dom);
 	return rc;
 }
@@ -442,7 +442,7 @@ int store_tenant_rename(struct db *db, const char *from, const char *to, struct 
 		return -1;
 	int rc = store_tenant_id(db, from, &tid, e);
 	if (rc == 0 && tid == 0)
-		rc = err_stage(e, "store", ERR_CONFIG,
+		rc = err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		               "the built-in tenant '" UNASSIGNED "' cannot be renamed");
 	if (rc == 0) {
 		char tbuf[16];
@@ -466,7 +466,7 @@ static int adopt_all(struct db *db, struct store_adopted *a, struct err *e)
 {
 	PGresult *res =
 	    db_query(db, "SELECT tenant_id FROM dmarcsift.tenants WHERE tenant_id <> 0", 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing tenants", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing tenants", e) < 0)
 		return -1;
 	int rc = 0;
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++)
@@ -487,7 +487,7 @@ int store_tenant_remove(struct db *db, const char *name, bool purge, long long *
 	if (change_begin(db, e) < 0)
 		return -1;
 	PGresult *res = db_query(db, "SELECT dmarcsift.remove_tenant($1::int, $2::boolean)", 2, p);
-	int rc = db_check(db, res, PGRES_TUPLES_OK, "removing a tenant", e);
+	int rc = db_check(db, &res, PGRES_TUPLES_OK, "removing a tenant", e);
 	if (rc == 0) {
 		struct store_adopted a = {0};
 		*rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -522,7 +522,7 @@ int store_tenant_list(struct db *db, struct store_tenant **out, size_t *n, struc
 	             " t.created_at::text"
 	             " FROM dmarcsift.tenants t ORDER BY t.tenant_id",
 	             0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "listing tenants", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "listing tenants", e) < 0)
 		return -1;
 	size_t rows = (size_t)PQntuples(res);
 	struct store_tenant *t = xcalloc(rows ? rows : 1, sizeof *t);
@@ -560,7 +560,7 @@ void store_tenant_list_free(struct store_tenant *t, size_t n)
 static long long count_of(struct db *db, const char *sql, struct err *e)
 {
 	PGresult *res = db_query(db, sql, 0, NULL);
-	if (db_check(db, res, PGRES_TUPLES_OK, "counting tenants", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "counting tenants", e) < 0)
 		return -1;
 	long long v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
@@ -576,7 +576,7 @@ static int import_locked(struct db *db, const char *const *tenants, const char *
 		if (!nm || tenant_get(db, nm, true, &tid, e) < 0 ||
 		    add_domain(db, tid, domains[i], e) < 0) {
 			free(nm);
-			err_set_stage_if_empty(e, "store");
+			err_set_stage_if_empty(e, ERR_STAGE_STORE);
 			/* Say which line; the message names the problem already. */
 			char msg[sizeof e->msg + 64];
 			snprintf(msg, sizeof msg, "entry %zu: %s", i + 1, e->msg);

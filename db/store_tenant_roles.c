@@ -17,10 +17,11 @@ static int role_ok(const char *role, struct err *e)
 {
 	size_t n = role ? strlen(role) : 0;
 	if (n == 0 || n > 63)
-		return err_stage(e, "store", ERR_CONFIG, "a role name must be 1 to 63 bytes");
+		return err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
+		                 "a role name must be 1 to 63 bytes");
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)role[i] < ' ' || role[i] == 0x7f)
-			return err_stage(e, "store", ERR_CONFIG,
+			return err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 			                 "a role name must not hold control characters");
 	return 0;
 }
@@ -31,7 +32,7 @@ static int run(struct db *db, const char *sql, int np, const char *const *p, con
 	*dba = NULL;
 	*n = 0;
 	PGresult *res = db_query(db, sql, np, p);
-	if (db_check(db, res, PGRES_TUPLES_OK, what, e) < 0) {
+	if (db_check(db, &res, PGRES_TUPLES_OK, what, e) < 0) {
 		/* Our functions raise 22023 for a wrong tenant or role: the
 		 * user's mistake, a usage error. */
 		if (strcmp(e->sqlstate, "22023") == 0)

@@ -38,10 +38,11 @@ int tenant_domain_normalise(const char *in, char **out, struct err *e)
 	if (n > 0 && in[n - 1] == '.')
 		n--;
 	if (n == 0 || n > 253)
-		return err_stage(e, "store", ERR_CONFIG, "'%s' is not a domain name", in ? in : "");
+		return err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "'%s' is not a domain name",
+		                 in ? in : "");
 	tmp = xstrndup(in, n);
 	if (strchr(tmp, '*')) {
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "'%s': wildcards are not domains (a tenant owning example.com owns its "
 		          "subdomains already)",
 		          tmp);
@@ -57,7 +58,7 @@ int tenant_domain_normalise(const char *in, char **out, struct err *e)
 	int rc = idn2_lookup_u8((const uint8_t *)tmp, (uint8_t **)&a,
 	                        IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 	if (rc != IDN2_OK) {
-		err_stage(e, "store", ERR_CONFIG, "'%s' is not a domain name: %s", tmp,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "'%s' is not a domain name: %s", tmp,
 		          idn2_strerror(rc));
 		free(tmp);
 		return -1;
@@ -67,13 +68,13 @@ int tenant_domain_normalise(const char *in, char **out, struct err *e)
 		unsigned char c = (unsigned char)*p;
 		if (!(isalnum(c) || c == '-' || c == '.' || c == '_') ||
 		    (c == '.' && p[1] == '.')) {
-			err_stage(e, "store", ERR_CONFIG, "'%s' is not a domain name", a);
+			err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "'%s' is not a domain name", a);
 			idn2_free(a);
 			return -1;
 		}
 	}
 	if (a[0] == '.' || a[0] == '\0') {
-		err_stage(e, "store", ERR_CONFIG, "'%s' is not a domain name", a);
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "'%s' is not a domain name", a);
 		idn2_free(a);
 		return -1;
 	}
@@ -90,7 +91,7 @@ int tenant_domain_owned_ok(const char *in, char **out, struct err *e)
 		return -1;
 	if (psl_is_public_suffix2(psl(), d, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) ||
 	    !strchr(d, '.')) {
-		err_stage(e, "store", ERR_CONFIG,
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		          "%s is a public suffix: nobody owns every domain under it", d);
 		free(d);
 		return -1;

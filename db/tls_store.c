@@ -20,7 +20,7 @@ static int exec_params(struct db *db, const char *sql, int n, const char *const 
                        const char *what, struct err *e)
 {
 	PGresult *res = db_query(db, sql, n, params);
-	if (db_check(db, res, PGRES_COMMAND_OK, what, e) < 0)
+	if (db_check(db, &res, PGRES_COMMAND_OK, what, e) < 0)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -90,7 +90,7 @@ static int put_domain(struct db *db, const struct tlsrpt_report *r, const char *
 	                          r->complaint[0] ? r->complaint : NULL,
 	                          raw_sha256};
 	PGresult *res = db_query(db, db_sql("tls_store_report"), 10, params);
-	if (db_check(db, res, PGRES_TUPLES_OK, "storing a TLS report", e) < 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, "storing a TLS report", e) < 0)
 		return -1;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -140,6 +140,6 @@ fail:
 	if (PQstatus(db_pg(db)) == CONNECTION_OK)
 		PQclear(PQexec(db_pg(db), "ROLLBACK"));
 	*stored = *duplicates = 0;
-	err_set_stage_if_empty(e, "store");
+	err_set_stage_if_empty(e, ERR_STAGE_STORE);
 	return -1;
 }

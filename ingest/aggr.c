@@ -765,7 +765,7 @@ static int fill(struct input *in)
 			room = RAW_CHUNK;
 		ssize_t r = in->fn(in->ctx, in->raw + in->raw_len, room, in->e);
 		if (r < 0) {
-			err_stage(in->e, "xml", ERR_INTERNAL, "reading the report failed");
+			err_stage(in->e, ERR_STAGE_XML, ERR_INTERNAL, "reading the report failed");
 			return -1;
 		}
 		if (r == 0)
@@ -777,7 +777,7 @@ static int fill(struct input *in)
 		size_t skip;
 		enum prolog_verdict v = prolog(in, &skip);
 		if (v == PROLOG_DOCTYPE)
-			return err_stage(in->e, "xml", ERR_INPUT,
+			return err_stage(in->e, ERR_STAGE_XML, ERR_INPUT,
 			                 "DOCTYPE declarations are not allowed in reports "
 			                 "(entity expansion attack?)");
 		if (v == PROLOG_NEED && !in->eof && in->raw_len < RAW_CAP)
@@ -800,7 +800,7 @@ static int fill(struct input *in)
 	}
 	in->out_total += in->out_len;
 	if (in->refused[0])
-		return err_stage(in->e, "xml", ERR_INPUT,
+		return err_stage(in->e, ERR_STAGE_XML, ERR_INPUT,
 		                 "refused before parsing: %s (reports need almost none)",
 		                 in->refused);
 	return 0;
@@ -1057,23 +1057,23 @@ static int emit_header(struct parser *p)
 		complaints_add(&p->devs, "report_id",
 		               "report_metadata/report_id is missing or empty");
 	if (!pol->domain || !pol->domain[0])
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "policy_published/domain is missing or empty");
 	if (!p->begin_raw || !p->end_raw)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "report_metadata/date_range needs both begin and end");
 	if (validate_timestamp(p->begin_raw, &r->begin) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "date_range begin '%.*s' is not a unix timestamp", VALUE_SHOWN,
 		                 p->begin_raw);
 	if (validate_timestamp(p->end_raw, &r->end) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "date_range end '%.*s' is not a unix timestamp", VALUE_SHOWN,
 		                 p->end_raw);
 	if (fix_millis(p, "begin", &r->begin) != 0 || fix_millis(p, "end", &r->end) != 0)
 		return -1;
 	if (r->begin > r->end)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "date_range begin %lld is after end %lld", (long long)r->begin,
 		                 (long long)r->end);
 	if (norm_rep_enum(p, &pol->adkim, VALIDATE_ALIGNMENT, "adkim") != 0 ||
@@ -1213,7 +1213,7 @@ static int emit_record(struct parser *p)
 		rec->extra_json = rec_copy(
 		    p, json_object_to_json_string_ext(p->rec_extra, JSON_C_TO_STRING_PLAIN));
 	if ((uint64_t)rec->count > UINT64_MAX - p->res->messages)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "record %llu: the sum of counts overflows", no);
 	int rc = p->h->record ? p->h->record(p->h->ctx, rec, p->e) : 0;
 	if (rc == 0 || rc == AGGR_STOP) {
@@ -1246,8 +1246,8 @@ static int start_record(struct parser *p)
 			return rc;
 	}
 	if (p->res->records >= p->lim->max_records)
-		return err_stage(p->e, "validate", ERR_INPUT, "more than %zu records in one report",
-		                 p->lim->max_records);
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
+		                 "more than %zu records in one report", p->lim->max_records);
 	reset_record(p);
 	p->in_record = true;
 	p->nth++;
@@ -1257,7 +1257,7 @@ static int start_record(struct parser *p)
 static int check_auth(struct parser *p, size_t n, const char *what)
 {
 	if (n >= p->lim->max_auth)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "record %llu: more than %zu %s entries",
 		                 (unsigned long long)record_no(p), p->lim->max_auth, what);
 	return 0;
@@ -1449,7 +1449,7 @@ static int unknown_value(struct parser *p)
 	if (!p->in_record && p->header_done)
 		return 0; /* after the header went out there is nowhere to put it */
 	if (++*count > p->lim->max_auth)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "more than %zu unknown elements in one %s", p->lim->max_auth,
 		                 p->in_record ? "record" : "report");
 	extra_add(obj, p->path.data, s, n);
@@ -1521,11 +1521,11 @@ static int start_element(struct parser *p)
 {
 	int depth = xmlTextReaderDepth(p->r);
 	if (depth < 0 || (size_t)depth >= p->lim->max_depth)
-		return err_stage(p->e, "xml", ERR_INPUT, "elements nested deeper than %zu levels",
-		                 p->lim->max_depth);
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT,
+		                 "elements nested deeper than %zu levels", p->lim->max_depth);
 	const xmlChar *name = xmlTextReaderConstLocalName(p->r);
 	if (!name)
-		return err_stage(p->e, "xml", ERR_INPUT, "an element without a name");
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT, "an element without a name");
 	if (name == p->name_pad)
 		return 0;
 	if (depth == 0 && !p->root_name)
@@ -1553,7 +1553,7 @@ static int start_element(struct parser *p)
 		if (p->path.len > 0)
 			buf_putc(&p->path, '/');
 		if (buf_puts(&p->path, (const char *)name) != 0)
-			return err_stage(p->e, "xml", ERR_INPUT, "element path too long");
+			return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT, "element path too long");
 	}
 	p->open_depth = depth;
 	buf_reset(&p->text);
@@ -1573,7 +1573,7 @@ static int on_text(struct parser *p)
 		return 0;
 	const xmlChar *v = xmlTextReaderConstValue(p->r);
 	if (v && buf_puts(&p->text, (const char *)v) != 0)
-		return err_stage(p->e, "validate", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "the text of <%s> is longer than %zu bytes", (const char *)f->name,
 		                 p->lim->max_text);
 	return 0;
@@ -1597,12 +1597,12 @@ static int step(struct parser *p)
 	case XML_READER_TYPE_CDATA:
 		return on_text(p);
 	case XML_READER_TYPE_DOCUMENT_TYPE:
-		return err_stage(p->e, "xml", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT,
 		                 "DOCTYPE declarations are not allowed in reports "
 		                 "(entity expansion attack?)");
 	case XML_READER_TYPE_ENTITY_REFERENCE:
 	case XML_READER_TYPE_ENTITY:
-		return err_stage(p->e, "xml", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT,
 		                 "entity references are not allowed in reports (&%s;)",
 		                 (const char *)xmlTextReaderConstName(p->r));
 	default:
@@ -1658,26 +1658,26 @@ static int finish(struct parser *p, struct input *in, int ret, bool recover)
 	if (p->stopped || p->done)
 		return 0;
 	if (in->failed)
-		return err_stage(p->e, "xml", ERR_INTERNAL, "reading the report failed");
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INTERNAL, "reading the report failed");
 	if (in->total == 0)
-		return err_stage(p->e, "xml", ERR_INPUT, "the report is empty (0 bytes)");
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT, "the report is empty (0 bytes)");
 	if (recover && p->header_done && p->res->records > 0)
 		return 0; /* salvaged: the record cut by the error is dropped */
 	if (ret < 0 || p->first_error[0]) {
 		if (p->first_error[0])
-			return err_stage(p->e, "xml", ERR_INPUT, "malformed XML: %s",
+			return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT, "malformed XML: %s",
 			                 p->first_error);
-		return err_stage(p->e, "xml", ERR_INPUT, "malformed XML");
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT, "malformed XML");
 	}
 	if (!p->seen_feedback)
-		return err_stage(p->e, "xml", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT,
 		                 "not a DMARC aggregate report: no <feedback> element%s%s%s",
 		                 p->root_name ? " (root element <" : "",
 		                 p->root_name ? p->root_name : "", p->root_name ? ">)" : "");
 	if (!p->header_done)
-		return err_stage(p->e, "xml", ERR_INPUT,
+		return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT,
 		                 "the document ends before the report header is complete");
-	return err_stage(p->e, "xml", ERR_INPUT, "the document ends inside <feedback>");
+	return err_stage(p->e, ERR_STAGE_XML, ERR_INPUT, "the document ends inside <feedback>");
 }
 
 /* Whether a byte the input filter changed lies inside the report: after
@@ -1782,7 +1782,7 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 		opts |= XML_PARSE_RECOVER;
 	p.r = xmlReaderForIO(ioread, NULL, &in, NULL, NULL, opts);
 	if (!p.r) {
-		err_stage(e, "xml", ERR_INTERNAL, "cannot create the XML reader");
+		err_stage(e, ERR_STAGE_XML, ERR_INTERNAL, "cannot create the XML reader");
 		goto out;
 	}
 	xmlTextReaderSetStructuredErrorHandler(p.r, on_xml_error, &p);

@@ -9,6 +9,7 @@
 #include "core/hostmap.h"
 #include "core/provider.h"
 #include "core/replyip.h"
+#include "core/smtp_reply.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
 #include "ingest/bounce_int.h"
@@ -197,7 +198,8 @@ static int start(struct bounce_parser *p, struct err *e)
 {
 	p->ops = ops_for(p->fmt);
 	if (!p->ops)
-		return err_stage(e, "bounce", ERR_INTERNAL, "no parser for format %d", p->fmt);
+		return err_stage(e, ERR_STAGE_BOUNCE, ERR_INTERNAL, "no parser for format %d",
+		                 p->fmt);
 	p->st.format = p->fmt;
 	p->started = true;
 	return p->ops->init ? p->ops->init(p) : 0;
@@ -251,7 +253,8 @@ int bounce_parser_feed(struct bounce_parser *p, const char *data, size_t len, st
 {
 	if (!p->started && p->fmt == BOUNCE_FMT_AUTO) {
 		if (buf_append(&p->bytes, data, len) < 0)
-			return err_stage(e, "bounce", ERR_INPUT, "input too large to detect");
+			return err_stage(e, ERR_STAGE_BOUNCE, ERR_INPUT,
+			                 "input too large to detect");
 		if (p->bytes.len < DETECT_BYTES)
 			return 0;
 		p->fmt = bounce_detect(p->bytes.data, p->bytes.len);
@@ -538,38 +541,7 @@ void bounce_reply_parse(struct bounce_event *ev, const char *reply, char *enh, s
 	}
 	/* keep "550 5.7.26 text" whole, minus the repeated "550-5.7.26 " of
 	 * the continuation lines an MTA joined with spaces */
-	/* " 550-5.7.26 " and " 550 5.7.26 " (snprintf is too slow per line) */
-	char tok1[32], tok2[32];
-	size_t el = strlen(r.enhanced);
-	tok1[0] = ' ';
-	tok1[1] = (char)('0' + r.code / 100 % 10);
-	tok1[2] = (char)('0' + r.code / 10 % 10);
-	tok1[3] = (char)('0' + r.code % 10);
-	tok1[4] = '-';
-	memcpy(tok1 + 5, r.enhanced, el);
-	tok1[5 + el] = ' ';
-	tok1[6 + el] = '\0';
-	memcpy(tok2, tok1, 7 + el);
-	tok2[4] = ' ';
-	const char *start = reply;
-	while (*start == ' ')
-		start++;
-	size_t prefix = (size_t)(r.text - start);
-	buf_append(out, start, prefix);
-	if (prefix >= 4 && out->data[3] == '-')
-		out->data[3] = ' ';
-	const char *q = r.text;
-	while (*q) {
-		const char *a = r.code ? strstr(q, tok1) : NULL;
-		const char *b = r.code ? strstr(q, tok2) : NULL;
-		const char *hit = a && (!b || a < b) ? a : b;
-		if (!hit) {
-			buf_puts(out, q);
-			break;
-		}
-		buf_append(out, q, (size_t)(hit - q) + 1);
-		q = hit + strlen(a == hit ? tok1 : tok2);
-	}
+	smtp_reply_join(reply, out);
 	ev->text = out->data ? out->data : "";
 }
 

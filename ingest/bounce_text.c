@@ -9,6 +9,7 @@
 #include "core/bclass.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/smtp_reply.h"
 #include "core/xalloc.h"
 
 #include <ctype.h>
@@ -383,8 +384,11 @@ static void block_reason(struct line *L, size_t from, size_t to, size_t anchor_l
 			buf_puts(&b, skip_ws(u));
 			prev_len = strlen(u);
 		}
-		char *joined = bclass_join_multiline(b.data ? b.data : "");
+		struct buf j;
+		buf_init(&j, 0);
+		smtp_reply_join(b.data ? b.data : "", &j);
 		buf_free(&b);
+		char *joined = buf_steal(&j);
 		size_t jl = strlen(joined);
 		if (quote && jl > 0 && joined[jl - 1] == (quote == '(' ? ')' : quote))
 			joined[jl - 1] = '\0';

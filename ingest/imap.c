@@ -88,7 +88,7 @@ int imap_open(struct imap **out, const struct imap_opts *o, struct err *e)
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
 	int rc = -1;
 	if (curl_url_set(u, CURLUPART_URL, o->url, 0) != CURLUE_OK) {
-		err_stage(e, "imap", ERR_CONFIG, "'%s' is not a valid URL", o->url);
+		err_stage(e, ERR_STAGE_IMAP, ERR_CONFIG, "'%s' is not a valid URL", o->url);
 		goto out;
 	}
 	scheme = url_part(u, CURLUPART_SCHEME, 0);
@@ -96,7 +96,8 @@ int imap_open(struct imap **out, const struct imap_opts *o, struct err *e)
 	port = url_part(u, CURLUPART_PORT, 0);
 	path = url_part(u, CURLUPART_PATH, CURLU_URLDECODE);
 	if (!scheme || !host || (strcmp(scheme, "imaps") != 0 && strcmp(scheme, "imap") != 0)) {
-		err_stage(e, "imap", ERR_CONFIG, "'%s' is not an imap:// or imaps:// URL", o->url);
+		err_stage(e, ERR_STAGE_IMAP, ERR_CONFIG, "'%s' is not an imap:// or imaps:// URL",
+		          o->url);
 		goto out;
 	}
 	struct imap *im = xcalloc(1, sizeof *im);
@@ -272,38 +273,39 @@ static int perform(struct imap *im, const char *url, const char *custom, struct 
 	switch (rc) {
 	case CURLE_LOGIN_DENIED:
 		if (strstr(im->last_resp, "[UNAVAILABLE]"))
-			return err_stage(e, "imap", ERR_RETRY,
+			return err_stage(e, ERR_STAGE_IMAP, ERR_RETRY,
 			                 "IMAP server %s cannot log anybody in right now (its "
 			                 "authentication service is unavailable); server said: %s",
 			                 im->host, im->last_resp);
 		return err_stage(
-		    e, "imap", ERR_CONFIG, "IMAP login failed for user %s at %s (%s)%s%s",
+		    e, ERR_STAGE_IMAP, ERR_CONFIG, "IMAP login failed for user %s at %s (%s)%s%s",
 		    im->o.user ? im->o.user : "", im->host,
 		    im->o.bearer ? "token expired or not accepted?" : "wrong password?",
 		    im->last_resp[0] ? "; server said: " : "", im->last_resp);
 	case CURLE_PEER_FAILED_VERIFICATION:
-		return err_stage(e, "imap", ERR_CONFIG,
+		return err_stage(e, ERR_STAGE_IMAP, ERR_CONFIG,
 		                 "the TLS certificate of IMAP server %s could not be verified: %s "
 		                 "(for a private CA set tls_ca_file)",
 		                 im->host, why);
 	case CURLE_USE_SSL_FAILED:
-		return err_stage(e, "imap", ERR_CONFIG,
+		return err_stage(e, ERR_STAGE_IMAP, ERR_CONFIG,
 		                 "IMAP server %s does not offer STARTTLS (use imaps://)", im->host);
 	case CURLE_REMOTE_FILE_NOT_FOUND:
 		if (missing_ok)
 			return 1;
-		return err_stage(e, "imap", ERR_INPUT, "IMAP %s at %s: %s%s%s", what, im->host, why,
-		                 im->last_resp[0] ? "; server said: " : "", im->last_resp);
+		return err_stage(e, ERR_STAGE_IMAP, ERR_INPUT, "IMAP %s at %s: %s%s%s", what,
+		                 im->host, why, im->last_resp[0] ? "; server said: " : "",
+		                 im->last_resp);
 	case CURLE_WRITE_ERROR:
-		return err_stage(e, "imap", ERR_INPUT,
+		return err_stage(e, ERR_STAGE_IMAP, ERR_INPUT,
 		                 "IMAP %s at %s: the response is larger than the limit", what,
 		                 im->host);
 	default:
 		if (transient(rc))
-			return err_stage(e, "imap", ERR_RETRY,
+			return err_stage(e, ERR_STAGE_IMAP, ERR_RETRY,
 			                 "cannot reach IMAP server %s (%s failed %d times): %s",
 			                 im->host, what, im->o.retries + 1, why);
-		return err_stage(e, "imap", ERR_INPUT, "IMAP %s at %s failed: %s%s%s", what,
+		return err_stage(e, ERR_STAGE_IMAP, ERR_INPUT, "IMAP %s at %s failed: %s%s%s", what,
 		                 im->host, why, im->last_resp[0] ? "; server said: " : "",
 		                 im->last_resp);
 	}
@@ -406,7 +408,7 @@ int imap_uidvalidity(struct imap *im, uint64_t *uidvalidity, struct err *e)
 	const char *s = b.data ? strstr(b.data, "UIDVALIDITY ") : NULL;
 	const char *end;
 	if (!s || parse_u64(s + 12, &end, uidvalidity) != 0 || *uidvalidity == 0) {
-		err_stage(e, "imap", ERR_INPUT, "IMAP server %s sent no UIDVALIDITY for %s",
+		err_stage(e, ERR_STAGE_IMAP, ERR_INPUT, "IMAP server %s sent no UIDVALIDITY for %s",
 		          im->host, im->folder);
 		goto out;
 	}

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define STAGE "mime"
+#define STAGE ERR_STAGE_MIME
 /* Bigger than any report mail we know of (receivers cap at ~10 MB of XML). */
 #define MAX_MESSAGE_BYTES ((size_t)128 * 1024 * 1024)
 #define MAX_PARTS         1000

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define STAGE       "ruf"
+#define STAGE       ERR_STAGE_RUF
 #define MAX_MESSAGE ((size_t)64 * 1024 * 1024)
 #define MAX_PARTS   1000
 #define MAX_DEPTH   32

@@ -116,7 +116,8 @@ static int count_member(struct walk *w, json_object *o, const char *key, const c
 	json_object *v = member(o, key);
 	*out = 0;
 	if (!v)
-		return err_stage(w->e, "validate", ERR_INPUT, "%s%s is missing", where, key);
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT, "%s%s is missing", where,
+		                 key);
 	if (json_object_is_type(v, json_type_int)) {
 		int64_t n = json_object_get_int64(v);
 		if (n >= 0 && n < INT64_MAX) {
@@ -124,11 +125,11 @@ static int count_member(struct walk *w, json_object *o, const char *key, const c
 			return 0;
 		}
 		if (n == INT64_MAX || json_object_get_uint64(v) > (uint64_t)INT64_MAX)
-			return err_stage(w->e, "validate", ERR_INPUT,
+			return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 			                 "%s%s is a number beyond 2^63: not a session count", where,
 			                 key);
 	}
-	return err_stage(w->e, "validate", ERR_INPUT,
+	return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 	                 "%s%s %.*s is not a session count (an integer from 0 to 2^63-2)", where,
 	                 key, VALUE_SHOWN,
 	                 json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
@@ -220,12 +221,13 @@ static int64_t timestamp(struct walk *w, json_object *range, const char *key, in
 {
 	char *s = str_member(w, range, key, "date-range/");
 	if (!s)
-		return err_stage(w->e, "validate", ERR_INPUT, "date-range/%s is missing", key);
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT, "date-range/%s is missing",
+		                 key);
 	GTimeZone *utc = g_time_zone_new_utc();
 	GDateTime *t = g_date_time_new_from_iso8601(s, utc);
 	g_time_zone_unref(utc);
 	if (!t) {
-		err_stage(w->e, "validate", ERR_INPUT,
+		err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		          "date-range/%s '%.*s' is not an RFC 3339 date-time", key, VALUE_SHOWN, s);
 		free(s);
 		return -1;
@@ -297,7 +299,7 @@ static int read_policy(struct walk *w, json_object *entry, size_t no, struct tls
 	}
 	size_t n = json_object_array_length(det);
 	if (n > w->lim->max_failures || w->failures > w->lim->max_failures - n)
-		return err_stage(w->e, "validate", ERR_INPUT,
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "more than %zu failure details in one report refused",
 		                 w->lim->max_failures);
 	p->failures = xcalloc(n ? n : 1, sizeof *p->failures);
@@ -357,13 +359,13 @@ static int read_report(struct walk *w, json_object *root)
 {
 	struct tlsrpt_report *r = w->r;
 	if (!json_object_is_type(root, json_type_object))
-		return err_stage(w->e, "json", ERR_INPUT,
+		return err_stage(w->e, ERR_STAGE_JSON, ERR_INPUT,
 		                 "not a TLS report: the JSON document is of type %s, not an object",
 		                 json_type_to_name(json_object_get_type(root)));
 	json_object *range = member(root, "date-range");
 	json_object *pols = member(root, "policies");
 	if (!range && !pols)
-		return err_stage(w->e, "json", ERR_INPUT,
+		return err_stage(w->e, ERR_STAGE_JSON, ERR_INPUT,
 		                 "not a TLS report: no date-range and no policies");
 	r->org_name = str_member(w, root, "organization-name", "");
 	if (!r->org_name) {
@@ -378,20 +380,20 @@ static int read_report(struct walk *w, json_object *root)
 	}
 	r->contact_info = str_member(w, root, "contact-info", "");
 	if (!range || !json_object_is_type(range, json_type_object))
-		return err_stage(w->e, "validate", ERR_INPUT, "date-range is missing");
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT, "date-range is missing");
 	if (timestamp(w, range, "start-datetime", &r->begin) != 0 ||
 	    timestamp(w, range, "end-datetime", &r->end) != 0)
 		return -1;
 	if (r->begin > r->end)
-		return err_stage(w->e, "validate", ERR_INPUT,
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "date-range start %lld is after end %lld", (long long)r->begin,
 		                 (long long)r->end);
 	if (!pols || !json_object_is_type(pols, json_type_array))
-		return err_stage(w->e, "validate", ERR_INPUT,
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "policies is missing or not a list: no policy domain");
 	size_t n = json_object_array_length(pols);
 	if (n > w->lim->max_policies)
-		return err_stage(w->e, "validate", ERR_INPUT,
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "%zu policies in one report refused (more than %zu)", n,
 		                 w->lim->max_policies);
 	r->policies = xcalloc(n ? n : 1, sizeof *r->policies);
@@ -408,7 +410,7 @@ static int read_report(struct walk *w, json_object *root)
 			r->n_policies++;
 	}
 	if (r->n_policies == 0)
-		return err_stage(w->e, "validate", ERR_INPUT,
+		return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "no policy with a policy-domain (%zu policies)", n);
 	return 0;
 }
@@ -435,12 +437,12 @@ int tlsrpt_parse(tlsrpt_read_fn rd, void *ctx, const struct tlsrpt_limits *lim,
 	for (;;) {
 		ssize_t n = rd(ctx, buf, CHUNK, e);
 		if (n < 0) {
-			err_set_stage_if_empty(e, "json");
+			err_set_stage_if_empty(e, ERR_STAGE_JSON);
 			goto out;
 		}
 		if (n == 0) {
 			/* The object never closed (it ends at its '}'). */
-			err_stage(e, "json", ERR_INPUT,
+			err_stage(e, ERR_STAGE_JSON, ERR_INPUT,
 			          total ? "malformed JSON: the document ends inside a value "
 			                  "(truncated?)"
 			                : "the TLS report is empty (0 bytes)");
@@ -448,7 +450,7 @@ int tlsrpt_parse(tlsrpt_read_fn rd, void *ctx, const struct tlsrpt_limits *lim,
 		}
 		total += (size_t)n;
 		if (total > lim->max_bytes) {
-			err_stage(e, "json", ERR_INPUT,
+			err_stage(e, ERR_STAGE_JSON, ERR_INPUT,
 			          "TLS report larger than %zu bytes refused (RFC 8460 reports are "
 			          "a few kilobytes)",
 			          lim->max_bytes);
@@ -465,13 +467,13 @@ int tlsrpt_parse(tlsrpt_read_fn rd, void *ctx, const struct tlsrpt_limits *lim,
 		if (jerr == json_tokener_continue)
 			continue;
 		if (jerr == json_tokener_error_depth) {
-			err_stage(e, "json", ERR_INPUT,
+			err_stage(e, ERR_STAGE_JSON, ERR_INPUT,
 			          "JSON nested deeper than %d levels refused (RFC 8460 needs 5)",
 			          lim->max_depth);
 			goto out;
 		}
 		if (jerr != json_tokener_success) {
-			err_stage(e, "json", ERR_INPUT, "malformed JSON at byte %zu: %s",
+			err_stage(e, ERR_STAGE_JSON, ERR_INPUT, "malformed JSON at byte %zu: %s",
 			          total - (size_t)n + json_tokener_get_parse_end(tok) + skip,
 			          json_tokener_error_desc(jerr));
 			goto out;
@@ -480,7 +482,8 @@ int tlsrpt_parse(tlsrpt_read_fn rd, void *ctx, const struct tlsrpt_limits *lim,
 		break;
 	}
 	if (!root) {
-		err_stage(e, "json", ERR_INPUT, "malformed JSON: the document is empty or null");
+		err_stage(e, ERR_STAGE_JSON, ERR_INPUT,
+		          "malformed JSON: the document is empty or null");
 		goto out;
 	}
 	w.r = xcalloc(1, sizeof *w.r);

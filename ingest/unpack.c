@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STAGE    "unpack"
+#define STAGE    ERR_STAGE_UNPACK
 #define PEEK_CAP 4096
 /* gzip filters libarchive may stack: the report's own plus two wrappers. */
 #define MAX_GZIP_DEPTH 3

@@ -9,8 +9,11 @@
 #   scripts/dns-test-server.sh stop DIR
 #   scripts/dns-test-server.sh resume DIR  (start again on the same port)
 #   scripts/dns-test-server.sh status DIR  (exit 0 when running; prints the address)
-# DNS_TEST_ZONE=FILE serves FILE instead of fixtures/dns/zone.conf (tests of
-# records that change between two runs: fixtures/dns/zone-later.conf).
+# The zone data served: fixtures/dns/zone.conf (reverse DNS, ASN, blocklists)
+# and fixtures/dns/records.conf (the test domains' DMARC/SPF/DKIM/MTA-STS/
+# TLS-RPT records, dns check). DNS_TEST_ZONE=FILE[:FILE...] serves those
+# files instead (tests of records that change between two runs:
+# fixtures/dns/zone-later.conf, fixtures/dns/records-later.conf).
 set -euo pipefail
 cmd=${1:?start|stop|resume|status}
 dir=${2:?directory}
@@ -29,6 +32,14 @@ free_port() {
 
 running() {
 	[ -f "$dir/unbound.pid" ] && kill -0 "$(cat "$dir/unbound.pid")" 2>/dev/null
+}
+
+includes() {
+	local files f
+	IFS=: read -r -a files <<<"${DNS_TEST_ZONE:-$root/fixtures/dns/zone.conf:$root/fixtures/dns/records.conf}"
+	for f in "${files[@]}"; do
+		printf '\tinclude: "%s"\n' "$f"
+	done
 }
 
 launch() {
@@ -51,7 +62,7 @@ server:
 	module-config: "iterator"
 	do-not-query-localhost: yes
 	local-zone: "." static
-	include: "${DNS_TEST_ZONE:-$root/fixtures/dns/zone.conf}"
+$(includes)
 remote-control:
 	control-enable: no
 CONF

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-# unbound: the local DNS server that names the fixtures' sources below.
+# unbound: the local DNS server that names the fixtures' sources, answers for the
+# blocklists and serves the test domains' records below.
 ensure_packages $DMARCSIFT_PACKAGES unbound
 
 echo "== building"
@@ -89,6 +90,16 @@ echo "== blocklists: the tenants' sending IPs and domains in the lists (served b
 echo "   DNS server above with our zone data; fixtures/dns/zone.conf says what is listed)"
 build/dmarcsift blocklists check
 echo
+echo "== DNS records: each tenant domain's DMARC, SPF, DKIM, MTA-STS and TLS-RPT records, from"
+echo "   the same local DNS server (fixtures/dns/records.conf: one good domain, broken ones)"
+echo "   against the reports of fixtures/dnscheck/"
+build/dmarcsift tenant add dnsgood good.example >/dev/null
+build/dmarcsift tenant add dnsbroken broken.example lookups.example void.example syntax.example >/dev/null
+build/dmarcsift ingest --quiet --no-correlate fixtures/dnscheck/*.xml
+build/dmarcsift dns check --tenant dnsgood --fetch-timeout 5
+echo
+build/dmarcsift dns check --tenant dnsbroken --fetch-timeout 5
+echo
 echo "== next"
 echo "  build/dmarcsift failures                 # what was quarantined, and why"
 echo "  build/dmarcsift tenant add acme example.com && build/dmarcsift reprocess --all"
@@ -96,6 +107,7 @@ echo "  build/dmarcsift bounces ingest /var/log/mail.log   # your own bounces"
 echo "  DMARCSIFT_DNS_SERVERS=$DMARCSIFT_DNS_SERVERS build/dmarcsift sources resolve   # name sources again"
 echo "  build/dmarcsift sources label --tenant unassigned 198.51.101.0/24 \"our MTAs\""
 echo "  build/dmarcsift flags --kind auth_driven --format json   # the flags for machines"
+echo "  DMARCSIFT_DNS_SERVERS=$DMARCSIFT_DNS_SERVERS build/dmarcsift dns check --format json   # record findings"
 echo "  psql \"\$(build/dmarcsift db url)\"        # views: v_reports, v_records, v_tls, v_failure_reports, v_flags, v_failures, v_bounces, ..."
 echo
 echo "The data is in the embedded PostgreSQL cluster: $url"

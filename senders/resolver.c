@@ -12,6 +12,7 @@
 
 #include <ares.h>
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -165,6 +166,30 @@ static int parse_values(enum resolver_type type, const unsigned char *buf, int l
 				push(v, n, xstrdup(txt));
 		}
 		ares_free_hostent(h);
+		return 0;
+	}
+	if (type == RESOLVER_MX) {
+		struct ares_mx_reply *mx = NULL;
+		int rc = ares_parse_mx_reply(buf, len, &mx);
+		if (rc == ARES_ENODATA)
+			return 0;
+		if (rc != ARES_SUCCESS)
+			return -1;
+		/* Lowest preference first (SPF's mx and MTA-STS read them in that
+		 * order); c-ares gives them in answer order. */
+		for (unsigned pref = 0;;) {
+			unsigned next = UINT_MAX;
+			for (struct ares_mx_reply *m = mx; m; m = m->next) {
+				if (m->priority == pref && m->host)
+					push(v, n, xstrdup(m->host));
+				if (m->priority > pref && m->priority < next)
+					next = m->priority;
+			}
+			if (next == UINT_MAX)
+				break;
+			pref = next;
+		}
+		ares_free_data(mx);
 		return 0;
 	}
 	struct ares_txt_ext *txt = NULL;

@@ -1,5 +1,5 @@
 /*
- * resolver: asynchronous DNS queries (c-ares) for PTR, A, AAAA and TXT
+ * resolver: asynchronous DNS queries (c-ares) for PTR, A, AAAA, MX and TXT
  * records, with many queries in flight, a per-query timeout and retries.
  * General on purpose: source naming uses it for reverse DNS, forward
  * confirmation and the ASN TXT zones; blocklist (DNSBL) lookups can use it
@@ -26,6 +26,7 @@
 enum resolver_type {
 	RESOLVER_A = 1,
 	RESOLVER_PTR = 12,
+	RESOLVER_MX = 15,
 	RESOLVER_TXT = 16,
 	RESOLVER_AAAA = 28,
 };
@@ -48,6 +49,7 @@ struct resolver_answer {
 	uint32_t ttl;
 	size_t n;
 	/* PTR: host names (no trailing dot); A/AAAA: addresses in text form;
+	 * MX: exchange host names, lowest preference first (no trailing dot);
 	 * TXT: one string per record, its character-strings concatenated. */
 	char **values;
 };

@@ -145,7 +145,7 @@ static int on_record(void *ctx, const struct aggr_record *r, struct err *e)
 		}
 	}
 	if (s->fail_at && s->records == s->fail_at) {
-		err_stage(e, "store", ERR_RETRY, "handler refused record %llu",
+		err_stage(e, ERR_STAGE_STORE, ERR_RETRY, "handler refused record %llu",
 		          (unsigned long long)s->records);
 		return -1;
 	}
@@ -914,7 +914,7 @@ static ssize_t failing_read(void *ctx, void *buf, size_t n, struct err *e)
 		memcpy(buf, head, k);
 		return (ssize_t)k;
 	}
-	err_stage(e, "unpack", ERR_INPUT, "gzip stream is corrupt");
+	err_stage(e, ERR_STAGE_UNPACK, ERR_INPUT, "gzip stream is corrupt");
 	return -1;
 }
 

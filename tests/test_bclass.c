@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "core/bclass.h"
+#include "core/smtp_reply.h"
 #include "core/xalloc.h"
 
 #include <stdio.h>
@@ -52,11 +53,13 @@ static char *unescape(const char *s)
 static void classify_line(const struct bclass *t, const char *provider, const char *line,
                           struct bounce_verdict *v)
 {
-	char *joined = bclass_join_multiline(line);
+	struct buf joined;
+	buf_init(&joined, 0);
+	smtp_reply_join(line, &joined);
 	struct bclass_reply r;
-	bclass_split_reply(joined, &r);
+	bclass_split_reply(joined.data ? joined.data : "", &r);
 	bclass_classify(t, r.code, r.enhanced[0] ? r.enhanced : NULL, r.text, provider, v);
-	free(joined);
+	buf_free(&joined);
 }
 
 static int same(const char *want, const char *got)
@@ -257,9 +260,11 @@ static void test_split_reply(void **state)
 	assert_int_equal(bclass_find_enhanced("version 1.2.3.4 only", enh, sizeof enh), -1);
 	assert_int_equal(bclass_find_enhanced("(#5.7.1)", enh, sizeof enh), 0);
 	assert_string_equal(enh, "5.7.1");
-	char *j = bclass_join_multiline("550-5.7.26 a\r\n550-5.7.26 b\n550 5.7.26 c");
-	assert_string_equal(j, "550 5.7.26 a b c");
-	free(j);
+	struct buf j;
+	buf_init(&j, 0);
+	smtp_reply_join("550-5.7.26 a\r\n550-5.7.26 b\n550 5.7.26 c", &j);
+	assert_string_equal(j.data, "550 5.7.26 a b c");
+	buf_free(&j);
 }
 
 static void test_auth_evidence(void **state)

@@ -6,7 +6,9 @@
  * with our data (fixtures/dns/zone.conf): listed, unlisted, several codes,
  * the open-resolver refusal, a domain list; impact tied to the correlator
  * scenarios' bounces; the correlator's flag cites the listing; a second
- * server with fixtures/dns/zone-later.conf delists; tenant remove deletes.
+ * server with fixtures/dns/zone-later.conf delists; tenant remove deletes;
+ * new listings go to the webhook once, impact rejecting first, and the
+ * escalations list shows those with impact.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,10 +21,12 @@
 #include "tests/support/run.h"
 #include "tests/support/testdb.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CDIR FIXTURES_DIR "/correlate/"
@@ -139,14 +143,106 @@ static void run_ok(const char *const *args)
 	free(out);
 }
 
-static char *check(struct ctx *c, const char *servers)
+static char *check_conf(struct ctx *c, const char *servers, const char *conf)
 {
-	const char *a[] = {"blocklists", "check", "--db", c->conn, "--dns-servers", servers, NULL};
+	const char *a[] = {"blocklists",
+	                   "check",
+	                   "--db",
+	                   c->conn,
+	                   "--dns-servers",
+	                   servers,
+	                   conf ? "--config" : NULL,
+	                   conf,
+	                   NULL};
 	char *out = NULL;
 	int rc = run_bin(a, NULL, &out);
 	if (rc != 0)
 		fail_msg("blocklists check: exit %d\n%s", rc, out ? out : "");
 	return out;
+}
+
+static char *check(struct ctx *c, const char *servers)
+{
+	return check_conf(c, servers, NULL);
+}
+
+/* The webhook: tests/support/http_sink.py on a loopback port logs each
+ * post to DIR/N.req (signature check, event, body). */
+static pid_t start_sink(const char *dir, int *port)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl("/usr/bin/python3", "python3", TESTS_DIR "/support/http_sink.py", dir, "k3y",
+		      "0", "500", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	char line[32] = {0};
+	size_t n = 0;
+	while (n < sizeof line - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	close(pfd[0]);
+	*port = (int)strtol(line, NULL, 10);
+	if (*port <= 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		fail_msg("http_sink.py did not start");
+	}
+	return pid;
+}
+
+static char *read_req_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = xcalloc(1, 1 << 16);
+	size_t n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* The bodies of the posts of `event`, in the order received, one per line;
+ * waits up to 10 s for `want` of them, then half a second for more. */
+static char *posts_of(const char *dir, const char *event, int want, int *n)
+{
+	char *tag = xasprintf("event %s\n", event);
+	char *all = NULL;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 200; i++) {
+			free(all);
+			all = xstrdup("");
+			*n = 0;
+			for (int k = 1; k < 64; k++) {
+				char *path = xasprintf("%s/%d.req", dir, k);
+				char *body = read_req_file(path);
+				free(path);
+				if (!body)
+					break;
+				if (strstr(body, tag)) {
+					char *j = xasprintf("%s%s\n", all, body);
+					free(all);
+					all = j;
+					(*n)++;
+				}
+				free(body);
+			}
+			if (*n >= want)
+				break;
+			usleep(50000);
+		}
+		if (round == 0)
+			usleep(500000);
+	}
+	free(tag);
+	return all;
 }
 
 static const char sig_sql[] =
@@ -195,7 +291,66 @@ static void test_check(void **state)
 	const char *corr[] = {"correlate", "--db", c->conn, NULL};
 	run_ok(corr);
 
-	char *out = check(c, c->dns);
+	/* The first check with a webhook: each new listing is posted once,
+	 * those that make mail bounce first. */
+	char hookdir[] = "/tmp/dmarcsift-bl-hookXXXXXX";
+	assert_non_null(mkdtemp(hookdir));
+	int port;
+	pid_t sink = start_sink(hookdir, &port);
+	char *conf = xasprintf("%s/dmarcsift.conf", hookdir);
+	char *key = xasprintf("%s/hook.key", hookdir);
+	FILE *f = fopen(key, "w");
+	assert_non_null(f);
+	fputs("k3y\n", f);
+	fclose(f);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[notify]\nwebhook = http://127.0.0.1:%d/\nsecret_file = %s\nretries = 0\n",
+	        port, key);
+	fclose(f);
+	char *out = check_conf(c, c->dns, conf);
+	int posted = 0;
+	char *posts = posts_of(hookdir, "listing.opened", 5, &posted);
+	free(check_conf(c, c->dns, conf));
+	int again = 0;
+	char *posts2 = posts_of(hookdir, "listing.opened", 6, &again);
+	kill(sink, SIGTERM);
+	waitpid(sink, NULL, 0);
+	if (posted != 5)
+		fail_msg("%d listing posts, wanted 5:\n%s", posted, posts);
+	assert_int_equal(again, 5); /* not posted again by the second check */
+	assert_non_null(strstr(posts, "signature ok"));
+	/* The first listing posted is the one blocklisted bounces name. */
+	const char *head = strstr(posts, "\"data\":");
+	assert_non_null(head);
+	static const char want_first[] =
+	    "\"data\":{\"tenant\":\"charlie\",\"asset\":\"198.51.100.50\","
+	    "\"asset_kind\":\"ip\",\"list\":\"zen.spamhaus.org\"";
+	assert_true(strncmp(head, want_first, sizeof want_first - 1) == 0);
+	assert_non_null(strstr(head, "\"impact\":\"rejecting\",\"rejects\":5"));
+	assert_non_null(strstr(posts, "\"tenant\":\"echo\",\"asset\":\"198.51.100.60\""));
+	assert_non_null(strstr(posts, "\"impact\":\"suspected\""));
+	/* The refusal is not a listing: never posted. */
+	assert_null(strstr(posts, "203.0.113.7"));
+	free(posts);
+	free(posts2);
+	char *rmdir = xasprintf("rm -rf %s", hookdir);
+	assert_int_equal(system(rmdir), 0);
+	free(rmdir);
+	free(conf);
+	free(key);
+
+	/* escalations lists the listings with impact, rejecting first. */
+	char *esc = NULL;
+	assert_int_equal(
+	    run_bin((const char *[]){"escalations", "--db", c->conn, NULL}, NULL, &esc), 0);
+	const char *sec = strstr(esc, "blocklist listings with delivery impact (rejecting first):");
+	assert_non_null(sec);
+	const char *rej = strstr(sec, "rejecting"), *sus = strstr(sec, "suspected");
+	assert_non_null(rej);
+	assert_non_null(sus);
+	assert_true(rej < sus);
+	free(esc);
 	/* The summary says what was refused, and the listing lines say impact. */
 	assert_non_null(strstr(out, "1 unknown (refused)"));
 	assert_non_null(strstr(out, "charlie  listed  ip 198.51.100.50 on zen.spamhaus.org"));

@@ -120,7 +120,7 @@ static char *q1(const char *sql, const char *p1)
 	const char *params[1] = {p1};
 	PGresult *res = db_query(db, sql, p1 ? 1 : 0, params);
 	struct err e = {0};
-	if (db_check(db, res, PGRES_TUPLES_OK, sql, &e) != 0)
+	if (db_check(db, &res, PGRES_TUPLES_OK, sql, &e) != 0)
 		fail_msg("%s", e.msg);
 	char *v = NULL;
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))

@@ -13,10 +13,13 @@
 #include "core/hostmap.h"
 #include "core/xalloc.h"
 #include "tests/support/mailtest.h"
+#include "tests/support/run.h"
+#include "tests/support/testdb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char valid[] = "; comment\n"
                             "# another\n"
@@ -302,6 +305,109 @@ static void test_config_check_command(void **state)
 	free(dir);
 }
 
+/* `config check` finds what poll would fail on, beyond the syntax: paths
+ * that are not there, tenants the database does not know; it warns about a
+ * password others can read, and names the database without its password. */
+static void test_config_check_findings(void **state)
+{
+	(void)state;
+	char *db = NULL;
+	assert_int_equal(testdb_create(&db), 0);
+	const char *add[] = {"tenant", "add", "acme", "acme.example", "--db", db, NULL};
+	assert_int_equal(run_bin(add, NULL, NULL), 0);
+
+	char *dir = mt_tmpdir("config-findings");
+	char *md = xasprintf("%s/Maildir", dir);
+	assert_int_equal(mkdir(md, 0755), 0);
+	char *sub = xasprintf("%s/new", md);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	free(sub);
+	sub = xasprintf("%s/cur", md);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	free(sub);
+	char *mbox = mt_write_file(dir, "mbox", "");
+	char *text = xasprintf("[mailbox good]\nurl = maildir:%s\ntenant = acme\n\n"
+	                       "[mailbox gone]\nurl = maildir:%s/nowhere\n\n"
+	                       "[mailbox notmd]\nurl = maildir:%s\n\n"
+	                       "[mailbox box]\nurl = mbox:%s\ntenant = nosuch\n\n"
+	                       "[mailbox nobox]\nurl = mbox:%s/nobox\n",
+	                       md, dir, dir, mbox, dir);
+	char *conf = mt_write_file(dir, "f.conf", text);
+	const char *chk[] = {"config", "check", "--config", conf, "--db", db, NULL};
+	char *out = NULL;
+	assert_int_equal(mt_run(chk, &out), 2);
+	const char *want[] = {
+	    ":6: [mailbox gone] Maildir ",
+	    "/nowhere is not a directory",
+	    ":9: [mailbox notmd] ",
+	    " is not a Maildir (no cur/ and new/)",
+	    ":11: [mailbox box] tenant 'nosuch' is not in the database",
+	    ":16: [mailbox nobox] mbox file ",
+	    "/nobox is not there",
+	    "f.conf: 4 problems that poll would fail on",
+	    "(from --db)",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("config check: wanted '%s' in:\n%s", want[i], out);
+	assert_null(strstr(out, "tenant 'acme'"));
+	assert_null(strstr(out, ": ok\n"));
+	free(out);
+	free(text);
+	free(conf);
+
+	/* All well: ok, and the database named without its password. */
+	text = xasprintf("[database]\nurl = %s password=Hunter2-NotShown\n\n"
+	                 "[mailbox good]\nurl = maildir:%s\ntenant = acme\n",
+	                 db, md);
+	conf = mt_write_file(dir, "ok.conf", text);
+	assert_int_equal(chmod(conf, 0644), 0);
+	const char *ok[] = {"config", "check", "--config", conf, NULL};
+	assert_int_equal(mt_run(ok, &out), 0);
+	char *line = xasprintf("%s: ok\n", conf);
+	assert_non_null(strstr(out, line));
+	free(line);
+	assert_non_null(strstr(out, "(from [database] url in "));
+	assert_null(strstr(out, "Hunter2-NotShown"));
+	/* ... but the file is readable by everyone while it holds a password. */
+	assert_non_null(strstr(out, "holds a database password and is readable by every user"));
+	free(out);
+	assert_int_equal(chmod(conf, 0600), 0);
+	assert_int_equal(mt_run(ok, &out), 0);
+	assert_null(strstr(out, "readable by"));
+	free(out);
+
+	/* With no file: the paths looked at, expanded, and the database. */
+	char *xdg = xasprintf("%s/xdg", dir);
+	char *cmd = xasprintf("XDG_CONFIG_HOME='%s' DMARCSIFT_DB='%s password=Hunter2-NotShown' "
+	                      "'%s' config check 2>&1",
+	                      xdg, db, DMARCSIFT_BIN);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof buf - 1, p);
+	buf[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	char *looked = xasprintf("looked for %s/dmarcsift/dmarcsift.conf and", xdg);
+	if (!strstr(buf, looked) || !strstr(buf, "(from DMARCSIFT_DB)") ||
+	    strstr(buf, "Hunter2-NotShown"))
+		fail_msg("config check without a file:\n%s", buf);
+	free(looked);
+	free(cmd);
+	free(xdg);
+
+	cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(text);
+	free(conf);
+	free(mbox);
+	free(md);
+	free(dir);
+	testdb_drop(db);
+	free(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +417,7 @@ int main(void)
 	    cmocka_unit_test(test_dns_sources),
 	    cmocka_unit_test(test_correlate_sections),
 	    cmocka_unit_test(test_config_check_command),
+	    cmocka_unit_test(test_config_check_findings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

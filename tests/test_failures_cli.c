@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct ctx {
 	char *db;
@@ -251,12 +253,63 @@ static void test_dismiss(void **state)
 	free(sha2);
 }
 
+/* Runs the binary with standard output thrown away, as a cron job often
+ * does, and returns the exit code; *err gets standard error. */
+static int run_cron(const char *args, char **err)
+{
+	char path[] = "/tmp/ds-quiet-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s'", DMARCSIFT_BIN, args, path);
+	int st = system(cmd);
+	*err = slurp(path, NULL);
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_quiet_still_says_it_failed(void **state)
+{
+	struct ctx *c = *state;
+	char args[512], *err = NULL;
+	/* Quarantined input: one line, with the count, instead of the warning. */
+	snprintf(args, sizeof args, "ingest --quiet --no-correlate --db '%s' '%s'", c->db, c->bad1);
+	assert_int_equal(run_cron(args, &err), 1);
+	if (strcmp(err, "dmarcsift ingest: 1 input(s) quarantined, 0 path(s) unreadable (see "
+	                "'dmarcsift failures')\n") != 0)
+		fail_msg("want one line on stderr, got:\n%s", err);
+	free(err);
+	/* A path that is not there is named, and counted in the last line. */
+	snprintf(args, sizeof args, "ingest --quiet --no-correlate --db '%s' /nonexistent/x",
+	         c->db);
+	assert_int_equal(run_cron(args, &err), 1);
+	if (!strstr(err, "/nonexistent/x: No such file or directory\n"
+	                 "dmarcsift ingest: 0 input(s) quarantined, 1 path(s) unreadable"))
+		fail_msg("want the path and the count on stderr, got:\n%s", err);
+	free(err);
+	/* A database that is not there: the error line, and nothing repeated. */
+	snprintf(args, sizeof args,
+	         "ingest --quiet --db 'host=/nonexistent-dir dbname=x connect_timeout=2' '%s'",
+	         c->bad1);
+	assert_int_equal(run_cron(args, &err), 3);
+	if (mt_count(err, "\n") != 1 || !strstr(err, "dmarcsift: error: "))
+		fail_msg("want one error line on stderr, got:\n%s", err);
+	free(err);
+	/* Without --quiet nothing changes: the summary is on stdout. */
+	snprintf(args, sizeof args, "ingest --no-correlate --db '%s' '%s'", c->db, c->bad1);
+	assert_int_equal(run_cron(args, &err), 1);
+	assert_null(strstr(err, "path(s) unreadable"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test_setup_teardown(test_whole_sha_and_prefix, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dismiss, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quiet_still_says_it_failed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

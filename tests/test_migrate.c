@@ -227,7 +227,7 @@ static void test_check_maps_sqlstate(void **state)
 	OK(db_connect(&db, ci, true, &e), e);
 	/* A data exception (22P02) is the input's fault. */
 	PGresult *res = db_query(db, "SELECT 'nope'::inet", 0, NULL);
-	assert_int_equal(db_check(db, res, PGRES_TUPLES_OK, "casting", &e), -1);
+	assert_int_equal(db_check(db, &res, PGRES_TUPLES_OK, "casting", &e), -1);
 	assert_int_equal(e.kind, ERR_INPUT);
 	assert_string_equal(e.sqlstate, "22P02");
 	assert_non_null(strstr(e.msg, "casting: invalid input syntax for type inet"));
@@ -235,11 +235,11 @@ static void test_check_maps_sqlstate(void **state)
 	struct err e2 = {0};
 	res = db_query(db, "DO $$BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END$$",
 	               0, NULL);
-	assert_int_equal(db_check(db, res, PGRES_COMMAND_OK, "tx", &e2), -1);
+	assert_int_equal(db_check(db, &res, PGRES_COMMAND_OK, "tx", &e2), -1);
 	assert_int_equal(e2.kind, ERR_RETRY);
 	assert_string_equal(e2.sqlstate, "40001");
 	res = db_query(db, "SELECT 1/0", 0, NULL);
-	assert_int_equal(db_check(db, res, PGRES_TUPLES_OK, "dividing", &e2), -1);
+	assert_int_equal(db_check(db, &res, PGRES_TUPLES_OK, "dividing", &e2), -1);
 	assert_int_equal(e2.kind, ERR_RETRY);
 	assert_string_equal(e2.sqlstate, "40001");
 	assert_non_null(strstr(e2.msg, "conflict"));

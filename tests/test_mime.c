@@ -68,7 +68,7 @@ static int collect_part(void *ctx, const struct mime_part *p, struct err *e)
 {
 	struct collect *c = ctx;
 	if (c->n >= 4)
-		return err_stage(e, "test", ERR_INTERNAL, "too many parts");
+		return err_set(e, ERR_INTERNAL, "too many parts");
 	if (c->n == 0) {
 		c->type0 = p->content_type ? xstrdup(p->content_type) : NULL;
 		c->name0 = p->filename ? xstrdup(p->filename) : NULL;
@@ -228,7 +228,7 @@ static int fail_part(void *ctx, const struct mime_part *p, struct err *e)
 {
 	(void)p;
 	(*(int *)ctx)++;
-	return err_stage(e, "store", ERR_RETRY, "database went away");
+	return err_stage(e, ERR_STAGE_STORE, ERR_RETRY, "database went away");
 }
 
 /* A callback failure stops the walk and its error comes back untouched. */

@@ -369,16 +369,40 @@ static void test_roles_and_isolation(void **state)
 		assert_int_equal(run_bin(bi, NULL, NULL), 0);
 	}
 
+	/* DNS check findings of both tenants' domains (against the test DNS
+	 * server when there is one; else every look-up fails, which is a
+	 * finding too). */
+	const char *dns = getenv("DMARCSIFT_TEST_DNS");
+	const char *dc[] = {"dns",           "check",
+	                    "--db",          c->owner,
+	                    "--dns-servers", dns && *dns ? dns : "127.0.0.1:1",
+	                    "--no-fetch",    NULL};
+	char *dcout = NULL;
+	assert_int_equal(run_bin(dc, NULL, &dcout), 0);
+	free(dcout);
+
 	struct rel rels[64];
 	size_t n = list_relations(c->owner, rels, 64);
 	assert_true(n >= 10);
 	PGconn *own = connect_or_fail(c->owner);
 	int id_a = (int)scalar(own, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'acme'");
 	int id_b = (int)scalar(own, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'beta'");
+	/* A blocklist listing of each tenant's source, as blocklists check
+	 * stores them. */
+	char ins[640];
+	snprintf(ins, sizeof ins,
+	         "INSERT INTO dmarcsift.listings (tenant_id, asset, asset_kind, list, family,"
+	         " answer, codes, reason, first_seen, last_seen, checked_at) VALUES"
+	         " (%d, '198.51.100.9', 'ip', 'zen.spamhaus.org', 'Spamhaus', 'listed',"
+	         " '{127.0.0.2}', 'SBL', now(), now(), now()), (%d, '198.51.100.9', 'ip',"
+	         " 'zen.spamhaus.org', 'Spamhaus', 'listed', '{127.0.0.2}', 'SBL', now(), now(),"
+	         " now())",
+	         id_a, id_b);
+	must_sql(own, ins);
 	/* Each tenant really has rows of each kind the reader could steal. */
-	const char *kinds[] = {"reports",     "records",  "bounces", "suppressions",
-	                       "escalations", "failures", "flags"};
-	for (size_t k = 0; k < 7; k++) {
+	const char *kinds[] = {"reports",  "records", "bounces",  "suppressions", "escalations",
+	                       "failures", "flags",   "listings", "dns_findings"};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		for (int t = 0; t < 2; t++) {
 			snprintf(sql, sizeof sql,
 			         "SELECT count(*) FROM dmarcsift.%s WHERE tenant_id = %d", kinds[k],
@@ -404,6 +428,17 @@ static void test_roles_and_isolation(void **state)
 		snprintf(sql, sizeof sql,
 		         "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = '%s'", tname);
 		assert_int_equal(scalar(r, sql), 1);
+		/* Its listing and its DNS findings, and nobody else's. */
+		assert_int_equal(scalar(r, "SELECT count(*) FROM dmarcsift.v_listings"), 1);
+		snprintf(sql, sizeof sql,
+		         "SELECT count(*) FROM dmarcsift.v_listings WHERE tenant = '%s'", tname);
+		assert_int_equal(scalar(r, sql), 1);
+		snprintf(sql, sizeof sql,
+		         "SELECT count(*) FROM dmarcsift.v_dns_checks WHERE tenant = '%s'", tname);
+		long long own_checks = scalar(r, sql);
+		assert_true(own_checks > 0);
+		assert_int_equal(scalar(r, "SELECT count(*) FROM dmarcsift.v_dns_checks"),
+		                 own_checks);
 
 		snprintf(sql, sizeof sql, "SET dmarcsift.tenant_id = '%d'", theirs);
 		assert_true(try_sql(r, sql));
