@@ -93,8 +93,17 @@ WITH p AS (
 		SELECT x.*, r.org_name, r.report_id, r.policy_domain, r.begin_at, r.end_at,
 		       row_number() OVER (PARTITION BY x.tenant_id, x.provider, x.domain, x.ip_key
 		                          ORDER BY r.begin_at, r.org_name, r.report_id, r.id) AS rk
-		FROM (SELECT DISTINCT tenant_id, provider, domain, ip_key, report_pk
-		      FROM pg_temp.corr_match) x
+		FROM (
+			-- only reports with fewer than ten others before them can be
+			-- among the first ten: the rest are never read
+			SELECT * FROM (
+				SELECT tenant_id, provider, domain, ip_key, report_pk,
+				       rank() OVER (PARTITION BY tenant_id, provider, domain, ip_key
+				                    ORDER BY begin_at) AS pre
+				FROM (SELECT DISTINCT tenant_id, provider, domain, ip_key, report_pk, begin_at
+				      FROM pg_temp.corr_match) y
+			) w WHERE pre <= 10
+		) x
 		JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id AND r.id = x.report_pk
 	) z
 	GROUP BY tenant_id, provider, domain, ip_key

@@ -2,7 +2,7 @@
 -- queued by the triggers of 0005_correlator.sql (new bounces; new reports,
 -- whose days are queued with the +-1 day the matching allows) are taken off
 -- the queue, and every group with policy-class rejects on those days is
--- recomputed.
+-- recomputed (their day rows: 0025_bounce_days).
 WITH p AS (
 	SELECT * FROM pg_temp.corr_params
 ), d AS (
@@ -15,12 +15,7 @@ WITH p AS (
 	ON CONFLICT DO NOTHING
 )
 INSERT INTO pg_temp.corr_keys (tenant_id, provider, domain, ip_key)
-SELECT DISTINCT b.tenant_id, b.provider, b.from_domain, coalesce(host(b.sending_ip), '')
+SELECT DISTINCT b.tenant_id, b.provider, b.domain, b.ip_key
 FROM d
-JOIN dmarcsift.bounces b ON b.tenant_id = d.tenant_id
- AND b.at >= d.day::timestamp AT TIME ZONE 'UTC'
- AND b.at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
-WHERE b.status <> 'delivered'
-  AND b.class IN ('auth_failure', 'policy', 'blocklisted', 'reputation', 'content')
-  AND b.provider IS NOT NULL AND b.from_domain IS NOT NULL
+JOIN dmarcsift.bounce_days b ON b.tenant_id = d.tenant_id AND b.day = d.day
 ON CONFLICT DO NOTHING;

@@ -1,5 +1,6 @@
 -- correlate_keys_full: every group with policy-class rejects in the run's
--- scope (tenant, since, until), and every tenant in scope. The dirty queue
+-- scope (tenant, since, until), from their day rows (0025_bounce_days), and
+-- every tenant in scope. The dirty queue
 -- of that scope is consumed too: all of it is recomputed anyway.
 WITH p AS (
 	SELECT * FROM pg_temp.corr_params
@@ -14,12 +15,8 @@ WITH p AS (
 	ON CONFLICT DO NOTHING
 )
 INSERT INTO pg_temp.corr_keys (tenant_id, provider, domain, ip_key)
-SELECT DISTINCT b.tenant_id, b.provider, b.from_domain, coalesce(host(b.sending_ip), '')
-FROM dmarcsift.bounces b, p
-WHERE b.status <> 'delivered'
-  AND b.class IN ('auth_failure', 'policy', 'blocklisted', 'reputation', 'content')
-  AND b.provider IS NOT NULL AND b.from_domain IS NOT NULL AND b.at IS NOT NULL
-  AND (p.scope_tenant IS NULL OR b.tenant_id = p.scope_tenant)
-  AND (p.since IS NULL OR b.at >= p.since::timestamp AT TIME ZONE 'UTC')
-  AND (p.until IS NULL OR b.at < (p.until + 1)::timestamp AT TIME ZONE 'UTC')
+SELECT DISTINCT b.tenant_id, b.provider, b.domain, b.ip_key
+FROM dmarcsift.bounce_days b, p
+WHERE (p.scope_tenant IS NULL OR b.tenant_id = p.scope_tenant)
+  AND (p.since IS NULL OR b.day >= p.since) AND (p.until IS NULL OR b.day <= p.until)
 ON CONFLICT DO NOTHING;

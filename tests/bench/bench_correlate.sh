@@ -27,7 +27,11 @@
 # BENCH_DAYS (60), BENCH_BUILD_DIR (<repo>/build-cbench), BENCH_TMPDIR
 # (/tmp), BENCH_KEEP=1 keeps the work directory, BENCH_CONN (a libpq string
 # for dbname=postgres on a server of your own: no throwaway server; the
-# database "bench" is dropped and created there, and kept).
+# database "bench" is dropped and created there, and kept), BENCH_BIN (a
+# dmarcsift binary to time instead of building one), BENCH_SNAPSHOT=NAME
+# (with BENCH_CONN: the generated data is kept as database NAME and the next
+# run with the same NAME copies it instead of generating again, then
+# migrates it with the binary's migrations: before/after on the same rows).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,14 +67,19 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- 1. build ----------------------------------------------------------------
-if [ ! -x "$build/dmarcsift" ]; then
+if [ -n "${BENCH_BIN:-}" ]; then
+	bin=$BENCH_BIN
+	[ -x "$bin" ] || fail "BENCH_BIN $bin is not executable"
+elif [ ! -x "$build/dmarcsift" ]; then
 	say "building dmarcsift (Release) in $build"
 	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 ||
 		{ cat "$work/cmake.log" >&2; fail "cmake configure failed"; }
 fi
-cmake --build "$build" -j2 --target dmarcsift >"$work/build.log" 2>&1 ||
-	{ tail -40 "$work/build.log" >&2; fail "build failed"; }
-bin=$build/dmarcsift
+if [ -z "${BENCH_BIN:-}" ]; then
+	cmake --build "$build" -j2 --target dmarcsift >"$work/build.log" 2>&1 ||
+		{ tail -40 "$work/build.log" >&2; fail "build failed"; }
+	bin=$build/dmarcsift
+fi
 
 # --- 2. server, database --------------------------------------------------------
 if [ -n "${BENCH_CONN:-}" ]; then # a server of your own (dbname=postgres)
@@ -81,13 +90,25 @@ else
 	conn=$("$root/scripts/pg-test-server.sh" start "$pgdir" 2>"$work/pg.err") ||
 		{ cat "$work/pg.err" >&2; fail "cannot start PostgreSQL"; }
 fi
-psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE bench" >/dev/null
+snap=${BENCH_SNAPSHOT:-}
+[ -z "$snap" ] || [ -n "${BENCH_CONN:-}" ] || fail "BENCH_SNAPSHOT needs BENCH_CONN"
+have_snap=0
+if [ -n "$snap" ] &&
+	[ "$(psql "$conn" -qAt -c "SELECT count(*) FROM pg_database WHERE datname = '$snap'")" = 1 ]; then
+	have_snap=1
+	say "copying the data of database $snap"
+	psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE bench TEMPLATE \"$snap\"" >/dev/null
+else
+	psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE bench" >/dev/null
+fi
 db=${conn/dbname=postgres/dbname=bench}
 "$bin" db migrate --db "$db" >/dev/null || fail "migrate failed"
 q() { psql "$db" -qAt -v ON_ERROR_STOP=1 "$@"; }
 
 # --- 3. data -------------------------------------------------------------------
 per_report=$(( (nrec + 20 * 5 * 6 * days - 1) / (20 * 5 * 6 * days) ))
+t0=$(now)
+if [ "$have_snap" = 0 ]; then
 say "generating $((20 * 5 * 6 * days)) reports x $per_report records and $nbounce bounces over $days days"
 q <<SQL || fail "generation failed"
 INSERT INTO dmarcsift.tenants (tenant_id, name) SELECT t, 'bench' || t FROM generate_series(1, 20) t;
@@ -173,6 +194,12 @@ for ((day = 0; day < days; day++)); do
 	[ $((day % 10)) = 9 ] && say "  records: $((day + 1)) of $days days"
 done
 q -c "SELECT public.bench_bounces(1, $nbounce, 0, $((days - 1)))" >/dev/null || fail "bounces failed"
+q -c "VACUUM ANALYZE" >/dev/null
+if [ -n "$snap" ]; then
+	say "keeping the data as database $snap"
+	psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$snap\" TEMPLATE bench" >/dev/null
+fi
+fi
 q -c "VACUUM ANALYZE" >/dev/null
 t1=$(now)
 gen_s=$(calc '%.0f' "$t1 - $t0")

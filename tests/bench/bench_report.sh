@@ -7,7 +7,11 @@
 # tenant, a tenth failing DKIM and a twentieth failing both. Prints the data
 # size and, as baselines from the same run, a bare count(*) over the records
 # and the tenant summary computed from the records instead of the rollup.
+# Every tenant gets a reading role (tenant grant), so the reports are read
+# as they are in use: as the tenant's role, through row-level security.
 #   tests/bench/bench_report.sh [BUILD_DIR] [RECORDS]
+# BENCH_KEEP=1 leaves the server running with the data (its connection
+# string is printed; stop it with scripts/pg-test-server.sh stop DIR).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -16,7 +20,12 @@ bin="$build/dmarcsift"
 [ -x "$bin" ] || { echo "build first: $bin" >&2; exit 2; }
 tmp=$(mktemp -d /tmp/dmarcsift-bench-report.XXXXXX)
 chmod 755 "$tmp"
-trap 'scripts/pg-test-server.sh stop "$tmp/pg" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+if [ "${BENCH_KEEP:-0}" = 1 ]; then
+	trap 'echo "kept: $tmp (server: $db)" >&2' EXIT
+else
+	trap 'scripts/pg-test-server.sh stop "$tmp/pg" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+fi
+db=
 server=$(scripts/pg-test-server.sh start "$tmp/pg")
 psql -X -q "$server" -c "CREATE DATABASE bench"
 db=$(printf '%s' "$server" | sed 's/dbname=[^ ]*/dbname=bench/')
@@ -24,7 +33,10 @@ export DMARCSIFT_DB="$db"
 "$bin" db migrate >/dev/null
 tenants=10 days=30 reporters=20
 per_report=$(( total / (tenants * days * reporters) ))
-for t in $(seq -w 1 $tenants); do "$bin" tenant add "t$t" "t$t.example" >/dev/null; done
+for t in $(seq -w 1 $tenants); do
+	"$bin" tenant add "t$t" "t$t.example" >/dev/null
+	"$bin" tenant grant "t$t" "t${t}_ro" >/dev/null
+done
 echo "== generating $((tenants * days * reporters)) reports x $per_report records"
 start=$(date +%s)
 psql -X -q "$db" <<SQL
