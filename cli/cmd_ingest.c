@@ -2,11 +2,11 @@
  * dmarcsift ingest: files, directories (recursive) and standard input into
  * the database through the pipeline.
  */
+#include "app/pipeline.h"
 #include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
-#include "cli/pipeline.h"
 #include "cli/sources.h"
 #include "core/buf.h"
 #include "core/log.h"

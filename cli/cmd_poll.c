@@ -13,11 +13,11 @@
  * retries, login refused, Maildir/mbox missing) — the other mailboxes are
  * still polled, and nothing uncommitted is moved.
  */
+#include "app/pipeline.h"
 #include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
-#include "cli/pipeline.h"
 #include "cli/sources.h"
 #include "core/buf.h"
 #include "core/log.h"

@@ -2,9 +2,9 @@
  * dmarcsift reprocess: run quarantined inputs through the pipeline again,
  * from the raw bytes stored when they first arrived.
  */
+#include "app/pipeline.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
-#include "cli/pipeline.h"
 #include "db/db.h"
 #include "db/store.h"
 

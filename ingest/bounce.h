@@ -79,7 +79,7 @@ const char *bounce_format_name(enum bounce_format f);
 int bounce_format_parse(const char *name, enum bounce_format *out);
 
 /*
- * What a message at a bounce address is, for routing (cli/pipeline.c):
+ * What a message at a bounce address is, for routing (app/pipeline.c):
  * a DSN (RFC 3464, strict or lenient), a plain-text bounce notice, an ARF
  * complaint, an auto-reply, an Amazon SES notification, or none of these
  * (a DMARC failure report is NONE here: it is not a bounce). Runs the

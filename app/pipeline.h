@@ -13,11 +13,11 @@
  * pipeline_ingest returns 0 when the input was dealt with — ingested,
  * duplicate, quarantined, or a DSN whose bounce events were stored; *outcome says which — and
  * -1 only when the caller must stop and must not treat the input as processed
- * (the database went away: e->kind == ERR_RETRY). It lives in cli/ because it
+ * (the database went away: e->kind == ERR_RETRY). It lives in app/ because it
  * ties ingest/ to db/, which must not depend on each other.
  */
-#ifndef DS_CLI_PIPELINE_H
-#define DS_CLI_PIPELINE_H
+#ifndef DS_APP_PIPELINE_H
+#define DS_APP_PIPELINE_H
 
 #include "core/err.h"
 #include "ingest/ruf.h"

@@ -1,4 +1,4 @@
-#include "cli/pipeline.h"
+#include "app/pipeline.h"
 
 #include "app/tls_ingest.h"
 #include "core/bclass.h"
