@@ -449,10 +449,14 @@ static int replace(struct store_tx *tx, struct err *e)
 {
 	char records[24], messages[24];
 	const char *key[2] = {tx->tenant, tx->report};
-	PGresult *res = db_query(tx->db,
-	                         "DELETE FROM dmarcsift.records WHERE tenant_id = $1"
-	                         " AND report_pk = $2",
-	                         2, key);
+	PGresult *res = db_query(tx->db, db_sql("report_replace_forget"), 2, key);
+	if (db_check(tx->db, &res, PGRES_TUPLES_OK, "taking back the stored records' sums", e) < 0)
+		return -1;
+	PQclear(res);
+	res = db_query(tx->db,
+	               "DELETE FROM dmarcsift.records WHERE tenant_id = $1"
+	               " AND report_pk = $2",
+	               2, key);
 	if (db_check(tx->db, &res, PGRES_COMMAND_OK, "replacing the stored records", e) < 0)
 		return -1;
 	PQclear(res);
