@@ -6,10 +6,10 @@
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
-#include "cli/rows.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
+#include "reports/rows.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -100,7 +100,7 @@ int cmd_escalations(int argc, char **argv)
 	if (fmt == ROWS_TEXT && PQntuples(res) == 0)
 		printf("no open escalations\n");
 	else
-		rows_print(stdout, res, fmt, 60);
+		cli_rows_print(stdout, res, fmt, 60);
 	if (fmt == ROWS_TEXT) {
 		PQclear(res);
 		res = db_query(db, db_sql("escalations_listings"), 1, params);
@@ -110,7 +110,7 @@ int cmd_escalations(int argc, char **argv)
 		}
 		if (PQntuples(res) > 0) {
 			printf("\nblocklist listings with delivery impact (rejecting first):\n");
-			rows_print(stdout, res, fmt, 60);
+			cli_rows_print(stdout, res, fmt, 60);
 		}
 	}
 	if (fflush(stdout) != 0)

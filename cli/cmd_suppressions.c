@@ -5,10 +5,10 @@
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
-#include "cli/rows.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
+#include "reports/rows.h"
 
 #include <getopt.h>
 #include <regex.h>
@@ -165,7 +165,7 @@ int cmd_suppressions(int argc, char **argv)
 	if (fmt == ROWS_TEXT && PQntuples(res) == 0)
 		printf("no suppressed addresses\n");
 	else
-		rows_print(stdout, res, fmt, 60);
+		cli_rows_print(stdout, res, fmt, 60);
 	if (fflush(stdout) != 0)
 		rc = EXIT_SOME_FAILED;
 out:
