@@ -365,6 +365,12 @@ int dnscheck_run(struct db *db, const struct dnscheck_opts *o, struct dnscheck_s
 			    .days = (int)num(dom, r, 5),
 			    .sources = sv,
 			    .nsources = (size_t)(si - from),
+			    .tls = {.known = true,
+			            .reports = num(dom, r, 6),
+			            .ok = num(dom, r, 7),
+			            .failed = num(dom, r, 8),
+			            .top_failure = PQgetvalue(dom, r, 9),
+			            .top_failed = num(dom, r, 10)},
 			};
 			dnscheck_domain(&env, &d, &out);
 			free(sv);

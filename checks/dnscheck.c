@@ -570,9 +570,10 @@ out:
 	free(name);
 }
 
-static void check_tlsrpt(const struct dnscheck_env *env, const char *domain,
+static void check_tlsrpt(const struct dnscheck_env *env, const struct dnscheck_domain *d,
                          struct dnscheck_out *out)
 {
+	const char *domain = d->domain;
 	char *name = xasprintf("_smtp._tls.%s", domain);
 	const struct resolver_answer *a = env->lookup(env->ctx, name, RESOLVER_TXT);
 	if (failed(a->status)) {
@@ -598,9 +599,42 @@ static void check_tlsrpt(const struct dnscheck_env *env, const char *domain,
 	else if ((n = tlsrptrec_parse(m.v[0], &why)) < 0)
 		dnsfind_add(&out->f, "tlsrpt_syntax", domain, m.v[0],
 		            "the TLS-RPT record is invalid: %s", why.data);
+	else if (d->tls.known && d->tls.reports == 0)
+		dnsfind_add(&out->f, "tlsrpt_no_reports", domain, m.v[0],
+		            "TLS-RPT record with %d report destination(s), but no SMTP TLS report "
+		            "for %s arrived in the window",
+		            n, domain);
 	else
 		dnsfind_add(&out->f, "tlsrpt_ok", domain, m.v[0],
 		            "TLS-RPT record with %d report destination(s)", n);
+	/* Whatever the record says now, failed sessions in the reports that did
+	 * arrive are worth knowing. */
+	if (d->tls.known && d->tls.failed > 0) {
+		long long all = d->tls.ok + d->tls.failed;
+		char top[200] = "";
+		if (*d->tls.top_failure)
+			snprintf(top, sizeof top, "; most: %.120s (%lld)", d->tls.top_failure,
+			         d->tls.top_failed);
+		struct dnsfind *f =
+		    dnsfind_add(&out->f, "tlsrpt_failures", domain, NULL,
+		                "the SMTP TLS reports show %lld of %lld sessions to %s failing "
+		                "(%.1f %%) in %lld "
+		                "report(s)%s",
+		                d->tls.failed, all, domain,
+		                100.0 * (double)d->tls.failed / (double)all, d->tls.reports, top);
+		if (strstr(d->tls.top_failure, "sts-"))
+			dnsfind_fix(
+			    f,
+			    "Senders could not fetch or apply the MTA-STS policy: check that "
+			    "https://mta-sts.%s/.well-known/mta-sts.txt is served with a valid "
+			    "certificate and lists every MX.",
+			    domain);
+		else if (strstr(d->tls.top_failure, "certificate") ||
+		         strstr(d->tls.top_failure, "validation"))
+			dnsfind_fix(
+			    f, "Senders could not validate the MX certificates: renew them and "
+			       "make them name every MX host (v_tls lists the hosts).");
+	}
 	buf_free(&why);
 	matched_free(&m);
 	free(name);
@@ -612,7 +646,7 @@ void dnscheck_domain(const struct dnscheck_env *env, const struct dnscheck_domai
 	check_dmarc(env, d, out);
 	check_spf(env, d, out);
 	check_mtasts(env, d->domain, out);
-	check_tlsrpt(env, d->domain, out);
+	check_tlsrpt(env, d, out);
 }
 
 /* DKIM. */

@@ -10,7 +10,8 @@
  * rate (the policy stage: core/advice.h decides "ready to enforce"), its
  * sending sources with their SPF results (is each covered by the record?),
  * the DKIM selectors with their results (is a failing selector's key
- * missing or revoked?).
+ * missing or revoked?), and the domain's TLS reports (a published TLS-RPT
+ * record nobody's reports reach; sessions that failed, and how).
  *
  * Outputs are appended to *out, which owns them (dnscheck_out_free).
  */
@@ -21,6 +22,7 @@
 #include "checks/spf.h"
 #include "core/buf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct dnscheck_source {
@@ -36,6 +38,15 @@ struct dnscheck_selector {
 	long long messages, pass, fail;
 };
 
+/* What the domain's SMTP TLS reports (RFC 8460) of the window say. */
+struct dnscheck_tls {
+	bool known;              /* false: not looked at (no findings about reports) */
+	long long reports;       /* TLS reports received for the domain */
+	long long ok, failed;    /* sessions */
+	const char *top_failure; /* most frequent result type, "" when none */
+	long long top_failed;    /* its failed sessions */
+};
+
 struct dnscheck_domain {
 	const char *domain;
 	long long messages; /* in the reports of the window */
@@ -43,6 +54,7 @@ struct dnscheck_domain {
 	int days;           /* days with data */
 	const struct dnscheck_source *sources;
 	size_t nsources;
+	struct dnscheck_tls tls;
 };
 
 /* The policy body into `body` (capped by the caller), 0; or -1 with why. */

@@ -163,6 +163,12 @@ static const struct dnsfind_kind kinds[] = {
     {"tlsrpt_lookup_failed", "tls-rpt", WARNING,
      "Check that the name servers answer TXT queries for _smtp._tls.<domain>; run the check "
      "again."},
+    {"tlsrpt_no_reports", "tls-rpt", NOTICE,
+     "Check that the record's rua= reaches a mailbox dmarcsift reads: senders that support "
+     "TLS-RPT (Google, Microsoft) send a report a day."},
+    {"tlsrpt_failures", "tls-rpt", WARNING,
+     "Senders could not deliver over TLS: check STARTTLS and the certificates of the MX hosts "
+     "v_tls names, and the MTA-STS policy."},
     {"tlsrpt_ok", "tls-rpt", OK, NULL},
 };
 

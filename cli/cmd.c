@@ -50,7 +50,8 @@ static void usage(FILE *out)
 	        "  2  usage error, or the configuration file is wrong\n"
 	        "  3  the database cannot be reached (worth retrying later)\n"
 	        "  4  the database refused the connection: wrong password, role or\n"
-	        "     database name (retrying will not help; fix the configuration)\n");
+	        "     database name (retrying will not help; fix the configuration);\n"
+	        "     for poll also: a mailbox could not be read (the message says why)\n");
 }
 
 int cmd_main(int argc, char **argv)

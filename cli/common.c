@@ -35,7 +35,7 @@ const char *cli_exit_meaning(int code)
 	case EXIT_DB:
 		return "the database cannot be reached (worth retrying later)";
 	case EXIT_CONFIG:
-		return "the database refused the connection (fix the configuration)";
+		return "the database refused the connection, or (poll) a mailbox could not be read";
 	default:
 		return "failed";
 	}

@@ -95,7 +95,7 @@ echo "   the same local DNS server (fixtures/dns/records.conf: one good domain, 
 echo "   against the reports of fixtures/dnscheck/"
 build/dmarcsift tenant add dnsgood good.example >/dev/null
 build/dmarcsift tenant add dnsbroken broken.example lookups.example void.example syntax.example >/dev/null
-build/dmarcsift ingest --quiet --no-correlate fixtures/dnscheck/*.xml
+build/dmarcsift ingest --quiet --no-correlate fixtures/dnscheck/*.xml fixtures/dnscheck/*.json
 build/dmarcsift dns check --tenant dnsgood --fetch-timeout 5
 echo
 build/dmarcsift dns check --tenant dnsbroken --fetch-timeout 5

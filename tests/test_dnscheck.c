@@ -160,6 +160,7 @@ struct tcase {
 	const char *selector;
 	bool no_fetch;
 	const char *domain; /* NULL: t.example */
+	const char *tls;    /* "reports/ok/failed/top_failure/top_failed", NULL: not known */
 };
 
 #define OKDMARC "TXT _dmarc.t.example v=DMARC1; p=reject; rua=mailto:d@t.example\n"
@@ -168,67 +169,67 @@ struct tcase {
 static const struct tcase cases[] = {
     /* DMARC */
     {"", "dmarc_missing", "error", "no DMARC record at _dmarc.t.example", NULL, -1, 0, NULL, NULL,
-     false, NULL},
+     false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=none\nTXT _dmarc.t.example v=DMARC1; p=reject\n",
-     "dmarc_multiple", "error", "2 DMARC records", "dmarc_enforced", -1, 0, NULL, NULL, false,
+     "dmarc_multiple", "error", "2 DMARC records", "dmarc_enforced", -1, 0, NULL, NULL, false, NULL,
      NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=bogus; adkim=x\n", "dmarc_syntax", "error",
      "p=bogus is not none, quarantine or reject; adkim=x is not r or s", NULL, -1, 0, NULL, NULL,
-     false, NULL},
+     false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1 p=none\n", "dmarc_syntax", "error",
-     "does not start with v=DMARC1", "dmarc_monitoring", -1, 0, NULL, NULL, false, NULL},
+     "does not start with v=DMARC1", "dmarc_monitoring", -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; rua=mailto:d@t.example\n", "dmarc_syntax", "error",
-     "no p= tag", NULL, -1, 0, NULL, NULL, false, NULL},
+     "no p= tag", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=reject; foo=1; rua=mailto:d@t.example\n",
-     "dmarc_unknown_tag", "notice", "foo", "dmarc_syntax", -1, 0, NULL, NULL, false, NULL},
+     "dmarc_unknown_tag", "notice", "foo", "dmarc_syntax", -1, 0, NULL, NULL, false, NULL, NULL},
     {"SERVFAIL _dmarc.t.example TXT\n", "dmarc_lookup_failed", "warning", "(servfail)", NULL, -1, 0,
-     NULL, NULL, false, NULL},
+     NULL, NULL, false, NULL, NULL},
     {OKDMARC, "dmarc_enforced", "ok", "p=reject: reject (enforced)", "dmarc_no_rua", -1, 0, NULL,
-     NULL, false, NULL},
+     NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=none; rua=mailto:d@t.example\n", "dmarc_ready_to_enforce",
      "notice", "99.5% of 1000 messages pass DMARC over 20 day(s)", "dmarc_monitoring", 0.995, 20,
-     NULL, NULL, false, NULL},
+     NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=none; rua=mailto:d@t.example\n", "dmarc_monitoring",
      "notice", "p=none (monitoring only); 99.5%", "dmarc_ready_to_enforce", 0.995, 5, NULL, NULL,
-     false, NULL},
+     false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=quarantine; pct=50; rua=mailto:d@t.example\n",
-     "dmarc_partial", "notice", "pct=50", NULL, -1, 0, NULL, NULL, false, NULL},
+     "dmarc_partial", "notice", "pct=50", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=reject; t=y; rua=mailto:d@t.example\n", "dmarc_testing",
-     "notice", "t=y", NULL, -1, 0, NULL, NULL, false, NULL},
+     "notice", "t=y", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=reject\n", "dmarc_no_rua", "warning", "no rua= tag", NULL,
-     -1, 0, NULL, NULL, false, NULL},
+     -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=reject; rua=https://t.example/r,mailto:nohost\n",
      "dmarc_bad_uri", "error", "https://t.example/r, mailto:nohost", NULL, -1, 0, NULL, NULL, false,
-     NULL},
+     NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=reject; rua=mailto:r@rep.other.example!10m\n",
      "dmarc_rua_unauthorized", "error", "t.example._report._dmarc.rep.other.example",
-     "dmarc_rua_authorized", -1, 0, NULL, NULL, false, NULL},
+     "dmarc_rua_authorized", -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=reject; rua=mailto:r@rep.other.example\n"
      "TXT t.example._report._dmarc.rep.other.example v=DMARC1\n",
      "dmarc_rua_authorized", "ok", "authorises reports for t.example", "dmarc_rua_unauthorized", -1,
-     0, NULL, NULL, false, NULL},
+     0, NULL, NULL, false, NULL, NULL},
     {"TXT _dmarc.t.example v=DMARC1; p=reject; rua=mailto:r@t.example; ruf=mailto:f@x.example\n"
      "SERVFAIL t.example._report._dmarc.x.example TXT\n",
      "dmarc_rua_unverified", "warning", "ruf= sends reports to x.example", NULL, -1, 0, NULL, NULL,
-     false, NULL},
+     false, NULL, NULL},
     /* Same organisational domain: no authorisation needed. */
     {"TXT _dmarc.t.example v=DMARC1; p=reject; rua=mailto:r@reports.t.example\n", "dmarc_enforced",
-     "ok", "p=reject", "dmarc_rua_unauthorized", -1, 0, NULL, NULL, false, NULL},
+     "ok", "p=reject", "dmarc_rua_unauthorized", -1, 0, NULL, NULL, false, NULL, NULL},
     /* A subdomain without a record falls back to its organisational domain. */
     {"TXT _dmarc.t.example v=DMARC1; p=reject; rua=mailto:r@t.example\n", "dmarc_missing", "notice",
      "the organisational domain's record at _dmarc.t.example applies", NULL, -1, 0, NULL, NULL,
-     false, "mail.t.example"},
+     false, "mail.t.example", NULL},
     /* SPF */
     {OKDMARC, "spf_missing", "error", "no SPF record at t.example", NULL, -1, 0, NULL, NULL, false,
-     NULL},
+     NULL, NULL},
     {OKDMARC OKSPF "TXT t.example v=spf1 -all\n", "spf_multiple", "error", "2 SPF records",
-     "spf_ok", -1, 0, NULL, NULL, false, NULL},
+     "spf_ok", -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 foo:bar -all\n", "spf_syntax", "error",
-     "'foo:bar' is not an SPF mechanism", NULL, -1, 0, NULL, NULL, false, NULL},
+     "'foo:bar' is not an SPF mechanism", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 ip4:192.0.2.0/33 -all\n", "spf_syntax", "error",
-     "bad prefix length", NULL, -1, 0, NULL, NULL, false, NULL},
+     "bad prefix length", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 redirect=a.example redirect=b.example\n", "spf_syntax", "error",
-     "redirect= given twice", NULL, -1, 0, NULL, NULL, false, NULL},
+     "redirect= given twice", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 include:i1.t.example include:i2.t.example "
              "include:i3.t.example include:i4.t.example include:i5.t.example "
              "include:i6.t.example include:i7.t.example include:i8.t.example "
@@ -240,7 +241,7 @@ static const struct tcase cases[] = {
              "TXT i9.t.example v=spf1 -all\nTXT i10.t.example v=spf1 -all\n"
              "TXT i11.t.example v=spf1 -all\n",
      "spf_too_many_lookups", "error", "needs 11 DNS lookups", "spf_ok", -1, 0, NULL, NULL, false,
-     NULL},
+     NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 a mx include:i1.t.example exists:e.t.example a:h.t.example "
              "redirect=r.t.example\n"
              "A t.example 192.0.2.1\nMX t.example mx.t.example\nA mx.t.example 192.0.2.2\n"
@@ -248,145 +249,159 @@ static const struct tcase cases[] = {
              "A h.t.example 192.0.2.3\nTXT r.t.example v=spf1 exists:e.t.example -all\n"
              "A e.t.example 127.0.0.2\n",
      "spf_lookups_near_limit", "warning", "needs 9 of the 10", "spf_too_many_lookups", -1, 0, NULL,
-     NULL, false, NULL},
+     NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 a:n1.t.example a:n2.t.example mx:n3.t.example -all\n",
      "spf_too_many_void", "error",
      "3 look-ups find nothing (n1.t.example, n2.t.example, "
      "n3.t.example)",
-     NULL, -1, 0, NULL, NULL, false, NULL},
+     NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 a:n1.t.example ip4:192.0.2.0/24 -all\n", "spf_void_lookup",
      "warning", "1 look-up(s) find nothing: n1.t.example", "spf_too_many_void", -1, 0, NULL, NULL,
-     false, NULL},
+     false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 include:nospf.t.example -all\nA nospf.t.example 192.0.2.9\n",
      "spf_include_missing", "error", "nospf.t.example has no SPF record", NULL, -1, 0, NULL, NULL,
-     false, NULL},
+     false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 include:loop.t.example -all\n"
              "TXT loop.t.example v=spf1 include:t.example -all\n",
      "spf_include_missing", "error", "t.example includes itself (a loop)", NULL, -1, 0, NULL, NULL,
-     false, NULL},
+     false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 include:bad.t.example -all\n"
              "TXT bad.t.example v=spf1 ip4:nope -all\n",
      "spf_include_missing", "error", "the record of bad.t.example: 'ip4:nope'", NULL, -1, 0, NULL,
-     NULL, false, NULL},
+     NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 ptr -all\n", "spf_ptr", "warning", "ptr", NULL, -1, 0, NULL,
-     NULL, false, NULL},
+     NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 ip4:192.0.2.0/24 +all\n", "spf_pass_all", "error", "+all", NULL,
-     -1, 0, NULL, NULL, false, NULL},
+     -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 ip4:192.0.2.0/24\n", "spf_no_all", "notice",
-     "without all or redirect=", NULL, -1, 0, NULL, NULL, false, NULL},
+     "without all or redirect=", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 mx -all\nMX t.example m1.t.example\nMX t.example m2.t.example\n"
              "MX t.example m3.t.example\nMX t.example m4.t.example\nMX t.example m5.t.example\n"
              "MX t.example m6.t.example\nMX t.example m7.t.example\nMX t.example m8.t.example\n"
              "MX t.example m9.t.example\nMX t.example m10.t.example\n"
              "MX t.example m11.t.example\n",
-     "spf_mx_too_many", "error", "more than 10 MX hosts", NULL, -1, 0, NULL, NULL, false, NULL},
+     "spf_mx_too_many", "error", "more than 10 MX hosts", NULL, -1, 0, NULL, NULL, false, NULL,
+     NULL},
     {OKDMARC "SERVFAIL t.example TXT\n", "spf_lookup_failed", "warning",
-     "TXT records of t.example could not be read", NULL, -1, 0, NULL, NULL, false, NULL},
+     "TXT records of t.example could not be read", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 include:i.t.example -all\nSERVFAIL i.t.example TXT\n",
      "spf_lookup_failed", "warning", "look-ups the record needs failed: i.t.example", NULL, -1, 0,
-     NULL, NULL, false, NULL},
+     NULL, NULL, false, NULL, NULL},
     {OKDMARC OKSPF, "spf_uncovered_failing", "warning",
      "1 source(s) failing DMARC in the reports (10 messages) are not covered by the SPF "
      "record: 203.0.113.5 (10 messages, fail)",
-     "spf_ok", -1, 0, "203.0.113.5/0/0", NULL, false, NULL},
+     "spf_ok", -1, 0, "203.0.113.5/0/0", NULL, false, NULL, NULL},
     {OKDMARC OKSPF, "spf_uncovered_passing", "notice", "203.0.113.5 (10 messages, fail)",
-     "spf_uncovered_failing", -1, 0, "203.0.113.5/0/10", NULL, false, NULL},
+     "spf_uncovered_failing", -1, 0, "203.0.113.5/0/10", NULL, false, NULL, NULL},
     {OKDMARC "TXT t.example v=spf1 exists:%{i}._spf.t.example -all\n", "spf_macro", "notice",
-     "macros", NULL, -1, 0, NULL, NULL, false, NULL},
+     "macros", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {OKDMARC OKSPF, "spf_ok", "ok", "0 of 10 DNS lookups, 0 void; covers 1 of the 1",
-     "spf_uncovered_failing", -1, 0, "192.0.2.77/10/10", NULL, false, NULL},
+     "spf_uncovered_failing", -1, 0, "192.0.2.77/10/10", NULL, false, NULL, NULL},
     /* Coverage through include, a and mx, the ESP's IPv6 range. */
     {OKDMARC "TXT t.example v=spf1 mx include:esp.example -all\nMX t.example mx.t.example\n"
              "A mx.t.example 198.51.100.1\nTXT esp.example v=spf1 ip6:2001:db8:5::/48 ~all\n",
-     "spf_ok", "ok", "covers 1 of the 1", NULL, -1, 0, "2001:db8:5::25/1/0", NULL, false, NULL},
+     "spf_ok", "ok", "covers 1 of the 1", NULL, -1, 0, "2001:db8:5::25/1/0", NULL, false, NULL,
+     NULL},
     /* MTA-STS */
     {OKDMARC, "mtasts_missing", "notice", "no MTA-STS record at _mta-sts.t.example", NULL, -1, 0,
-     NULL, NULL, false, NULL},
+     NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=a\nTXT _mta-sts.t.example v=STSv1; id=b\n",
-     "mtasts_multiple", "error", "2 MTA-STS records", NULL, -1, 0, NULL, NULL, false, NULL},
+     "mtasts_multiple", "error", "2 MTA-STS records", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=not-alnum!\n", "mtasts_syntax", "error",
-     "is not 1 to 32 letters or digits", NULL, -1, 0, NULL, NULL, false, NULL},
+     "is not 1 to 32 letters or digits", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=1\n", "mtasts_policy_unreachable", "warning",
      "https://mta-sts.t.example/.well-known/mta-sts.txt could not be fetched: Failed to connect",
-     NULL, -1, 0, NULL, NULL, false, NULL},
+     NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=1\n"
      "BODY https://mta-sts.t.example/.well-known/mta-sts.txt version: STSv1\\nmode: sometimes\n",
      "mtasts_policy_syntax", "error", "mode: sometimes is not enforce, testing or none", NULL, -1,
-     0, NULL, NULL, false, NULL},
+     0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=1\n"
      "BODY https://mta-sts.t.example/.well-known/mta-sts.txt version: STSv1\\nmode: enforce\\n"
      "max_age: 86400\n",
-     "mtasts_policy_syntax", "error", "no mx: line", NULL, -1, 0, NULL, NULL, false, NULL},
+     "mtasts_policy_syntax", "error", "no mx: line", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=1\nMX t.example mx1.t.example\n"
      "MX t.example mail.elsewhere.example\n"
      "BODY https://mta-sts.t.example/.well-known/mta-sts.txt version: STSv1\\r\\nmode: "
      "enforce\\r\\nmx: *.t.example\\r\\nmax_age: 604800\\r\\n\n",
      "mtasts_mx_not_covered", "error", "MX host mail.elsewhere.example matches no mx:", "mtasts_ok",
-     -1, 0, NULL, NULL, false, NULL},
+     -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=1\nMX t.example mx1.t.example\n"
      "BODY https://mta-sts.t.example/.well-known/mta-sts.txt version: STSv1\\nmode: "
      "testing\\nmx: mx1.t.example\\nmax_age: 86400\n",
      "mtasts_testing", "notice", "mode testing", "mtasts_mx_not_covered", -1, 0, NULL, NULL, false,
-     NULL},
+     NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=1\n"
      "BODY https://mta-sts.t.example/.well-known/mta-sts.txt version: STSv1\\nmode: "
      "none\\nmax_age: 86400\n",
-     "mtasts_none", "notice", "mode none", NULL, -1, 0, NULL, NULL, false, NULL},
+     "mtasts_none", "notice", "mode none", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=1\n", "mtasts_not_fetched", "notice",
      "MTA-STS record id=1; the policy at https://mta-sts.t.example/.well-known/mta-sts.txt "
      "was not fetched",
-     "mtasts_policy_unreachable", -1, 0, NULL, NULL, true, NULL},
+     "mtasts_policy_unreachable", -1, 0, NULL, NULL, true, NULL, NULL},
     {"SERVFAIL _mta-sts.t.example TXT\n", "mtasts_lookup_failed", "warning", "(servfail)", NULL, -1,
-     0, NULL, NULL, false, NULL},
+     0, NULL, NULL, false, NULL, NULL},
     {"TXT _mta-sts.t.example v=STSv1; id=20260301\nMX t.example mx1.t.example\n"
      "BODY https://mta-sts.t.example/.well-known/mta-sts.txt version: STSv1\\nmode: "
      "enforce\\nmx: *.t.example\\nmax_age: 86400\n",
      "mtasts_ok", "ok", "MTA-STS enforced (id=20260301, max_age 86400 s, 1 mx pattern(s))", NULL,
-     -1, 0, NULL, NULL, false, NULL},
+     -1, 0, NULL, NULL, false, NULL, NULL},
     /* TLS-RPT */
     {"", "tlsrpt_missing", "notice", "no TLS-RPT record at _smtp._tls.t.example", NULL, -1, 0, NULL,
-     NULL, false, NULL},
+     NULL, false, NULL, NULL},
     {"TXT _smtp._tls.t.example v=TLSRPTv1; rua=mailto:a@t.example\n"
      "TXT _smtp._tls.t.example v=TLSRPTv1; rua=mailto:b@t.example\n",
-     "tlsrpt_multiple", "error", "2 TLS-RPT records", NULL, -1, 0, NULL, NULL, false, NULL},
+     "tlsrpt_multiple", "error", "2 TLS-RPT records", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _smtp._tls.t.example v=TLSRPTv1\n", "tlsrpt_syntax", "error", "no rua= tag", NULL, -1, 0,
-     NULL, NULL, false, NULL},
+     NULL, NULL, false, NULL, NULL},
     {"TXT _smtp._tls.t.example v=TLSRPTv1; rua=ftp://t.example\n", "tlsrpt_syntax", "error",
-     "neither mailto: nor https:", NULL, -1, 0, NULL, NULL, false, NULL},
+     "neither mailto: nor https:", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
     {"SERVFAIL _smtp._tls.t.example TXT\n", "tlsrpt_lookup_failed", "warning", "(servfail)", NULL,
-     -1, 0, NULL, NULL, false, NULL},
+     -1, 0, NULL, NULL, false, NULL, NULL},
     {"TXT _smtp._tls.t.example v=TLSRPTv1; rua=mailto:a@t.example,https://r.t.example/tls\n",
-     "tlsrpt_ok", "ok", "2 report destination(s)", NULL, -1, 0, NULL, NULL, false, NULL},
-    /* DKIM: the selector named by the reports ("domain/selector/failed"). */
+     "tlsrpt_ok", "ok", "2 report destination(s)", NULL, -1, 0, NULL, NULL, false, NULL, NULL},
+    {"TXT _smtp._tls.t.example v=TLSRPTv1; rua=mailto:tls@t.example\n", "tlsrpt_no_reports",
+     "notice", "but no SMTP TLS report for t.example arrived", "tlsrpt_ok", -1, 0, NULL, NULL,
+     false, NULL, "0/0/0//0"},
+    {"TXT _smtp._tls.t.example v=TLSRPTv1; rua=mailto:tls@t.example\n", "tlsrpt_ok", "ok",
+     "1 report destination(s)", "tlsrpt_failures", -1, 0, NULL, NULL, false, NULL, "3/1200/0//0"},
+    {"TXT _smtp._tls.t.example v=TLSRPTv1; rua=mailto:tls@t.example\n", "tlsrpt_failures",
+     "warning",
+     "show 25 of 1025 sessions to t.example failing (2.4 %) in 2 report(s); most: "
+     "certificate-expired (20)",
+     NULL, -1, 0, NULL, NULL, false, NULL, "2/1000/25/certificate-expired/20"},
+    {"", "tlsrpt_failures", "warning", "show 5 of 10 sessions", NULL, -1, 0, NULL, NULL, false,
+     NULL, "1/5/5/sts-policy-fetch-error/5"},
+    /* DKIM: the selector named by the reports (). */
     {"", "dkim_key_missing", "error",
      "no DKIM key at gone._domainkey.t.example: selector gone fails DKIM in the reports (5 of "
      "10 messages)",
-     NULL, -1, 0, NULL, "t.example/gone/5", false, NULL},
+     NULL, -1, 0, NULL, "t.example/gone/5", false, NULL, NULL},
     {"", "dkim_key_missing", "warning", "selector quiet signs 10 messages", NULL, -1, 0, NULL,
-     "t.example/quiet/0", false, NULL},
+     "t.example/quiet/0", false, NULL, NULL},
     {"TXT old._domainkey.t.example v=DKIM1; k=rsa; p=\n", "dkim_key_revoked", "error",
      "revoked (empty p=); selector old fails DKIM", NULL, -1, 0, NULL, "t.example/old/3", false,
-     NULL},
+     NULL, NULL},
     {"TXT bad._domainkey.t.example v=DKIM1; k=rsa; p=!!!!\n", "dkim_syntax", "error",
-     "p= is not base64", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL},
+     "p= is not base64", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL, NULL},
     {"TXT bad._domainkey.t.example v=DKIM1; k=dsa; p=AAAA\n", "dkim_syntax", "error",
-     "k=dsa is not rsa or ed25519", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL},
+     "k=dsa is not rsa or ed25519", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL, NULL},
     {"TXT bad._domainkey.t.example v=DKIM1; k=rsa; p=AAAA\n", "dkim_syntax", "error",
-     "not an RSA public key", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL},
+     "not an RSA public key", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL, NULL},
     {"TXT bad._domainkey.t.example k=rsa; v=DKIM1; p=AAAA\n", "dkim_syntax", "error",
-     "v= must be first", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL},
+     "v= must be first", NULL, -1, 0, NULL, "t.example/bad/0", false, NULL, NULL},
     {"TXT s512._domainkey.t.example v=DKIM1; k=rsa; p=@KEY512@\n", "dkim_weak_key", "warning",
-     "512-bit RSA key", NULL, -1, 0, NULL, "t.example/s512/0", false, NULL},
+     "512-bit RSA key", NULL, -1, 0, NULL, "t.example/s512/0", false, NULL, NULL},
     {"TXT s1024._domainkey.t.example v=DKIM1; p=@KEY1024@\n", "dkim_1024_key", "notice",
-     "1024-bit RSA key", NULL, -1, 0, NULL, "t.example/s1024/0", false, NULL},
+     "1024-bit RSA key", NULL, -1, 0, NULL, "t.example/s1024/0", false, NULL, NULL},
     {"TXT s2048._domainkey.t.example v=DKIM1; k=rsa; p=@KEY2048@\n", "dkim_key_ok", "ok",
-     "2048-bit RSA key", NULL, -1, 0, NULL, "t.example/s2048/0", false, NULL},
+     "2048-bit RSA key", NULL, -1, 0, NULL, "t.example/s2048/0", false, NULL, NULL},
     {"TXT ed._domainkey.t.example v=DKIM1; k=ed25519; p=@KEYED@\n", "dkim_key_ok", "ok",
-     "ed25519 key", NULL, -1, 0, NULL, "t.example/ed/0", false, NULL},
+     "ed25519 key", NULL, -1, 0, NULL, "t.example/ed/0", false, NULL, NULL},
     {"TXT tst._domainkey.t.example v=DKIM1; t=y; p=@KEY2048@\n", "dkim_testing", "notice", "t=y",
-     NULL, -1, 0, NULL, "t.example/tst/0", false, NULL},
+     NULL, -1, 0, NULL, "t.example/tst/0", false, NULL, NULL},
     {"SERVFAIL sf._domainkey.t.example TXT\n", "dkim_lookup_failed", "warning", "(servfail)", NULL,
-     -1, 0, NULL, "t.example/sf/0", false, NULL},
+     -1, 0, NULL, "t.example/sf/0", false, NULL, NULL},
 };
 
 /* The case's spec with the keys put in. */
@@ -448,6 +463,18 @@ static void run_case(const struct tcase *c, struct dnscheck_out *out, struct fak
 		    .sources = &src,
 		    .nsources = c->source ? 1 : 0,
 		};
+		char top[64] = "";
+		if (c->tls) {
+			char *end;
+			d.tls.known = true;
+			d.tls.reports = strtoll(c->tls, &end, 10);
+			d.tls.ok = strtoll(end + 1, &end, 10);
+			d.tls.failed = strtoll(end + 1, &end, 10);
+			const char *slash = strrchr(end + 1, '/');
+			snprintf(top, sizeof top, "%.*s", (int)(slash - end - 1), end + 1);
+			d.tls.top_failure = top;
+			d.tls.top_failed = strtoll(slash + 1, NULL, 10);
+		}
 		dnscheck_domain(&env, &d, out);
 	}
 	f->spec = NULL;
@@ -763,8 +790,15 @@ static void test_check(void **state)
 	free(run_ok((const char *[]){"ingest", "--quiet", "--db", c->conn,
 	                             FIXTURES_DIR "/dnscheck/good-2026-11-10.xml",
 	                             FIXTURES_DIR "/dnscheck/broken-2026-11-10.xml",
-	                             FIXTURES_DIR "/dnscheck/lookups-2026-11-10.xml", NULL}));
+	                             FIXTURES_DIR "/dnscheck/lookups-2026-11-10.xml",
+	                             FIXTURES_DIR "/dnscheck/tls-good-2026-11-10.json", NULL}));
 	char *out = dns_check(c, c->dns, "text");
+	/* good.example's TLS report (Google's, of the same days) is tied to its
+	 * TLS-RPT record: 25 of 1000 sessions failed, most for an expired
+	 * certificate. */
+	expect(out, "the SMTP TLS reports show 25 of 1000 sessions to good.example failing (2.5 %) "
+	            "in 1 report(s); most: certificate-expired (20)");
+	expect(out, "fix: Senders could not validate the MX certificates");
 	expect(out, "dns check: 5 domain(s) and 6 DKIM selector(s) of 2 tenant(s)");
 	expect(out, "0 record change(s)");
 	expect(out, "dnsbroken  broken.example");
@@ -807,6 +841,7 @@ static void test_check(void **state)
 	    "dnsgood|good.example|spf|notice|spf_uncovered_passing",
 	    "dnsgood|good.example|spf|warning|spf_uncovered_failing",
 	    "dnsgood|good.example|tls-rpt|ok|tlsrpt_ok",
+	    "dnsgood|good.example|tls-rpt|warning|tlsrpt_failures",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		expect(sig, want[i]);
