@@ -468,35 +468,42 @@ static int build(struct db *db, const struct app_report_opts *o, int tenant_id,
 			report_table_note(t, "The %zu most failing of %lld sources.", t->nrows,
 			                  total);
 	}
+	/* The listed sources' addresses, as an inet[] literal: who saw them
+	 * and what they are is looked up for these only. */
+	struct buf ips;
+	buf_init(&ips, 0);
+	buf_putc(&ips, '{');
+	for (size_t r = 0; r < t->nrows; r++) {
+		const char *ip = report_cell_by_key(t, r, "source_ip");
+		if (ip)
+			buf_printf(&ips, "%s\"%s\"", ips.len > 1 ? "," : "", ip);
+	}
+	buf_putc(&ips, '}');
 	if (t->nrows > 0) {
-		/* Who saw the listed sources: from their records, by address. */
-		struct buf ips;
-		buf_init(&ips, 0);
-		buf_putc(&ips, '{');
-		for (size_t r = 0; r < t->nrows; r++) {
-			const char *ip = report_cell_by_key(t, r, "source_ip");
-			if (ip)
-				buf_printf(&ips, "%s\"%s\"", ips.len > 1 ? "," : "", ip);
-		}
-		buf_putc(&ips, '}');
 		const char *rp[4] = {id, p->since, p->until_excl, ips.data};
 		struct named n = {t, 0};
 		struct err qe = {0};
 		int qrc = db_report_query(db, "report_source_reporters", 4, rp, named_row, &n, &qe);
-		buf_free(&ips);
-		if (qrc < 0 && qe.kind == ERR_RETRY)
+		if (qrc < 0 && qe.kind == ERR_RETRY) {
+			buf_free(&ips);
 			return err_set(e, ERR_RETRY, "%s", qe.msg);
+		}
 		if (qrc < 0)
 			report_table_note(t, "Reporters per source are not available: %s", qe.msg);
 	}
-	if (db_report_has(db, "dmarcsift.v_sources", &has, e) < 0)
+	if (db_report_has(db, "dmarcsift.v_sources", &has, e) < 0) {
+		buf_free(&ips);
 		return -1;
+	}
 	if (has) {
+		const char *sp[2] = {id, ips.data};
 		struct named n = {t, 0};
 		struct err qe = {0};
-		if (db_report_query(db, "report_sources_named", 1, np, named_row, &n, &qe) < 0) {
-			if (qe.kind == ERR_RETRY)
+		if (db_report_query(db, "report_sources_named", 2, sp, named_row, &n, &qe) < 0) {
+			if (qe.kind == ERR_RETRY) {
+				buf_free(&ips);
 				return err_set(e, ERR_RETRY, "%s", qe.msg);
+			}
 			report_table_note(t, "Source names are not available: %s", qe.msg);
 		}
 		source_names(t);
@@ -508,6 +515,7 @@ static int build(struct db *db, const struct app_report_opts *o, int tenant_id,
 		                  before ? before : "", before ? " " : "");
 		free(before);
 	}
+	buf_free(&ips);
 
 	rsection_step(&s, "reporters");
 	t = report_table_add(rep, "reporters", "Reporters", reporter_cols, N(reporter_cols));

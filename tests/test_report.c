@@ -220,6 +220,18 @@ static void test_rollup_matches_records(void **state)
 	          " WHERE a.m IS DISTINCT FROM b.m OR a.n IS DISTINCT FROM b.n",
 	          0, NULL);
 	assert_int_equal(diff, 0);
+	/* The per-domain rollup (0026) holds daily_rollup's sums without the
+	 * source address, row for row. */
+	diff = q_int(conninfo,
+	             "SELECT count(*) FROM ("
+	             " SELECT tenant_id, day, policy_domain, dkim_pass, spf_pass,"
+	             "        sum(messages) AS m, sum(records) AS n"
+	             " FROM dmarcsift.daily_rollup GROUP BY 1, 2, 3, 4, 5) a"
+	             " FULL JOIN dmarcsift.domain_rollup b"
+	             "   USING (tenant_id, day, policy_domain, dkim_pass, spf_pass)"
+	             " WHERE a.m IS DISTINCT FROM b.messages OR a.n IS DISTINCT FROM b.records",
+	             0, NULL);
+	assert_int_equal(diff, 0);
 	/* The moved reports are counted under their new tenant only. */
 	int64_t late = q_int(conninfo,
 	                     "SELECT coalesce(sum(messages), 0) FROM dmarcsift.daily_rollup d"

@@ -1,6 +1,7 @@
 -- Tenant report: one row per day — every day of the period when it is at
 -- most a year long (a silent day shows as zero), else the days with data.
--- $1 tenant_id, $2 first day, $3 day after the last.
+-- From domain_rollup (0026). $1 tenant_id, $2 first day, $3 day after the
+-- last.
 WITH agg AS (
 	SELECT day, sum(messages) AS messages,
 	       coalesce(sum(messages) FILTER (WHERE dkim_pass AND spf_pass), 0) AS pass_both,
@@ -9,7 +10,7 @@ WITH agg AS (
 	       coalesce(sum(messages) FILTER (WHERE NOT dkim_pass AND NOT spf_pass), 0) AS fail,
 	       coalesce(sum(messages) FILTER (WHERE dkim_pass), 0) AS dkim_pass,
 	       coalesce(sum(messages) FILTER (WHERE spf_pass), 0) AS spf_pass
-	FROM dmarcsift.daily_rollup
+	FROM dmarcsift.domain_rollup
 	WHERE tenant_id = $1 AND day >= $2::date AND day < $3::date
 	GROUP BY day
 ), days AS (

@@ -1,14 +1,14 @@
 -- Tenant report: per policy domain, the traffic and the policy the latest
 -- report of the period says is published; domains the tenant owns that
--- sent no report are listed too. $1 tenant_id, $2 first day, $3 day after
--- the last.
+-- sent no report are listed too. The sums come from domain_rollup (0026).
+-- $1 tenant_id, $2 first day, $3 day after the last.
 WITH agg AS (
 	SELECT policy_domain AS domain, sum(messages) AS messages,
 	       coalesce(sum(messages) FILTER (WHERE dkim_pass OR spf_pass), 0) AS dmarc_pass,
 	       coalesce(sum(messages) FILTER (WHERE dkim_pass), 0) AS dkim_pass,
 	       coalesce(sum(messages) FILTER (WHERE spf_pass), 0) AS spf_pass,
 	       count(DISTINCT day) AS days
-	FROM dmarcsift.daily_rollup
+	FROM dmarcsift.domain_rollup
 	WHERE tenant_id = $1 AND day >= $2::date AND day < $3::date
 	GROUP BY policy_domain
 ), pol AS (

@@ -1,18 +1,19 @@
 -- MSP overview: one row per tenant ('unassigned' only when it holds
 -- something). $1 first day, $2 day after the last. last_report: the end of
 -- the latest report ever received; silent: more than 3 days before the end
--- of the period (or now, for a period that has not ended).
+-- of the period (or now, for a period that has not ended). The sums come
+-- from domain_rollup (per tenant, day and policy domain: 0026).
 WITH cur AS (
 	SELECT tenant_id, sum(messages) AS messages,
 	       coalesce(sum(messages) FILTER (WHERE dkim_pass OR spf_pass), 0) AS dmarc_pass,
 	       count(DISTINCT policy_domain) AS domains_seen
-	FROM dmarcsift.daily_rollup
+	FROM dmarcsift.domain_rollup
 	WHERE day >= $1::date AND day < $2::date
 	GROUP BY tenant_id
 ), prev AS (
 	SELECT tenant_id, sum(messages) AS messages,
 	       coalesce(sum(messages) FILTER (WHERE dkim_pass OR spf_pass), 0) AS dmarc_pass
-	FROM dmarcsift.daily_rollup
+	FROM dmarcsift.domain_rollup
 	WHERE day >= $1::date - ($2::date - $1::date) AND day < $1::date
 	GROUP BY tenant_id
 ), pol AS (
