@@ -9,10 +9,10 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
-#include "cli/rows.h"
 #include "cli/sources.h"
 #include "db/db.h"
 #include "db/sql.h"
+#include "reports/rows.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -86,13 +86,13 @@ static int print_rows(struct db *db, const char *stmt, const char *tenant, bool 
 	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the DNS check results", &e) < 0)
 		return cli_fail(&e);
 	if (json)
-		rows_print(stdout, res, ROWS_JSON, 0);
+		cli_rows_print(stdout, res, ROWS_JSON, 0);
 	else if (check)
 		print_text(res);
 	else if (PQntuples(res) == 0)
 		printf("no record changes seen\n");
 	else
-		rows_print(stdout, res, ROWS_TEXT, 80);
+		cli_rows_print(stdout, res, ROWS_TEXT, 80);
 	PQclear(res);
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_SOME_FAILED;
 }

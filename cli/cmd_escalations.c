@@ -2,13 +2,14 @@
  * dmarcsift escalations: the open escalations — the same reject (provider,
  * class, enhanced-code family, normalised text) repeating at volume in a
  * window, or jumping against the previous window — from
- * dmarcsift.v_escalations.
+ * dmarcsift.v_escalations (db/sql/escalations_list.sql).
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
-#include "cli/rows.h"
 #include "db/db.h"
+#include "db/sql.h"
 #include "db/store.h"
+#include "reports/rows.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -34,25 +35,6 @@ static void usage(FILE *out)
 	        "  --all           closed escalations too (with a status column)\n"
 	        "  --format F      text (default), csv, or json (one object per line)\n");
 }
-
-static const char sql[] =
-    "SELECT tenant, provider, class, code_family, count, attempts,"
-    " round(rate::numeric, 4) AS rate,"
-    " to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS first_seen,"
-    " to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_seen,"
-    " reason AS trigger, status, pattern, sample_text"
-    " FROM dmarcsift.v_escalations"
-    " WHERE ($1::text IS NULL OR tenant = $1) AND ($2::boolean OR status = 'open')"
-    " ORDER BY last_seen DESC, tenant, provider, count DESC";
-
-/* Listings that bounce mail (or may), beside the escalations. */
-static const char listings_sql[] =
-    "SELECT tenant, impact, rejects, asset, list, code, reason,"
-    " to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS first_seen"
-    " FROM dmarcsift.v_listings"
-    " WHERE ($1::text IS NULL OR tenant = $1) AND status = 'listed' AND impact <> 'none'"
-    " ORDER BY CASE impact WHEN 'rejecting' THEN 1 ELSE 2 END, rejects DESC, tenant, asset,"
-    " list";
 
 int cmd_escalations(int argc, char **argv)
 {
@@ -110,7 +92,7 @@ int cmd_escalations(int argc, char **argv)
 		}
 	}
 	const char *params[2] = {tenant, all ? "true" : "false"};
-	res = db_query(db, sql, 2, params);
+	res = db_query(db, db_sql("escalations_list"), 2, params);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "listing escalations", &e) < 0) {
 		rc = cli_fail(&e);
 		goto out;
@@ -118,17 +100,17 @@ int cmd_escalations(int argc, char **argv)
 	if (fmt == ROWS_TEXT && PQntuples(res) == 0)
 		printf("no open escalations\n");
 	else
-		rows_print(stdout, res, fmt, 60);
+		cli_rows_print(stdout, res, fmt, 60);
 	if (fmt == ROWS_TEXT) {
 		PQclear(res);
-		res = db_query(db, listings_sql, 1, params);
+		res = db_query(db, db_sql("escalations_listings"), 1, params);
 		if (db_check(db, &res, PGRES_TUPLES_OK, "listing blocklist listings", &e) < 0) {
 			rc = cli_fail(&e);
 			goto out;
 		}
 		if (PQntuples(res) > 0) {
 			printf("\nblocklist listings with delivery impact (rejecting first):\n");
-			rows_print(stdout, res, fmt, 60);
+			cli_rows_print(stdout, res, fmt, 60);
 		}
 	}
 	if (fflush(stdout) != 0)

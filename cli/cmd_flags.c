@@ -7,11 +7,11 @@
 #include "app/correlate.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
-#include "cli/rows.h"
 #include "core/buf.h"
 #include "db/db.h"
 #include "db/flags.h"
 #include "reports/flag_text.h"
+#include "reports/rows.h"
 
 #include <getopt.h>
 #include <json-c/json.h>
@@ -211,7 +211,7 @@ int cmd_flags(int argc, char **argv)
 	else if (fmt == ROWS_TEXT)
 		print_text(res);
 	else
-		rows_print(stdout, res, fmt, 0);
+		cli_rows_print(stdout, res, fmt, 0);
 	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_SOME_FAILED;
 out:
 	PQclear(res);

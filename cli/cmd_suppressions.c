@@ -5,9 +5,10 @@
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
-#include "cli/rows.h"
 #include "db/db.h"
+#include "db/sql.h"
 #include "db/store.h"
+#include "reports/rows.h"
 
 #include <getopt.h>
 #include <regex.h>
@@ -77,21 +78,6 @@ static bool is_date(const char *s)
 	regfree(&re);
 	return ok;
 }
-
-static const char sql[] =
-    "SELECT tenant, address, reason,"
-    " to_char(first_evidence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-    "  AS first_evidence,"
-    " to_char(last_evidence_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-    "  AS last_evidence,"
-    " evidence_count AS bounces,"
-    " to_char(added_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS added,"
-    " last_text"
-    " FROM dmarcsift.v_suppressions"
-    " WHERE ($1::text IS NULL OR tenant = $1)"
-    "  AND ($2::interval IS NULL OR added_at >= now() - $2::interval)"
-    "  AND ($3::timestamptz IS NULL OR added_at >= $3::timestamptz)"
-    " ORDER BY tenant, added_at DESC, address";
 
 int cmd_suppressions(int argc, char **argv)
 {
@@ -168,7 +154,7 @@ int cmd_suppressions(int argc, char **argv)
 			goto out;
 		}
 	}
-	res = db_query(db, sql, 3, params);
+	res = db_query(db, db_sql("suppressions_list"), 3, params);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "listing suppressions", &e) < 0) {
 		/* A date PostgreSQL does not take (2026-02-30) is the user's. */
 		rc = cli_fail(&e);
@@ -179,7 +165,7 @@ int cmd_suppressions(int argc, char **argv)
 	if (fmt == ROWS_TEXT && PQntuples(res) == 0)
 		printf("no suppressed addresses\n");
 	else
-		rows_print(stdout, res, fmt, 60);
+		cli_rows_print(stdout, res, fmt, 60);
 	if (fflush(stdout) != 0)
 		rc = EXIT_SOME_FAILED;
 out:

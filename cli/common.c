@@ -185,3 +185,66 @@ bool cli_pinned_strict(void)
 	free(path);
 	return strict;
 }
+
+/* Type OIDs from PostgreSQL's pg_type.dat (stable across versions). */
+enum {
+	OID_BOOL = 16,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_FLOAT4 = 700,
+	OID_FLOAT8 = 701,
+	OID_NUMERIC = 1700,
+	OID_JSON = 114,
+	OID_JSONB = 3802
+};
+
+static const char *pg_name(const void *src, int col)
+{
+	return PQfname(src, col);
+}
+
+static enum rows_kind pg_kind(const void *src, int col)
+{
+	switch (PQftype(src, col)) {
+	case OID_BOOL:
+		return ROWS_KIND_BOOL;
+	case OID_INT2:
+	case OID_INT4:
+	case OID_INT8:
+		return ROWS_KIND_INT;
+	case OID_FLOAT4:
+	case OID_FLOAT8:
+	case OID_NUMERIC:
+		return ROWS_KIND_FLOAT;
+	case OID_JSON:
+	case OID_JSONB:
+		return ROWS_KIND_JSON;
+	default:
+		return ROWS_KIND_STRING;
+	}
+}
+
+static const char *pg_value(const void *src, int row, int col)
+{
+	return PQgetvalue(src, row, col);
+}
+
+static bool pg_is_null(const void *src, int row, int col)
+{
+	return PQgetisnull(src, row, col) != 0;
+}
+
+void cli_rows_print(FILE *out, const PGresult *res, enum rows_format f, size_t text_width)
+{
+	const struct rows_table t = {
+	    .src = res,
+	    .ncols = PQnfields(res),
+	    .nrows = PQntuples(res),
+	    .name = pg_name,
+	    .kind = pg_kind,
+	    .value = pg_value,
+	    .is_null = pg_is_null,
+	};
+	rows_print(out, &t, f, text_width);
+}

@@ -8,8 +8,11 @@
 
 #include "core/err.h"
 #include "db/cluster.h"
+#include "reports/rows.h"
 
+#include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 struct db;
 struct ruf_options;
@@ -39,6 +42,10 @@ bool cli_pinned_strict(void);
  * an exit code after printing the file's errors: a failure report must not be
  * stored unredacted because a typo elsewhere hid `redact = true`. */
 int cli_ruf_options(const char *cli_path, struct ruf_options *out);
+/* rows_print over a query result (which stays the caller's): JSON types
+ * booleans, integers, floats and numerics, and json/jsonb by the column's
+ * type. */
+void cli_rows_print(FILE *out, const PGresult *res, enum rows_format f, size_t text_width);
 /* Prints "dmarcsift: error: ..." and returns the exit code for the error. */
 int cli_fail(const struct err *e);
 /* Whether this run has already said on stderr why it fails (cli_fail or

@@ -1,4 +1,4 @@
-#include "cli/rows.h"
+#include "reports/rows.h"
 
 #include "core/xalloc.h"
 
@@ -7,19 +7,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Type OIDs from PostgreSQL's pg_type.dat (stable across versions). */
-enum {
-	OID_BOOL = 16,
-	OID_INT8 = 20,
-	OID_INT2 = 21,
-	OID_INT4 = 23,
-	OID_FLOAT4 = 700,
-	OID_FLOAT8 = 701,
-	OID_NUMERIC = 1700,
-	OID_JSON = 114,
-	OID_JSONB = 3802
-};
 
 int rows_format_parse(const char *s, enum rows_format *out)
 {
@@ -65,15 +52,15 @@ static void put_clean(FILE *out, const char *s, size_t n)
 		fputc((unsigned char)s[i] < 0x20 ? ' ' : s[i], out);
 }
 
-static void print_text(FILE *out, const PGresult *res, size_t limit)
+static void print_text(FILE *out, const struct rows_table *t, size_t limit)
 {
-	int nf = PQnfields(res), nt = PQntuples(res);
+	int nf = t->ncols, nt = t->nrows;
 	size_t *w = xcalloc((size_t)nf, sizeof *w);
 	for (int c = 0; c < nf; c++) {
-		const char *name = PQfname(res, c);
+		const char *name = t->name(t->src, c);
 		w[c] = width(name, strlen(name));
 		for (int r = 0; r < nt; r++) {
-			const char *v = PQgetvalue(res, r, c);
+			const char *v = t->value(t->src, r, c);
 			size_t cw = width(v, strlen(v));
 			if (limit && cw > limit)
 				cw = limit;
@@ -83,7 +70,7 @@ static void print_text(FILE *out, const PGresult *res, size_t limit)
 	}
 	for (int r = -1; r < nt; r++) {
 		for (int c = 0; c < nf; c++) {
-			const char *v = r < 0 ? PQfname(res, c) : PQgetvalue(res, r, c);
+			const char *v = r < 0 ? t->name(t->src, c) : t->value(t->src, r, c);
 			size_t n = strlen(v), cw = width(v, n);
 			bool cut = limit && cw > limit;
 			if (cut) {
@@ -116,82 +103,77 @@ static void csv_field(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void print_csv(FILE *out, const PGresult *res)
+static void print_csv(FILE *out, const struct rows_table *t)
 {
-	int nf = PQnfields(res), nt = PQntuples(res);
+	int nf = t->ncols, nt = t->nrows;
 	for (int r = -1; r < nt; r++) {
 		for (int c = 0; c < nf; c++) {
 			if (c)
 				fputc(',', out);
-			csv_field(out, r < 0 ? PQfname(res, c) : PQgetvalue(res, r, c));
+			csv_field(out, r < 0 ? t->name(t->src, c) : t->value(t->src, r, c));
 		}
 		fputs("\r\n", out);
 	}
 }
 
-static json_object *json_value(const PGresult *res, int r, int c)
+static json_object *json_value(const struct rows_table *t, int r, int c)
 {
-	if (PQgetisnull(res, r, c))
+	if (t->is_null(t->src, r, c))
 		return NULL;
-	const char *v = PQgetvalue(res, r, c);
+	const char *v = t->value(t->src, r, c);
 	char *end = NULL;
 	errno = 0;
-	switch (PQftype(res, c)) {
-	case OID_BOOL:
+	switch (t->kind(t->src, c)) {
+	case ROWS_KIND_BOOL:
 		return json_object_new_boolean(v[0] == 't');
-	case OID_INT2:
-	case OID_INT4:
-	case OID_INT8: {
+	case ROWS_KIND_INT: {
 		long long n = strtoll(v, &end, 10);
 		if (end != v && !*end && errno == 0)
 			return json_object_new_int64(n);
 		break;
 	}
-	case OID_JSON:
-	case OID_JSONB: {
+	case ROWS_KIND_JSON: {
 		/* nested, not a string holding JSON */
 		json_object *o = json_tokener_parse(v);
 		if (o || strcmp(v, "null") == 0)
 			return o;
 		break;
 	}
-	case OID_FLOAT4:
-	case OID_FLOAT8:
-	case OID_NUMERIC: {
+	case ROWS_KIND_FLOAT: {
 		double d = strtod(v, &end);
 		if (end != v && !*end && errno == 0)
 			return json_object_new_double(d);
 		break;
 	}
-	default:
+	case ROWS_KIND_STRING:
 		break;
 	}
 	return json_object_new_string(v);
 }
 
-static void print_json(FILE *out, const PGresult *res)
+static void print_json(FILE *out, const struct rows_table *t)
 {
-	int nf = PQnfields(res), nt = PQntuples(res);
+	int nf = t->ncols, nt = t->nrows;
 	for (int r = 0; r < nt; r++) {
 		json_object *o = json_object_new_object();
 		for (int c = 0; c < nf; c++)
-			json_object_object_add(o, PQfname(res, c), json_value(res, r, c));
+			json_object_object_add(o, t->name(t->src, c), json_value(t, r, c));
 		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 	}
 }
 
-void rows_print(FILE *out, const PGresult *res, enum rows_format f, size_t text_width)
+void rows_print(FILE *out, const struct rows_table *t, enum rows_format f, size_t text_width)
 {
 	switch (f) {
 	case ROWS_TEXT:
-		print_text(out, res, text_width < 4 && text_width ? 4 : text_width);
+		print_text(out, t, text_width < 4 && text_width ? 4 : text_width);
 		break;
 	case ROWS_CSV:
-		print_csv(out, res);
+		print_csv(out, t);
 		break;
 	case ROWS_JSON:
-		print_json(out, res);
+		print_json(out, t);
 		break;
 	}
 }
