@@ -260,10 +260,9 @@ int cmd_config(int argc, char **argv)
 		goto out;
 	}
 	if (!path) {
-		const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-		char *user = xdg && *xdg ? xasprintf("%s/dmarcsift/dmarcsift.conf", xdg)
-		             : home      ? xasprintf("%s/.config/dmarcsift/dmarcsift.conf", home)
-		                         : xstrdup("$XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf");
+		char *user = config_user_path();
+		if (!user)
+			user = xstrdup("$XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf");
 		printf("no configuration file (looked for %s and /etc/dmarcsift/dmarcsift.conf): "
 		       "defaults apply\n",
 		       user);

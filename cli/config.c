@@ -989,6 +989,17 @@ int config_load(struct config **out, const char *path, struct err *e)
 	return rc;
 }
 
+char *config_user_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	if (xdg && *xdg)
+		return xasprintf("%s/dmarcsift/dmarcsift.conf", xdg);
+	if (home && *home)
+		return xasprintf("%s/.config/dmarcsift/dmarcsift.conf", home);
+	return NULL;
+}
+
 int config_find(const char *cli_path, char **path_out, struct err *e)
 {
 	*path_out = NULL;
@@ -999,13 +1010,7 @@ int config_find(const char *cli_path, char **path_out, struct err *e)
 		*path_out = xstrdup(cli_path);
 		return 0;
 	}
-	char *cand = NULL;
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	if (xdg && *xdg)
-		cand = xasprintf("%s/dmarcsift/dmarcsift.conf", xdg);
-	else if (home && *home)
-		cand = xasprintf("%s/.config/dmarcsift/dmarcsift.conf", home);
+	char *cand = config_user_path();
 	if (cand && access(cand, F_OK) == 0) {
 		*path_out = cand;
 		return 0;

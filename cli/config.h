@@ -122,6 +122,10 @@ struct config {
 
 /* Which file to read; *path_out is the caller's (NULL: no file found). */
 int config_find(const char *cli_path, char **path_out, struct err *e);
+/* The user's file config_find looks at first ($XDG_CONFIG_HOME/dmarcsift/
+ * dmarcsift.conf, else ~/.config/...), expanded; NULL without either
+ * variable. The caller frees it. */
+char *config_user_path(void);
 /* Loads `path` (NULL: an empty configuration). */
 int config_load(struct config **out, const char *path, struct err *e);
 /* Loads from a string (tests); `name` is used in messages. */

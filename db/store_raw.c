@@ -24,15 +24,22 @@
 #define RAW_MAX_COMPRESSED ((size_t)1000 * 1000 * 1000)
 #define RAW_FLUSH          ((size_t)1 << 18) /* COPY bytes buffered before they are sent */
 
-static bool sha256_ok(const char *s)
+/* How many lowercase hex digits S is made of, or 0 when it holds anything
+ * else: a whole SHA-256 is 64, a prefix fewer. */
+static size_t lower_hex_len(const char *s)
 {
 	size_t i;
 	if (!s)
-		return false;
+		return 0;
 	for (i = 0; s[i]; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return i == 64;
+			return 0;
+	return i;
+}
+
+static bool sha256_ok(const char *s)
+{
+	return lower_hex_len(s) == 64;
 }
 
 static int check_sha(const char *sha256, struct err *e)
@@ -439,11 +446,8 @@ out:
 int store_raw_find(struct db *db, const char *prefix, char **sha256, struct err *e)
 {
 	*sha256 = NULL;
-	size_t n = prefix ? strlen(prefix) : 0;
+	size_t n = lower_hex_len(prefix);
 	bool hex = n >= 8 && n <= 64;
-	for (size_t i = 0; hex && i < n; i++)
-		hex = (prefix[i] >= '0' && prefix[i] <= '9') ||
-		      (prefix[i] >= 'a' && prefix[i] <= 'f');
 	if (!hex)
 		return err_stage(e, ERR_STAGE_STORE, ERR_CONFIG,
 		                 "'%.80s' is not a SHA-256 or a prefix of one (8 to 64 lowercase "
