@@ -74,8 +74,7 @@ int cmd_main(int argc, char **argv)
 		/* --quiet silences progress and warnings, never the fact that the
 		 * run failed: cron mails what reaches stderr, so one line does. */
 		if (rc != EXIT_OK && log_get_level() == LOG_QUIET && !cli_failure_said())
-			fprintf(stderr, "dmarcsift %s: exit %d: %s\n", c->name, rc,
-			        cli_exit_meaning(rc));
+			log_error("%s: exit %d: %s", c->name, rc, cli_exit_meaning(rc));
 		return rc;
 	}
 	fprintf(stderr, "dmarcsift: unknown command '%s' (try 'dmarcsift --help')\n", argv[1]);

@@ -2,6 +2,7 @@
 
 #include "cli/cmd.h"
 #include "cli/config.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 #include "db/cluster.h"
 #include "db/db.h"
@@ -44,7 +45,7 @@ const char *cli_exit_meaning(int code)
 int cli_fail(const struct err *e)
 {
 	failure_said = true;
-	fprintf(stderr, "dmarcsift: error: %s\n", e->msg[0] ? e->msg : "unknown failure");
+	log_error("%s", e->msg[0] ? e->msg : "unknown failure");
 	switch (e->kind) {
 	case ERR_RETRY:
 		return EXIT_DB;

@@ -10,6 +10,7 @@
 #include "db/cluster.h"
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -524,10 +525,8 @@ static void remove_stale_lock(const struct cluster_info *ci, const char *path)
 	if (pid && kill(pid, 0) != 0 && errno == ESRCH)
 		return; /* a dead PID: PostgreSQL replaces the file itself */
 	if (unlink(path) == 0)
-		fprintf(stderr,
-		        "dmarcsift: removed the stale lock file %s (PID %ld is not this "
-		        "cluster's server)\n",
-		        path, (long)pid);
+		log_warn("removed the stale lock file %s (PID %ld is not this cluster's server)",
+		         path, (long)pid);
 }
 
 /* Asks a verified postmaster of ours to shut down (fast) and waits. */
@@ -679,10 +678,9 @@ static int start_cluster(const struct cluster_info *ci, bool force, struct err *
 	}
 	/* Said when we create or start the server, not on every use of it. */
 	if (st != 1 && ci->run_as && !told) {
-		fprintf(stderr,
-		        "dmarcsift: running as root: the private PostgreSQL server runs as user "
-		        "'%s' (PostgreSQL refuses root); cluster at %s\n",
-		        ci->run_as, ci->pgdata);
+		log_info("running as root: the private PostgreSQL server runs as user '%s' "
+		         "(PostgreSQL refuses root); cluster at %s",
+		         ci->run_as, ci->pgdata);
 		told = true;
 	}
 	if (st == 3) {

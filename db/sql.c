@@ -1,4 +1,5 @@
 #include "db/sql.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,5 @@ const char *db_sql(const char *name)
 	for (const struct db_sql_text *t = db_sql_embedded; t->name; t++)
 		if (strcmp(t->name, name) == 0)
 			return t->sql;
-	fprintf(stderr, "dmarcsift: internal error: no db/sql/%s.sql in this build\n", name);
-	abort();
+	panic("no db/sql/%s.sql in this build", name);
 }
