@@ -35,21 +35,25 @@ struct pipeline {
 	char domain[256];
 };
 
-/* State of one report part while it streams from the unpacker into the store. */
-struct part_run {
-	struct pipeline *p;
-	const char *sha256;
-	bool recover;
-	const char *complaint; /* the strict parse's error, kept on a recovered report */
-	struct store_tx *tx;
-	bool mismatch; /* a pinned tenant lost to the domain's owner (or strict refused) */
-};
-
 /* The bytes of one part: in memory, or a regular file read block by block. */
 struct part_bytes {
 	const void *data;
 	size_t len;
 	int fd; /* >= 0: read from this file instead of data/len */
+};
+
+/* State of one report part while it streams from the unpacker into the
+ * store: one pass at a time (strict, then maybe recover; aggr_parse_twice). */
+struct part_run {
+	struct pipeline *p;
+	const char *sha256;
+	const struct part_bytes *pb;
+	bool recover;
+	const char *complaint; /* the strict parse's error, kept on a recovered report */
+	struct unpack *u;
+	struct store_tx *tx;
+	enum store_outcome how;
+	bool mismatch; /* a pinned tenant lost to the domain's owner (or strict refused) */
 };
 
 /* Per-input counters, folded into the run's stats only when the input ends
@@ -129,48 +133,57 @@ static ssize_t read_unpacked(void *ctx, void *buf, size_t n, struct err *e)
 	return unpack_read(ctx, buf, n, e);
 }
 
-/* One parse of one part, strict or in recover mode; commits on success and
- * says how the report went in. */
-static int parse_once(struct input_run *in, const struct part_bytes *pb, bool recover,
-                      const char *complaint, struct aggr_result *res, enum store_outcome *how,
-                      struct err *e)
-{
-	struct part_run run = {
-	    .p = in->p, .sha256 = in->sha256, .recover = recover, .complaint = complaint};
-	struct aggr_handler h = {.header = on_header, .record = on_record, .ctx = &run};
-	struct unpack *u = NULL;
-	int rc = -1;
-
-	memset(res, 0, sizeof *res);
-	if ((pb->fd >= 0 ? unpack_open_fd(&u, pb->fd, &in->p->ulim, e)
-	                 : unpack_open(&u, pb->data, pb->len, &in->p->ulim, e)) != 0)
-		goto out;
-	if (aggr_parse(read_unpacked, u, recover, &in->p->alim, &h, res, e) != 0)
-		goto out;
-	/* Deviations kept by the parser are known only now, and the note goes
-	 * in before the commit: the commit's replace rule (db/store_report.c)
-	 * judges this copy by its final recovered state. In recover mode the
-	 * recover parse's own complaint names the problem best. */
-	if (run.tx && (recover || res->recovered))
-		store_report_note(run.tx, true, res->complaint[0] ? res->complaint : complaint);
-	if (run.tx && store_report_commit(run.tx, how, e) != 0) {
-		run.tx = NULL; /* commit frees the transaction either way */
-		goto out;
-	}
-	run.tx = NULL;
-	rc = 0;
-out:
-	if (run.tx)
-		store_report_abort(run.tx);
-	unpack_free(u);
-	return rc;
-}
-
 static int open_part(struct unpack **u, const struct pipeline *p, const struct part_bytes *pb,
                      struct err *e)
 {
 	return pb->fd >= 0 ? unpack_open_fd(u, pb->fd, &p->ulim, e)
 	                   : unpack_open(u, pb->data, pb->len, &p->ulim, e);
+}
+
+/* aggr_parse_twice's passes: each reads the part from its first byte into
+ * a transaction of its own, committed when the parser accepted the pass. */
+static int pass_open(void *ctx, const struct aggr_pass *pass, aggr_read_fn *rd, void **rdctx,
+                     struct err *e)
+{
+	struct part_run *run = ctx;
+	run->recover = pass->recover;
+	run->complaint = pass->strict_error;
+	run->tx = NULL;
+	run->how = STORE_DUPLICATE;
+	if (open_part(&run->u, run->p, run->pb, e) != 0)
+		return -1;
+	*rd = read_unpacked;
+	*rdctx = run->u;
+	return 0;
+}
+
+static int pass_accept(void *ctx, const struct aggr_pass *pass, struct aggr_result *res,
+                       struct err *e)
+{
+	struct part_run *run = ctx;
+	/* Deviations kept by the parser are known only now, and the note goes
+	 * in before the commit: the commit's replace rule (db/store_report.c)
+	 * judges this copy by its final recovered state. In recover mode the
+	 * recover parse's own complaint names the problem best. */
+	if (run->tx && (pass->recover || res->recovered))
+		store_report_note(run->tx, true,
+		                  res->complaint[0] ? res->complaint : pass->strict_error);
+	if (!run->tx)
+		return 0;
+	struct store_tx *tx = run->tx;
+	run->tx = NULL; /* commit frees the transaction either way */
+	return store_report_commit(tx, &run->how, e);
+}
+
+static void pass_close(void *ctx, bool ok)
+{
+	struct part_run *run = ctx;
+	(void)ok;
+	if (run->tx)
+		store_report_abort(run->tx);
+	run->tx = NULL;
+	unpack_free(run->u);
+	run->u = NULL;
 }
 
 /* The pin of this run (mailbox or --tenant), NULL when there is none. */
@@ -218,9 +231,6 @@ static int process_tls(struct input_run *in, struct unpack *u, struct err *e)
 static int process_part(struct input_run *in, const struct part_bytes *pb, struct err *e)
 {
 	struct aggr_result res;
-	struct err strict = {0};
-	enum store_outcome how = STORE_DUPLICATE;
-	bool recovered_mode = false;
 	struct unpack *u = NULL;
 
 	if (open_part(&u, in->p, pb, e) != 0)
@@ -232,26 +242,15 @@ static int process_part(struct input_run *in, const struct part_bytes *pb, struc
 	}
 	unpack_free(u);
 
-	if (parse_once(in, pb, false, NULL, &res, &how, &strict) == 0)
-		goto ok;
-	if (strict.kind == ERR_RETRY || strcmp(strict.stage, err_stage_name(ERR_STAGE_XML)) != 0) {
-		*e = strict;
+	struct part_run run = {.p = in->p, .sha256 = in->sha256, .pb = pb};
+	struct aggr_handler h = {.header = on_header, .record = on_record, .ctx = &run};
+	struct aggr_doc doc = {
+	    .open = pass_open, .accept = pass_accept, .close = pass_close, .ctx = &run};
+	if (aggr_parse_twice(&doc, &in->p->alim, &h, &res, e) != 0)
 		return -1;
-	}
-	char complaint[600];
-	snprintf(complaint, sizeof complaint, "%s", strict.msg);
-	struct err rec = {0};
-	if (parse_once(in, pb, true, complaint, &res, &how, &rec) != 0) {
-		if (rec.kind == ERR_RETRY)
-			*e = rec;
-		else
-			*e = strict; /* the strict parser's complaint names the real problem */
-		return -1;
-	}
-	log_info("%s: recovered a malformed report: %s", in->source, complaint);
-	recovered_mode = true;
-ok:
-	switch (how) {
+	if (res.salvaged)
+		log_info("%s: recovered a malformed report: %s", in->source, res.strict_error);
+	switch (run.how) {
 	case STORE_DUPLICATE:
 	case STORE_CONFLICT:
 		in->duplicates++;
@@ -267,8 +266,8 @@ ok:
 	/* A report stored (added or replacing a copy) with a complaint counts
 	 * as recovered, whether recover mode salvaged it or the strict parse
 	 * kept deviations; a duplicate changed nothing and counts as neither. */
-	if (recovered_mode || res.recovered) {
-		if (!recovered_mode)
+	if (res.salvaged || res.recovered) {
+		if (!res.salvaged)
 			log_info("%s: kept a report with deviations: %s", in->source,
 			         res.complaint);
 		in->recovered++;

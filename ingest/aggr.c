@@ -3,11 +3,9 @@
  * elements we know, keyed by (parent element, local name), so namespace
  * prefixes and stray wrappers around <feedback> do not matter.
  *
- * Bytes reach libxml2 through `struct input`, which skips a UTF-8 BOM and
- * leading whitespace, refuses a DOCTYPE in the prolog before libxml2 sees
- * it, and (for documents in UTF-8 or ASCII) replaces invalid UTF-8 and
- * control bytes by U+FFFD so that such reports still parse. In recover mode
- * it also escapes a raw '<' that cannot start markup. Element names are
+ * Bytes reach libxml2 through ingest/xmlin (BOM, DOCTYPE refusal, invalid
+ * UTF-8 and control bytes, raw '<' in recover mode, padding of a truncated
+ * document); core/arena holds each record's strings. Element names are
  * compared by pointer: libxml2 interns every name in the reader's
  * dictionary, and we intern ours in the same dictionary once per parse.
  *
@@ -30,31 +28,25 @@
  */
 #include "ingest/aggr.h"
 
+#include "core/arena.h"
 #include "core/buf.h"
-#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "ingest/complaints.h"
 #include "ingest/cp1252.h"
 #include "ingest/validate.h"
+#include "ingest/xmlin.h"
 
 #include <json-c/json.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlreader.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define NS_RFC9990   "urn:ietf:params:xml:ns:dmarc-2.0"
-#define RAW_CHUNK    ((size_t)65536)
-#define RAW_CAP      (2 * RAW_CHUNK)
-#define OUT_CAP      (4 * RAW_CAP) /* worst case: every byte becomes "&lt;" */
-#define PAD_BYTES    16384
-#define PAD_ELEMENT  "dmarcsift-eof"
-#define ARENA_BLOCK  16384
 #define VALUE_SHOWN  80              /* bytes of a bad value quoted in a message */
-#define CLOSE_DEPTHS 8               /* depths at which the first end tag is remembered */
 #define MS_EPOCH_MIN 1000000000000LL /* 13 digits: milliseconds since 1970 */
 #define MS_EPOCH_END 10000000000000LL
 
@@ -192,664 +184,6 @@ static const char *const tok_path[T_COUNT_] = {
     [T_SPF] = "auth_results/spf",
 };
 
-/* Elements whose text is a value. */
-static bool is_leaf(enum tok t)
-{
-	switch (t) {
-	case T_NONE:
-	case T_FEEDBACK:
-	case T_META:
-	case T_DATE_RANGE:
-	case T_POLICY:
-	case T_RECORD:
-	case T_ROW:
-	case T_POLEVAL:
-	case T_REASON:
-	case T_IDENT:
-	case T_AUTH:
-	case T_DKIM:
-	case T_SPF:
-	case T_COUNT_:
-		return false;
-	default:
-		return true;
-	}
-}
-
-/* ---- per-record memory: a bump allocator reset after every record ---- */
-
-struct ablock {
-	struct ablock *next;
-	size_t used, cap;
-	char data[];
-};
-
-struct arena {
-	struct ablock *head;  /* current block */
-	struct ablock *first; /* kept across resets */
-};
-
-static char *arena_strndup(struct arena *a, const char *s, size_t n)
-{
-	if (!a->head || a->head->cap - a->head->used < n + 1) {
-		size_t cap = n + 1 > ARENA_BLOCK ? n + 1 : ARENA_BLOCK;
-		struct ablock *b = xmalloc(sizeof *b + cap);
-		b->used = 0;
-		b->cap = cap;
-		b->next = a->head;
-		a->head = b;
-		if (!a->first)
-			a->first = b;
-	}
-	char *p = a->head->data + a->head->used;
-	memcpy(p, s, n);
-	p[n] = '\0';
-	a->head->used += n + 1;
-	return p;
-}
-
-static void arena_reset(struct arena *a)
-{
-	while (a->head && a->head != a->first) {
-		struct ablock *next = a->head->next;
-		free(a->head);
-		a->head = next;
-	}
-	if (a->first)
-		a->first->used = 0;
-}
-
-static void arena_free(struct arena *a)
-{
-	arena_reset(a);
-	free(a->first);
-	a->head = a->first = NULL;
-}
-
-/* ---- the byte path into libxml2 ---- */
-
-/* The first byte of one kind that the input filter had to change. */
-struct fixup {
-	uint64_t out_at; /* offset in the bytes given to libxml2, +1; 0 none */
-	uint64_t in_at;  /* offset in the document as received */
-	unsigned char byte;
-};
-
-struct input {
-	aggr_read_fn fn;
-	void *ctx;
-	struct err *e;
-	unsigned char *raw;
-	size_t raw_len;
-	unsigned char *out;
-	size_t out_pos, out_len;
-	bool eof, failed, prolog_done, utf8;
-	bool recover;        /* escape a raw '<' that cannot start markup */
-	const bool *done;    /* the parser saw </feedback>: no padding needed */
-	size_t pad_left;     /* whitespace still to give libxml2 after the end */
-	uint64_t total;      /* bytes read from the caller */
-	uint64_t consumed;   /* raw bytes converted so far */
-	uint64_t escaped_at; /* offset of the first escaped '<', +1; 0 none */
-	/* A rough element depth from the bytes (see track), so that padding
-	 * is offered only while the root element is still open. */
-	bool utf16;
-	long depth;
-	int tstate;
-	unsigned char prev, quote;
-	const char *skip_end; /* what ends the construct being skipped */
-	size_t skip_match;    /* bytes of skip_end matched so far */
-	uint64_t out_total;   /* bytes given to libxml2 before the current chunk */
-	/* Where the first end tag returning to depth d was (+1), so that bytes
-	 * fixed after </feedback> (NUL padding, trailing junk) are not held
-	 * against the report. */
-	uint64_t close_at[CLOSE_DEPTHS];
-	bool closing_root; /* inside the end tag of the root element */
-	uint64_t root_end; /* offset just after that end tag, +1; 0 not seen */
-	struct fixup bad_utf8, control, nul;
-	unsigned char bom[2]; /* UTF-16 without a BOM: the one given to libxml2 */
-	size_t bom_len;
-	/* The start tag being read: libxml2 checks attributes against each
-	 * other (quadratic in their number), so hostile tags are refused here,
-	 * before the parser sees them. */
-	const struct aggr_limits *lim;
-	size_t attrs;     /* attribute values opened in this start tag */
-	size_t tag_bytes; /* bytes of names and spaces in it, values excluded */
-	size_t val_bytes; /* bytes of the attribute value being read */
-	char refused[160];
-};
-
-static bool name_start(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-	       c >= 0x80;
-}
-
-static bool name_char(unsigned char c)
-{
-	return name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
-}
-
-enum {
-	TRACK_OUT,   /* in text: looking for '<' */
-	TRACK_LT,    /* after '<' */
-	TRACK_BANG,  /* after "<!" */
-	TRACK_STAG,  /* inside a start tag: looking for '>' or a quote */
-	TRACK_QUOTE, /* inside a quoted attribute value */
-	TRACK_SKIP,  /* inside a comment, CDATA section, PI or declaration */
-};
-
-/* Where the '>' at q ends a start tag: before it, '/' makes it empty. */
-static void stag_end(struct input *in, const unsigned char *p, const unsigned char *q)
-{
-	if ((q > p ? q[-1] : in->prev) == '/')
-		in->depth--;
-	in->tstate = TRACK_OUT;
-}
-
-/*
- * Follows '<name', '</' and '/>' in the bytes handed to libxml2, skipping
- * comments, CDATA sections, processing instructions and quoted attribute
- * values. It only decides whether to pad the end of input (see ioread),
- * never what a report contains.
- */
-static void track(struct input *in, const unsigned char *p, size_t n)
-{
-	const unsigned char *end = p + n, *q;
-	while (p < end) {
-		switch (in->tstate) {
-		case TRACK_OUT:
-			if (in->closing_root) {
-				q = memchr(p, '>', (size_t)(end - p));
-				if (!q)
-					return;
-				in->root_end = in->out_total + (uint64_t)(q - in->out) + 2;
-				in->closing_root = false;
-				return;
-			}
-			q = memchr(p, '<', (size_t)(end - p));
-			if (!q)
-				return;
-			in->tstate = TRACK_LT;
-			p = q + 1;
-			break;
-		case TRACK_LT:
-			in->tstate = TRACK_OUT;
-			if (*p == '/') {
-				in->depth--;
-				if (in->depth >= 0 && in->depth < CLOSE_DEPTHS &&
-				    !in->close_at[in->depth])
-					in->close_at[in->depth] =
-					    in->out_total + (uint64_t)(p - in->out) + 1;
-				if (in->depth == 0)
-					in->closing_root = true;
-			} else if (*p == '?') {
-				in->tstate = TRACK_SKIP;
-				in->skip_end = "?>";
-				in->skip_match = 0;
-			} else if (*p == '!') {
-				in->tstate = TRACK_BANG;
-			} else if (name_start(*p)) {
-				in->depth++;
-				in->tstate = TRACK_STAG;
-				in->prev = *p;
-				in->attrs = 0;
-				in->tag_bytes = 0;
-			}
-			p++;
-			break;
-		case TRACK_BANG:
-			in->tstate = TRACK_SKIP;
-			in->skip_end = *p == '-' ? "-->" : *p == '[' ? "]]>" : ">";
-			in->skip_match = 0;
-			p++;
-			break;
-		case TRACK_SKIP:
-			while (p < end) {
-				unsigned char c = *p++;
-				if (c == (unsigned char)in->skip_end[in->skip_match]) {
-					if (in->skip_end[++in->skip_match] == '\0') {
-						in->tstate = TRACK_OUT;
-						break;
-					}
-				} else if (!(in->skip_match == 2 &&
-				             in->skip_end[0] == in->skip_end[1] &&
-				             c == (unsigned char)in->skip_end[0])) {
-					/* ("--->" and "]]]>" still end at their '>') */
-					in->skip_match =
-					    c == (unsigned char)in->skip_end[0] ? 1 : 0;
-				}
-			}
-			break;
-		case TRACK_QUOTE:
-			q = memchr(p, in->quote, (size_t)(end - p));
-			in->val_bytes += (size_t)((q ? q : end) - p);
-			if (in->val_bytes > in->lim->max_text) {
-				snprintf(in->refused, sizeof in->refused,
-				         "an attribute value longer than %zu bytes",
-				         in->lim->max_text);
-				return;
-			}
-			if (!q)
-				return;
-			in->tstate = TRACK_STAG;
-			in->prev = *q;
-			p = q + 1;
-			break;
-		default: {
-			q = memchr(p, '>', (size_t)(end - p));
-			const unsigned char *stop = q ? q : end;
-			const unsigned char *dq = memchr(p, '"', (size_t)(stop - p));
-			const unsigned char *sq = memchr(p, '\'', (size_t)(stop - p));
-			const unsigned char *qt = dq && (!sq || dq < sq) ? dq : sq;
-			in->tag_bytes += (size_t)((qt ? qt : stop) - p);
-			if (qt && ++in->attrs > in->lim->max_attrs) {
-				snprintf(in->refused, sizeof in->refused,
-				         "an element with more than %zu attributes",
-				         in->lim->max_attrs);
-				return;
-			}
-			if (in->tag_bytes > in->lim->max_tag) {
-				snprintf(in->refused, sizeof in->refused,
-				         "a start tag whose names take more than %zu bytes",
-				         in->lim->max_tag);
-				return;
-			}
-			if (qt) {
-				in->tstate = TRACK_QUOTE;
-				in->quote = *qt;
-				in->val_bytes = 0;
-				p = qt + 1;
-			} else if (q) {
-				stag_end(in, p, q);
-				p = q + 1;
-			} else {
-				in->prev = end[-1];
-				return;
-			}
-			break;
-		}
-		}
-	}
-}
-
-enum prolog_verdict { PROLOG_DONE, PROLOG_NEED, PROLOG_DOCTYPE };
-
-static bool byte_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static const unsigned char *find(const unsigned char *s, size_t n, const char *needle)
-{
-	size_t k = strlen(needle);
-	for (size_t i = 0; i + k <= n; i++)
-		if (s[i] == (unsigned char)needle[0] && memcmp(s + i, needle, k) == 0)
-			return s + i;
-	return NULL;
-}
-
-/* Reads encoding="..." in the XML declaration [s, s+n). */
-static bool decl_is_utf8(const unsigned char *s, size_t n)
-{
-	const unsigned char *p = find(s, n, "encoding");
-	if (!p)
-		return true;
-	const unsigned char *end = s + n;
-	p += strlen("encoding");
-	while (p < end && (byte_space(*p) || *p == '='))
-		p++;
-	if (p >= end || (*p != '"' && *p != '\''))
-		return true;
-	unsigned char q = *p++;
-	const unsigned char *v = p;
-	while (p < end && *p != q)
-		p++;
-	size_t len = (size_t)(p - v);
-	static const char *const utf8_names[] = {"utf-8", "utf8", "us-ascii", "ascii"};
-	for (size_t i = 0; i < sizeof utf8_names / sizeof utf8_names[0]; i++)
-		if (strlen(utf8_names[i]) == len &&
-		    strncasecmp((const char *)v, utf8_names[i], len) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Looks at the prolog: a BOM, whitespace, the XML declaration, comments and
- * processing instructions, up to the first element. Sets *skip to the bytes
- * to drop (BOM and leading whitespace).
- */
-static enum prolog_verdict prolog(struct input *in, size_t *skip)
-{
-	const unsigned char *s = in->raw;
-	size_t n = in->raw_len, i = 0;
-	*skip = 0;
-	if (n < 4 && !in->eof)
-		return PROLOG_NEED;
-	if (n >= 2 && ((s[0] == 0xFE && s[1] == 0xFF) || (s[0] == 0xFF && s[1] == 0xFE))) {
-		in->utf8 = false; /* UTF-16: libxml2 decodes it, we pass it through */
-		in->utf16 = true;
-		return PROLOG_DONE;
-	}
-	/* UTF-16 without a byte-order mark (XML requires one): ASCII markup
-	 * shows as every other byte zero. libxml2 recognises only
-	 * "<?xml" that way, so it gets the mark it would have needed. */
-	if (n >= 4 && s[0] == 0 && s[1] != 0 && s[2] == 0 && s[3] != 0) {
-		in->utf8 = false;
-		in->utf16 = true;
-		in->bom[0] = 0xFE;
-		in->bom[1] = 0xFF;
-		in->bom_len = 2;
-		return PROLOG_DONE;
-	}
-	if (n >= 4 && s[0] != 0 && s[1] == 0 && s[2] != 0 && s[3] == 0) {
-		in->utf8 = false;
-		in->utf16 = true;
-		in->bom[0] = 0xFF;
-		in->bom[1] = 0xFE;
-		in->bom_len = 2;
-		return PROLOG_DONE;
-	}
-	if (n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
-		i = 3;
-	while (i < n && byte_space(s[i]))
-		i++;
-	*skip = i;
-	for (;;) {
-		while (i < n && byte_space(s[i]))
-			i++;
-		if (i + 9 > n)
-			return PROLOG_NEED;
-		if (s[i] != '<')
-			return PROLOG_DONE;
-		if (s[i + 1] == '?') {
-			const unsigned char *e = find(s + i, n - i, "?>");
-			if (!e)
-				return PROLOG_NEED;
-			size_t len = (size_t)(e - (s + i));
-			if (memcmp(s + i, "<?xml", 5) == 0 && byte_space(s[i + 5]))
-				in->utf8 = decl_is_utf8(s + i, len);
-			i += len + 2;
-		} else if (memcmp(s + i, "<!--", 4) == 0) {
-			const unsigned char *e = find(s + i + 4, n - i - 4, "-->");
-			if (!e)
-				return PROLOG_NEED;
-			i = (size_t)(e - s) + 3;
-		} else if (strncasecmp((const char *)s + i, "<!DOCTYPE", 9) == 0) {
-			return PROLOG_DOCTYPE;
-		} else {
-			return PROLOG_DONE;
-		}
-	}
-}
-
-static size_t put_fffd(unsigned char *d)
-{
-	d[0] = 0xEF;
-	d[1] = 0xBF;
-	d[2] = 0xBD;
-	return 3;
-}
-
-/* Length of the UTF-8 character at s (lead byte >= 0x80) that XML 1.0 can
- * hold, 0 when invalid, UTF8_SHORT when it may be valid but is cut at the
- * end of the data. */
-static int seq_len(const unsigned char *s, size_t avail)
-{
-	int len = utf8_len(s, avail);
-	/* U+FFFE and U+FFFF are UTF-8 but not XML characters. */
-	if (len == 3 && s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
-		return 0;
-	return len;
-}
-
-#define TAG_LOOKAHEAD 256
-
-/*
- * Recover mode: whether the '<' at s[0] can start markup. Reporters put raw
- * '<' in text ("<email><bad@x></email>", "a < b"); such a '<' is followed by
- * something that is not a name, or by a name ended by a character that
- * cannot end one. -1 when more bytes are needed to decide.
- */
-static int starts_markup(const unsigned char *s, size_t avail, bool eof)
-{
-	size_t i = 1;
-	if (i >= avail)
-		return eof ? 0 : -1;
-	if (s[i] == '?' || s[i] == '!')
-		return 1;
-	if (s[i] == '/')
-		i++;
-	if (i >= avail)
-		return eof ? 0 : -1;
-	if (!name_start(s[i]))
-		return 0;
-	while (i < avail && i < TAG_LOOKAHEAD && name_char(s[i]))
-		i++;
-	if (i == TAG_LOOKAHEAD)
-		return 1;
-	if (i >= avail)
-		return eof ? 0 : -1;
-	return byte_space(s[i]) || s[i] == '>' || s[i] == '/';
-}
-
-/* Bytes that pass through unchanged: printable ASCII, tab, CR, LF. */
-static inline bool plain(unsigned char c)
-{
-	return (unsigned)(c - 0x20) < 0x60u || c == '\n' || c == '\t' || c == '\r';
-}
-
-/* Eight bytes at a time while no byte is >= 0x80 or < 0x20; bytewise
- * through the word that has one (usually a newline). */
-static size_t plain_run(const unsigned char *s, size_t i, size_t n)
-{
-	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	for (;;) {
-		while (i + 8 <= n) {
-			uint64_t w;
-			memcpy(&w, s + i, 8);
-			if ((((w - 0x20 * ones) & ~w) | w) & high)
-				break;
-			i += 8;
-		}
-		size_t stop = i + 8 < n ? i + 8 : n;
-		while (i < stop && plain(s[i]))
-			i++;
-		if (i < stop || i == n)
-			return i;
-	}
-}
-
-static void note_fixup(struct fixup *f, const struct input *in, size_t o, size_t i, unsigned char c)
-{
-	if (!f->out_at) {
-		f->out_at = in->out_total + o + 1;
-		f->in_at = in->consumed + i;
-		f->byte = c;
-	}
-}
-
-/* Moves raw bytes to out, replacing what XML 1.0 in UTF-8 cannot hold. */
-static void convert(struct input *in)
-{
-	const unsigned char *s = in->raw;
-	unsigned char *d = in->out;
-	size_t n = in->raw_len, i = 0, o = 0;
-	if (!in->utf8) {
-		if (in->bom_len) {
-			memcpy(d, in->bom, in->bom_len);
-			d += in->bom_len;
-			o = in->bom_len;
-			in->bom_len = 0;
-		}
-		memcpy(d, s, n);
-		in->out_len = n + o;
-		in->out_pos = 0;
-		in->raw_len = 0;
-		in->consumed += n;
-		return;
-	}
-	while (i < n) {
-		/* Runs of plain bytes go in one copy ('<' needs a look in
-		 * recover mode). */
-		size_t run = i;
-		if (in->recover)
-			while (run < n && plain(s[run]) && s[run] != '<')
-				run++;
-		else
-			run = plain_run(s, run, n);
-		if (run > i) {
-			memcpy(d + o, s + i, run - i);
-			o += run - i;
-			i = run;
-			if (i == n)
-				break;
-		}
-		unsigned char c = s[i];
-		if (c == '<' && in->recover) {
-			int m = starts_markup(s + i, n - i, in->eof);
-			if (m < 0)
-				break; /* decided with the next read */
-			if (m == 0) {
-				static const unsigned char lt[] = {'&', 'l', 't', ';'};
-				memcpy(d + o, lt, sizeof lt);
-				o += sizeof lt;
-				i++;
-				if (!in->escaped_at)
-					in->escaped_at = in->consumed + i;
-				continue;
-			}
-			d[o++] = c;
-			i++;
-		} else if (c >= 0x20 && c < 0x80) {
-			d[o++] = c;
-			i++;
-		} else if (c < 0x20) {
-			if (c == '\t' || c == '\n' || c == '\r') {
-				d[o++] = c;
-			} else if (c == 0) {
-				/* Dropped: NUL padding is common after the end. */
-				note_fixup(&in->nul, in, o, i, c);
-			} else {
-				note_fixup(&in->control, in, o, i, c);
-				o += put_fffd(d + o);
-			}
-			i++;
-		} else {
-			int len = seq_len(s + i, n - i);
-			if (len < 0 && !in->eof)
-				break; /* completed by the next read */
-			if (len <= 0) {
-				/* Not UTF-8: almost always Windows-1252 text. */
-				note_fixup(&in->bad_utf8, in, o, i, c);
-				o += cp1252_to_utf8(c, d + o);
-				i++;
-			} else {
-				memcpy(d + o, s + i, (size_t)len);
-				o += (size_t)len;
-				i += (size_t)len;
-			}
-		}
-	}
-	memmove(in->raw, in->raw + i, n - i);
-	in->raw_len = n - i;
-	in->consumed += i;
-	in->out_len = o;
-	in->out_pos = 0;
-}
-
-static int fill(struct input *in)
-{
-	if (!in->eof) {
-		size_t room = RAW_CAP - in->raw_len;
-		if (room > RAW_CHUNK)
-			room = RAW_CHUNK;
-		ssize_t r = in->fn(in->ctx, in->raw + in->raw_len, room, in->e);
-		if (r < 0) {
-			err_stage(in->e, ERR_STAGE_XML, ERR_INTERNAL, "reading the report failed");
-			return -1;
-		}
-		if (r == 0)
-			in->eof = true;
-		in->raw_len += (size_t)r;
-		in->total += (uint64_t)r;
-	}
-	if (!in->prolog_done) {
-		size_t skip;
-		enum prolog_verdict v = prolog(in, &skip);
-		if (v == PROLOG_DOCTYPE)
-			return err_stage(in->e, ERR_STAGE_XML, ERR_INPUT,
-			                 "DOCTYPE declarations are not allowed in reports "
-			                 "(entity expansion attack?)");
-		if (v == PROLOG_NEED && !in->eof && in->raw_len < RAW_CAP)
-			return 0;
-		memmove(in->raw, in->raw + skip, in->raw_len - skip);
-		in->raw_len -= skip;
-		in->prolog_done = true;
-	}
-	convert(in);
-	if (!in->utf16 && !in->root_end) {
-		track(in, in->out, in->out_len);
-		if (in->root_end) {
-			/* The root element is closed: what follows (NUL padding,
-			 * junk, a second document) is not part of the report, and
-			 * libxml2 would refuse the document for it. */
-			in->out_len = (size_t)(in->root_end - 1 - in->out_total);
-			in->raw_len = 0;
-			in->eof = true;
-		}
-	}
-	in->out_total += in->out_len;
-	if (in->refused[0])
-		return err_stage(in->e, ERR_STAGE_XML, ERR_INPUT,
-		                 "refused before parsing: %s (reports need almost none)",
-		                 in->refused);
-	return 0;
-}
-
-static int ioread(void *ctx, char *buf, int len)
-{
-	struct input *in = ctx;
-	while (in->out_pos == in->out_len) {
-		if (in->failed)
-			return -1;
-		if (in->eof && in->raw_len == 0) {
-			/*
-			 * libxml2's reader drops the nodes it still holds when
-			 * the end of input raises an error (an unclosed wrapper
-			 * around <feedback>, a truncated report), and it holds
-			 * an element's end until it has seen the next element.
-			 * Trailing empty elements (skipped by start_element) let
-			 * it hand them over first; we stop at </feedback> and
-			 * never look at what follows.
-			 */
-			if (*in->done || in->pad_left == 0 || in->total == 0 || len <= 0 ||
-			    in->utf16 || in->depth <= 0)
-				return 0;
-			static const char pad_unit[] = "<" PAD_ELEMENT "/>";
-			size_t unit = sizeof pad_unit - 1;
-			if ((size_t)len < unit)
-				return 0;
-			size_t pad = 0;
-			while (pad + unit <= (size_t)len && in->pad_left >= unit) {
-				memcpy(buf + pad, pad_unit, unit);
-				pad += unit;
-				in->pad_left -= unit;
-			}
-			return (int)pad;
-		}
-		if (fill(in) != 0) {
-			in->failed = true;
-			return -1;
-		}
-	}
-	size_t n = in->out_len - in->out_pos;
-	if (len >= 0 && n > (size_t)len)
-		n = (size_t)len;
-	memcpy(buf, in->out + in->out_pos, n);
-	in->out_pos += n;
-	return (int)n;
-}
-
 /* ---- the parser ---- */
 
 struct frame {
@@ -861,7 +195,7 @@ struct frame {
 
 struct parser {
 	xmlTextReaderPtr r;
-	const struct input *in;
+	const struct xmlin *in;
 	const struct aggr_limits *lim;
 	const struct aggr_handler *h;
 	struct aggr_result *res;
@@ -907,12 +241,91 @@ struct parser {
 	size_t rec_extra_n;
 };
 
+/* Where each leaf element's value goes: a field of the report header or of
+ * the parser (raw text checked when the header or record is complete), or
+ * a field of the record or of its newest dkim/spf/reason entry (in the
+ * record's arena). */
+enum leaf_home {
+	H_NONE,
+	H_REPORT,
+	H_PARSER,
+	H_ERRORS,
+	H_RECORD,
+	H_REC_RAW,
+	H_REASON,
+	H_DKIM,
+	H_SPF
+};
+
+static const struct {
+	enum leaf_home home;
+	size_t off;
+} leaves[T_COUNT_] = {
+#define REP(t, f)  [t] = {H_REPORT, offsetof(struct aggr_report, f)}
+#define PAR(t, f)  [t] = {H_PARSER, offsetof(struct parser, f)}
+#define REC(t, f)  [t] = {H_RECORD, offsetof(struct aggr_record, f)}
+#define RAW(t, f)  [t] = {H_REC_RAW, offsetof(struct parser, f)}
+#define RSN(t, f)  [t] = {H_REASON, offsetof(struct aggr_reason, f)}
+#define DKIM(t, f) [t] = {H_DKIM, offsetof(struct aggr_dkim, f)}
+#define SPF(t, f)  [t] = {H_SPF, offsetof(struct aggr_spf, f)}
+    REP(T_VERSION, version),
+    REP(T_ORG, org_name),
+    REP(T_EMAIL, email),
+    REP(T_EXTRA_CONTACT, extra_contact_info),
+    REP(T_REPORT_ID, report_id),
+    PAR(T_BEGIN, begin_raw),
+    PAR(T_END, end_raw),
+    [T_ERROR] = {H_ERRORS, 0},
+    REP(T_GENERATOR, generator),
+    REP(T_P_DOMAIN, policy.domain),
+    REP(T_ADKIM, policy.adkim),
+    REP(T_ASPF, policy.aspf),
+    REP(T_P, policy.p),
+    REP(T_SP, policy.sp),
+    REP(T_NP, policy.np),
+    PAR(T_PCT, pct_raw),
+    REP(T_FO, policy.fo),
+    REP(T_TESTING, policy.testing),
+    REP(T_DISCOVERY, policy.discovery_method),
+    REC(T_SOURCE_IP, source_ip),
+    RAW(T_COUNT, count_raw),
+    REC(T_DISPOSITION, disposition),
+    REC(T_PE_DKIM, dkim),
+    REC(T_PE_SPF, spf),
+    RSN(T_R_TYPE, type),
+    RSN(T_R_COMMENT, comment),
+    REC(T_HEADER_FROM, header_from),
+    REC(T_ENV_FROM, envelope_from),
+    REC(T_ENV_TO, envelope_to),
+    DKIM(T_DKIM_DOMAIN, domain),
+    DKIM(T_DKIM_SELECTOR, selector),
+    DKIM(T_DKIM_RESULT, result),
+    DKIM(T_DKIM_HUMAN, human_result),
+    SPF(T_SPF_DOMAIN, domain),
+    SPF(T_SPF_SCOPE, scope),
+    SPF(T_SPF_RESULT, result),
+    SPF(T_SPF_HUMAN, human_result),
+#undef REP
+#undef PAR
+#undef REC
+#undef RAW
+#undef RSN
+#undef DKIM
+#undef SPF
+};
+
+/* Elements whose text is a value. */
+static bool is_leaf(enum tok t)
+{
+	return leaves[t].home != H_NONE;
+}
+
 static void on_xml_error(void *ctx, xmlErrorPtr err)
 {
 	struct parser *p = ctx;
 	if (!err || err->level < XML_ERR_ERROR || p->first_error[0])
 		return;
-	if (p->in && p->in->pad_left < PAD_BYTES) {
+	if (p->in && p->in->pad_left < XMLIN_PAD_BYTES) {
 		/* The error is about our padding: the real input had ended. */
 		snprintf(p->first_error, sizeof p->first_error,
 		         "line %d: the document ends before its root element is closed "
@@ -966,11 +379,11 @@ static const char *text_span(struct parser *p, size_t *len)
 {
 	const char *s = p->text.data ? p->text.data : "";
 	size_t n = p->text.len;
-	while (n > 0 && byte_space((unsigned char)*s)) {
+	while (n > 0 && xmlin_space((unsigned char)*s)) {
 		s++;
 		n--;
 	}
-	while (n > 0 && byte_space((unsigned char)s[n - 1]))
+	while (n > 0 && xmlin_space((unsigned char)s[n - 1]))
 		n--;
 	*len = n;
 	return s;
@@ -1312,131 +725,41 @@ static int leaf_value(struct parser *p, enum tok t)
 {
 	size_t n;
 	const char *s = text_span(p, &n);
-	struct aggr_report *r = &p->rep;
-	char *v = NULL;
-	if (t >= T_RECORD) {
-		if (!p->in_record)
-			return 0;
-		v = arena_strndup(&p->arena, s, n);
-	}
-	switch (t) {
-	case T_VERSION:
-		set_rep(&r->version, s, n);
-		break;
-	case T_ORG:
-		set_rep(&r->org_name, s, n);
-		break;
-	case T_EMAIL:
-		set_rep(&r->email, s, n);
-		break;
-	case T_EXTRA_CONTACT:
-		set_rep(&r->extra_contact_info, s, n);
-		break;
-	case T_REPORT_ID:
-		set_rep(&r->report_id, s, n);
-		break;
-	case T_BEGIN:
-		set_rep(&p->begin_raw, s, n);
-		break;
-	case T_END:
-		set_rep(&p->end_raw, s, n);
-		break;
-	case T_ERROR:
+	char *base = NULL;
+	switch (leaves[t].home) {
+	case H_NONE:
+		return 0;
+	case H_REPORT:
+		set_rep((char **)((char *)&p->rep + leaves[t].off), s, n);
+		return 0;
+	case H_PARSER:
+		set_rep((char **)((char *)p + leaves[t].off), s, n);
+		return 0;
+	case H_ERRORS:
 		if (p->has_errors)
 			buf_putc(&p->errors, '\n');
 		buf_append(&p->errors, s, n);
 		p->has_errors = true;
+		return 0;
+	case H_RECORD:
+		base = (char *)&p->rec;
 		break;
-	case T_GENERATOR:
-		set_rep(&r->generator, s, n);
+	case H_REC_RAW:
+		base = (char *)p;
 		break;
-	case T_P_DOMAIN:
-		set_rep(&r->policy.domain, s, n);
+	case H_REASON:
+		base = (char *)&p->reasons[p->rec.n_reasons - 1];
 		break;
-	case T_ADKIM:
-		set_rep(&r->policy.adkim, s, n);
+	case H_DKIM:
+		base = (char *)&p->dkim[p->rec.n_dkim - 1];
 		break;
-	case T_ASPF:
-		set_rep(&r->policy.aspf, s, n);
-		break;
-	case T_P:
-		set_rep(&r->policy.p, s, n);
-		break;
-	case T_SP:
-		set_rep(&r->policy.sp, s, n);
-		break;
-	case T_NP:
-		set_rep(&r->policy.np, s, n);
-		break;
-	case T_PCT:
-		set_rep(&p->pct_raw, s, n);
-		break;
-	case T_FO:
-		set_rep(&r->policy.fo, s, n);
-		break;
-	case T_TESTING:
-		set_rep(&r->policy.testing, s, n);
-		break;
-	case T_DISCOVERY:
-		set_rep(&r->policy.discovery_method, s, n);
-		break;
-	case T_SOURCE_IP:
-		p->rec.source_ip = v;
-		break;
-	case T_COUNT:
-		p->count_raw = v;
-		break;
-	case T_DISPOSITION:
-		p->rec.disposition = v;
-		break;
-	case T_PE_DKIM:
-		p->rec.dkim = v;
-		break;
-	case T_PE_SPF:
-		p->rec.spf = v;
-		break;
-	case T_R_TYPE:
-		p->reasons[p->rec.n_reasons - 1].type = v;
-		break;
-	case T_R_COMMENT:
-		p->reasons[p->rec.n_reasons - 1].comment = v;
-		break;
-	case T_HEADER_FROM:
-		p->rec.header_from = v;
-		break;
-	case T_ENV_FROM:
-		p->rec.envelope_from = v;
-		break;
-	case T_ENV_TO:
-		p->rec.envelope_to = v;
-		break;
-	case T_DKIM_DOMAIN:
-		p->dkim[p->rec.n_dkim - 1].domain = v;
-		break;
-	case T_DKIM_SELECTOR:
-		p->dkim[p->rec.n_dkim - 1].selector = v;
-		break;
-	case T_DKIM_RESULT:
-		p->dkim[p->rec.n_dkim - 1].result = v;
-		break;
-	case T_DKIM_HUMAN:
-		p->dkim[p->rec.n_dkim - 1].human_result = v;
-		break;
-	case T_SPF_DOMAIN:
-		p->spf[p->rec.n_spf - 1].domain = v;
-		break;
-	case T_SPF_SCOPE:
-		p->spf[p->rec.n_spf - 1].scope = v;
-		break;
-	case T_SPF_RESULT:
-		p->spf[p->rec.n_spf - 1].result = v;
-		break;
-	case T_SPF_HUMAN:
-		p->spf[p->rec.n_spf - 1].human_result = v;
-		break;
-	default:
+	case H_SPF:
+		base = (char *)&p->spf[p->rec.n_spf - 1];
 		break;
 	}
+	if (!p->in_record)
+		return 0; /* record elements outside a record are ignored */
+	*(char **)(base + leaves[t].off) = arena_strndup(&p->arena, s, n);
 	return 0;
 }
 
@@ -1651,7 +974,7 @@ static void free_report(struct parser *p)
 }
 
 /* After the reader stopped with ret (0 end, -1 error): decides the outcome. */
-static int finish(struct parser *p, struct input *in, int ret, bool recover)
+static int finish(struct parser *p, struct xmlin *in, int ret, bool recover)
 {
 	if (err_is_set(p->e))
 		return -1;
@@ -1682,11 +1005,11 @@ static int finish(struct parser *p, struct input *in, int ret, bool recover)
 
 /* Whether a byte the input filter changed lies inside the report: after
  * </feedback> nothing counts (NUL padding, trailing junk). */
-static bool fixup_counts(const struct parser *p, const struct input *in, const struct fixup *f)
+static bool fixup_counts(const struct parser *p, const struct xmlin *in, const struct fixup *f)
 {
 	if (!f->out_at)
 		return false;
-	if (!p->done || p->feedback_depth < 0 || p->feedback_depth >= CLOSE_DEPTHS)
+	if (!p->done || p->feedback_depth < 0 || p->feedback_depth >= XMLIN_CLOSE_DEPTHS)
 		return true;
 	uint64_t end = in->close_at[p->feedback_depth];
 	return !end || f->out_at < end;
@@ -1694,7 +1017,7 @@ static bool fixup_counts(const struct parser *p, const struct input *in, const s
 
 /* The report's complaint: the parser's own (recover mode), then each
  * deviation kept; res->recovered says whether there is any. */
-static void sum_up(struct parser *p, const struct input *in, bool recover)
+static void sum_up(struct parser *p, const struct xmlin *in, bool recover)
 {
 	struct aggr_result *res = p->res;
 	struct buf out;
@@ -1735,7 +1058,7 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 {
 	struct aggr_limits deflim;
 	struct parser p;
-	struct input in;
+	struct xmlin in;
 	int rc = -1;
 	if (!lim) {
 		aggr_limits_default(&deflim);
@@ -1744,7 +1067,6 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 	memset(res, 0, sizeof *res);
 	res->recovered = recover;
 	memset(&p, 0, sizeof p);
-	memset(&in, 0, sizeof in);
 	p.lim = lim;
 	p.h = h;
 	p.res = res;
@@ -1758,16 +1080,7 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 	buf_init(&p.path, 4096);
 	buf_init(&p.errors, lim->max_text);
 	complaints_init(&p.devs);
-	in.fn = rd;
-	in.ctx = rdctx;
-	in.e = e;
-	in.utf8 = true;
-	in.recover = recover;
-	in.done = &p.done;
-	in.pad_left = PAD_BYTES;
-	in.lim = lim;
-	in.raw = xmalloc(RAW_CAP);
-	in.out = xmalloc(OUT_CAP);
+	xmlin_init(&in, rd, rdctx, recover, &p.done, lim, e);
 
 	/* Nothing from libxml2 reaches stderr: errors come to on_xml_error. */
 	xmlStructuredErrorFunc saved_serror = xmlStructuredError;
@@ -1780,7 +1093,7 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 	int opts = XML_PARSE_NONET | XML_PARSE_COMPACT;
 	if (recover)
 		opts |= XML_PARSE_RECOVER;
-	p.r = xmlReaderForIO(ioread, NULL, &in, NULL, NULL, opts);
+	p.r = xmlReaderForIO(xmlin_read, NULL, &in, NULL, NULL, opts);
 	if (!p.r) {
 		err_stage(e, ERR_STAGE_XML, ERR_INTERNAL, "cannot create the XML reader");
 		goto out;
@@ -1791,7 +1104,7 @@ int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_lim
 	index_rules(&p);
 	p.name_feedback = xmlTextReaderConstString(p.r, (const xmlChar *)"feedback");
 	p.name_extension = xmlTextReaderConstString(p.r, (const xmlChar *)"extension");
-	p.name_pad = xmlTextReaderConstString(p.r, (const xmlChar *)PAD_ELEMENT);
+	p.name_pad = xmlTextReaderConstString(p.r, (const xmlChar *)XMLIN_PAD_ELEMENT);
 
 	int ret;
 	while ((ret = xmlTextReaderRead(p.r)) == 1) {
@@ -1820,8 +1133,7 @@ out:
 	buf_free(&p.path);
 	buf_free(&p.errors);
 	complaints_free(&p.devs);
-	free(in.raw);
-	free(in.out);
+	xmlin_free(&in);
 	return rc;
 }
 
@@ -1849,4 +1161,67 @@ int aggr_parse_mem(const void *data, size_t len, bool recover, const struct aggr
 {
 	struct mem_reader m = {data, len, 0};
 	return aggr_parse(mem_read, &m, recover, NULL, h, res, e);
+}
+
+static int one_pass(const struct aggr_doc *doc, const struct aggr_pass *pass,
+                    const struct aggr_limits *lim, const struct aggr_handler *h,
+                    struct aggr_result *res, struct err *e)
+{
+	aggr_read_fn rd = NULL;
+	void *rdctx = NULL;
+	if (doc->open(doc->ctx, pass, &rd, &rdctx, e) != 0)
+		return -1;
+	int rc = aggr_parse(rd, rdctx, pass->recover, lim, h, res, e);
+	if (rc == 0 && doc->accept)
+		rc = doc->accept(doc->ctx, pass, res, e);
+	if (doc->close)
+		doc->close(doc->ctx, rc == 0);
+	return rc;
+}
+
+int aggr_parse_twice(const struct aggr_doc *doc, const struct aggr_limits *lim,
+                     const struct aggr_handler *h, struct aggr_result *res, struct err *e)
+{
+	struct err strict = {0};
+	struct aggr_pass pass = {.recover = false};
+	if (one_pass(doc, &pass, lim, h, res, &strict) == 0)
+		return 0;
+	if (strict.kind == ERR_RETRY || strcmp(strict.stage, err_stage_name(ERR_STAGE_XML)) != 0) {
+		*e = strict;
+		return -1;
+	}
+	char why[sizeof res->strict_error];
+	snprintf(why, sizeof why, "%s", strict.msg);
+	if (h->restart)
+		h->restart(h->ctx);
+	pass.recover = true;
+	pass.strict_error = why;
+	struct err rec = {0};
+	if (one_pass(doc, &pass, lim, h, res, &rec) != 0) {
+		*e = rec.kind == ERR_RETRY ? rec : strict;
+		return -1;
+	}
+	res->salvaged = true;
+	memcpy(res->strict_error, why, sizeof why);
+	return 0;
+}
+
+static int mem_open(void *ctx, const struct aggr_pass *pass, aggr_read_fn *rd, void **rdctx,
+                    struct err *e)
+{
+	struct mem_reader *m = ctx;
+	(void)pass;
+	(void)e;
+	m->pos = 0;
+	*rd = mem_read;
+	*rdctx = m;
+	return 0;
+}
+
+int aggr_parse_mem_twice(const void *data, size_t len, const struct aggr_handler *h,
+                         struct aggr_result *res, struct err *e)
+{
+	struct mem_reader m = {data, len, 0};
+	struct aggr_doc doc = {.open = mem_open, .ctx = &m};
+	return aggr_parse_twice(&doc, NULL, h, res, e);
 }

@@ -46,6 +46,9 @@ struct aggr_handler {
 	int (*header)(void *ctx, const struct aggr_report *r, struct err *e);
 	int (*record)(void *ctx, const struct aggr_record *rec, struct err *e);
 	void *ctx;
+	/* aggr_parse_twice: what the callbacks saw in the strict pass is void,
+	 * the document is parsed again in recover mode (may be NULL). */
+	void (*restart)(void *ctx);
 };
 
 struct aggr_limits {
@@ -65,13 +68,50 @@ struct aggr_result {
 	bool stopped;         /* a handler returned AGGR_STOP */
 	bool recovered;       /* recover mode, or values kept despite the schema */
 	char complaint[1024]; /* what was wrong, each deviation named once */
+	/* aggr_parse_twice: the strict pass failed on the XML and the recover
+	 * pass salvaged the report; strict_error says why the first failed. */
+	bool salvaged;
+	char strict_error[600];
 };
 
 void aggr_limits_default(struct aggr_limits *l);
 int aggr_parse(aggr_read_fn rd, void *rdctx, bool recover, const struct aggr_limits *lim,
                const struct aggr_handler *h, struct aggr_result *res, struct err *e);
-/* Convenience for tests and fuzzing: parse from memory. */
+/*
+ * Strict, then recover: the rule every caller follows. The document is
+ * parsed strictly; when that fails at the XML stage (not on a lost
+ * database, not on a value), it is parsed once more in recover mode, after
+ * h->restart. On success res->salvaged says whether the second pass was
+ * needed. When both fail, e is the strict pass's error (it names the real
+ * problem), unless the second failed with ERR_RETRY.
+ *
+ * The document is opened once per pass through `doc`: open sets the reader
+ * from the first byte; accept (may be NULL) runs after a pass the parser
+ * accepted, before it counts (a store commits there): 0, or -1 with e set;
+ * close runs after every opened pass, `ok` saying whether it counted.
+ */
+struct aggr_pass {
+	bool recover;
+	const char *strict_error; /* on the recover pass: why the strict one failed */
+};
+
+struct aggr_doc {
+	int (*open)(void *ctx, const struct aggr_pass *pass, aggr_read_fn *rd, void **rdctx,
+	            struct err *e);
+	int (*accept)(void *ctx, const struct aggr_pass *pass, struct aggr_result *res,
+	              struct err *e);
+	void (*close)(void *ctx, bool ok);
+	void *ctx;
+};
+
+int aggr_parse_twice(const struct aggr_doc *doc, const struct aggr_limits *lim,
+                     const struct aggr_handler *h, struct aggr_result *res, struct err *e);
+
+/* Convenience for tests and fuzzing: parse from memory, in one mode or
+ * (aggr_parse_mem_twice) strict then recover. */
 int aggr_parse_mem(const void *data, size_t len, bool recover, const struct aggr_handler *h,
                    struct aggr_result *res, struct err *e);
+int aggr_parse_mem_twice(const void *data, size_t len, const struct aggr_handler *h,
+                         struct aggr_result *res, struct err *e);
 
 #endif

@@ -189,20 +189,19 @@ static void seen_free(struct seen *s)
  * again in recover mode. Returns "ok", "recovered" (recover mode, or values
  * kept although outside the schema) or "fail:<stage>".
  */
+static void seen_restart(void *ctx)
+{
+	seen_free(ctx);
+}
+
 static const char *parse_like_pipeline(const char *data, size_t len, struct seen *s,
                                        struct aggr_result *res, struct err *e)
 {
 	static char outcome[32];
-	struct aggr_handler h = {on_header, on_record, s};
+	struct aggr_handler h = {on_header, on_record, s, seen_restart};
 	err_clear(e);
-	if (aggr_parse_mem(data, len, false, &h, res, e) == 0)
-		return res->recovered ? "recovered" : "ok";
-	if (strcmp(e->stage, "xml") == 0) {
-		seen_free(s);
-		err_clear(e);
-		if (aggr_parse_mem(data, len, true, &h, res, e) == 0)
-			return "recovered";
-	}
+	if (aggr_parse_mem_twice(data, len, &h, res, e) == 0)
+		return res->salvaged || res->recovered ? "recovered" : "ok";
 	snprintf(outcome, sizeof outcome, "fail:%s", e->stage);
 	return outcome;
 }
@@ -212,7 +211,7 @@ static void parse_file(const char *rel, bool recover, struct seen *s, struct agg
 {
 	size_t len;
 	char *data = slurp(rel, &len);
-	struct aggr_handler h = {on_header, on_record, s};
+	struct aggr_handler h = {on_header, on_record, s, NULL};
 	err_clear(e);
 	int rc = aggr_parse_mem(data, len, recover, &h, res, e);
 	if (rc != expect_rc)
@@ -409,7 +408,7 @@ static void test_unknown_elements_kept(void **state)
 	    "<identifiers><header_from>example.com</header_from></identifiers>"
 	    "<x:tag xmlns:x=\"urn:x\">a</x:tag><x:tag xmlns:x=\"urn:x\">b</x:tag>"
 	    "</record></feedback>";
-	struct aggr_handler h = {on_header, on_record, &s};
+	struct aggr_handler h = {on_header, on_record, &s, NULL};
 	err_clear(&e);
 	assert_int_equal(aggr_parse_mem(doc, sizeof doc - 1, false, &h, &res, &e), 0);
 	json_object *o = json_tokener_parse(s.rec[0].extra);
@@ -753,7 +752,7 @@ static void test_bytes_kept(void **state)
 	    "<record><row><source_ip>192.0.2.1</source_ip><count>1</count></row></record>"
 	    "</feedback>\n\xff\x02";
 	memset(&s, 0, sizeof s);
-	struct aggr_handler h = {on_header, on_record, &s};
+	struct aggr_handler h = {on_header, on_record, &s, NULL};
 	err_clear(&e);
 	assert_int_equal(aggr_parse_mem(doc, sizeof doc - 1, false, &h, &res, &e), 0);
 	assert_true(res.recovered);
@@ -780,7 +779,7 @@ static void test_doctype_and_entities(void **state)
 	                          "<feedback/>";
 	struct seen s;
 	memset(&s, 0, sizeof s);
-	struct aggr_handler h = {on_header, on_record, &s};
+	struct aggr_handler h = {on_header, on_record, &s, NULL};
 	struct aggr_result res;
 	struct err e;
 	err_clear(&e);
@@ -855,7 +854,7 @@ static void test_trickled_input(void **state)
 			struct trickle t = {data, len, 0, step};
 			struct seen s;
 			memset(&s, 0, sizeof s);
-			struct aggr_handler h = {on_header, on_record, &s};
+			struct aggr_handler h = {on_header, on_record, &s, NULL};
 			struct aggr_result res;
 			struct err e;
 			bool recover = strstr(files[i], "raw-lt") != NULL;
@@ -924,7 +923,7 @@ static void test_read_error_propagates(void **state)
 	struct failing_reader f = {0};
 	struct seen s;
 	memset(&s, 0, sizeof s);
-	struct aggr_handler h = {on_header, on_record, &s};
+	struct aggr_handler h = {on_header, on_record, &s, NULL};
 	struct aggr_result res;
 	struct err e;
 	err_clear(&e);
@@ -961,7 +960,7 @@ static void test_depth_bomb(void **state)
 		struct bomb b = {0, 200ULL * 1000 * 1000};
 		struct seen s;
 		memset(&s, 0, sizeof s);
-		struct aggr_handler h = {on_header, on_record, &s};
+		struct aggr_handler h = {on_header, on_record, &s, NULL};
 		struct aggr_result res;
 		struct err e;
 		err_clear(&e);
@@ -986,7 +985,7 @@ static void test_limits(void **state)
 	lim.max_auth = 2;
 	struct seen s;
 	memset(&s, 0, sizeof s);
-	struct aggr_handler h = {on_header, on_record, &s};
+	struct aggr_handler h = {on_header, on_record, &s, NULL};
 	struct aggr_result res;
 	struct err e;
 	err_clear(&e);
@@ -1106,7 +1105,7 @@ static void test_memory_flat(void **state)
 	struct gen g = {.total = 100000};
 	buf_init(&g.pending, 0);
 	struct heap_watch w = {0};
-	struct aggr_handler h = {NULL, watch_record, &w};
+	struct aggr_handler h = {NULL, watch_record, &w, NULL};
 	struct aggr_result res;
 	struct err e;
 	err_clear(&e);
@@ -1130,7 +1129,7 @@ static void test_long_text(void **state)
 	for (int i = 0; i < 70000; i++)
 		buf_putc(&b, 'x');
 	buf_puts(&b, "</org_name></report_metadata></feedback>");
-	struct aggr_handler h = {NULL, NULL, NULL};
+	struct aggr_handler h = {NULL, NULL, NULL, NULL};
 	struct aggr_result res;
 	struct err e;
 	err_clear(&e);

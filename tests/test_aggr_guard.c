@@ -56,7 +56,7 @@ static double now(void)
 /* Parses doc strictly and in recover mode; returns the strict result. */
 static int parse(const struct buf *doc, int *records, struct err *e, double *secs)
 {
-	struct aggr_handler h = {on_header, on_record, records};
+	struct aggr_handler h = {on_header, on_record, records, NULL};
 	struct aggr_result res;
 	double t0 = now();
 	err_clear(e);

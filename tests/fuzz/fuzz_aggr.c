@@ -45,13 +45,10 @@ static int on_record(void *ctx, const struct aggr_record *r, struct err *e)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t sum = 0;
-	struct aggr_handler h = {on_header, on_record, &sum};
+	struct aggr_handler h = {on_header, on_record, &sum, NULL};
 	struct aggr_result res;
 	struct err e;
 	err_clear(&e);
-	if (aggr_parse_mem(data, size, false, &h, &res, &e) != 0 && strcmp(e.stage, "xml") == 0) {
-		err_clear(&e);
-		aggr_parse_mem(data, size, true, &h, &res, &e);
-	}
+	aggr_parse_mem_twice(data, size, &h, &res, &e);
 	return 0;
 }
