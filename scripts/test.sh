@@ -14,12 +14,15 @@
 #      and runs the same suite
 #   5. builds the Release configuration (-O3: build only, so every build type
 #      the README mentions compiles; its warnings differ from -O2's)
-#   6. builds the fuzz configuration (clang, libFuzzer, ASan+UBSan, the
+#   6. builds the Debian package in a copy of the tree (scripts/deb-test.sh)
+#      and, as root, installs it with dpkg -i, checks the installed files and
+#      purges it again
+#   7. builds the fuzz configuration (clang, libFuzzer, ASan+UBSan, the
 #      project's libraries with coverage instrumentation) and runs each fuzz
 #      target: its seed corpus, then DMARCSIFT_FUZZ_SECONDS (default 10) of
 #      fuzzing; new inputs go to a temporary directory, a crash fails the run
 #      and its input is kept in build-fuzz/tests/fuzz-artifacts/
-#   7. stops the servers, whatever happened
+#   8. stops the servers, whatever happened
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -107,6 +110,9 @@ echo "== building build-release (Release, -O3; built, not run again)"
 cmake -S "$root" -B "$root/build-release" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$root/build-release" -j"$jobs" >/dev/null
 
+echo "== building and installing the .deb (dpkg-buildpackage in a copy of the tree, dpkg -i, checks, dpkg --purge)"
+scripts/deb-test.sh
+
 echo "== building build-fuzz (libFuzzer; the project's code carries coverage instrumentation)"
 CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DDMARCSIFT_LIBFUZZER=ON -DDMARCSIFT_SANITIZE=ON >/dev/null
@@ -116,4 +122,4 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 LSAN_OPTIONS=suppressions="$root/tests/lsan.supp":print_suppressions=0 \
 	ctest --test-dir "$root/build-fuzz" --output-on-failure -j"$jobs" -L fuzz
-echo "== all tests passed (RelWithDebInfo and ASan+UBSan builds, fuzzing; Release builds)"
+echo "== all tests passed (RelWithDebInfo and ASan+UBSan builds, the .deb, fuzzing; Release builds)"
