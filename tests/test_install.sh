@@ -60,6 +60,7 @@ check_page() {
 	lexgrog "$page" >/dev/null 2>&1 || fail "$(basename "$page"): no NAME section whatis can read"
 }
 check_page "$mandir/dmarcsift.1"
+awk '/^\.SH/ { on = ($0 ~ /COMMON OPTIONS/) } on' "$mandir/dmarcsift.1" >"$tmp/common-options"
 for c in $cmds; do
 	page=$mandir/dmarcsift-$c.1
 	check_page "$page"
@@ -70,8 +71,11 @@ for c in $cmds; do
 	# Every long option the command's help names is described in its page.
 	for o in $(grep -oE -- '--[a-z][a-z0-9-]*' "$tmp/cmd-help" | sort -u); do
 		[ "$o" = --help ] && continue
-		# (an entry of its own: .B/.BI \-\-opt, not only the synopsis)
-		grep -qE -- "^\.BI? ${o//-/\\\\-}( |\$)" "$page" ||
+		# (an entry of its own: .B/.BI \-\-opt, not only the synopsis; an
+		# option every command takes may have its entry in dmarcsift(1)'s
+		# COMMON OPTIONS instead)
+		re="^\.B[IR]? (\\\\-[a-zA-Z] \"?, \"? ?)?${o//-/\\\\-}( |,|\$)"
+		grep -qE -- "$re" "$page" || grep -qE -- "$re" "$tmp/common-options" ||
 			fail "dmarcsift-$c.1 does not describe $o"
 	done
 done
