@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"blocklists", cmd_blocklists, "look the tenants' sending IPs and domains up in blocklists"},
     {"dns", cmd_dns, "check the tenants' DMARC, SPF, DKIM, MTA-STS and TLS-RPT records"},
     {"sources", cmd_sources, "name sending sources: resolve, load services, label ranges"},
+    {"prune", cmd_prune, "delete what is older than the retention window, in short batches"},
     {"config", cmd_config, "check the configuration file: dmarcsift config check"},
     {"version", cmd_version, "the version, git revision, libraries and database server"},
     {NULL, NULL, NULL},

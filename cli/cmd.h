@@ -35,5 +35,6 @@ int cmd_flags(int argc, char **argv);
 int cmd_blocklists(int argc, char **argv);
 int cmd_dns(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 #endif

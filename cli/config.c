@@ -54,11 +54,12 @@ struct parse {
 		SEC_CORRELATE,
 		SEC_BLOCKLISTS,
 		SEC_MTA_HOSTS,
+		SEC_RETENTION,
 		SEC_UNKNOWN
 	} sec;
 	struct config_mailbox *mb; /* current [mailbox] */
 	unsigned seen;             /* keys seen in the current section (bit per key) */
-	bool db_seen, dns_seen, sources_seen, corr_seen, hosts_seen, bl_seen;
+	bool db_seen, dns_seen, sources_seen, corr_seen, hosts_seen, bl_seen, ret_seen;
 };
 
 static struct config *config_new(void)
@@ -131,7 +132,8 @@ static void close_pending(struct parse *ps)
 	if (strncmp(ps->pending_raw, "mailbox", 7) == 0 ||
 	    strcmp(ps->pending_raw, "database") == 0 || strcmp(ps->pending_raw, "dns") == 0 ||
 	    strcmp(ps->pending_raw, "sources") == 0 || strcmp(ps->pending_raw, "smtp") == 0 ||
-	    strcmp(ps->pending_raw, "notify") == 0 || strcmp(ps->pending_raw, "ruf") == 0)
+	    strcmp(ps->pending_raw, "notify") == 0 || strcmp(ps->pending_raw, "ruf") == 0 ||
+	    strcmp(ps->pending_raw, "retention") == 0)
 		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
 	else if (strcmp(ps->pending_raw, "correlate") == 0 ||
 	         strcmp(ps->pending_raw, "blocklists") == 0 ||
@@ -141,8 +143,8 @@ static void close_pending(struct parse *ps)
 		problem(
 		    ps, ps->pending_line,
 		    "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
-		    "[dns], [sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts] "
-		    "or [ruf])",
+		    "[dns], [sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts], "
+		    "[retention] or [ruf])",
 		    ps->pending_raw);
 }
 
@@ -298,6 +300,13 @@ static void begin_section(struct parse *ps, const char *section)
 		ps->sec = SEC_BLOCKLISTS;
 		return;
 	}
+	if (strcmp(section, "retention") == 0) {
+		if (ps->ret_seen)
+			problem(ps, line, "[retention] given twice");
+		ps->ret_seen = true;
+		ps->sec = SEC_RETENTION;
+		return;
+	}
 	if (strcmp(section, "correlate") == 0 || strcmp(section, "mta-hosts") == 0) {
 		bool corr = section[0] == 'c';
 		bool *seen = corr ? &ps->corr_seen : &ps->hosts_seen;
@@ -310,7 +319,8 @@ static void begin_section(struct parse *ps, const char *section)
 	ps->sec = SEC_UNKNOWN;
 	problem(ps, line,
 	        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], [dns], "
-	        "[sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts] or [ruf])",
+	        "[sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts], "
+	        "[retention] or [ruf])",
 	        section);
 }
 
@@ -431,6 +441,29 @@ static void blocklists_key(struct parse *ps, const char *name, const char *value
 			b->floor = n;
 		break;
 	}
+}
+
+/* The longest window prune takes: a century, like failures dismiss. */
+#define RETENTION_MAX_S (100LL * 366 * 86400)
+
+static void retention_key(struct parse *ps, const char *name, const char *value)
+{
+	struct config_retention *r = &ps->cfg->retention;
+	if (strcmp(name, "older_than") != 0) {
+		problem(ps, ps->line, "unknown key '%s' in [retention] (known: older_than)", name);
+		return;
+	}
+	if (r->line) {
+		problem(ps, ps->line, "'older_than' given twice in [retention]");
+		return;
+	}
+	r->line = ps->line;
+	long long n = duration_parse(value, RETENTION_MAX_S);
+	if (n < 0)
+		problem(ps, ps->line, "older_than = '%s': expected a duration such as 400d or 57w",
+		        value);
+	else
+		r->older_s = n;
 }
 
 static void mta_host_key(struct parse *ps, const char *name, const char *value)
@@ -798,6 +831,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		break;
 	case SEC_MTA_HOSTS:
 		mta_host_key(ps, name, value);
+		break;
+	case SEC_RETENTION:
+		retention_key(ps, name, value);
 		break;
 	}
 	return 1;

@@ -3,8 +3,9 @@
  * [tenants], any number of [mailbox NAME] sections, [dns], [sources],
  * [smtp], [notify], [blocklists], [correlate] (the correlator's
  * thresholds: fail_below, pass_at as percentages, min_messages,
- * resolve_days) and [mta-hosts] (our MTA host names and the addresses they
- * send from: "mail1.example.net = 198.51.100.7, 2001:db8::7").
+ * resolve_days), [mta-hosts] (our MTA host names and the addresses they
+ * send from: "mail1.example.net = 198.51.100.7, 2001:db8::7") and
+ * [retention] (older_than: the window `prune` keeps).
  *
  * config_find picks the file: the --config PATH, else
  * $XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf (fallback ~/.config/...), else
@@ -96,6 +97,12 @@ struct config_blocklists {
 	unsigned budget_s; /* time allowed at the end of poll; 0: the default */
 };
 
+/* [retention]: the window `dmarcsift prune` keeps when not given one. */
+struct config_retention {
+	long long older_s; /* older_than, seconds; 0: not configured */
+	int line;          /* where older_than was given (0: not given) */
+};
+
 struct config {
 	char *path;   /* the file read, NULL when there was none */
 	char *db_url; /* [database] url, NULL when not given */
@@ -113,6 +120,7 @@ struct config {
 	size_t n_mailboxes;
 	struct correlate_settings correlate; /* defaults unless [correlate] says */
 	struct config_blocklists blocklists;
+	struct config_retention retention;
 	struct hostmap *mta_hosts; /* [mta-hosts]; NULL when none */
 	char **errors;             /* "FILE:LINE: problem" */
 	size_t n_errors;
