@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "cli/config.h"
 #include "core/duration.h"
+#include "core/log.h"
 #include "db/db.h"
 
 #include <getopt.h>
@@ -22,7 +23,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: dmarcsift prune [--older-than DURATION] [--tenant T] [--dry-run]\n"
-	             "                       [--json] [--db CONN] [--config PATH]\n"
+	             "                       [--json] [--quiet] [--db CONN] [--config PATH]\n"
 	             "\n"
 	             "Deletes what is older than the window (DURATION, e.g. 400d or 57w; default:\n"
 	             "[retention] older_than in the configuration file), in short batches, each\n"
@@ -40,6 +41,7 @@ static void usage(FILE *out)
 	             "  --tenant T       only this tenant's rows; no other tenant is touched\n"
 	             "  --dry-run        count what would be deleted; change nothing\n"
 	             "  --json           one JSON object instead of the text summary\n"
+	             "  --quiet          no summary (errors are still said on standard error)\n"
 	             "  --db CONN        libpq connection string (default: $DMARCSIFT_DB, then\n"
 	             "                   [database] url, else the embedded cluster)\n"
 	             "  --config PATH    configuration file ([retention], [database])\n"
@@ -88,6 +90,7 @@ int cmd_prune(int argc, char **argv)
 	    {"tenant", required_argument, NULL, 't'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"db", required_argument, NULL, 'd'},
 	    {"config", required_argument, NULL, 'c'},
 	    {"batch-records", required_argument, NULL, 'b'},
@@ -96,10 +99,10 @@ int cmd_prune(int argc, char **argv)
 	};
 	const char *older = NULL, *db_opt = NULL, *config_opt = NULL;
 	struct prune_opts po = {0};
-	bool json = false;
+	bool json = false, quiet = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			older = optarg;
@@ -112,6 +115,10 @@ int cmd_prune(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'q':
+			quiet = true;
+			log_set_level(LOG_QUIET);
 			break;
 		case 'd':
 			db_opt = optarg;
@@ -193,7 +200,7 @@ int cmd_prune(int argc, char **argv)
 	}
 	if (json)
 		print_json(&st, po.dry_run, po.tenant);
-	else
+	else if (!quiet)
 		print_text(&st, po.dry_run, po.tenant);
 	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_SOME_FAILED;
 out:

@@ -428,6 +428,12 @@ static void test_retention_config(void **state)
 	                       1, p),
 	                 1);
 	json_object_put(o);
+	/* --quiet (for cron): no summary on success */
+	const char *q[] = {"prune", "--db", c->db, "--config", conf, "--dry-run", "--quiet", NULL};
+	out = NULL;
+	assert_int_equal(run_bin(q, NULL, &out), 0);
+	assert_string_equal(out, "");
+	free(out);
 	const char *t[] = {"prune", "--db", c->db, "--config", conf, "--tenant", "nobody", NULL};
 	assert_int_equal(run_bin(t, NULL, NULL), 2);
 	free(none);
