@@ -68,33 +68,36 @@ struct mb_run {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: dmarcsift poll [--config PATH] [--db CONN] [--mailbox NAME]\n"
-	             "                      [--once | --every INTERVAL] [--json] [--quiet]\n"
-	             "                      [--no-resolve] [--no-correlate]\n"
-	             "\n"
-	             "Polls the mailboxes of the configuration file ([mailbox NAME] sections:\n"
-	             "imaps://, imap:// with STARTTLS, maildir:, mbox:), ingests every message\n"
-	             "through the same pipeline as 'dmarcsift ingest', and moves each message\n"
-	             "only after the database committed it: to processed_folder (reports,\n"
-	             "duplicates, DSNs) or failed_folder (quarantined, e.g. 'not a report').\n"
-	             "A second poller on the same mailbox skips it (PostgreSQL advisory lock).\n"
-	             "\n"
-	             "  --config PATH   configuration file (default: $XDG_CONFIG_HOME/dmarcsift/\n"
-	             "                  dmarcsift.conf, else /etc/dmarcsift/dmarcsift.conf)\n"
-	             "  --db CONN       libpq connection string (default: $DMARCSIFT_DB, else the\n"
-	             "                  file's [database] url, else the embedded cluster)\n"
-	             "  --mailbox NAME  poll only this mailbox\n"
-	             "  --once          poll once and exit (the default; for cron/systemd timers)\n"
-	             "  --every N       poll every N (e.g. 300, 90s, 5m, 1h) until SIGTERM/SIGINT\n"
-	             "  --json          print each round's summary as one JSON object\n"
-	             "  --quiet         no per-message warnings\n"
-	             "  --no-resolve    do not name the sending sources after each round (by\n"
-	             "                  default 'sources resolve' runs, within [dns] budget)\n"
-	             "  --no-correlate  do not run the incremental correlation after each round\n"
-	             "\n"
-	             "Exit: 0 ok, 1 something quarantined, 2 usage/configuration error, 3 the\n"
-	             "database cannot be reached, 4 a mailbox could not be read (IMAP server\n"
-	             "unreachable after retries, login refused, Maildir/mbox missing).\n");
+	fprintf(out,
+	        "usage: dmarcsift poll [--config PATH] [--db CONN] [--mailbox NAME]\n"
+	        "                      [--once | --every INTERVAL] [--json] [--quiet]\n"
+	        "                      [--no-resolve] [--no-correlate]\n"
+	        "\n"
+	        "Polls the mailboxes of the configuration file ([mailbox NAME] sections:\n"
+	        "imaps://, imap:// with STARTTLS, maildir:, mbox:), ingests every message\n"
+	        "through the same pipeline as 'dmarcsift ingest', and moves each message\n"
+	        "only after the database committed it: to processed_folder (reports,\n"
+	        "duplicates, DSNs) or failed_folder (quarantined, e.g. 'not a report').\n"
+	        "A second poller on the same mailbox skips it (PostgreSQL advisory lock).\n"
+	        "\n"
+	        "  --config PATH   configuration file (default: $XDG_CONFIG_HOME/dmarcsift/\n"
+	        "                  dmarcsift.conf, else /etc/dmarcsift/dmarcsift.conf)\n"
+	        "  --db CONN       libpq connection string (default: $DMARCSIFT_DB, else the\n"
+	        "                  file's [database] url, else the embedded cluster)\n"
+	        "  --mailbox NAME  poll only this mailbox\n"
+	        "  --once          poll once and exit (the default; for cron/systemd timers)\n"
+	        "  --every N       poll every N (e.g. 300, 90s, 5m, 1h) until SIGTERM/SIGINT;\n"
+	        "                  with [retention] older_than set, also prune once a day\n"
+	        "                  ('dmarcsift prune', after the first round)\n"
+	        "  --json          print each round's summary as one JSON object\n"
+	        "  --quiet         no per-message warnings\n"
+	        "  --no-resolve    do not name the sending sources after each round (by\n"
+	        "                  default 'sources resolve' runs, within [dns] budget)\n"
+	        "  --no-correlate  do not run the incremental correlation after each round\n"
+	        "\n"
+	        "Exit: 0 ok, 1 something quarantined, 2 usage/configuration error, 3 the\n"
+	        "database cannot be reached, 4 a mailbox could not be read (IMAP server\n"
+	        "unreachable after retries, login refused, Maildir/mbox missing).\n");
 }
 
 static int parse_interval(const char *s, unsigned *out)
@@ -677,6 +680,7 @@ int cmd_poll(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
+	long long last_prune = 0;
 	for (;;) {
 		if (!db) {
 			rc = cli_connect(db_opt, &db);
@@ -701,6 +705,11 @@ int cmd_poll(int argc, char **argv)
 			rc = EXIT_DB;
 		/* Last, after everything ingested is committed: never blocks ingest. */
 		if (db && rc != EXIT_DB && cli_blocklists_after_poll(db, cfg, quiet || json) != 0)
+			rc = EXIT_DB;
+		/* A long-running poller keeps the retention too (once a day); a
+		 * --once from a timer leaves it to a scheduled `dmarcsift prune`. */
+		if (db && every && rc != EXIT_DB &&
+		    cli_prune_after_poll(db, cfg, &last_prune, quiet || json) != 0)
 			rc = EXIT_DB;
 		if (rc == EXIT_DB) {
 			db_close(db);

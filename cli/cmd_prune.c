@@ -6,6 +6,7 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/sources.h"
 #include "core/duration.h"
 #include "core/log.h"
 #include "db/db.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The longest window: a century, as [retention] older_than. */
 #define WINDOW_MAX_S (100LL * 366 * 86400)
@@ -81,6 +83,40 @@ static void print_json(const struct prune_stats *st, bool dry_run, const char *t
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 	                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+/* How often `poll --every` prunes. */
+#define POLL_PRUNE_EVERY_S 86400LL
+
+int cli_prune_after_poll(struct db *db, const struct config *cfg, long long *last, bool quiet)
+{
+	if (!cfg || cfg->retention.older_s <= 0)
+		return 0;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long t = (long long)now.tv_sec + 1; /* never 0: 0 means "not yet" */
+	if (*last && t - *last < POLL_PRUNE_EVERY_S)
+		return 0;
+	*last = t;
+	struct prune_opts po = {.older_s = cfg->retention.older_s};
+	struct prune_stats st;
+	struct err e = {0};
+	if (prune_run(db, &po, &st, &e) != 0) {
+		fprintf(stderr, "dmarcsift: prune failed: %s\n", e.msg);
+		if (e.kind == ERR_RETRY || db_lost(db)) {
+			*last = 0;
+			return -1;
+		}
+		return 0;
+	}
+	if (!quiet) {
+		fprintf(stderr, "prune (older than %s):", st.cutoff);
+		for (int k = 0; k < PRUNE_KINDS; k++)
+			fprintf(stderr, "%s %lld %s", k ? "," : "", st.n[k],
+			        prune_kind_name((enum prune_kind)k));
+		fprintf(stderr, "; the longest transaction %lld ms\n", st.longest_ms);
+	}
+	return 0;
 }
 
 int cmd_prune(int argc, char **argv)

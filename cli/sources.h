@@ -31,5 +31,12 @@ int cli_resolve_after(struct db *db, const char *config_path, const char *since,
  * is due (cli/cmd_blocklists.c): bounded by [blocklists] budget, it never
  * fails the poll. Returns 0, or -1 when the database failed. */
 int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quiet);
+/* The retention `poll --every` runs after a round (cli/cmd_prune.c): when
+ * [retention] older_than is set, a prune of every tenant at the first round
+ * and then once a day (*last: monotonic seconds of the last run, 0 at
+ * first). It never fails the poll; its summary goes to standard error unless
+ * quiet. Returns 0, or -1 when the database failed (then it is tried again
+ * after the next round). */
+int cli_prune_after_poll(struct db *db, const struct config *cfg, long long *last, bool quiet);
 
 #endif

@@ -31,9 +31,11 @@
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct ctx {
 	char *db;
@@ -441,11 +443,62 @@ static void test_retention_config(void **state)
 	free(bad);
 }
 
+/* `poll --every` with [retention] older_than prunes after its first round:
+ * the old reports go while it keeps running; a poll without --every does
+ * not prune. */
+static void test_poll_every(void **state)
+{
+	struct ctx *c = *state;
+	static const char *const subs[] = {"/Maildir", "/Maildir/new", "/Maildir/cur",
+	                                   "/Maildir/tmp"};
+	for (size_t i = 0; i < 4; i++) {
+		char p[512];
+		snprintf(p, sizeof p, "%s%s", c->dir, subs[i]);
+		assert_int_equal(mkdir(p, 0700), 0);
+	}
+	char text[1024];
+	snprintf(text, sizeof text,
+	         "[mailbox md]\nurl = maildir:%s/Maildir\n\n[retention]\nolder_than = 400d\n",
+	         c->dir);
+	char *conf = mt_write_file(c->dir, "poll.conf", text);
+	static const char old_sql[] =
+	    "SELECT count(*) FROM dmarcsift.reports WHERE end_at < now() - interval '400 days'";
+	int64_t old = n(c, old_sql);
+	assert_true(old > 0);
+
+	const char *once[] = {"poll",         "--config",       conf, "--db", c->db, "--once",
+	                      "--no-resolve", "--no-correlate", NULL};
+	assert_int_equal(mt_run(once, NULL), 0);
+	assert_int_equal(n(c, old_sql), old);
+
+	char log[512];
+	snprintf(log, sizeof log, "%s/poll.log", c->dir);
+	const char *every[] = {"poll",    "--config", conf,           "--db",           c->db,
+	                       "--every", "1h",       "--no-resolve", "--no-correlate", NULL};
+	pid_t pid = mt_spawn(every, log);
+	int64_t gone = mt_wait_count(c->db,
+	                             "SELECT (count(*) = 0)::int FROM dmarcsift.reports "
+	                             "WHERE end_at < now() - interval '400 days'",
+	                             1, 60);
+	kill(pid, SIGTERM);
+	assert_int_equal(mt_wait(pid), 0);
+	char *out = slurp(log, NULL);
+	if (gone != 1)
+		fail_msg("poll --every did not prune within 60 s:\n%s", out);
+	if (!strstr(out, "prune (older than "))
+		fail_msg("poll --every did not say what it pruned:\n%s", out);
+	free(out);
+	assert_int_equal(n(c, rollup_diff_sql), 0);
+	assert_int_equal(raw_left(c, "open-failure"), 1);
+	free(conf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retention_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_poll_every, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
