@@ -74,12 +74,13 @@ static void print_json(const struct prune_stats *st, bool dry_run, const char *t
 	for (int k = 0; k < PRUNE_KINDS; k++)
 		json_object_object_add(n, prune_kind_name((enum prune_kind)k),
 		                       json_object_new_int64(st->n[k]));
-	json_object_object_add(o, dry_run ? "would_delete" : "deleted", n);
-	if (!dry_run) {
-		json_object_object_add(o, "transactions", json_object_new_int64(st->transactions));
-		json_object_object_add(o, "longest_transaction_ms",
-		                       json_object_new_int64(st->longest_ms));
-	}
+	/* One shape for both: with dry_run, what would be deleted. */
+	json_object_object_add(o, "deleted", n);
+	json_object_object_add(o, "transactions", json_object_new_int64(st->transactions));
+	char secs[32];
+	snprintf(secs, sizeof secs, "%.3f", (double)st->longest_ms / 1000);
+	json_object_object_add(o, "longest_transaction_seconds",
+	                       json_object_new_double_s((double)st->longest_ms / 1000, secs));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 	                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
