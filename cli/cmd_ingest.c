@@ -2,47 +2,29 @@
  * dmarcsift ingest: files, directories (recursive) and standard input into
  * the database through the pipeline.
  */
+#include "app/drain.h"
 #include "app/pipeline.h"
 #include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
 #include "cli/sources.h"
-#include "core/buf.h"
 #include "core/log.h"
-#include "core/xalloc.h"
 #include "db/db.h"
-#include "ingest/mime.h"
+#include "sources/source.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <glib.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define STDIN_MAX ((size_t)1 << 30)
-/* Inputs read into memory whole (messages, and reports up to STREAM_ABOVE). */
-#define FILE_MAX ((size_t)1 << 30)
-/* Bare report files larger than this are streamed from the file. */
-#define STREAM_ABOVE ((off_t)16 << 20)
-
 struct ingest_run {
 	struct pipeline *pipe;
-	uint64_t unreadable;
 	bool progress;
 	struct timespec last_progress;
-	struct err fatal;
-	/* Directories entered so far, as "device:inode": a symlink to '.' or
-	 * to a parent would otherwise make the walk re-read everything below
-	 * it (and two such links make it exponential). */
-	GHashTable *visited;
 };
 
 static void usage(FILE *out)
@@ -101,216 +83,9 @@ static void show_progress(struct ingest_run *r, bool final)
 	fflush(stderr);
 }
 
-/* Hands bytes to the pipeline; returns -1 only when the run must stop. */
-static int feed(struct ingest_run *r, const void *data, size_t len, const char *source)
+static void tick(void *ctx)
 {
-	enum pipeline_outcome outcome;
-	if (pipeline_ingest(r->pipe, data, len, source, &outcome, &r->fatal) != 0)
-		return -1;
-	show_progress(r, false);
-	return 0;
-}
-
-/*
- * Reads the file into memory with pread and hands it to the pipeline. Not a
- * mapping: a file truncated while mapped turns the next access into SIGBUS,
- * which would end the whole run. A file that is shorter than fstat said when
- * we reach its end shrank under us: what was read is kept and quarantined
- * (someone is still writing or rotating it), and the run goes on.
- */
-static int ingest_read(struct ingest_run *r, int fd, off_t size, const char *path)
-{
-	struct buf b;
-	buf_init(&b, FILE_MAX);
-	char chunk[65536];
-	off_t off = 0;
-	int rc = 0;
-	if ((uint64_t)size > FILE_MAX) {
-		log_warn("%s: larger than %zu bytes, skipped", path, FILE_MAX);
-		r->unreadable++;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = pread(fd, chunk, sizeof chunk, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_warn("%s: cannot read: %s", path, strerror(errno));
-			r->unreadable++;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(&b, chunk, (size_t)n) != 0) {
-			log_warn("%s: grew past %zu bytes while read, skipped", path, FILE_MAX);
-			r->unreadable++;
-			goto out;
-		}
-		off += n;
-	}
-	if (off < size) {
-		char why[160];
-		snprintf(why, sizeof why,
-		         "the file shrank while it was read (%lld bytes when opened, %lld read)",
-		         (long long)size, (long long)off);
-		rc = pipeline_quarantine(r->pipe, b.data ? b.data : "", b.len, path, ERR_STAGE_READ,
-		                         why, &r->fatal);
-		show_progress(r, false);
-		goto out;
-	}
-	rc = feed(r, b.data ? b.data : "", b.len, path);
-out:
-	buf_free(&b);
-	return rc;
-}
-
-static int ingest_file(struct ingest_run *r, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		log_warn("%s: cannot open: %s", path, strerror(errno));
-		r->unreadable++;
-		return 0;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		log_warn("%s: cannot stat: %s", path, strerror(errno));
-		close(fd);
-		r->unreadable++;
-		return 0;
-	}
-	int rc;
-	unsigned char head[4096];
-	ssize_t got = 0;
-	if (st.st_size > STREAM_ABOVE)
-		got = pread(fd, head, sizeof head, 0);
-	if (st.st_size == 0) {
-		rc = feed(r, "", 0, path);
-	} else if (st.st_size > STREAM_ABOVE && got > 0 &&
-	           !mime_looks_like_message(head, (size_t)got)) {
-		/* A large bare report: streamed, so memory does not grow with it. */
-		enum pipeline_outcome outcome;
-		rc = pipeline_ingest_fd(r->pipe, fd, path, &outcome, &r->fatal);
-		show_progress(r, false);
-	} else {
-		rc = ingest_read(r, fd, st.st_size, path);
-	}
-	close(fd);
-	return rc;
-}
-
-static bool skipped_in_directory(const char *name)
-{
-	static const char *const skip_ext[] = {".tsv", ".md", ".sh", NULL};
-	if (name[0] == '.')
-		return true;
-	size_t n = strlen(name);
-	for (const char *const *ext = skip_ext; *ext; ext++) {
-		size_t m = strlen(*ext);
-		if (n >= m && strcmp(name + n - m, *ext) == 0)
-			return true;
-	}
-	return false;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int ingest_path(struct ingest_run *r, const char *path, int depth);
-
-static int ingest_dir(struct ingest_run *r, const char *path, int depth)
-{
-	DIR *d = opendir(path);
-	if (!d) {
-		log_warn("%s: cannot open directory: %s", path, strerror(errno));
-		r->unreadable++;
-		return 0;
-	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (skipped_in_directory(de->d_name))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			names = xrealloc(names, cap * sizeof *names);
-		}
-		names[n++] = xasprintf("%s/%s", path, de->d_name);
-	}
-	closedir(d);
-	/* Sorted, so runs are reproducible whatever the file system's order. */
-	if (n)
-		qsort(names, n, sizeof *names, cmp_names);
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = ingest_path(r, names[i], depth + 1);
-		free(names[i]);
-	}
-	free(names);
-	return rc;
-}
-
-static int ingest_path(struct ingest_run *r, const char *path, int depth)
-{
-	struct stat st;
-	if (depth > 64) {
-		log_warn("%s: directories nested too deep, skipped", path);
-		r->unreadable++;
-		return 0;
-	}
-	if (stat(path, &st) != 0) {
-		log_warn("%s: %s", path, strerror(errno));
-		r->unreadable++;
-		return 0;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		char *key = xasprintf("%llu:%llu", (unsigned long long)st.st_dev,
-		                      (unsigned long long)st.st_ino);
-		if (g_hash_table_contains(r->visited, key)) {
-			log_info("%s: directory already read (a symlink loop?), skipped", path);
-			free(key);
-			return 0;
-		}
-		g_hash_table_add(r->visited, key);
-		return ingest_dir(r, path, depth);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		log_warn("%s: not a regular file, skipped", path);
-		r->unreadable++;
-		return 0;
-	}
-	return ingest_file(r, path);
-}
-
-static int ingest_stdin(struct ingest_run *r)
-{
-	struct buf b;
-	buf_init(&b, STDIN_MAX);
-	char chunk[65536];
-	ssize_t n;
-	while ((n = read(STDIN_FILENO, chunk, sizeof chunk)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_warn("standard input: %s", strerror(errno));
-			r->unreadable++;
-			buf_free(&b);
-			return 0;
-		}
-		if (buf_append(&b, chunk, (size_t)n) != 0) {
-			log_warn("standard input: larger than %zu bytes, refused", STDIN_MAX);
-			r->unreadable++;
-			buf_free(&b);
-			return 0;
-		}
-	}
-	int rc = feed(r, b.data ? b.data : "", b.len, "-");
-	buf_free(&b);
-	return rc;
+	show_progress(ctx, false);
 }
 
 static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, bool json)
@@ -462,33 +237,36 @@ int cmd_ingest(int argc, char **argv)
 	po.hosts = cfg->mta_hosts;
 	struct ingest_run run = {.progress = !quiet && !json && isatty(STDERR_FILENO)};
 	clock_gettime(CLOCK_MONOTONIC, &run.last_progress);
-	run.visited = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
 	pipeline_new(&run.pipe, db, &po);
 
-	int stop = 0;
-	for (int i = optind; i < argc && stop == 0; i++)
-		stop =
-		    strcmp(argv[i], "-") == 0 ? ingest_stdin(&run) : ingest_path(&run, argv[i], 0);
+	/* Files, directories and "-" (standard input): one source, drained
+	 * like a mailbox. */
+	struct source *src = NULL;
+	source_files_open(&src, argv + optind, (size_t)(argc - optind));
+	struct drain_counts dc = {0};
+	struct err fatal = {0}, unused = {0};
+	int stop = drain(src, run.pipe, NULL, tick, &run, &dc, &unused, &fatal);
+	uint64_t unreadable = source_counts(src)->unreadable;
+	source_close(src);
 	show_progress(&run, true);
 
 	const struct pipeline_stats *st = pipeline_stats(run.pipe);
 	if (stop != 0) {
-		print_summary(st, run.unreadable, json);
-		rc = cli_fail(&run.fatal);
+		print_summary(st, unreadable, json);
+		rc = cli_fail(&fatal);
 		/* A lost connection is exit 3 whatever the failed call said. */
-		if (run.fatal.kind == ERR_RETRY || db_lost(db))
+		if (fatal.kind == ERR_RETRY || db_lost(db))
 			rc = EXIT_DB;
 	} else {
-		print_summary(st, run.unreadable, json);
-		rc = st->quarantined || run.unreadable ? EXIT_SOME_FAILED : EXIT_OK;
+		print_summary(st, unreadable, json);
+		rc = st->quarantined || unreadable ? EXIT_SOME_FAILED : EXIT_OK;
 		if (rc == EXIT_SOME_FAILED && quiet) {
 			/* The summary went to stdout, which cron jobs often discard. */
 			fprintf(
 			    stderr,
 			    "dmarcsift ingest: %llu input(s) quarantined, %llu path(s) unreadable "
 			    "(see 'dmarcsift failures')\n",
-			    (unsigned long long)st->quarantined,
-			    (unsigned long long)run.unreadable);
+			    (unsigned long long)st->quarantined, (unsigned long long)unreadable);
 			cli_failure_note();
 		}
 		if (correlate) {
@@ -502,7 +280,6 @@ int cmd_ingest(int argc, char **argv)
 			rc = EXIT_DB;
 	}
 	pipeline_free(run.pipe);
-	g_hash_table_destroy(run.visited);
 	db_close(db);
 	config_free(cfg);
 	return rc;

@@ -202,6 +202,7 @@ static const char *const mailbox_keys[] = {
     "failed_folder",
     "tls_ca_file",
     "insecure_skip_verify",
+    "retry_backoff",
     NULL,
 };
 
@@ -485,6 +486,8 @@ static void set_str(struct parse *ps, char **slot, const char *key, const char *
 	*slot = xstrdup(value);
 }
 
+static long long parse_ms(const char *v);
+
 static void mailbox_key(struct parse *ps, const char *name, const char *value)
 {
 	struct config_mailbox *mb = ps->mb;
@@ -494,7 +497,7 @@ static void mailbox_key(struct parse *ps, const char *name, const char *value)
 		        "unknown key '%s' in [mailbox %s] (known: url, user, "
 		        "password_file, password_env, oauth2_token_file, "
 		        "oauth2_token_command, tenant, processed_folder, failed_folder, "
-		        "tls_ca_file, insecure_skip_verify)",
+		        "tls_ca_file, insecure_skip_verify, retry_backoff)",
 		        name, mb->name);
 		return;
 	}
@@ -589,6 +592,17 @@ static void mailbox_key(struct parse *ps, const char *name, const char *value)
 			        "certificate is NOT checked",
 			        mb->name);
 		break;
+	case 11: {
+		long long ms = parse_ms(value);
+		if (ms <= 0 || ms > 600000)
+			problem(ps, ps->line,
+			        "retry_backoff = '%s': expected a delay such as 500ms, 2s or 1m "
+			        "(at most 10m)",
+			        value);
+		else
+			mb->backoff_ms = (unsigned)ms;
+		break;
+	}
 	}
 }
 

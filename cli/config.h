@@ -56,6 +56,7 @@ struct config_mailbox {
 	bool folders_configured; /* processed_folder or failed_folder given */
 	char *tls_ca_file;
 	bool insecure_skip_verify;
+	unsigned backoff_ms; /* retry_backoff: first delay before an IMAP retry; 0: 1 s */
 };
 
 /* [dns]: the resolver used to name sending sources (0 / NULL: defaults). */

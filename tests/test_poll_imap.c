@@ -18,7 +18,8 @@
 #include <cmocka.h>
 
 #include "core/xalloc.h"
-#include "ingest/imap.h"
+#include "sources/imap.h"
+#include "sources/source.h"
 #include "tests/support/mailtest.h"
 #include "tests/support/testdb.h"
 
@@ -162,7 +163,8 @@ static void env_init_auth(struct env *t, const char *what, const char *password,
 	                       "%s%s\n"
 	                       "tls_ca_file = %s\n"
 	                       "processed_folder = %s\n"
-	                       "failed_folder = %s\n",
+	                       "failed_folder = %s\n"
+	                       "retry_backoff = 100ms\n",
 	                       what, imap_port, t->folder, imap_user,
 	                       auth ? "" : "password_file = ", auth ? auth : pwfile, imap_ca,
 	                       t->processed, t->failed);
@@ -331,14 +333,12 @@ static void test_dovecot_stops(void **state)
 	mt_corpus_build(&c, "down", 150, 0, 0, 0);
 	append_corpus(t.folder, &c);
 	char *log = xasprintf("%s/poll.out", t.dir);
-	setenv("DMARCSIFT_IMAP_BACKOFF_MS", "100", 1);
 	pid_t pid = poll_async(&t, log);
 	mt_wait_count(t.db, "SELECT count(*) FROM dmarcsift.v_reports", 10, 60);
 	/* Killed outright: a graceful stop lets the open session finish. */
 	char *stop = xasprintf("'%s' crash '%s'", SCRIPT, imap_dir);
 	assert_int_equal(system(stop), 0);
 	int rc = mt_wait(pid);
-	unsetenv("DMARCSIFT_IMAP_BACKOFF_MS");
 	char *out = NULL;
 	{
 		FILE *f = fopen(log, "r");
@@ -493,13 +493,12 @@ static void test_connection_refused(void **state)
 	char *dir = mt_tmpdir("poll-refused");
 	char *conf = mt_write_file(dir, "dmarcsift.conf",
 	                           "[mailbox closed]\nurl = imap://127.0.0.1:1/INBOX\n"
-	                           "user = dmarc\npassword_env = DS_TEST_UNUSED_PW\n");
+	                           "user = dmarc\npassword_env = DS_TEST_UNUSED_PW\n"
+	                           "retry_backoff = 10ms\n");
 	setenv("DS_TEST_UNUSED_PW", "x", 1);
-	setenv("DMARCSIFT_IMAP_BACKOFF_MS", "10", 1);
 	const char *args[] = {"poll", "--config", conf, "--db", db, NULL};
 	char *out = NULL;
 	assert_int_equal(mt_run(args, &out), 4);
-	unsetenv("DMARCSIFT_IMAP_BACKOFF_MS");
 	unsetenv("DS_TEST_UNUSED_PW");
 	if (!strstr(out, "cannot reach IMAP server 127.0.0.1:1: the connection was refused or "
 	                 "timed out (4 attempts; is the server running, and are the url's host "
@@ -569,6 +568,85 @@ static void test_oauth2(void **state)
 	mt_corpus_free(&c);
 }
 
+/* Progress kept in memory, for the source interface on its own. */
+struct kept {
+	struct source_progress p;
+	int saves;
+};
+
+static int kept_load(void *ctx, struct source_progress *p, struct err *e)
+{
+	(void)e;
+	*p = ((struct kept *)ctx)->p;
+	return 0;
+}
+
+static int kept_save(void *ctx, const struct source_progress *p, struct err *e)
+{
+	(void)e;
+	struct kept *k = ctx;
+	k->p = *p;
+	k->saves++;
+	return 0;
+}
+
+/* The IMAP source on its own, on a server treated as one without MOVE:
+ * each message is filed by COPY + STORE \Deleted + EXPUNGE, by verdict,
+ * and its UID remembered; a second opening finds nothing left. */
+static void test_source_without_move(void **state)
+{
+	(void)state;
+	struct env t;
+	struct mt_corpus c;
+	env_init(&t, "nomove", NULL);
+	mt_corpus_build(&c, "nomove", 4, 0, 0, 0);
+	append_corpus(t.folder, &c);
+	char *url = xasprintf("imaps://127.0.0.1:%s/%s", imap_port, t.folder);
+	struct source_mailbox box = {.name = "nomove",
+	                             .url = url,
+	                             .user = imap_user,
+	                             .password = imap_password,
+	                             .ca_file = imap_ca,
+	                             .backoff_ms = 100,
+	                             .no_move = true,
+	                             .processed_folder = t.processed,
+	                             .failed_folder = t.failed};
+	struct kept k = {0};
+	struct source_memory mem = {kept_load, kept_save, &k};
+	struct source *s = NULL;
+	struct err e = {0};
+	if (source_imap_open(&s, &box, &mem, &e) != 0)
+		fail_msg("source_imap_open: %s", e.msg);
+	struct source_msg m;
+	size_t got = 0;
+	int rc;
+	while ((rc = source_next(s, &m, &e)) == 1) {
+		assert_true(m.len > 0);
+		assert_non_null(strstr(m.name, "nomove:"));
+		/* the first one "quarantined", the rest stored */
+		assert_int_equal(source_done(s, got == 0 ? SOURCE_QUARANTINED : SOURCE_STORED, &e),
+		                 0);
+		got++;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(got, c.n);
+	assert_int_equal(source_counts(s)->moved, c.n);
+	assert_int_equal(source_counts(s)->not_moved, 0);
+	source_close(s);
+	assert_true(k.p.uidvalidity != 0);
+	assert_int_equal(k.saves, (int)c.n);
+	assert_int_equal(folder_count(t.folder), 0);
+	assert_int_equal(folder_count(t.failed), 1);
+	assert_int_equal(folder_count(t.processed), (int64_t)c.n - 1);
+	/* Opened again with what it remembered: nothing to do. */
+	assert_int_equal(source_imap_open(&s, &box, &mem, &e), 0);
+	assert_int_equal(source_next(s, &m, &e), 0);
+	source_close(s);
+	free(url);
+	mt_corpus_free(&c);
+	env_done(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -576,7 +654,7 @@ int main(void)
 	    cmocka_unit_test(test_two_pollers),        cmocka_unit_test(test_dovecot_stops),
 	    cmocka_unit_test(test_database_goes_away), cmocka_unit_test(test_uidvalidity_change),
 	    cmocka_unit_test(test_wrong_password),     cmocka_unit_test(test_oauth2),
-	    cmocka_unit_test(test_connection_refused),
+	    cmocka_unit_test(test_connection_refused), cmocka_unit_test(test_source_without_move),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

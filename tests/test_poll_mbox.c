@@ -14,7 +14,7 @@
 
 #include "core/buf.h"
 #include "core/xalloc.h"
-#include "ingest/mbox.h"
+#include "sources/mbox.h"
 #include "tests/support/mailtest.h"
 #include "tests/support/testdb.h"
 

@@ -4,7 +4,7 @@
  * checks that offsets only grow and stay inside the input, then seeks back
  * to every recorded message start and reads the same message again.
  */
-#include "ingest/mbox.h"
+#include "sources/mbox.h"
 
 #include <stdint.h>
 #include <stdio.h>

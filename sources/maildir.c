@@ -1,4 +1,4 @@
-#include "ingest/maildir.h"
+#include "sources/maildir.h"
 
 #include "core/buf.h"
 #include "core/xalloc.h"

@@ -20,8 +20,8 @@
  * untrusted certificate, ERR_INPUT when the server refused one command.
  * The caller owns the handle (imap_close takes NULL) and the arrays returned.
  */
-#ifndef DS_INGEST_IMAP_H
-#define DS_INGEST_IMAP_H
+#ifndef DS_SOURCES_IMAP_H
+#define DS_SOURCES_IMAP_H
 
 #include "core/buf.h"
 #include "core/err.h"

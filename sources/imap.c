@@ -1,4 +1,4 @@
-#include "ingest/imap.h"
+#include "sources/imap.h"
 
 #include "core/log.h"
 #include "core/xalloc.h"

@@ -17,8 +17,8 @@
  * time); the caller frees them with maildir_list_free. Errors: ERR_CONFIG
  * for a path that is not a Maildir, ERR_INPUT for a failed rename.
  */
-#ifndef DS_INGEST_MAILDIR_H
-#define DS_INGEST_MAILDIR_H
+#ifndef DS_SOURCES_MAILDIR_H
+#define DS_SOURCES_MAILDIR_H
 
 #include "core/err.h"
 

@@ -20,8 +20,8 @@
  * the next call. Errors: ERR_INPUT (not an mbox, bad offset), ERR_CONFIG
  * (cannot open).
  */
-#ifndef DS_INGEST_MBOX_H
-#define DS_INGEST_MBOX_H
+#ifndef DS_SOURCES_MBOX_H
+#define DS_SOURCES_MBOX_H
 
 #include "core/err.h"
 

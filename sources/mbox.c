@@ -1,4 +1,4 @@
-#include "ingest/mbox.h"
+#include "sources/mbox.h"
 
 #include "core/buf.h"
 #include "core/xalloc.h"
