@@ -107,11 +107,12 @@ dpkg-query -W -f='${Conffiles}\n' dmarcsift | grep -q '^ /etc/dmarcsift/dmarcsif
 	fail "/etc/dmarcsift/dmarcsift.conf is not a conffile"
 /usr/bin/dmarcsift config check --config /etc/dmarcsift/dmarcsift.conf >"$work/cc" 2>&1 ||
 	fail "config check of the shipped /etc/dmarcsift/dmarcsift.conf: $(cat "$work/cc")"
-for s in /lib/systemd/system/dmarcsift-poll.service /lib/systemd/system/dmarcsift-report@.service; do
+for s in /lib/systemd/system/dmarcsift-poll.service /lib/systemd/system/dmarcsift-prune.service \
+	/lib/systemd/system/dmarcsift-report@.service; do
 	grep -q '^ExecStart=.*/usr/bin/dmarcsift ' "$s" || fail "$s does not run /usr/bin/dmarcsift"
 done
 if command -v systemd-analyze >/dev/null; then
-	systemd-analyze verify /lib/systemd/system/dmarcsift-poll.service /lib/systemd/system/dmarcsift-poll.timer \
+	systemd-analyze verify /lib/systemd/system/dmarcsift-poll.{service,timer} /lib/systemd/system/dmarcsift-prune.{service,timer} \
 		>"$work/verify" 2>&1 || fail "systemd-analyze verify: $(cat "$work/verify")"
 fi
 bash --norc -c '. /usr/share/bash-completion/completions/dmarcsift && complete -p dmarcsift' >/dev/null ||

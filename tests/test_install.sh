@@ -88,7 +88,8 @@ done
 
 echo "== systemd units"
 unitdir=$prefix/lib/systemd/system
-for u in dmarcsift-poll.service dmarcsift-poll.timer dmarcsift-report@.service dmarcsift-report@.timer; do
+for u in dmarcsift-poll.service dmarcsift-poll.timer dmarcsift-prune.service dmarcsift-prune.timer \
+	dmarcsift-report@.service dmarcsift-report@.timer; do
 	[ -f "$unitdir/$u" ] || fail "unit $u not installed"
 done
 for s in "$unitdir"/*.service; do
@@ -100,7 +101,7 @@ for s in "$unitdir"/*.service; do
 done
 if command -v systemd-analyze >/dev/null; then
 	mkdir "$tmp/units"
-	cp "$unitdir"/dmarcsift-poll.* "$tmp/units/"
+	cp "$unitdir"/dmarcsift-poll.* "$unitdir"/dmarcsift-prune.* "$tmp/units/"
 	# a template is verified through an instance
 	cp "$unitdir/dmarcsift-report@.service" "$tmp/units/dmarcsift-report@acme.service"
 	cp "$unitdir/dmarcsift-report@.timer" "$tmp/units/dmarcsift-report@acme.timer"
