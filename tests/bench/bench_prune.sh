@@ -28,7 +28,8 @@
 #   tests/bench/bench_prune.sh [BUILD_DIR] [RECORDS]
 # Environment: TENANTS (4), REPORTERS (60), BATCH_RECORDS (records per
 # batch in B, 50000), MONTH (A's month: 0 = the oldest, Nov 2025), PHASES
-# ("A B C"), A_BATCH (reports per A batch, 50), A_RUNS (3); BENCH_KEEP=1 leaves the server running with the data, and
+# ("A B C"), A_BATCH (reports per A batch, 50), A_RUNS (3), RAW=1 (give
+# every report a 4 KiB raw message, which prune then deletes too); BENCH_KEEP=1 leaves the server running with the data, and
 # BENCH_DB=CONN reuses such a server (the generation is skipped; the
 # binary's migrations are applied first, so one data set can be measured
 # before and after a migration).
@@ -106,6 +107,15 @@ if [ "$fresh" = 1 ]; then
 	WHERE r.tenant_id = (SELECT tenant_id FROM dmarcsift.tenants WHERE name = 't$t');
 	SQL
 	done
+	if [ "${RAW:-0}" = 1 ]; then
+		# every report's raw message, 4 KiB (stored EXTERNAL, like the real ones)
+		q <<-'SQL'
+		INSERT INTO dmarcsift.raw_messages (sha256, received_at, size, data, status)
+		SELECT raw_sha256, end_at + interval '2 hours', 4096,
+		       decode(repeat(md5(raw_sha256), 256), 'hex'), 'ok'
+		FROM dmarcsift.reports;
+		SQL
+	fi
 	gen=$(ms "$start")
 	start=$(date +%s%N)
 	q <<-'SQL'
