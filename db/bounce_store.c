@@ -15,6 +15,7 @@
 #include "core/xalloc.h"
 #include "db/copy.h"
 #include "db/db.h"
+#include "db/sql.h"
 #include "db/store.h"
 #include "db/tenant_domain.h"
 
@@ -56,228 +57,6 @@ void bounce_store_set_rules(struct bounce_store *s, const struct bounce_rules *r
 {
 	s->rules = *r;
 }
-
-static const char sql_staging[] =
-    "CREATE TEMP TABLE bounce_staging ("
-    " at bigint NOT NULL, status text NOT NULL, source text NOT NULL, sending_ip inet,"
-    " remote_ip inet, mail_from text, mail_from_domain text, header_from_domain text,"
-    " recipient text, recipient_domain text, provider text, remote_mta text, reply_code integer,"
-    " enhanced_code text, text text, pattern text NOT NULL, queue_id text, message_id text,"
-    " campaign text, class text NOT NULL, severity text NOT NULL, action text NOT NULL,"
-    " is_block boolean NOT NULL, listed_on text, listed_asset text, rule text,"
-    " tdomain text NOT NULL, format text, auto_reply boolean NOT NULL,"
-    " feedback_type text, ip_source text NOT NULL) ON COMMIT DROP;"
-    "CREATE TEMP TABLE bounce_tmap (domain text PRIMARY KEY, tenant_id integer NOT NULL,"
-    " org_domain text) ON COMMIT DROP;"
-    "CREATE TEMP TABLE bounce_new (tenant_id integer, address text, pkey text,"
-    " at timestamptz) ON COMMIT DROP";
-
-/* The event key: what identifies one outcome of one attempt (header). */
-static const char sql_insert[] =
-    "WITH ins AS ("
-    " INSERT INTO dmarcsift.bounces (tenant_id, at, status, sending_ip, remote_ip, mail_from,"
-    "  mail_from_domain, header_from_domain, recipient, recipient_domain, provider, reply_code,"
-    "  enhanced_code, class, severity, action, is_block, listed_on, listed_asset, rule, text,"
-    "  pattern, remote_mta, queue_id, message_id, campaign, source, event_key, format,"
-    "  auto_reply, feedback_type, ip_source, from_org_domain)"
-    " SELECT m.tenant_id, CASE WHEN s.at = 0 THEN NULL ELSE to_timestamp(s.at) END, s.status,"
-    "  s.sending_ip, s.remote_ip, s.mail_from, lower(s.mail_from_domain),"
-    "  lower(s.header_from_domain), s.recipient, lower(s.recipient_domain), s.provider,"
-    "  s.reply_code, s.enhanced_code, s.class, s.severity, s.action, s.is_block, s.listed_on,"
-    "  s.listed_asset, s.rule, s.text, s.pattern, lower(s.remote_mta), s.queue_id,"
-    "  s.message_id, s.campaign, s.source,"
-    "  encode(sha256(convert_to(concat_ws(chr(31), s.source, s.at::text,"
-    "   coalesce(lower(s.recipient), ''), coalesce(s.queue_id, ''), s.status,"
-    "   coalesce(s.reply_code::text, ''), coalesce(s.text, '')), 'UTF8')), 'hex'),"
-    "  s.format, s.auto_reply, s.feedback_type,"
-    "  CASE WHEN s.sending_ip IS NULL THEN 'none' ELSE s.ip_source END, m.org_domain"
-    " FROM pg_temp.bounce_staging s JOIN pg_temp.bounce_tmap m ON m.domain = s.tdomain"
-    " ON CONFLICT (tenant_id, event_key) DO NOTHING"
-    " RETURNING tenant_id, lower(recipient), provider_key, at)"
-    "INSERT INTO pg_temp.bounce_new SELECT * FROM ins";
-
-/*
- * Suppressions of the recipients the batch touched, recomputed from their
- * whole history. $1 hard_after, $2 soft_after, $3 soft window (interval).
- *  - hard: invalid_recipient bounces (status bounced) >= $1; never lifted.
- *  - complaint: one ARF complaint (class complaint); never lifted — a
- *    recipient who reported the mail as spam is not mailed again.
- *  - soft: mailbox_issue outcomes that were not deliveries. A run is the
- *    stretch between two deliveries (`run` counts the deliveries so far);
- *    retries of one message count once per run; $2 of them within $3 in
- *    one run suppress, and the delivery that ends the run lifts it.
- *  - an address the rules no longer suppress is lifted (late data).
- * Returns (newly suppressed, lifted).
- */
-static const char sql_suppress[] =
-    "WITH aff AS ("
-    " SELECT DISTINCT tenant_id, address FROM pg_temp.bounce_new WHERE address <> ''"
-    "), ev AS ("
-    " SELECT b.tenant_id, lower(b.recipient) AS address, b.id, b.at, b.text,"
-    "  b.status = 'delivered' AS is_delivery,"
-    "  b.class = 'mailbox_issue' AND b.status <> 'delivered' AS is_soft,"
-    "  b.class = 'invalid_recipient' AND b.status = 'bounced' AS is_hard,"
-    "  b.class = 'complaint' AS is_complaint,"
-    "  coalesce(b.message_id, b.queue_id, b.id::text) AS msg"
-    " FROM dmarcsift.bounces b"
-    " JOIN aff ON aff.tenant_id = b.tenant_id AND aff.address = lower(b.recipient)"
-    "), hard AS ("
-    " SELECT tenant_id, address, min(at) AS first_at, max(at) AS last_at, count(*) AS n,"
-    "  (array_agg(text ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_text"
-    " FROM ev WHERE is_hard GROUP BY tenant_id, address HAVING count(*) >= $1::integer"
-    "), compl AS ("
-    " SELECT tenant_id, address, min(at) AS first_at, max(at) AS last_at, count(*) AS n,"
-    "  (array_agg(text ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_text"
-    " FROM ev WHERE is_complaint GROUP BY tenant_id, address"
-    "), seq AS ("
-    " SELECT ev.*, sum(is_delivery::integer)"
-    "  OVER (PARTITION BY tenant_id, address ORDER BY at, id) AS run"
-    " FROM ev WHERE at IS NOT NULL AND (is_delivery OR is_soft)"
-    "), soft1 AS ("
-    " SELECT DISTINCT ON (tenant_id, address, run, msg) * FROM seq WHERE is_soft"
-    " ORDER BY tenant_id, address, run, msg, at, id"
-    "), soft AS ("
-    " SELECT soft1.*, count(*) OVER (PARTITION BY tenant_id, address, run ORDER BY at"
-    "  RANGE BETWEEN $3::interval PRECEDING AND CURRENT ROW) AS n_win"
-    " FROM soft1"
-    "), trig AS ("
-    " SELECT DISTINCT ON (tenant_id, address) tenant_id, address, run, at AS trig_at"
-    " FROM soft WHERE n_win >= $2::integer ORDER BY tenant_id, address, at DESC"
-    "), softs AS ("
-    " SELECT t.tenant_id, t.address, min(s.at) AS first_at, max(s.at) AS last_at,"
-    "  count(*) AS n, (array_agg(s.text ORDER BY s.at DESC, s.id DESC))[1] AS last_text,"
-    "  (SELECT min(d.at) FROM seq d WHERE d.tenant_id = t.tenant_id"
-    "   AND d.address = t.address AND d.is_delivery AND d.run = t.run + 1) AS lifted"
-    " FROM trig t JOIN soft s ON s.tenant_id = t.tenant_id AND s.address = t.address"
-    "  AND s.run = t.run AND s.at >= t.trig_at - $3::interval"
-    " GROUP BY t.tenant_id, t.address, t.run"
-    "), combined AS ("
-    " SELECT tenant_id, address, 'invalid_recipient' AS reason, first_at, last_at, n,"
-    "  last_text, NULL::timestamptz AS lifted FROM hard"
-    " UNION ALL"
-    " SELECT tenant_id, address, 'complaint', first_at, last_at, n, last_text,"
-    "  NULL::timestamptz FROM compl c WHERE NOT EXISTS (SELECT 1 FROM hard h"
-    "  WHERE h.tenant_id = c.tenant_id AND h.address = c.address)"
-    " UNION ALL"
-    " SELECT tenant_id, address, 'mailbox_issue', first_at, last_at, n, last_text, lifted"
-    " FROM softs s WHERE NOT EXISTS (SELECT 1 FROM hard h"
-    "  WHERE h.tenant_id = s.tenant_id AND h.address = s.address)"
-    "  AND NOT EXISTS (SELECT 1 FROM compl c"
-    "  WHERE c.tenant_id = s.tenant_id AND c.address = s.address)"
-    "), prev AS ("
-    " SELECT s.tenant_id, s.address, s.lifted_at IS NULL AS was_active"
-    " FROM dmarcsift.suppressions s JOIN aff USING (tenant_id, address)"
-    "), up AS ("
-    " INSERT INTO dmarcsift.suppressions AS s (tenant_id, address, reason,"
-    "  first_evidence_at, last_evidence_at, evidence_count, last_text, added_at, lifted_at)"
-    " SELECT tenant_id, address, reason, first_at, last_at, n, last_text, now(), lifted"
-    " FROM combined"
-    " ON CONFLICT (tenant_id, address) DO UPDATE SET reason = EXCLUDED.reason,"
-    "  first_evidence_at = EXCLUDED.first_evidence_at,"
-    "  last_evidence_at = EXCLUDED.last_evidence_at,"
-    "  evidence_count = EXCLUDED.evidence_count, last_text = EXCLUDED.last_text,"
-    "  added_at = CASE WHEN s.lifted_at IS NOT NULL AND EXCLUDED.lifted_at IS NULL"
-    "   THEN now() ELSE s.added_at END,"
-    "  lifted_at = EXCLUDED.lifted_at"
-    " RETURNING tenant_id, address, lifted_at"
-    "), gone AS ("
-    " UPDATE dmarcsift.suppressions s SET lifted_at = now() FROM aff"
-    " WHERE s.tenant_id = aff.tenant_id AND s.address = aff.address AND s.lifted_at IS NULL"
-    "  AND NOT EXISTS (SELECT 1 FROM combined c"
-    "   WHERE c.tenant_id = s.tenant_id AND c.address = s.address)"
-    " RETURNING s.tenant_id"
-    ")"
-    "SELECT (SELECT count(*) FROM up LEFT JOIN prev USING (tenant_id, address)"
-    "  WHERE up.lifted_at IS NULL AND NOT coalesce(prev.was_active, false)),"
-    " (SELECT count(*) FROM up JOIN prev USING (tenant_id, address)"
-    "  WHERE up.lifted_at IS NOT NULL AND prev.was_active) + (SELECT count(*) FROM gone)";
-
-/*
- * Escalations of the (tenant, provider, window) the batch touched, and of
- * the window after each (its jump is measured against this one).
- * $1 window (interval), $2 volume floor, $3 rate, $4 jump factor.
- * Candidates are rejects and deferrals that call for escalation (severity
- * escalate, or a block). A group opens when it reaches the volume floor
- * with at least two recipients AND either its share of all attempts to the
- * provider in the window reaches $3 ('volume'), or it is $4 times its count
- * in the previous window ('jump'). The provider is provider_key: a
- * corporate gateway is its own provider, so the same count spread over ten
- * gateways is ten small groups. Attempts count every outcome to the
- * provider, matched by provider_key or by one of the group's recipient
- * domains (a provider-specific rule names the provider, the deliveries to
- * the same domains may not). Returns (opened, closed).
- */
-static const char sql_escalate[] =
-    "WITH win AS ("
-    " SELECT DISTINCT tenant_id, pkey,"
-    "  date_bin($1::interval, at, timestamptz '1970-01-01 00:00:00+00') AS ws"
-    " FROM pg_temp.bounce_new WHERE at IS NOT NULL"
-    "), aff AS ("
-    " SELECT tenant_id, pkey, ws FROM win"
-    " UNION SELECT tenant_id, pkey, ws + $1::interval FROM win"
-    "), cand AS ("
-    " SELECT b.tenant_id, aff.pkey, aff.ws, b.class, b.code_family, b.pattern, b.at, b.id,"
-    "  b.text, b.remote_mta, lower(b.recipient) AS rcpt, b.recipient_domain"
-    " FROM aff JOIN dmarcsift.bounces b ON b.tenant_id = aff.tenant_id"
-    "  AND b.provider_key = aff.pkey"
-    "  AND b.at >= aff.ws - $1::interval AND b.at < aff.ws + $1::interval"
-    " WHERE b.status <> 'delivered' AND (b.severity = 'escalate' OR b.is_block)"
-    "), grp AS ("
-    " SELECT tenant_id, pkey, ws, class, code_family, pattern,"
-    "  count(*) FILTER (WHERE at >= ws) AS n,"
-    "  count(*) FILTER (WHERE at < ws) AS prev_n,"
-    "  count(DISTINCT remote_mta) FILTER (WHERE at >= ws) AS gateways,"
-    "  count(DISTINCT rcpt) FILTER (WHERE at >= ws) AS recipients,"
-    "  min(at) FILTER (WHERE at >= ws) AS first_seen,"
-    "  max(at) FILTER (WHERE at >= ws) AS last_seen,"
-    "  (array_agg(text ORDER BY at DESC, id DESC) FILTER (WHERE at >= ws))[1] AS sample,"
-    "  array_agg(DISTINCT recipient_domain)"
-    "   FILTER (WHERE at >= ws AND recipient_domain IS NOT NULL) AS rdoms"
-    " FROM cand GROUP BY tenant_id, pkey, ws, class, code_family, pattern"
-    " HAVING count(*) FILTER (WHERE at >= ws) > 0"
-    "), dec AS ("
-    " SELECT g.*, a.attempts, g.n::float8 / greatest(a.attempts, 1) AS rate,"
-    "  CASE WHEN g.n < greatest($2::integer, 2) OR g.recipients < 2 THEN NULL"
-    "   WHEN g.n::float8 / greatest(a.attempts, 1) >= $3::float8 THEN 'volume'"
-    "   WHEN g.prev_n > 0 AND g.n >= $4::float8 * g.prev_n THEN 'jump' END AS reason"
-    " FROM grp g CROSS JOIN LATERAL ("
-    "  SELECT count(*) AS attempts FROM dmarcsift.bounces b2"
-    "  WHERE b2.tenant_id = g.tenant_id AND b2.at >= g.ws AND b2.at < g.ws + $1::interval"
-    "   AND (b2.provider_key = g.pkey OR b2.recipient_domain = ANY (g.rdoms))) a"
-    "), prev AS ("
-    " SELECT e.tenant_id, e.provider, e.class, e.code_family, e.pattern, e.window_start,"
-    "  e.status FROM dmarcsift.escalations e JOIN aff ON e.tenant_id = aff.tenant_id"
-    "  AND e.provider = aff.pkey AND e.window_start = aff.ws"
-    "), up AS ("
-    " INSERT INTO dmarcsift.escalations AS e (tenant_id, provider, class, code_family,"
-    "  pattern, window_start, window_end, count, attempts, rate, prev_count, gateways,"
-    "  recipients, first_seen, last_seen, sample_text, reason, status)"
-    " SELECT tenant_id, pkey, class, code_family, pattern, ws, ws + $1::interval, n,"
-    "  attempts, rate, prev_n, gateways, recipients, first_seen, last_seen, sample, reason,"
-    "  'open' FROM dec WHERE reason IS NOT NULL"
-    " ON CONFLICT (tenant_id, provider, class, code_family, pattern, window_start)"
-    " DO UPDATE SET window_end = EXCLUDED.window_end, count = EXCLUDED.count,"
-    "  attempts = EXCLUDED.attempts, rate = EXCLUDED.rate, prev_count = EXCLUDED.prev_count,"
-    "  gateways = EXCLUDED.gateways, recipients = EXCLUDED.recipients,"
-    "  first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,"
-    "  sample_text = EXCLUDED.sample_text, reason = EXCLUDED.reason, status = 'open',"
-    "  notified_at = CASE WHEN e.status = 'closed' THEN NULL ELSE e.notified_at END,"
-    "  updated_at = now()"
-    " RETURNING tenant_id, provider, class, code_family, pattern, window_start"
-    "), closed AS ("
-    " UPDATE dmarcsift.escalations e SET count = d.n, attempts = d.attempts, rate = d.rate,"
-    "  prev_count = d.prev_n, gateways = d.gateways, recipients = d.recipients,"
-    "  last_seen = d.last_seen, status = 'closed', updated_at = now()"
-    " FROM dec d WHERE d.reason IS NULL AND e.tenant_id = d.tenant_id"
-    "  AND e.provider = d.pkey AND e.class = d.class AND e.code_family = d.code_family"
-    "  AND e.pattern = d.pattern AND e.window_start = d.ws AND e.status = 'open'"
-    " RETURNING e.id"
-    ")"
-    "SELECT (SELECT count(*) FROM up u LEFT JOIN prev p"
-    "  ON (p.tenant_id, p.provider, p.class, p.code_family, p.pattern, p.window_start)"
-    "   = (u.tenant_id, u.provider, u.class, u.code_family, u.pattern, u.window_start)"
-    "  WHERE p.status IS DISTINCT FROM 'open'),"
-    " (SELECT count(*) FROM closed)";
 
 /* One field of the row and its separator. */
 static void put_field(struct buf *b, const char *s, size_t max, char sep)
@@ -367,7 +146,7 @@ int bounce_store_begin(struct bounce_store **out, struct db *db, const char *ten
 	if (db_exec(db, "BEGIN", e) < 0)
 		goto out;
 	s->in_tx = true;
-	res = PQexec(db_pg(db), sql_staging);
+	res = PQexec(db_pg(db), db_sql("bounce_staging"));
 	if (db_check(db, &res, PGRES_COMMAND_OK, "creating bounce staging tables", e) < 0)
 		goto out;
 	PQclear(res);
@@ -529,7 +308,7 @@ int bounce_store_commit(struct bounce_store *s, struct bounce_store_stats *st, s
 		goto out;
 	if (map_tenants(s, e) < 0)
 		goto out;
-	res = db_query(db, sql_insert, 0, NULL);
+	res = db_query(db, db_sql("bounce_insert"), 0, NULL);
 	if (db_check(db, &res, PGRES_COMMAND_OK, "storing bounce events", e) < 0)
 		goto out;
 	tmp.added = strtoull(PQcmdTuples(res), NULL, 10);
@@ -566,8 +345,8 @@ int bounce_store_commit(struct bounce_store *s, struct bounce_store_stats *st, s
 		snprintf(p3, sizeof p3, "%d days",
 		         r->soft_window_days > 0 ? r->soft_window_days : 1);
 		const char *sp[3] = {p1, p2, p3};
-		if (recompute(s, sql_suppress, "updating suppressions", 3, sp, &tmp.suppressed,
-		              &tmp.lifted, e) < 0)
+		if (recompute(s, db_sql("bounce_suppress"), "updating suppressions", 3, sp,
+		              &tmp.suppressed, &tmp.lifted, e) < 0)
 			goto out;
 
 		snprintf(p1, sizeof p1, "%d hours",
@@ -576,7 +355,7 @@ int bounce_store_commit(struct bounce_store *s, struct bounce_store_stats *st, s
 		snprintf(p3, sizeof p3, "%.17g", r->esc_min_rate);
 		snprintf(p4, sizeof p4, "%.17g", r->esc_jump_factor);
 		const char *ep[4] = {p1, p2, p3, p4};
-		if (recompute(s, sql_escalate, "updating escalations", 4, ep,
+		if (recompute(s, db_sql("bounce_escalate"), "updating escalations", 4, ep,
 		              &tmp.escalations_opened, &closed, e) < 0)
 			goto out;
 	}
