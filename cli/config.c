@@ -12,17 +12,13 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#define SECRET_MAX 16384
-
-static int first_line(FILE *f, char **out, const char *what, const char *name, struct err *e);
 
 /*
  * Parsing state. inih (Debian's build has INI_HANDLER_LINENO off) does not
@@ -41,25 +37,11 @@ struct parse {
 	bool pending_section; /* a header was read, no key of it seen yet */
 	int pending_line;
 	char pending_raw[128];
-	enum {
-		SEC_NONE,
-		SEC_DATABASE,
-		SEC_TENANTS,
-		SEC_MAILBOX,
-		SEC_DNS,
-		SEC_SOURCES,
-		SEC_SMTP,
-		SEC_NOTIFY,
-		SEC_RUF,
-		SEC_CORRELATE,
-		SEC_BLOCKLISTS,
-		SEC_MTA_HOSTS,
-		SEC_RETENTION,
-		SEC_UNKNOWN
-	} sec;
+	const struct section *sec; /* NULL: none yet, or an unknown one */
+	bool sec_known;            /* sec was decided for the current header */
 	struct config_mailbox *mb; /* current [mailbox] */
 	unsigned seen;             /* keys seen in the current section (bit per key) */
-	bool db_seen, dns_seen, sources_seen, corr_seen, hosts_seen, bl_seen, ret_seen;
+	unsigned sections_seen;    /* bit per sections[] entry */
 };
 
 static struct config *config_new(void)
@@ -124,29 +106,7 @@ static bool header_of(const char *line, char *out, size_t outsz)
 	return true;
 }
 
-static void close_pending(struct parse *ps)
-{
-	if (!ps->pending_section)
-		return;
-	ps->pending_section = false;
-	if (strncmp(ps->pending_raw, "mailbox", 7) == 0 ||
-	    strcmp(ps->pending_raw, "database") == 0 || strcmp(ps->pending_raw, "dns") == 0 ||
-	    strcmp(ps->pending_raw, "sources") == 0 || strcmp(ps->pending_raw, "smtp") == 0 ||
-	    strcmp(ps->pending_raw, "notify") == 0 || strcmp(ps->pending_raw, "ruf") == 0 ||
-	    strcmp(ps->pending_raw, "retention") == 0)
-		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
-	else if (strcmp(ps->pending_raw, "correlate") == 0 ||
-	         strcmp(ps->pending_raw, "blocklists") == 0 ||
-	         strcmp(ps->pending_raw, "mta-hosts") == 0)
-		; /* all defaults / no hosts: fine */
-	else
-		problem(
-		    ps, ps->pending_line,
-		    "unknown section [%s] (expected [database], [tenants], [mailbox NAME], "
-		    "[dns], [sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts], "
-		    "[retention] or [ruf])",
-		    ps->pending_raw);
-}
+static void close_pending(struct parse *ps);
 
 /* One whole line per call, so ps->line is the line inih is working on. */
 static char *reader(char *str, int num, void *stream)
@@ -190,30 +150,6 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
-static const char *const mailbox_keys[] = {
-    "url",
-    "user",
-    "password_file",
-    "password_env",
-    "oauth2_token_file",
-    "oauth2_token_command",
-    "tenant",
-    "processed_folder",
-    "failed_folder",
-    "tls_ca_file",
-    "insecure_skip_verify",
-    "retry_backoff",
-    NULL,
-};
-
-static int key_index(const char *const *keys, const char *name)
-{
-	for (int i = 0; keys[i]; i++)
-		if (strcmp(keys[i], name) == 0)
-			return i;
-	return -1;
-}
-
 static int parse_bool(const char *v, bool *out)
 {
 	static const char *const yes[] = {"1", "yes", "true", "on", NULL};
@@ -238,93 +174,6 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-static void begin_section(struct parse *ps, const char *section)
-{
-	int line = ps->pending_section ? ps->pending_line : ps->line;
-	ps->pending_section = false;
-	ps->seen = 0;
-	ps->mb = NULL;
-	if (strcmp(section, "database") == 0) {
-		if (ps->db_seen)
-			problem(ps, line, "[database] given twice");
-		ps->db_seen = true;
-		ps->sec = SEC_DATABASE;
-		return;
-	}
-	if (strcmp(section, "tenants") == 0) {
-		ps->sec = SEC_TENANTS;
-		return;
-	}
-	if (strcmp(section, "ruf") == 0) {
-		ps->sec = SEC_RUF;
-		return;
-	}
-	if (strcmp(section, "smtp") == 0 || strcmp(section, "notify") == 0) {
-		ps->sec = section[0] == 's' ? SEC_SMTP : SEC_NOTIFY;
-		return;
-	}
-	if (strcmp(section, "dns") == 0 || strcmp(section, "sources") == 0) {
-		bool dns = section[0] == 'd';
-		bool *seen = dns ? &ps->dns_seen : &ps->sources_seen;
-		if (*seen)
-			problem(ps, line, "[%s] given twice", section);
-		*seen = true;
-		ps->sec = dns ? SEC_DNS : SEC_SOURCES;
-		return;
-	}
-	if (strncmp(section, "mailbox", 7) == 0 && (section[7] == ' ' || section[7] == '\0')) {
-		const char *name = section + 7;
-		while (*name == ' ')
-			name++;
-		ps->sec = SEC_MAILBOX;
-		if (!*name) {
-			problem(ps, line, "[mailbox] needs a name: [mailbox NAME]");
-		} else if (!name_ok(name)) {
-			problem(ps, line,
-			        "mailbox name '%s' may only contain letters, digits and - _ . @",
-			        name);
-		} else if (config_mailbox_find(ps->cfg, name)) {
-			problem(ps, line, "mailbox '%s' defined twice", name);
-		}
-		struct config *c = ps->cfg;
-		c->mailboxes = xrealloc(c->mailboxes, (c->n_mailboxes + 1) * sizeof *c->mailboxes);
-		ps->mb = &c->mailboxes[c->n_mailboxes++];
-		memset(ps->mb, 0, sizeof *ps->mb);
-		ps->mb->name = xstrdup(name);
-		ps->mb->line = line;
-		return;
-	}
-	if (strcmp(section, "blocklists") == 0) {
-		if (ps->bl_seen)
-			problem(ps, line, "[blocklists] given twice");
-		ps->bl_seen = true;
-		ps->sec = SEC_BLOCKLISTS;
-		return;
-	}
-	if (strcmp(section, "retention") == 0) {
-		if (ps->ret_seen)
-			problem(ps, line, "[retention] given twice");
-		ps->ret_seen = true;
-		ps->sec = SEC_RETENTION;
-		return;
-	}
-	if (strcmp(section, "correlate") == 0 || strcmp(section, "mta-hosts") == 0) {
-		bool corr = section[0] == 'c';
-		bool *seen = corr ? &ps->corr_seen : &ps->hosts_seen;
-		if (*seen)
-			problem(ps, line, "[%s] given twice", section);
-		*seen = true;
-		ps->sec = corr ? SEC_CORRELATE : SEC_MTA_HOSTS;
-		return;
-	}
-	ps->sec = SEC_UNKNOWN;
-	problem(ps, line,
-	        "unknown section [%s] (expected [database], [tenants], [mailbox NAME], [dns], "
-	        "[sources], [smtp], [notify], [correlate], [blocklists], [mta-hosts], "
-	        "[retention] or [ruf])",
-	        section);
-}
-
 /* "90", "90%", "97.5 %": a percentage in (0, 100]. */
 static int parse_percent(const char *v, double *out)
 {
@@ -338,272 +187,6 @@ static int parse_percent(const char *v, double *out)
 		return -1;
 	*out = d / 100;
 	return 0;
-}
-
-static const char *const correlate_keys[] = {"fail_below", "pass_at", "min_messages",
-                                             "resolve_days", NULL};
-
-static void correlate_key(struct parse *ps, const char *name, const char *value)
-{
-	struct correlate_settings *c = &ps->cfg->correlate;
-	int k = key_index(correlate_keys, name);
-	if (k < 0) {
-		problem(ps, ps->line,
-		        "unknown key '%s' in [correlate] (known: fail_below, pass_at, "
-		        "min_messages, resolve_days)",
-		        name);
-		return;
-	}
-	if (ps->seen & (1u << k)) {
-		problem(ps, ps->line, "'%s' given twice in [correlate]", name);
-		return;
-	}
-	ps->seen |= 1u << k;
-	char *end;
-	long n;
-	switch (k) {
-	case 0:
-	case 1:
-		if (parse_percent(value, k == 0 ? &c->fail_below : &c->pass_at) != 0)
-			problem(ps, ps->line, "%s = '%s': expected a percentage above 0, up to 100",
-			        name, value);
-		else if (c->pass_at < c->fail_below)
-			problem(ps, ps->line, "pass_at (%g %%) is below fail_below (%g %%)",
-			        c->pass_at * 100, c->fail_below * 100);
-		break;
-	case 2:
-	case 3:
-		n = strtol(value, &end, 10);
-		if (end == value || *end || n < 1 || n > 1000000000)
-			problem(ps, ps->line, "%s = '%s': expected a whole number of at least 1",
-			        name, value);
-		else if (k == 2)
-			c->min_messages = n;
-		else
-			c->resolve_days = (int)n;
-		break;
-	}
-}
-
-static void set_str(struct parse *ps, char **slot, const char *key, const char *value);
-
-static const char *const blocklists_keys[] = {"ip",    "domain", "every", "days",
-                                              "floor", "budget", NULL};
-
-static void blocklists_key(struct parse *ps, const char *name, const char *value)
-{
-	struct config_blocklists *b = &ps->cfg->blocklists;
-	int k = key_index(blocklists_keys, name);
-	if (k < 0) {
-		problem(ps, ps->line,
-		        "unknown key '%s' in [blocklists] (known: ip, domain, every, days, floor, "
-		        "budget)",
-		        name);
-		return;
-	}
-	if (ps->seen & (1u << k)) {
-		problem(ps, ps->line, "'%s' given twice in [blocklists]", name);
-		return;
-	}
-	ps->seen |= 1u << k;
-	struct err e = {0};
-	char *end;
-	long n;
-	switch (k) {
-	case 0:
-	case 1:
-		if (blocklists_check_zones(value, &e) != 0)
-			problem(ps, ps->line, "%s = '%s': %s", name, value, e.msg);
-		else
-			set_str(ps, k == 0 ? &b->ip : &b->domain, name, value);
-		break;
-	case 2:
-	case 5:
-		n = (long)duration_parse(value, 366LL * 86400);
-		if (n < 0)
-			problem(ps, ps->line,
-			        "%s = '%s': expected a duration such as 6h, 30m or 90s", name,
-			        value);
-		else if (k == 2)
-			b->every_s = n;
-		else
-			b->budget_s = (unsigned)n;
-		break;
-	case 3:
-	case 4:
-		n = strtol(value, &end, 10);
-		if (end == value || *end || n < (k == 3 ? 1 : 0) ||
-		    n > (k == 3 ? 3650 : 1000000000))
-			problem(ps, ps->line, "%s = '%s': expected a whole number%s", name, value,
-			        k == 3 ? " of days, at least 1" : " of messages");
-		else if (k == 3)
-			b->days = (int)n;
-		else
-			b->floor = n;
-		break;
-	}
-}
-
-/* The longest window prune takes: a century, like failures dismiss. */
-#define RETENTION_MAX_S (100LL * 366 * 86400)
-
-static void retention_key(struct parse *ps, const char *name, const char *value)
-{
-	struct config_retention *r = &ps->cfg->retention;
-	if (strcmp(name, "older_than") != 0) {
-		problem(ps, ps->line, "unknown key '%s' in [retention] (known: older_than)", name);
-		return;
-	}
-	if (r->line) {
-		problem(ps, ps->line, "'older_than' given twice in [retention]");
-		return;
-	}
-	r->line = ps->line;
-	long long n = duration_parse(value, RETENTION_MAX_S);
-	if (n < 0)
-		problem(ps, ps->line, "older_than = '%s': expected a duration such as 400d or 57w",
-		        value);
-	else
-		r->older_s = n;
-}
-
-static void mta_host_key(struct parse *ps, const char *name, const char *value)
-{
-	struct err e = {0};
-	if (!ps->cfg->mta_hosts)
-		ps->cfg->mta_hosts = hostmap_new();
-	if (hostmap_add(ps->cfg->mta_hosts, name, value, &e) != 0)
-		problem(ps, ps->line, "[mta-hosts]: %s", e.msg);
-}
-
-static void set_str(struct parse *ps, char **slot, const char *key, const char *value)
-{
-	if (!*value) {
-		problem(ps, ps->line, "'%s' is empty", key);
-		return;
-	}
-	free(*slot);
-	*slot = xstrdup(value);
-}
-
-static long long parse_ms(const char *v);
-
-static void mailbox_key(struct parse *ps, const char *name, const char *value)
-{
-	struct config_mailbox *mb = ps->mb;
-	int k = key_index(mailbox_keys, name);
-	if (k < 0) {
-		problem(ps, ps->line,
-		        "unknown key '%s' in [mailbox %s] (known: url, user, "
-		        "password_file, password_env, oauth2_token_file, "
-		        "oauth2_token_command, tenant, processed_folder, failed_folder, "
-		        "tls_ca_file, insecure_skip_verify, retry_backoff)",
-		        name, mb->name);
-		return;
-	}
-	if (ps->seen & (1u << k)) {
-		problem(ps, ps->line, "'%s' given twice in [mailbox %s]", name, mb->name);
-		return;
-	}
-	ps->seen |= 1u << k;
-	switch (k) {
-	case 0:
-		mb->url_line = ps->line;
-		if (strncmp(value, "imaps://", 8) == 0 || strncmp(value, "imap://", 7) == 0) {
-			mb->kind = CONFIG_MAILBOX_IMAP;
-			CURLU *u = curl_url();
-			char *host = NULL;
-			CURLUcode uc = curl_url_set(u, CURLUPART_URL, value, 0);
-			if (uc == CURLUE_OK)
-				uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
-			bool ok = uc == CURLUE_OK && host && *host;
-			curl_free(host);
-			curl_url_cleanup(u);
-			/* The URL may carry user:password@: named, never echoed. */
-			if (!ok) {
-				problem(
-				    ps, ps->line,
-				    "url is not a valid URL (imaps://HOST[:PORT]/FOLDER): %s; the"
-				    " URL is not shown, it may hold a password",
-				    uc == CURLUE_OK ? "no host" : curl_url_strerror(uc));
-				return;
-			}
-		} else if (strncmp(value, "maildir:", 8) == 0) {
-			mb->kind = CONFIG_MAILBOX_MAILDIR;
-			mb->path = xstrdup(value + 8);
-		} else if (strncmp(value, "mbox:", 5) == 0) {
-			mb->kind = CONFIG_MAILBOX_MBOX;
-			mb->path = xstrdup(value + 5);
-		} else {
-			problem(ps, ps->line,
-			        "url: unknown scheme '%.*s' (use imaps://HOST[:PORT]/FOLDER, "
-			        "imap://..., maildir:/PATH or mbox:/PATH)",
-			        (int)(strcspn(value, ":/@") > 16 ? 16 : strcspn(value, ":/@")),
-			        value);
-			return;
-		}
-		if (mb->path && mb->path[0] != '/') {
-			problem(ps, ps->line, "url '%s': the path must be absolute", value);
-			return;
-		}
-		mb->url = xstrdup(value);
-		break;
-	case 1:
-		set_str(ps, &mb->user, name, value);
-		break;
-	case 2:
-		set_str(ps, &mb->password_file, name, value);
-		break;
-	case 3:
-		set_str(ps, &mb->password_env, name, value);
-		break;
-	case 4:
-		set_str(ps, &mb->oauth2_token_file, name, value);
-		break;
-	case 5:
-		set_str(ps, &mb->oauth2_token_command, name, value);
-		break;
-	case 6:
-		set_str(ps, &mb->tenant, name, value);
-		break;
-	case 7:
-		set_str(ps, &mb->processed_folder, name, value);
-		mb->folders_configured = true;
-		break;
-	case 8:
-		set_str(ps, &mb->failed_folder, name, value);
-		mb->folders_configured = true;
-		break;
-	case 9:
-		set_str(ps, &mb->tls_ca_file, name, value);
-		if (mb->tls_ca_file && access(mb->tls_ca_file, R_OK) != 0)
-			problem(ps, ps->line, "tls_ca_file '%s' cannot be read: %s", value,
-			        strerror(errno));
-		break;
-	case 10:
-		if (parse_bool(value, &mb->insecure_skip_verify) != 0)
-			problem(ps, ps->line,
-			        "insecure_skip_verify = '%s': expected yes/no, true/false, on/off "
-			        "or 1/0",
-			        value);
-		else if (mb->insecure_skip_verify)
-			warning(ps, ps->line,
-			        "insecure_skip_verify is on for [mailbox %s]: the server's TLS "
-			        "certificate is NOT checked",
-			        mb->name);
-		break;
-	case 11: {
-		long long ms = parse_ms(value);
-		if (ms <= 0 || ms > 600000)
-			problem(ps, ps->line,
-			        "retry_backoff = '%s': expected a delay such as 500ms, 2s or 1m "
-			        "(at most 10m)",
-			        value);
-		else
-			mb->backoff_ms = (unsigned)ms;
-		break;
-	}
-	}
 }
 
 /* "30" (seconds), "30s", "500ms", "5m", "1h": milliseconds, -1 when not. */
@@ -628,228 +211,632 @@ static long long parse_ms(const char *v)
 	return n * mult;
 }
 
-static void dns_key(struct parse *ps, struct config_dns *d, const char *name, const char *value)
+/* ---- sections and keys: one table each, read by begin_section and handler ---- */
+
+struct key;
+/* Reads `value` into the section's struct `obj` (k->off: where, for the
+ * shared readers); says what is wrong with it through problem(). */
+typedef void (*key_read_fn)(struct parse *ps, void *obj, const struct key *k, const char *value);
+
+struct key {
+	const char *name;
+	key_read_fn read;
+	size_t off;
+};
+
+struct section {
+	const char *name;
+	bool named;    /* [mailbox NAME] */
+	bool once;     /* a second [name] is a problem */
+	bool empty_ok; /* no keys at all is fine (everything has a default) */
+	/* The keys; NULL: any name is a key (mta-hosts), read by `any`. */
+	const struct key *keys;
+	void (*any)(struct parse *ps, const char *name, const char *value);
+	void *(*obj)(struct parse *ps); /* the struct the keys fill */
+};
+
+static void set_str(struct parse *ps, char **slot, const char *key, const char *value)
 {
-	char **zone = strcmp(name, "origin_zone") == 0    ? &d->origin_zone
-	              : strcmp(name, "origin6_zone") == 0 ? &d->origin6_zone
-	              : strcmp(name, "asname_zone") == 0  ? &d->asname_zone
-	                                                  : NULL;
-	if (strcmp(name, "servers") == 0) {
-		set_str(ps, &d->servers, name, value);
-	} else if (zone) {
-		/* Empty is allowed: it turns ASN lookups through DNS off. */
-		free(*zone);
-		*zone = xstrdup(value);
-	} else if (strcmp(name, "timeout") == 0 || strcmp(name, "budget") == 0) {
-		long long ms = parse_ms(value);
-		if (ms <= 0)
+	if (!*value) {
+		problem(ps, ps->line, "'%s' is empty", key);
+		return;
+	}
+	free(*slot);
+	*slot = xstrdup(value);
+}
+
+#define SLOT(obj, k, type) ((type *)((char *)(obj) + (k)->off))
+
+static void read_str(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	set_str(ps, SLOT(obj, k, char *), k->name, value);
+}
+
+/* A file that must be readable now (a CA, a database, a table). */
+static void read_file(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	char **slot = SLOT(obj, k, char *);
+	set_str(ps, slot, k->name, value);
+	if (*slot && access(*slot, R_OK) != 0)
+		problem(ps, ps->line, "%s '%s' cannot be read: %s", k->name, value,
+		        strerror(errno));
+}
+
+/* A zone or list that may be empty (empty turns the lookup off). */
+static void read_str_or_empty(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	char **slot = SLOT(obj, k, char *);
+	free(*slot);
+	*slot = xstrdup(value);
+	(void)ps;
+}
+
+static void read_bool(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	if (parse_bool(value, SLOT(obj, k, bool)) != 0)
+		problem(ps, ps->line, "'%s' must be true or false, not '%s'", k->name, value);
+}
+
+/* A whole number in [lo, hi] for `what`; -1 after a problem. */
+static long long read_count(struct parse *ps, const struct key *k, const char *value, long long lo,
+                            long long hi, const char *what)
+{
+	char *end = NULL;
+	errno = 0;
+	long long n = strtoll(value, &end, 10);
+	if (errno || end == value || *end || n < lo || n > hi) {
+		problem(ps, ps->line, "%s = '%s': expected %s", k->name, value, what);
+		return -1;
+	}
+	return n;
+}
+
+/* A span of seconds up to `max`; -1 after a problem. */
+static long long read_span(struct parse *ps, const struct key *k, const char *value, long long max,
+                           const char *example)
+{
+	long long n = duration_parse(value, max);
+	if (n < 0)
+		problem(ps, ps->line, "%s = '%s': expected a duration such as %s", k->name, value,
+		        example);
+	return n;
+}
+
+/* [database] */
+static void *obj_cfg(struct parse *ps)
+{
+	return ps->cfg;
+}
+
+static void db_url(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct config *c = obj;
+	(void)k;
+	if (!*value) {
+		problem(ps, ps->line, "'url' is empty");
+		return;
+	}
+	char why[300];
+	if (db_conninfo_check(value, why, sizeof why) != 0)
+		problem(ps, ps->line, "'url': %s", why);
+	c->db_url = xstrdup(value);
+}
+
+static const struct key database_keys[] = {{"url", db_url, 0}, {NULL, NULL, 0}};
+
+/* [tenants] pinned: what a mailbox or --tenant pinned to one tenant does
+ * with a report whose domain another tenant owns: store it under the owner
+ * and warn (owner, the default), or quarantine it (strict). */
+static void tenants_pinned(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct config *c = obj;
+	(void)k;
+	if (strcmp(value, "strict") == 0)
+		c->pinned_strict = true;
+	else if (strcmp(value, "owner") == 0)
+		c->pinned_strict = false;
+	else
+		problem(ps, ps->line, "pinned must be 'owner' or 'strict', not '%s'", value);
+}
+
+static const struct key tenants_keys[] = {{"pinned", tenants_pinned, 0}, {NULL, NULL, 0}};
+
+/* [mailbox NAME] */
+static void *obj_mailbox(struct parse *ps)
+{
+	return ps->mb;
+}
+
+static void mb_url(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct config_mailbox *mb = obj;
+	(void)k;
+	mb->url_line = ps->line;
+	if (strncmp(value, "imaps://", 8) == 0 || strncmp(value, "imap://", 7) == 0) {
+		mb->kind = CONFIG_MAILBOX_IMAP;
+		CURLU *u = curl_url();
+		char *host = NULL;
+		CURLUcode uc = curl_url_set(u, CURLUPART_URL, value, 0);
+		if (uc == CURLUE_OK)
+			uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+		bool ok = uc == CURLUE_OK && host && *host;
+		curl_free(host);
+		curl_url_cleanup(u);
+		/* The URL may carry user:password@: named, never echoed. */
+		if (!ok) {
 			problem(ps, ps->line,
-			        "%s = '%s': expected a duration such as 2s, 500ms, 5m", name,
-			        value);
-		else if (name[0] == 't')
-			d->timeout_ms = (int)ms;
-		else
-			d->budget_s = (unsigned)((ms + 999) / 1000);
-	} else if (strcmp(name, "tries") == 0) {
-		char *end = NULL;
-		long n = strtol(value, &end, 10);
-		if (end == value || *end || n < 1 || n > 10)
-			problem(ps, ps->line, "tries = '%s': expected a number from 1 to 10",
-			        value);
-		else
-			d->tries = (int)n;
+			        "url is not a valid URL (imaps://HOST[:PORT]/FOLDER): %s; the"
+			        " URL is not shown, it may hold a password",
+			        uc == CURLUE_OK ? "no host" : curl_url_strerror(uc));
+			return;
+		}
+	} else if (strncmp(value, "maildir:", 8) == 0) {
+		mb->kind = CONFIG_MAILBOX_MAILDIR;
+		mb->path = xstrdup(value + 8);
+	} else if (strncmp(value, "mbox:", 5) == 0) {
+		mb->kind = CONFIG_MAILBOX_MBOX;
+		mb->path = xstrdup(value + 5);
 	} else {
 		problem(ps, ps->line,
-		        "unknown key '%s' in [dns] (known: servers, timeout, tries, budget, "
-		        "origin_zone, origin6_zone, asname_zone)",
-		        name);
-	}
-}
-
-static void sources_key(struct parse *ps, const char *name, const char *value)
-{
-	char **slot = strcmp(name, "mmdb") == 0       ? &ps->cfg->sources_mmdb
-	              : strcmp(name, "services") == 0 ? &ps->cfg->sources_services
-	                                              : NULL;
-	if (!slot) {
-		problem(ps, ps->line, "unknown key '%s' in [sources] (known: mmdb, services)",
-		        name);
+		        "url: unknown scheme '%.*s' (use imaps://HOST[:PORT]/FOLDER, "
+		        "imap://..., maildir:/PATH or mbox:/PATH)",
+		        (int)(strcspn(value, ":/@") > 16 ? 16 : strcspn(value, ":/@")), value);
 		return;
 	}
-	set_str(ps, slot, name, value);
-	if (*slot && access(*slot, R_OK) != 0)
-		problem(ps, ps->line, "%s '%s' cannot be read: %s", name, value, strerror(errno));
+	if (mb->path && mb->path[0] != '/') {
+		problem(ps, ps->line, "url '%s': the path must be absolute", value);
+		return;
+	}
+	mb->url = xstrdup(value);
 }
 
-static void smtp_key(struct parse *ps, const char *name, const char *value)
+static void mb_folder(struct parse *ps, void *obj, const struct key *k, const char *value)
 {
-	struct config_smtp *s = &ps->cfg->smtp;
-	static const char *const keys[] = {"url",          "from",        "user", "password_file",
-	                                   "password_env", "tls_ca_file", NULL};
-	char **slots[] = {&s->url,           &s->from,         &s->user,
-	                  &s->password_file, &s->password_env, &s->tls_ca_file};
-	int k = key_index(keys, name);
-	if (k < 0) {
+	read_str(ps, obj, k, value);
+	((struct config_mailbox *)obj)->folders_configured = true;
+}
+
+static void mb_insecure(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct config_mailbox *mb = obj;
+	(void)k;
+	if (parse_bool(value, &mb->insecure_skip_verify) != 0)
 		problem(ps, ps->line,
-		        "unknown key '%s' in [smtp] (known: url, from, user, password_file, "
-		        "password_env, tls_ca_file)",
-		        name);
-		return;
-	}
-	if (*slots[k]) {
-		problem(ps, ps->line, "'%s' given twice in [smtp]", name);
-		return;
-	}
-	if (k == 0 && strncmp(value, "smtps://", 8) != 0 && strncmp(value, "smtp://", 7) != 0) {
+		        "insecure_skip_verify = '%s': expected yes/no, true/false, on/off or 1/0",
+		        value);
+	else if (mb->insecure_skip_verify)
+		warning(ps, ps->line,
+		        "insecure_skip_verify is on for [mailbox %s]: the server's TLS certificate "
+		        "is NOT checked",
+		        mb->name);
+}
+
+static void mb_backoff(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	long long ms = parse_ms(value);
+	(void)k;
+	if (ms <= 0 || ms > 600000)
+		problem(ps, ps->line,
+		        "retry_backoff = '%s': expected a delay such as 500ms, 2s or 1m (at most "
+		        "10m)",
+		        value);
+	else
+		((struct config_mailbox *)obj)->backoff_ms = (unsigned)ms;
+}
+
+#define MB(f) offsetof(struct config_mailbox, f)
+static const struct key mailbox_keys[] = {
+    {"url", mb_url, 0},
+    {"user", read_str, MB(user)},
+    {"password_file", read_str, MB(password_file)},
+    {"password_env", read_str, MB(password_env)},
+    {"oauth2_token_file", read_str, MB(oauth2_token_file)},
+    {"oauth2_token_command", read_str, MB(oauth2_token_command)},
+    {"tenant", read_str, MB(tenant)},
+    {"processed_folder", mb_folder, MB(processed_folder)},
+    {"failed_folder", mb_folder, MB(failed_folder)},
+    {"tls_ca_file", read_file, MB(tls_ca_file)},
+    {"insecure_skip_verify", mb_insecure, 0},
+    {"retry_backoff", mb_backoff, 0},
+    {NULL, NULL, 0},
+};
+#undef MB
+
+/* [dns] */
+static void *obj_dns(struct parse *ps)
+{
+	return &ps->cfg->dns;
+}
+
+static void dns_ms(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct config_dns *d = obj;
+	long long ms = parse_ms(value);
+	if (ms <= 0)
+		problem(ps, ps->line, "%s = '%s': expected a duration such as 2s, 500ms, 5m",
+		        k->name, value);
+	else if (strcmp(k->name, "timeout") == 0)
+		d->timeout_ms = (int)ms;
+	else
+		d->budget_s = (unsigned)((ms + 999) / 1000);
+}
+
+static void dns_tries(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	long long n = read_count(ps, k, value, 1, 10, "a number from 1 to 10");
+	if (n > 0)
+		((struct config_dns *)obj)->tries = (int)n;
+}
+
+#define DNS(f) offsetof(struct config_dns, f)
+static const struct key dns_keys[] = {
+    {"servers", read_str, DNS(servers)},
+    {"timeout", dns_ms, 0},
+    {"tries", dns_tries, 0},
+    {"budget", dns_ms, 0},
+    /* Empty is allowed: it turns ASN lookups through DNS off. */
+    {"origin_zone", read_str_or_empty, DNS(origin_zone)},
+    {"origin6_zone", read_str_or_empty, DNS(origin6_zone)},
+    {"asname_zone", read_str_or_empty, DNS(asname_zone)},
+    {NULL, NULL, 0},
+};
+#undef DNS
+
+/* [sources] */
+static const struct key sources_keys[] = {
+    {"mmdb", read_file, offsetof(struct config, sources_mmdb)},
+    {"services", read_file, offsetof(struct config, sources_services)},
+    {NULL, NULL, 0},
+};
+
+/* [smtp] */
+static void *obj_smtp(struct parse *ps)
+{
+	return &ps->cfg->smtp;
+}
+
+static void smtp_url(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	if (strncmp(value, "smtps://", 8) != 0 && strncmp(value, "smtp://", 7) != 0)
 		problem(ps, ps->line, "[smtp] url '%s': expected smtps://HOST[:PORT] or smtp://...",
 		        value);
-		return;
-	}
-	if (k == 1 && (!strchr(value, '@') || strpbrk(value, " <>\r\n"))) {
+	else
+		read_str(ps, obj, k, value);
+}
+
+static void smtp_from(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	if (!strchr(value, '@') || strpbrk(value, " <>\r\n"))
 		problem(ps, ps->line, "[smtp] from '%s' is not an address", value);
-		return;
-	}
-	set_str(ps, slots[k], name, value);
+	else
+		read_str(ps, obj, k, value);
 }
 
-static void notify_key(struct parse *ps, const char *name, const char *value)
+#define SMTP(f) offsetof(struct config_smtp, f)
+static const struct key smtp_keys[] = {
+    {"url", smtp_url, SMTP(url)},
+    {"from", smtp_from, SMTP(from)},
+    {"user", read_str, SMTP(user)},
+    {"password_file", read_str, SMTP(password_file)},
+    {"password_env", read_str, SMTP(password_env)},
+    {"tls_ca_file", read_str, SMTP(tls_ca_file)},
+    {NULL, NULL, 0},
+};
+#undef SMTP
+
+/* [notify] */
+static void *obj_notify(struct parse *ps)
 {
-	struct config_notify *n = &ps->cfg->notify;
-	if (strcmp(name, "retries") == 0) {
-		char *end = NULL;
-		errno = 0;
-		long v = strtol(value, &end, 10);
-		if (errno || !*value || *end || v < 0 || v > 20)
-			problem(ps, ps->line, "[notify] retries = '%s': expected 0 to 20", value);
-		else
-			n->retries = (int)v;
-		return;
-	}
-	static const char *const keys[] = {"webhook", "secret_file", "secret_env", NULL};
-	char **slots[] = {&n->webhook, &n->secret_file, &n->secret_env};
-	int k = key_index(keys, name);
-	if (k < 0) {
-		problem(ps, ps->line,
-		        "unknown key '%s' in [notify] (known: webhook, secret_file, "
-		        "secret_env, "
-		        "retries)",
-		        name);
-		return;
-	}
-	if (*slots[k]) {
-		problem(ps, ps->line, "'%s' given twice in [notify]", name);
-		return;
-	}
-	if (k == 0 && strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) {
+	return &ps->cfg->notify;
+}
+
+static void notify_webhook(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	if (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0)
 		problem(ps, ps->line, "[notify] webhook '%s': expected https://...", value);
-		return;
-	}
-	set_str(ps, slots[k], name, value);
+	else
+		read_str(ps, obj, k, value);
 }
 
-int config_read_secret(const char *section, const char *file, const char *env, char **out,
-                       struct err *e)
+static void notify_retries(struct parse *ps, void *obj, const struct key *k, const char *value)
 {
-	*out = NULL;
-	if (file) {
-		FILE *f = fopen(file, "r");
-		if (!f)
-			return err_set(e, ERR_CONFIG, "[%s]: cannot read %s: %s", section, file,
-			               strerror(errno));
-		int rc = first_line(f, out, "the secret file", section, e);
-		fclose(f);
-		return rc;
+	long long n = read_count(ps, k, value, 0, 20, "0 to 20");
+	if (n >= 0)
+		((struct config_notify *)obj)->retries = (int)n;
+}
+
+#define NOTIFY(f) offsetof(struct config_notify, f)
+static const struct key notify_keys[] = {
+    {"webhook", notify_webhook, NOTIFY(webhook)},
+    {"secret_file", read_str, NOTIFY(secret_file)},
+    {"secret_env", read_str, NOTIFY(secret_env)},
+    {"retries", notify_retries, 0},
+    {NULL, NULL, 0},
+};
+#undef NOTIFY
+
+/* [ruf]: failure reports carry other people's mail: what to keep of it. */
+static void *obj_ruf(struct parse *ps)
+{
+	return &ps->cfg->ruf;
+}
+
+static const struct key ruf_keys[] = {
+    {"keep_body", read_bool, offsetof(struct ruf_options, keep_body)},
+    {"redact", read_bool, offsetof(struct ruf_options, redact)},
+    {NULL, NULL, 0},
+};
+
+/* [correlate] */
+static void *obj_correlate(struct parse *ps)
+{
+	return &ps->cfg->correlate;
+}
+
+static void corr_percent(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct correlate_settings *c = obj;
+	if (parse_percent(value, SLOT(obj, k, double)) != 0)
+		problem(ps, ps->line, "%s = '%s': expected a percentage above 0, up to 100",
+		        k->name, value);
+	else if (c->pass_at < c->fail_below)
+		problem(ps, ps->line, "pass_at (%g %%) is below fail_below (%g %%)",
+		        c->pass_at * 100, c->fail_below * 100);
+}
+
+static void corr_count(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct correlate_settings *c = obj;
+	long long n = read_count(ps, k, value, 1, 1000000000, "a whole number of at least 1");
+	if (n < 0)
+		return;
+	if (strcmp(k->name, "min_messages") == 0)
+		c->min_messages = (long)n;
+	else
+		c->resolve_days = (int)n;
+}
+
+#define CORR(f) offsetof(struct correlate_settings, f)
+static const struct key correlate_keys[] = {
+    {"fail_below", corr_percent, CORR(fail_below)},
+    {"pass_at", corr_percent, CORR(pass_at)},
+    {"min_messages", corr_count, 0},
+    {"resolve_days", corr_count, 0},
+    {NULL, NULL, 0},
+};
+#undef CORR
+
+/* [blocklists] */
+static void *obj_blocklists(struct parse *ps)
+{
+	return &ps->cfg->blocklists;
+}
+
+static void bl_zones(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct err e = {0};
+	if (blocklists_check_zones(value, &e) != 0)
+		problem(ps, ps->line, "%s = '%s': %s", k->name, value, e.msg);
+	else
+		read_str(ps, obj, k, value);
+}
+
+static void bl_span(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct config_blocklists *b = obj;
+	long long n = read_span(ps, k, value, 366LL * 86400, "6h, 30m or 90s");
+	if (n < 0)
+		return;
+	if (strcmp(k->name, "every") == 0)
+		b->every_s = (long)n;
+	else
+		b->budget_s = (unsigned)n;
+}
+
+static void bl_days(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	long long n = read_count(ps, k, value, 1, 3650, "a whole number of days, at least 1");
+	if (n > 0)
+		((struct config_blocklists *)obj)->days = (int)n;
+}
+
+static void bl_floor(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	long long n = read_count(ps, k, value, 0, 1000000000, "a whole number of messages");
+	if (n >= 0)
+		((struct config_blocklists *)obj)->floor = n;
+}
+
+#define BL(f) offsetof(struct config_blocklists, f)
+static const struct key blocklists_keys[] = {
+    {"ip", bl_zones, BL(ip)}, {"domain", bl_zones, BL(domain)}, {"every", bl_span, 0},
+    {"days", bl_days, 0},     {"floor", bl_floor, 0},           {"budget", bl_span, 0},
+    {NULL, NULL, 0},
+};
+#undef BL
+
+/* [retention]: the longest window prune takes is a century, like failures
+ * dismiss. */
+#define RETENTION_MAX_S (100LL * 366 * 86400)
+
+static void *obj_retention(struct parse *ps)
+{
+	return &ps->cfg->retention;
+}
+
+static void ret_older(struct parse *ps, void *obj, const struct key *k, const char *value)
+{
+	struct config_retention *r = obj;
+	r->line = ps->line;
+	long long n = read_span(ps, k, value, RETENTION_MAX_S, "400d or 57w");
+	if (n >= 0)
+		r->older_s = n;
+}
+
+static const struct key retention_keys[] = {{"older_than", ret_older, 0}, {NULL, NULL, 0}};
+
+/* [mta-hosts]: every key is a host name. */
+static void mta_host_key(struct parse *ps, const char *name, const char *value)
+{
+	struct err e = {0};
+	if (!ps->cfg->mta_hosts)
+		ps->cfg->mta_hosts = hostmap_new();
+	if (hostmap_add(ps->cfg->mta_hosts, name, value, &e) != 0)
+		problem(ps, ps->line, "[mta-hosts]: %s", e.msg);
+}
+
+static const struct section sections[] = {
+    {"database", false, true, false, database_keys, NULL, obj_cfg},
+    {"tenants", false, false, false, tenants_keys, NULL, obj_cfg},
+    {"mailbox", true, false, false, mailbox_keys, NULL, obj_mailbox},
+    {"dns", false, true, false, dns_keys, NULL, obj_dns},
+    {"sources", false, true, false, sources_keys, NULL, obj_cfg},
+    {"smtp", false, false, false, smtp_keys, NULL, obj_smtp},
+    {"notify", false, false, false, notify_keys, NULL, obj_notify},
+    {"correlate", false, true, true, correlate_keys, NULL, obj_correlate},
+    {"blocklists", false, true, true, blocklists_keys, NULL, obj_blocklists},
+    {"mta-hosts", false, true, true, NULL, mta_host_key, NULL},
+    {"retention", false, true, false, retention_keys, NULL, obj_retention},
+    {"ruf", false, false, false, ruf_keys, NULL, obj_ruf},
+};
+#define N_SECTIONS (sizeof sections / sizeof sections[0])
+
+/* "[database], [tenants], [mailbox NAME], ... or [ruf]" */
+static void section_list(struct buf *b)
+{
+	for (size_t i = 0; i < N_SECTIONS; i++)
+		buf_printf(b, "%s[%s%s]",
+		           i == 0                ? ""
+		           : i + 1 == N_SECTIONS ? " or "
+		                                 : ", ",
+		           sections[i].name, sections[i].named ? " NAME" : "");
+}
+
+static void unknown_section(struct parse *ps, int line, const char *name)
+{
+	struct buf b;
+	buf_init(&b, 0);
+	section_list(&b);
+	problem(ps, line, "unknown section [%s] (expected %s)", name, b.data);
+	buf_free(&b);
+}
+
+/* The section a header names ("mailbox x" names mailbox), or NULL. */
+static const struct section *section_of(const char *header, const char **arg)
+{
+	for (size_t i = 0; i < N_SECTIONS; i++) {
+		const struct section *s = &sections[i];
+		size_t n = strlen(s->name);
+		if (strncmp(header, s->name, n) != 0)
+			continue;
+		if (header[n] == '\0' || (s->named && header[n] == ' ')) {
+			*arg = header + n;
+			while (**arg == ' ')
+				(*arg)++;
+			return s;
+		}
 	}
-	if (env) {
-		const char *v = getenv(env);
-		if (!v || !*v)
-			return err_set(e, ERR_CONFIG, "[%s]: environment variable %s is not set",
-			               section, env);
-		*out = xstrdup(v);
+	return NULL;
+}
+
+/* A header was read and no key of it: an empty section. */
+static void close_pending(struct parse *ps)
+{
+	if (!ps->pending_section)
+		return;
+	ps->pending_section = false;
+	const char *arg;
+	const struct section *s = section_of(ps->pending_raw, &arg);
+	if (!s)
+		unknown_section(ps, ps->pending_line, ps->pending_raw);
+	else if (!s->empty_ok)
+		problem(ps, ps->pending_line, "section [%s] has no keys", ps->pending_raw);
+}
+
+static void begin_section(struct parse *ps, const char *header)
+{
+	int line = ps->pending_section ? ps->pending_line : ps->line;
+	ps->pending_section = false;
+	ps->seen = 0;
+	ps->mb = NULL;
+	const char *name;
+	const struct section *s = section_of(header, &name);
+	ps->sec = s;
+	ps->sec_known = true;
+	if (!s) {
+		unknown_section(ps, line, header);
+		return;
 	}
-	return 0;
+	size_t i = (size_t)(s - sections);
+	if (s->once && ps->sections_seen & (1u << i))
+		problem(ps, line, "[%s] given twice", s->name);
+	ps->sections_seen |= 1u << i;
+	if (!s->named)
+		return;
+	if (!*name) {
+		problem(ps, line, "[mailbox] needs a name: [mailbox NAME]");
+	} else if (!name_ok(name)) {
+		problem(ps, line, "mailbox name '%s' may only contain letters, digits and - _ . @",
+		        name);
+	} else if (config_mailbox_find(ps->cfg, name)) {
+		problem(ps, line, "mailbox '%s' defined twice", name);
+	}
+	struct config *c = ps->cfg;
+	c->mailboxes = xrealloc(c->mailboxes, (c->n_mailboxes + 1) * sizeof *c->mailboxes);
+	ps->mb = &c->mailboxes[c->n_mailboxes++];
+	memset(ps->mb, 0, sizeof *ps->mb);
+	ps->mb->name = xstrdup(name);
+	ps->mb->line = line;
+}
+
+/* "[dns]", "[mailbox x]": how messages name the current section. */
+static void section_label(const struct parse *ps, char *out, size_t n)
+{
+	if (ps->mb)
+		snprintf(out, n, "[mailbox %s]", ps->mb->name);
+	else
+		snprintf(out, n, "[%s]", ps->sec->name);
+}
+
+static void section_key(struct parse *ps, const char *name, const char *value)
+{
+	const struct section *s = ps->sec;
+	if (!s->keys) {
+		s->any(ps, name, value);
+		return;
+	}
+	char label[200];
+	section_label(ps, label, sizeof label);
+	size_t k = 0;
+	while (s->keys[k].name && strcmp(s->keys[k].name, name) != 0)
+		k++;
+	if (!s->keys[k].name) {
+		struct buf known;
+		buf_init(&known, 0);
+		for (size_t i = 0; s->keys[i].name; i++)
+			buf_printf(&known, "%s%s", i ? ", " : "", s->keys[i].name);
+		problem(ps, ps->line, "unknown key '%s' in %s (known: %s)", name, label,
+		        known.data);
+		buf_free(&known);
+		return;
+	}
+	if (ps->seen & (1u << k)) {
+		problem(ps, ps->line, "'%s' given twice in %s", name, label);
+		return;
+	}
+	ps->seen |= 1u << k;
+	void *obj = s->obj(ps);
+	if (obj) /* (the analyzer cannot see that cfg is set for the whole parse) */
+		s->keys[k].read(ps, obj, &s->keys[k], value);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *ps = user;
-	if (ps->pending_section || ps->sec == SEC_NONE)
+	if (ps->pending_section || !ps->sec_known)
 		begin_section(ps, section);
-	switch (ps->sec) {
-	case SEC_NONE:
-	case SEC_UNKNOWN:
-		break;
-	case SEC_DATABASE:
-		if (strcmp(name, "url") != 0) {
-			problem(ps, ps->line, "unknown key '%s' in [database] (known: url)", name);
-		} else if (ps->cfg->db_url) {
-			problem(ps, ps->line, "'url' given twice in [database]");
-		} else if (!*value) {
-			problem(ps, ps->line, "'url' is empty");
-		} else {
-			char why[300];
-			if (db_conninfo_check(value, why, sizeof why) != 0)
-				problem(ps, ps->line, "'url': %s", why);
-			ps->cfg->db_url = xstrdup(value);
-		}
-		break;
-	case SEC_TENANTS:
-		/* pinned: what a mailbox or --tenant pinned to one tenant does with
-		 * a report whose domain another tenant owns: store it under the
-		 * owner and warn (owner, the default), or quarantine it (strict). */
-		if (strcmp(name, "pinned") != 0)
-			problem(ps, ps->line, "unknown key '%s' in [tenants] (known: pinned)",
-			        name);
-		else if (strcmp(value, "strict") == 0)
-			ps->cfg->pinned_strict = true;
-		else if (strcmp(value, "owner") == 0)
-			ps->cfg->pinned_strict = false;
-		else
-			problem(ps, ps->line, "pinned must be 'owner' or 'strict', not '%s'",
-			        value);
-		break;
-	case SEC_MAILBOX:
-		mailbox_key(ps, name, value);
-		break;
-	case SEC_DNS:
-		/* (the analyzer cannot see that cfg is set for the whole parse) */
-		if (ps->cfg)
-			dns_key(ps, &ps->cfg->dns, name, value);
-		break;
-	case SEC_SOURCES:
-		sources_key(ps, name, value);
-		break;
-	case SEC_SMTP:
-		smtp_key(ps, name, value);
-		break;
-	case SEC_NOTIFY:
-		notify_key(ps, name, value);
-		break;
-	case SEC_RUF: {
-		/* Failure reports carry other people's mail: what to keep of it. */
-		bool *slot = strcmp(name, "keep_body") == 0 ? &ps->cfg->ruf.keep_body
-		             : strcmp(name, "redact") == 0  ? &ps->cfg->ruf.redact
-		                                            : NULL;
-		if (!slot)
-			problem(ps, ps->line,
-			        "unknown key '%s' in [ruf] (known: keep_body, redact)", name);
-		else if (parse_bool(value, slot) != 0)
-			problem(ps, ps->line, "'%s' must be true or false, not '%s'", name, value);
-		break;
-	}
-	case SEC_CORRELATE:
-		correlate_key(ps, name, value);
-		break;
-	case SEC_BLOCKLISTS:
-		blocklists_key(ps, name, value);
-		break;
-	case SEC_MTA_HOSTS:
-		mta_host_key(ps, name, value);
-		break;
-	case SEC_RETENTION:
-		retention_key(ps, name, value);
-		break;
-	}
+	if (ps->sec)
+		section_key(ps, name, value);
 	return 1;
 }
 
@@ -1149,87 +1136,4 @@ void config_free(struct config *cfg)
 	free(cfg->notify.secret_env);
 	hostmap_free(cfg->mta_hosts);
 	free(cfg);
-}
-
-void config_secret_free(char *secret)
-{
-	if (!secret)
-		return;
-	/* volatile, so the wipe is not optimised away */
-	for (volatile char *p = secret; *p; p++)
-		*p = '\0';
-	free(secret);
-}
-
-/* The first line of what `f` yields, without its line end. */
-static int first_line(FILE *f, char **out, const char *what, const char *name, struct err *e)
-{
-	struct buf b;
-	buf_init(&b, SECRET_MAX);
-	int c;
-	while ((c = fgetc(f)) != EOF && c != '\n') {
-		if (buf_putc(&b, (char)c) != 0) {
-			config_secret_free(buf_steal(&b));
-			return err_set(e, ERR_CONFIG, "%s of [mailbox %s] is longer than %d bytes",
-			               what, name, SECRET_MAX);
-		}
-	}
-	if (b.len && b.data[b.len - 1] == '\r')
-		b.data[--b.len] = '\0';
-	if (b.len == 0) {
-		buf_free(&b);
-		return err_set(e, ERR_CONFIG, "%s of [mailbox %s] is empty", what, name);
-	}
-	*out = buf_steal(&b);
-	return 0;
-}
-
-int config_mailbox_secret(const struct config_mailbox *mb, char **password, char **bearer,
-                          struct err *e)
-{
-	*password = *bearer = NULL;
-	if (mb->password_env) {
-		const char *v = getenv(mb->password_env);
-		if (!v || !*v)
-			return err_set(e, ERR_CONFIG,
-			               "[mailbox %s]: environment variable %s (password_env) is "
-			               "not set",
-			               mb->name, mb->password_env);
-		*password = xstrdup(v);
-		return 0;
-	}
-	const char *file = mb->password_file ? mb->password_file : mb->oauth2_token_file;
-	if (file) {
-		FILE *f = fopen(file, "r");
-		if (!f)
-			return err_set(e, ERR_CONFIG, "[mailbox %s]: cannot read %s: %s", mb->name,
-			               file, strerror(errno));
-		int rc = first_line(f, mb->password_file ? password : bearer,
-		                    mb->password_file ? "password_file" : "oauth2_token_file",
-		                    mb->name, e);
-		fclose(f);
-		return rc;
-	}
-	if (mb->oauth2_token_command) {
-		fflush(stdout);
-		FILE *p = popen(mb->oauth2_token_command, "r");
-		if (!p)
-			return err_set(e, ERR_CONFIG,
-			               "[mailbox %s]: cannot run oauth2_token_command: %s",
-			               mb->name, strerror(errno));
-		int rc = first_line(p, bearer, "the output of oauth2_token_command", mb->name, e);
-		/* Drain, so the command does not die of SIGPIPE and report failure. */
-		while (fgetc(p) != EOF)
-			;
-		int st = pclose(p);
-		if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-			config_secret_free(*bearer);
-			*bearer = NULL;
-			return err_set(e, ERR_CONFIG,
-			               "[mailbox %s]: oauth2_token_command failed (exit status %d)",
-			               mb->name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-		}
-		return rc;
-	}
-	return err_set(e, ERR_CONFIG, "[mailbox %s] has no password or token configured", mb->name);
 }

@@ -155,6 +155,12 @@ static const struct bad_case bad_cases[] = {
     {"[sources]\nmmdb = /nonexistent.mmdb\n", "t.conf:2: mmdb '/nonexistent.mmdb' cannot be read"},
     {"[sources]\ngeoip = x\n", "t.conf:2: unknown key 'geoip' in [sources]"},
     {"[sources]\n", "t.conf:1: section [sources] has no keys"},
+    /* an empty [tenants] was once called an unknown section */
+    {"[tenants]\n", "t.conf:1: section [tenants] has no keys"},
+    /* a key twice is an error in every section (in [dns] the last one won) */
+    {"[dns]\ntries = 1\ntries = 2\n", "t.conf:3: 'tries' given twice in [dns]"},
+    {"[mailbox a]\nurl = maildir:/m\nretry_backoff = 1h\n",
+     "t.conf:3: retry_backoff = '1h': expected a delay"},
 };
 
 static void test_dns_sources(void **state)
@@ -254,6 +260,27 @@ static void test_long_line(void **state)
 }
 
 /* `dmarcsift config check`: summary without the secret; errors with lines. */
+/* A secret file that is empty names the section it belongs to ([smtp] was
+ * once called "[mailbox smtp]"). */
+static void test_secret_names_its_section(void **state)
+{
+	(void)state;
+	char *dir = mt_tmpdir("config-secret");
+	char *empty = mt_write_file(dir, "empty", "");
+	char *out = NULL;
+	struct err e = {0};
+	assert_int_equal(config_read_secret("smtp", empty, NULL, &out, &e), -1);
+	assert_null(out);
+	assert_string_equal(e.msg, "the secret file of [smtp] is empty");
+	char *one = mt_write_file(dir, "one", "s3cret\r\nsecond line\n");
+	assert_int_equal(config_read_secret("notify", one, NULL, &out, &e), 0);
+	assert_string_equal(out, "s3cret");
+	config_secret_free(out);
+	free(one);
+	free(empty);
+	free(dir);
+}
+
 static void test_config_check_command(void **state)
 {
 	(void)state;
@@ -416,6 +443,7 @@ int main(void)
 	    cmocka_unit_test(test_long_line),
 	    cmocka_unit_test(test_dns_sources),
 	    cmocka_unit_test(test_correlate_sections),
+	    cmocka_unit_test(test_secret_names_its_section),
 	    cmocka_unit_test(test_config_check_command),
 	    cmocka_unit_test(test_config_check_findings),
 	};
