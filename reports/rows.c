@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int rows_format_parse(const char *s, enum rows_format *out)
 {
@@ -17,6 +18,99 @@ int rows_format_parse(const char *s, enum rows_format *out)
 	else if (strcmp(s, "json") == 0)
 		*out = ROWS_JSON;
 	else
+		return -1;
+	return 0;
+}
+
+void rows_json_print(FILE *out, json_object *o)
+{
+	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                            JSON_C_TO_STRING_NOSLASHESCAPE),
+	      out);
+	fputc('\n', out);
+}
+
+json_object *rows_json_rate(double v)
+{
+	char s[32];
+	snprintf(s, sizeof s, "%.4f", v);
+	/* "0.9000" reads better as 0.9; the value is the rounded one. */
+	size_t n = strlen(s);
+	while (n > 0 && s[n - 1] == '0' && strchr(s, '.'))
+		s[--n] = '\0';
+	if (n > 0 && s[n - 1] == '.')
+		s[--n] = '\0';
+	if (strcmp(s, "-0") == 0)
+		memmove(s, s + 1, 2);
+	return json_object_new_double_s(strtod(s, NULL), s);
+}
+
+json_object *rows_json_time(time_t t)
+{
+	struct tm tm;
+	char s[32];
+	if (!gmtime_r(&t, &tm) || strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return NULL;
+	return json_object_new_string(s);
+}
+
+/* n digits at *p into *v; moves *p only on success. */
+static bool digits(const char **p, int n, int *v)
+{
+	int x = 0;
+	for (int i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return false;
+		x = x * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*v = x;
+	return true;
+}
+
+static bool lit(const char **p, const char *chars)
+{
+	if (**p && strchr(chars, **p)) {
+		(*p)++;
+		return true;
+	}
+	return false;
+}
+
+int rows_time_rfc3339(const char *pg, char *out, size_t outsz)
+{
+	const char *p = pg;
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, os = 0, sign = 0;
+	if (!digits(&p, 4, &y) || !lit(&p, "-") || !digits(&p, 2, &mo) || !lit(&p, "-") ||
+	    !digits(&p, 2, &d) || !lit(&p, " T") || !digits(&p, 2, &h) || !lit(&p, ":") ||
+	    !digits(&p, 2, &mi) || !lit(&p, ":") || !digits(&p, 2, &sec))
+		return -1;
+	if (lit(&p, "."))
+		while (*p >= '0' && *p <= '9')
+			p++;
+	if (lit(&p, "Z")) {
+		sign = 0;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (!digits(&p, 2, &oh))
+			return -1;
+		if (lit(&p, ":") && !digits(&p, 2, &om))
+			return -1;
+		if (lit(&p, ":") && !digits(&p, 2, &os))
+			return -1;
+	}
+	/* A timestamp without a zone is UTC, as the queries write them. */
+	if (*p)
+		return -1;
+	struct tm tm = {.tm_year = y - 1900,
+	                .tm_mon = mo - 1,
+	                .tm_mday = d,
+	                .tm_hour = h,
+	                .tm_min = mi,
+	                .tm_sec = sec};
+	time_t t = timegm(&tm) - (time_t)sign * (oh * 3600 + om * 60 + os);
+	struct tm u;
+	if (!gmtime_r(&t, &u) || strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &u) == 0)
 		return -1;
 	return 0;
 }
@@ -142,7 +236,13 @@ static json_object *json_value(const struct rows_table *t, int r, int c)
 	case ROWS_KIND_FLOAT: {
 		double d = strtod(v, &end);
 		if (end != v && !*end && errno == 0)
-			return json_object_new_double(d);
+			return rows_json_rate(d);
+		break;
+	}
+	case ROWS_KIND_TIME: {
+		char when[32];
+		if (rows_time_rfc3339(v, when, sizeof when) == 0)
+			return json_object_new_string(when);
 		break;
 	}
 	case ROWS_KIND_STRING:
@@ -158,7 +258,7 @@ static void print_json(FILE *out, const struct rows_table *t)
 		json_object *o = json_object_new_object();
 		for (int c = 0; c < nf; c++)
 			json_object_object_add(o, t->name(t->src, c), json_value(t, r, c));
-		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		rows_json_print(out, o);
 		json_object_put(o);
 	}
 }
