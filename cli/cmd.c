@@ -40,7 +40,10 @@ static void usage(FILE *out)
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(out, "  %-12s %s\n", c->name, c->summary);
 	fprintf(out,
-	        "\nRun 'dmarcsift COMMAND --help' for the options of a command.\n"
+	        "\nRun 'dmarcsift COMMAND --help' for the options of a command. Every command\n"
+	        "takes --db CONN, --config PATH, --format text|csv|json (those it prints;\n"
+	        "--json is --format json; fields in docs/json.md), -q/--quiet, -v/--verbose,\n"
+	        "--log-format journald|syslog|text and -h/--help.\n"
 	        "\n"
 	        "The database: --db CONN, else $DMARCSIFT_DB, else [database] url in the\n"
 	        "configuration file, else the embedded cluster ('dmarcsift db url' says which).\n"

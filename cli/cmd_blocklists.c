@@ -9,44 +9,92 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "cli/sources.h"
 #include "db/db.h"
 #include "db/sql.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
+enum { O_TENANT = OPT_KEY, O_DAYS, O_FLOOR, O_SERVERS, O_NO_CORRELATE };
+
+static const struct opt options[] = {
+    {"tenant", O_TENANT, "T", "only this tenant"},
+    {"days", O_DAYS, "N", "check: the last N days of data (default 30)"},
+    {"floor", O_FLOOR, "N", "check: other sources from N messages (default 10)"},
+    {"dns-servers", O_SERVERS, "L",
+     "check: IP[:PORT],... (default: [dns] servers,\n"
+     "$DMARCSIFT_DNS_SERVERS, else /etc/resolv.conf)"},
+    {"no-correlate", O_NO_CORRELATE, NULL, "check: no incremental correlation afterwards"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *tenant, *servers;
+	long days, floor;
+	bool correlate;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(
-	    out,
-	    "usage: dmarcsift blocklists check [--tenant T] [--days N] [--floor N]\n"
-	    "                                  [--dns-servers LIST] [--no-correlate]\n"
-	    "       dmarcsift blocklists list [--tenant T]\n"
-	    "   (each also takes --db CONN and --config PATH)\n"
-	    "\n"
-	    "check: looks up each tenant's own MTAs (labelled sources and the sending IPs\n"
-	    "  of its bounces) first, then the other sources of its aggregate reports with\n"
-	    "  at least --floor messages (default 10), in the IP lists ([blocklists] ip,\n"
-	    "  default " BLOCKLISTS_DEFAULT_IP "),\n"
-	    "  and its domains (tenant, bounce envelope and DKIM d= domains) in the domain\n"
-	    "  lists ([blocklists] domain, default " BLOCKLISTS_DEFAULT_DOMAIN "),\n"
-	    "  over the last --days days of its data (default 30). Answers the list\n"
-	    "  documents as refusals (e.g. Spamhaus 127.255.255.254: query through a public\n"
-	    "  resolver) are 'unknown', never 'listed'. Then prints the listings with their\n"
-	    "  impact: rejecting (blocklisted bounces name the list for that asset),\n"
-	    "  suspected (policy/reputation rejects at providers known to use it), none;\n"
-	    "  and runs the incremental correlation (its flags cite the listings).\n"
-	    "list: prints the stored listings (dmarcsift.v_listings).\n"
-	    "  --dns-servers L  IP[:PORT],... (default: [dns] servers, $DMARCSIFT_DNS_SERVERS,\n"
-	    "                   else /etc/resolv.conf)\n"
-	    "\n"
-	    "Exit: 0 ok (DNS trouble is reported, not an error), 2 usage or configuration,\n"
-	    "3 the database cannot be reached, 4 it refused the connection (password, role, "
-	    "name).\n");
+	struct args *a = ctx;
+	char *end;
+	switch (key) {
+	case O_TENANT:
+		a->tenant = arg;
+		return 0;
+	case O_SERVERS:
+		a->servers = arg;
+		return 0;
+	case O_NO_CORRELATE:
+		a->correlate = false;
+		return 0;
+	default:
+		if (key == O_DAYS)
+			a->days = strtol(arg, &end, 10);
+		else
+			a->floor = strtol(arg, &end, 10);
+		if (end == arg || *end ||
+		    (key == O_DAYS ? a->days < 1 || a->days > 3650 : a->floor < 0)) {
+			fprintf(stderr,
+			        "dmarcsift blocklists: --%s '%s': expected a whole number%s\n",
+			        key == O_DAYS ? "days" : "floor", arg,
+			        key == O_DAYS ? " from 1 to 3650" : "");
+			return EXIT_USAGE;
+		}
+		return 0;
+	}
 }
+
+static const struct opt_cmd cmd = {
+    .name = "blocklists",
+    .synopsis = "usage: dmarcsift blocklists check [--tenant T] [--days N] [--floor N]\n"
+                "                                  [--dns-servers LIST] [--no-correlate]\n"
+                "                                  [--format text|csv|json]\n"
+                "       dmarcsift blocklists list [--tenant T] [--format text|csv|json]\n",
+    .about = "check: looks up each tenant's own MTAs (labelled sources and the sending IPs\n"
+             "  of its bounces) first, then the other sources of its aggregate reports with\n"
+             "  at least --floor messages (default 10), in the IP lists ([blocklists] ip,\n"
+             "  default " BLOCKLISTS_DEFAULT_IP "),\n"
+             "  and its domains (tenant, bounce envelope and DKIM d= domains) in the domain\n"
+             "  lists ([blocklists] domain, default " BLOCKLISTS_DEFAULT_DOMAIN "),\n"
+             "  over the last --days days of its data (default 30). Answers the list\n"
+             "  documents as refusals (e.g. Spamhaus 127.255.255.254: query through a public\n"
+             "  resolver) are 'unknown', never 'listed'. Then prints the listings with their\n"
+             "  impact: rejecting (blocklisted bounces name the list for that asset),\n"
+             "  suspected (policy/reputation rejects at providers known to use it), none;\n"
+             "  and runs the incremental correlation (its flags cite the listings). With\n"
+             "  csv or json the check's summary goes to standard error.\n"
+             "list: prints the stored listings (dmarcsift.v_listings).\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .epilog = "Exit: 0 ok (DNS trouble is reported, not an error), 2 usage or configuration,\n"
+              "3 the database cannot be reached, 4 it refused the connection (password, role, "
+              "name).\n",
+    .on_opt = on_opt,
+};
 
 static void fill_opts(const struct config *cfg, struct blocklists_opts *o)
 {
@@ -78,7 +126,7 @@ static void print_stats(FILE *out, const struct blocklists_stats *st)
 	fprintf(out, "\n");
 }
 
-static int print_listings(struct db *db, const char *tenant)
+static int print_listings(struct db *db, const char *tenant, enum rows_format fmt)
 {
 	const char *p[1] = {tenant};
 	struct err e = {0};
@@ -86,8 +134,12 @@ static int print_listings(struct db *db, const char *tenant)
 	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the listings", &e) < 0)
 		return cli_fail(&e);
 	int n = PQntuples(res);
-	if (n == 0)
+	if (fmt != ROWS_TEXT) {
+		cli_rows_print(stdout, res, fmt, 0);
+		n = 0;
+	} else if (n == 0) {
 		printf("no listings\n");
+	}
 	for (int r = 0; r < n; r++) {
 		/* tenant asset kind list code reason first last status impact rejects */
 		const char *status = PQgetvalue(res, r, 8);
@@ -137,83 +189,31 @@ int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quie
 int cmd_blocklists(int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+		if (argc < 2)
+			return opt_usage_error(&cmd);
+		opt_usage(&cmd, stdout);
+		return EXIT_OK;
 	}
 	const char *sub = argv[1];
 	bool check = strcmp(sub, "check") == 0;
 	if (!check && strcmp(sub, "list") != 0) {
 		fprintf(stderr, "dmarcsift blocklists: unknown subcommand '%s'\n", sub);
-		usage(stderr);
-		return EXIT_USAGE;
+		return opt_usage_error(&cmd);
 	}
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"tenant", required_argument, NULL, 't'},
-	    {"days", required_argument, NULL, 'D'},
-	    {"floor", required_argument, NULL, 'f'},
-	    {"dns-servers", required_argument, NULL, 's'},
-	    {"no-correlate", no_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL, *servers = NULL;
-	long days = 0, floor = -1;
-	bool correlate = true;
-	int c;
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 'c':
-			config_opt = optarg;
-			break;
-		case 't':
-			tenant = optarg;
-			break;
-		case 's':
-			servers = optarg;
-			break;
-		case 'C':
-			correlate = false;
-			break;
-		case 'D':
-		case 'f':
-			if (c == 'D')
-				days = strtol(optarg, &end, 10);
-			else
-				floor = strtol(optarg, &end, 10);
-			if (end == optarg || *end ||
-			    (c == 'D' ? days < 1 || days > 3650 : floor < 0)) {
-				fprintf(
-				    stderr,
-				    "dmarcsift blocklists: --%s '%s': expected a whole number%s\n",
-				    c == 'D' ? "days" : "floor", optarg,
-				    c == 'D' ? " from 1 to 3650" : "");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	struct args a = {.floor = -1, .correlate = true};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc - 1, argv + 1, &a, &co, &rc))
+		return rc;
+	if (co.nargs > 0)
+		return opt_usage_error(&cmd);
+	const char *config_opt = co.config, *tenant = a.tenant, *servers = a.servers;
+	long days = a.days, floor = a.floor;
+	bool correlate = a.correlate;
 	struct err e = {0};
 	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	int rc;
 	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
 		rc = cli_fail(&e);
 		goto out;
@@ -225,8 +225,7 @@ int cmd_blocklists(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	cli_set_config_path(config_opt);
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		goto out;
 	rc = cli_check_tenant(db, tenant);
@@ -247,7 +246,7 @@ int cmd_blocklists(int argc, char **argv)
 			rc = cli_fail(&e);
 			goto out;
 		}
-		print_stats(stdout, &st);
+		print_stats(co.format == ROWS_TEXT ? stdout : stderr, &st);
 		if (correlate) {
 			int crc = autocorr_run(db, cfg, true);
 			if (crc != 0) {
@@ -256,7 +255,7 @@ int cmd_blocklists(int argc, char **argv)
 			}
 		}
 	}
-	rc = print_listings(db, tenant);
+	rc = print_listings(db, tenant, co.format);
 out:
 	db_close(db);
 	config_free(cfg);

@@ -11,6 +11,7 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "cli/sources.h"
 #include "core/bclass.h"
 #include "core/buf.h"
@@ -20,9 +21,9 @@
 #include "db/bounce_store.h"
 #include "db/db.h"
 #include "ingest/bounce.h"
+#include "reports/rows.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -104,12 +105,11 @@ static void print_event(const struct run *r, const struct bounce_event *ev,
 		put_str(o, "format", ev->format);
 		json_object_object_add(o, "auto_reply", json_object_new_boolean(ev->auto_reply));
 		put_str(o, "feedback_type", ev->feedback_type);
-		json_object_object_add(o, "at", ev->at ? json_object_new_int64(ev->at) : NULL);
+		json_object_object_add(o, "at", ev->at ? rows_json_time((time_t)ev->at) : NULL);
 		put_str(o, "remote_mta", ev->remote_mta);
 		put_str(o, "mail_from", ev->mail_from);
 		put_str(o, "queue_id", ev->queue_id);
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-		                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+		rows_json_print(stdout, o);
 		json_object_put(o);
 		return;
 	}
@@ -176,6 +176,41 @@ static void print_summary(FILE *out, const struct totals *t, bool store)
 		        (unsigned long long)t->store.suppressed,
 		        (unsigned long long)t->store.lifted,
 		        (unsigned long long)t->store.escalations_opened);
+}
+
+static void print_json_summary(const struct totals *t)
+{
+	json_object *o = json_object_new_object();
+#define ADD(obj, k, v) json_object_object_add(obj, k, json_object_new_int64((int64_t)(v)))
+	ADD(o, "events", t->events);
+	ADD(o, "lines", t->lines);
+	ADD(o, "skipped", t->skipped);
+	ADD(o, "malformed", t->malformed);
+	json_object *classes = json_object_new_array();
+	for (size_t i = 0; i < t->nclass; i++) {
+		json_object *c = json_object_new_object();
+		json_object_object_add(c, "class", json_object_new_string(t->by_class[i].klass));
+		ADD(c, "events", t->by_class[i].n);
+		json_object_array_add(classes, c);
+	}
+	json_object_object_add(o, "classes", classes);
+	json_object *reasons = json_object_new_array();
+	for (size_t i = 0; i < t->nreasons; i++) {
+		json_object *m = json_object_new_object();
+		json_object_object_add(m, "reason", json_object_new_string(t->reasons[i].reason));
+		ADD(m, "count", t->reasons[i].count);
+		json_object_object_add(m, "sample", json_object_new_string(t->reasons[i].sample));
+		json_object_array_add(reasons, m);
+	}
+	json_object_object_add(o, "malformed_reasons", reasons);
+	ADD(o, "added", t->store.added);
+	ADD(o, "known", t->store.known);
+	ADD(o, "suppressed", t->store.suppressed);
+	ADD(o, "lifted", t->store.lifted);
+	ADD(o, "escalations_opened", t->store.escalations_opened);
+#undef ADD
+	rows_json_print(stdout, o);
+	json_object_put(o);
 }
 
 /* Parses one input. Returns 0, 1 when it could not be read (said on
@@ -264,49 +299,91 @@ static int load_rules(const char *path, struct bclass **owned, const struct bcla
 	return 0;
 }
 
-static void usage(FILE *out)
+enum { O_INPUT_FORMAT = OPT_KEY, O_RULES, O_TENANT, O_MTA_HOSTS, O_NO_CORRELATE, O_NO_RESOLVE };
+
+static const struct opt options[] = {
+    {"input-format", O_INPUT_FORMAT, "F", "auto (default), postfix, exim, dsn or csv"},
+    {"rules", O_RULES, "FILE", "the rule table (default: data/bounce-rules.tsv)"},
+    {"tenant", O_TENANT, "T", "ingest: every event into tenant T"},
+    {"mta-hosts", O_MTA_HOSTS, "FILE",
+     "syslog host name -> our sending IP (TSV), beside\n"
+     "[mta-hosts] of the configuration file"},
+    {"no-resolve", O_NO_RESOLVE, NULL, "ingest: do not name the sending sources afterwards"},
+    {"no-correlate", O_NO_CORRELATE, NULL, "ingest: no incremental correlation afterwards"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *rules, *tenant, *hosts;
+	enum bounce_format input;
+	bool resolve, correlate;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(out,
-	        "usage: dmarcsift bounces classify [--format text|json]\n"
-	        "                 [--input-format auto|postfix|exim|dsn|csv] [--rules FILE] "
-	        "PATH...|-\n"
-	        "       dmarcsift bounces ingest [--format auto|postfix|exim|dsn|csv] [--db CONN]\n"
-	        "                 [--tenant T] [--rules FILE] [--mta-hosts FILE] [--config PATH]\n"
-	        "                 [--no-resolve] [--no-correlate] PATH...|-\n"
-	        "\n"
-	        "Reads SMTP outcomes from Postfix or Exim logs, RFC 3464 delivery-status\n"
-	        "messages or CSV exports (header: timestamp,sending_ip,from,recipient,reply,\n"
-	        "remote_mta,campaign), and classifies each recipient event by the action it\n"
-	        "calls for (data/bounce-rules.tsv).\n"
-	        "\n"
-	        "  classify   no database: one line per event (tab-separated: recipient,\n"
-	        "             reply_code, enhanced_code, class, severity, action, block,\n"
-	        "             listed_on, listed_asset, rule, text) or one JSON object per line\n"
-	        "  ingest     stores events with their verdicts, updates the suppression list\n"
-	        "             and escalations; re-ingesting the same input adds nothing; then\n"
-	        "             runs the incremental correlation (unless --no-correlate) and\n"
-	        "             names the sending sources ('sources resolve', within [dns]\n"
-	        "             budget) unless --no-resolve\n"
-	        "\n"
-	        "Our sending IP of each event comes from the log line (Exim I=[...], the CSV's\n"
-	        "sending_ip), else the provider's reply text, else the host map: [mta-hosts]\n"
-	        "in the config file and --mta-hosts FILE (TSV: syslog host name, IP; a header\n"
-	        "line and further columns ignored), applied to the log's host field and a\n"
-	        "DSN's Reporting-MTA. 'ip_source' in v_bounces says which.\n"
-	        "\n"
-	        "Exit codes: 0 ok (malformed lines are counted, not fatal), 1 an input could\n"
-	        "not be read, 2 usage error, 3 the database cannot be reached.\n");
+	struct args *a = ctx;
+	switch (key) {
+	case O_INPUT_FORMAT:
+		if (bounce_format_parse(arg, &a->input) < 0) {
+			fprintf(stderr, "dmarcsift: bad --input-format '%s'\n", arg);
+			return EXIT_USAGE;
+		}
+		break;
+	case O_RULES:
+		a->rules = arg;
+		break;
+	case O_TENANT:
+		a->tenant = arg;
+		break;
+	case O_MTA_HOSTS:
+		a->hosts = arg;
+		break;
+	case O_NO_RESOLVE:
+		a->resolve = false;
+		break;
+	default:
+		a->correlate = false;
+		break;
+	}
+	return 0;
 }
 
-enum {
-	OPT_INPUT_FORMAT = 256,
-	OPT_RULES,
-	OPT_DB,
-	OPT_TENANT,
-	OPT_MTA_HOSTS,
-	OPT_CONFIG,
-	OPT_NO_CORRELATE,
-	OPT_NO_RESOLVE
+static const struct opt_cmd cmd = {
+    .name = "bounces",
+    .synopsis = "usage: dmarcsift bounces classify [--format text|json]\n"
+                "                 [--input-format auto|postfix|exim|dsn|csv] [--rules FILE] "
+                "PATH...|-\n"
+                "       dmarcsift bounces ingest [--input-format auto|postfix|exim|dsn|csv]\n"
+                "                 [--tenant T] [--rules FILE] [--mta-hosts FILE]\n"
+                "                 [--no-resolve] [--no-correlate] [--format text|json] PATH...|-\n",
+    .about = "Reads SMTP outcomes from Postfix or Exim logs, RFC 3464 delivery-status\n"
+             "messages or CSV exports (header: timestamp,sending_ip,from,recipient,reply,\n"
+             "remote_mta,campaign), and classifies each recipient event by the action it\n"
+             "calls for (data/bounce-rules.tsv).\n"
+             "\n"
+             "  classify   no database: one line per event (tab-separated: recipient,\n"
+             "             reply_code, enhanced_code, class, severity, action, block,\n"
+             "             listed_on, listed_asset, rule, text) or one JSON object per line;\n"
+             "             the summary goes to standard error\n"
+             "  ingest     stores events with their verdicts, updates the suppression list\n"
+             "             and escalations; re-ingesting the same input adds nothing; then\n"
+             "             runs the incremental correlation (unless --no-correlate) and\n"
+             "             names the sending sources ('sources resolve', within [dns]\n"
+             "             budget) unless --no-resolve; the summary (json: one object)\n"
+             "             goes to standard output\n"
+             "\n"
+             "Our sending IP of each event comes from the log line (Exim I=[...], the CSV's\n"
+             "sending_ip), else the provider's reply text, else the host map: [mta-hosts]\n"
+             "in the config file and --mta-hosts FILE (TSV: syslog host name, IP; a header\n"
+             "line and further columns ignored), applied to the log's host field and a\n"
+             "DSN's Reporting-MTA. 'ip_source' in v_bounces says which.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_JSON,
+    .epilog = "Exit codes: 0 ok (malformed lines are counted, not fatal), 1 an input could\n"
+              "not be read, 2 usage error, 3 the database cannot be reached.\n",
+    .format_hint = "--format is the output's; the input's is --input-format "
+                   "auto|postfix|exim|dsn|csv",
+    .on_opt = on_opt,
 };
 
 /* --mta-hosts FILE into the map (created when NULL). */
@@ -341,87 +418,29 @@ static int load_hosts(const char *path, struct hostmap **m)
 
 static int run_cmd(int argc, char **argv, bool ingest)
 {
-	static const struct option longopts[] = {
-	    {"format", required_argument, NULL, 'f'},
-	    {"input-format", required_argument, NULL, OPT_INPUT_FORMAT},
-	    {"rules", required_argument, NULL, OPT_RULES},
-	    {"db", required_argument, NULL, OPT_DB},
-	    {"tenant", required_argument, NULL, OPT_TENANT},
-	    {"no-resolve", no_argument, NULL, OPT_NO_RESOLVE},
-	    {"mta-hosts", required_argument, NULL, OPT_MTA_HOSTS},
-	    {"config", required_argument, NULL, OPT_CONFIG},
-	    {"no-correlate", no_argument, NULL, OPT_NO_CORRELATE},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *rules_path = NULL, *db_opt = NULL, *tenant = NULL, *config_opt = NULL;
-	const char *hosts_path = NULL;
-	bool correlate = true;
+	struct args a = {.input = BOUNCE_FMT_AUTO, .resolve = true, .correlate = true};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	if (!ingest && (co.db || a.tenant)) {
+		fprintf(stderr, "dmarcsift: bounces classify uses no database\n");
+		return EXIT_USAGE;
+	}
+	if (co.nargs == 0)
+		return opt_usage_error(&cmd);
+	const char *rules_path = a.rules, *tenant = a.tenant, *config_opt = co.config;
+	const char *hosts_path = a.hosts;
+	bool correlate = a.correlate, resolve = a.resolve, json = co.format == ROWS_JSON;
+	enum bounce_format fmt = a.input;
 	struct config *cfg = NULL;
-	enum bounce_format fmt = BOUNCE_FMT_AUTO;
-	bool json = false, resolve = true;
 	char started[64] = "";
 	struct bclass *owned = NULL;
 	struct db *db = NULL;
 	struct totals tot = {0};
 	struct run r = {0};
-	int rc = EXIT_OK, c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (ingest ? bounce_format_parse(optarg, &fmt) < 0
-			           : strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
-				fprintf(stderr, "dmarcsift: unknown --format '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			json = !ingest && strcmp(optarg, "json") == 0;
-			break;
-		case OPT_INPUT_FORMAT:
-			if (ingest || bounce_format_parse(optarg, &fmt) < 0) {
-				fprintf(stderr, "dmarcsift: bad --input-format '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_RULES:
-			rules_path = optarg;
-			break;
-		case OPT_NO_RESOLVE:
-			resolve = false;
-			break;
-		case OPT_MTA_HOSTS:
-			hosts_path = optarg;
-			break;
-		case OPT_CONFIG:
-			config_opt = optarg;
-			break;
-		case OPT_NO_CORRELATE:
-			correlate = false;
-			break;
-		case OPT_DB:
-		case OPT_TENANT:
-			if (!ingest) {
-				fprintf(stderr, "dmarcsift: bounces classify uses no database\n");
-				return EXIT_USAGE;
-			}
-			if (c == OPT_DB)
-				db_opt = optarg;
-			else
-				tenant = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	r.json = json;
+	rc = EXIT_OK;
+	r.json = json && !ingest;
 	r.tot = &tot;
 	if (load_rules(rules_path, &owned, &r.rules) < 0) {
 		rc = EXIT_USAGE;
@@ -435,19 +454,19 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	}
 	r.hosts = cfg->mta_hosts;
 	if (ingest) {
-		rc = cli_connect(db_opt, &db);
+		rc = cli_connect(co.db, &db);
 		if (rc != 0)
 			goto out;
 		if (resolve)
 			cli_resolve_mark_start(db, started, sizeof started);
 	}
-	for (int i = optind; i < argc; i++) {
+	for (int i = 0; i < co.nargs; i++) {
 		struct err e = {0};
 		if (ingest && bounce_store_begin(&r.store, db, tenant, &e) < 0) {
 			rc = cli_fail(&e);
 			goto out;
 		}
-		int prc = parse_input(argv[i], fmt, &r, &e);
+		int prc = parse_input(co.args[i], fmt, &r, &e);
 		if (ingest) {
 			struct bounce_store_stats st = {0};
 			if (prc < 0) {
@@ -474,15 +493,18 @@ static int run_cmd(int argc, char **argv, bool ingest)
 		}
 	}
 	fflush(stdout);
-	print_summary(ingest ? stdout : stderr, &tot, ingest);
+	if (ingest && json)
+		print_json_summary(&tot);
+	else
+		print_summary(ingest ? stdout : stderr, &tot, ingest);
 	if (ingest && correlate) {
 		fflush(stdout);
-		int crc = autocorr_run(db, cfg, false);
+		int crc = autocorr_run(db, cfg, json);
 		if (crc != 0 && rc == EXIT_OK)
 			rc = crc;
 	}
 	if (ingest && resolve && tot.store.added > 0 &&
-	    cli_resolve_after(db, config_opt, started, false) != 0)
+	    cli_resolve_after(db, config_opt, started, json) != 0)
 		rc = EXIT_DB;
 out:
 	if (db)
@@ -495,8 +517,10 @@ out:
 int cmd_bounces(int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+		if (argc < 2)
+			return opt_usage_error(&cmd);
+		opt_usage(&cmd, stdout);
+		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "classify") == 0)
 		return run_cmd(argc - 1, argv + 1, false);

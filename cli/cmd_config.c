@@ -6,12 +6,14 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "db/store.h"
+#include "reports/rows.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <json-c/json.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,24 +22,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void usage(FILE *out)
+static const struct opt_cmd cmd = {
+    .name = "config check",
+    .synopsis = "usage: dmarcsift config check [--config PATH] [--format text|json]\n",
+    .about = "Validates the configuration file and prints a summary of it, or each\n"
+             "problem as FILE:LINE: what is wrong. Without --config the file is\n"
+             "$XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf (else ~/.config/...), else\n"
+             "/etc/dmarcsift/dmarcsift.conf. Passwords and tokens are never printed.\n"
+             "\n"
+             "Beyond the syntax it finds what 'poll' would fail on: Maildir and mbox\n"
+             "paths that are not there, password and token files it cannot read,\n"
+             "mailboxes pinned to tenants the database does not know (when the\n"
+             "database can be reached); it warns when a file holding a password is\n"
+             "readable by other users, and shows the database every command would\n"
+             "use (--db, $DMARCSIFT_DB, [database] url or the embedded cluster) and\n"
+             "where that came from, without its password. With --format json the\n"
+             "problems and warnings are in the object, and also on standard error.\n",
+    .formats = OPT_TEXT | OPT_JSON,
+    .epilog = "Exit: 0 valid (or no file), 2 problems found or the file cannot be read.\n",
+};
+
+/* --format json: the one object, filled as the checks go (NULL: text). */
+static json_object *out;
+
+static void put_str(json_object *o, const char *key, const char *v)
 {
-	fprintf(out, "usage: dmarcsift config check [--config PATH] [--db CONN]\n"
-	             "\n"
-	             "Validates the configuration file and prints a summary of it, or each\n"
-	             "problem as FILE:LINE: what is wrong. Without --config the file is\n"
-	             "$XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf (else ~/.config/...), else\n"
-	             "/etc/dmarcsift/dmarcsift.conf. Passwords and tokens are never printed.\n"
-	             "\n"
-	             "Beyond the syntax it finds what 'poll' would fail on: Maildir and mbox\n"
-	             "paths that are not there, password and token files it cannot read,\n"
-	             "mailboxes pinned to tenants the database does not know (when the\n"
-	             "database can be reached); it warns when a file holding a password is\n"
-	             "readable by other users, and shows the database every command would\n"
-	             "use (--db, $DMARCSIFT_DB, [database] url or the embedded cluster) and\n"
-	             "where that came from, without its password.\n"
-	             "\n"
-	             "Exit: 0 valid (or no file), 2 problems found or the file cannot be read.\n");
+	json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+}
+
+/* A problem or warning line: on stderr always, and into the object. */
+static void note(const char *list, const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+	json_object *arr;
+	if (out && json_object_object_get_ex(out, list, &arr))
+		json_object_array_add(arr, json_object_new_string(line));
 }
 
 static const char *secret_source(const struct config_mailbox *mb, char *buf, size_t n)
@@ -55,8 +74,39 @@ static const char *secret_source(const struct config_mailbox *mb, char *buf, siz
 	return buf;
 }
 
+static void mailboxes_json(const struct config *cfg)
+{
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
+		const struct config_mailbox *mb = &cfg->mailboxes[i];
+		char src[300];
+		bool folders = mb->kind == CONFIG_MAILBOX_IMAP ||
+		               (mb->kind == CONFIG_MAILBOX_MAILDIR && mb->folders_configured);
+		json_object *o = json_object_new_object();
+		put_str(o, "name", mb->name);
+		put_str(o, "kind", config_mailbox_kind_name(mb->kind));
+		put_str(o, "url", mb->url);
+		put_str(o, "user", mb->kind == CONFIG_MAILBOX_IMAP ? mb->user : NULL);
+		put_str(o, "credentials",
+		        mb->kind == CONFIG_MAILBOX_IMAP ? secret_source(mb, src, sizeof src)
+		                                        : NULL);
+		put_str(o, "tenant", mb->tenant);
+		put_str(o, "processed_folder", folders ? mb->processed_folder : NULL);
+		put_str(o, "failed_folder", folders ? mb->failed_folder : NULL);
+		put_str(o, "ca_file", mb->tls_ca_file);
+		json_object_object_add(o, "insecure_skip_verify",
+		                       json_object_new_boolean(mb->insecure_skip_verify));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(out, "mailboxes", arr);
+}
+
 static void print_summary(const struct config *cfg)
 {
+	if (out) {
+		mailboxes_json(cfg);
+		return;
+	}
 	printf("%zu mailbox%s\n", cfg->n_mailboxes, cfg->n_mailboxes == 1 ? "" : "es");
 	for (size_t i = 0; i < cfg->n_mailboxes; i++) {
 		const struct config_mailbox *mb = &cfg->mailboxes[i];
@@ -89,12 +139,14 @@ static void finding(size_t *n, const char *path, int line, const char *fmt, ...)
 
 static void finding(size_t *n, const char *path, int line, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s:%d: ", path, line);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	int k = snprintf(msg, sizeof msg, "%s:%d: ", path, line);
+	if (k >= 0 && (size_t)k < sizeof msg)
+		vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
 	va_end(ap);
+	note("problems", msg);
 	(*n)++;
 }
 
@@ -129,11 +181,13 @@ static size_t check_mailboxes(const struct config *cfg)
 				        "[mailbox %s] mbox file %s cannot be read", mb->name,
 				        mb->path);
 		}
-		if (mb->password_env && !getenv(mb->password_env))
-			fprintf(stderr,
-			        "dmarcsift: warning: [mailbox %s]: $%s is not set here (it must be "
-			        "where poll runs)\n",
-			        mb->name, mb->password_env);
+		if (mb->password_env && !getenv(mb->password_env)) {
+			char *w = xasprintf("dmarcsift: warning: [mailbox %s]: $%s is not set here "
+			                    "(it must be where poll runs)",
+			                    mb->name, mb->password_env);
+			note("warnings", w);
+			free(w);
+		}
 	}
 	return n;
 }
@@ -161,18 +215,30 @@ static size_t check_database(const struct config *cfg, const char *db_opt)
 	enum db_source src;
 	struct err e = {0};
 	if (cli_db_resolve(db_opt, false, &conninfo, &origin, &src, &e) != 0) {
-		printf("database: none usable (%s)\n", e.msg);
+		if (out)
+			put_str(out, "database_error", e.msg);
+		else
+			printf("database: none usable (%s)\n", e.msg);
 		return 0;
 	}
 	char *shown = db_conninfo_display(conninfo);
-	printf("database: %s (from %s)\n", shown, origin ? origin : cluster_source_name(src));
+	if (out) {
+		put_str(out, "database", shown);
+		put_str(out, "database_origin", origin ? origin : cluster_source_name(src));
+	} else {
+		printf("database: %s (from %s)\n", shown,
+		       origin ? origin : cluster_source_name(src));
+	}
 	free(shown);
 	bool pinned = false;
 	for (size_t i = 0; i < cfg->n_mailboxes; i++)
 		pinned = pinned || cfg->mailboxes[i].tenant;
 	struct db *db = NULL;
 	if (pinned && db_connect(&db, conninfo, false, &e) != 0) {
-		printf("tenants: not checked (%s)\n", e.msg);
+		if (out)
+			put_str(out, "tenants_error", e.msg);
+		else
+			printf("tenants: not checked (%s)\n", e.msg);
 		db = NULL;
 	}
 	for (size_t i = 0; db && i < cfg->n_mailboxes; i++) {
@@ -186,6 +252,8 @@ static size_t check_database(const struct config *cfg, const char *db_opt)
 				        "(dmarcsift tenant "
 				        "add)",
 				        mb->name, mb->tenant);
+			else if (out)
+				put_str(out, "tenants_error", te.msg);
 			else
 				printf("tenants: not checked (%s)\n", te.msg);
 		}
@@ -202,79 +270,65 @@ static void check_permissions(const struct config *cfg)
 	struct stat st;
 	if (!url_has_password(cfg->db_url) || stat(cfg->path, &st) != 0)
 		return;
-	if (st.st_mode & (S_IRGRP | S_IROTH))
-		fprintf(stderr,
-		        "dmarcsift: warning: %s holds a database password and is readable by "
-		        "%s (chmod 600 it, or move the password to ~/.pgpass)\n",
-		        cfg->path, st.st_mode & S_IROTH ? "every user" : "its group");
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		char *w = xasprintf("dmarcsift: warning: %s holds a database password and is "
+		                    "readable by %s (chmod 600 it, or move the password to "
+		                    "~/.pgpass)",
+		                    cfg->path, st.st_mode & S_IROTH ? "every user" : "its group");
+		note("warnings", w);
+		free(w);
+	}
 }
 
-int cmd_config(int argc, char **argv)
+/* The object's members in their documented order, filled in later. */
+static void json_start(void)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"db", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *path_opt = NULL, *db_opt = NULL;
-	int c;
-	optind = 1;
-	if (argc < 2 || cli_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (strcmp(argv[1], "check") != 0) {
-		fprintf(stderr, "dmarcsift config: unknown action '%s'\n", argv[1]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	argc--;
-	argv++;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path_opt = optarg;
-			break;
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "dmarcsift config check: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
+	out = json_object_new_object();
+	put_str(out, "file", NULL);
+	json_object_object_add(out, "ok", json_object_new_boolean(false));
+	json_object_object_add(out, "problems", json_object_new_array());
+	json_object_object_add(out, "warnings", json_object_new_array());
+	json_object_object_add(out, "mailboxes", json_object_new_array());
+	put_str(out, "database", NULL);
+	put_str(out, "database_origin", NULL);
+	put_str(out, "database_error", NULL);
+	put_str(out, "tenants_error", NULL);
+}
+
+static int check(const char *path_opt, const char *db_opt)
+{
 	struct err e = {0};
 	char *path = NULL;
 	struct config *cfg = NULL;
 	int rc = EXIT_OK;
 	if (config_find(path_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
 		rc = cli_fail(&e);
+		if (out)
+			note("problems", e.msg);
 		goto out;
 	}
 	if (!path) {
 		char *user = config_user_path();
 		if (!user)
 			user = xstrdup("$XDG_CONFIG_HOME/dmarcsift/dmarcsift.conf");
-		printf("no configuration file (looked for %s and /etc/dmarcsift/dmarcsift.conf): "
-		       "defaults apply\n",
-		       user);
+		if (!out)
+			printf("no configuration file (looked for %s and "
+			       "/etc/dmarcsift/dmarcsift.conf): defaults apply\n",
+			       user);
 		free(user);
 		check_database(cfg, db_opt);
 		goto out;
 	}
-	for (size_t i = 0; i < cfg->n_warnings; i++)
-		fprintf(stderr, "dmarcsift: warning: %s\n", cfg->warnings[i]);
+	if (out)
+		put_str(out, "file", path);
+	for (size_t i = 0; i < cfg->n_warnings; i++) {
+		char *w = xasprintf("dmarcsift: warning: %s", cfg->warnings[i]);
+		note("warnings", w);
+		free(w);
+	}
 	if (!config_ok(cfg)) {
 		for (size_t i = 0; i < cfg->n_errors; i++)
-			fprintf(stderr, "%s\n", cfg->errors[i]);
+			note("problems", cfg->errors[i]);
 		fprintf(stderr, "%s: %zu problem%s\n", path, cfg->n_errors,
 		        cfg->n_errors == 1 ? "" : "s");
 		rc = EXIT_USAGE;
@@ -289,11 +343,43 @@ int cmd_config(int argc, char **argv)
 		fprintf(stderr, "%s: %zu problem%s that poll would fail on\n", path, found,
 		        found == 1 ? "" : "s");
 		rc = EXIT_USAGE;
-	} else {
+	} else if (!out) {
 		printf("%s: ok\n", path);
 	}
 out:
 	config_free(cfg);
 	free(path);
+	return rc;
+}
+
+int cmd_config(int argc, char **argv)
+{
+	if (argc < 2 || cli_is_help(argv[1])) {
+		if (argc < 2)
+			return opt_usage_error(&cmd);
+		opt_usage(&cmd, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "check") != 0) {
+		fprintf(stderr, "dmarcsift config: unknown action '%s'\n", argv[1]);
+		return opt_usage_error(&cmd);
+	}
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc - 1, argv + 1, NULL, &co, &rc))
+		return rc;
+	if (co.nargs > 0) {
+		fprintf(stderr, "dmarcsift config check: unexpected argument '%s'\n", co.args[0]);
+		return EXIT_USAGE;
+	}
+	if (co.format == ROWS_JSON)
+		json_start();
+	rc = check(co.config, co.db);
+	if (out) {
+		json_object_object_add(out, "ok", json_object_new_boolean(rc == EXIT_OK));
+		rows_json_print(stdout, out);
+		json_object_put(out);
+		out = NULL;
+	}
 	return rc;
 }

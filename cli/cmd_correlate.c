@@ -9,85 +9,84 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "db/db.h"
+#include "reports/rows.h"
 
-#include <getopt.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
-static void usage(FILE *out)
+enum { O_TENANT = OPT_KEY, O_SINCE, O_UNTIL, O_FULL };
+
+static const struct opt options[] = {
+    {"tenant", O_TENANT, "T", "only this tenant"},
+    {"since", O_SINCE, "DATE", "only rejects on or after DATE (YYYY-MM-DD, or Nd: N days ago)"},
+    {"until", O_UNTIL, "DATE", "only rejects on or before DATE"},
+    {"full", O_FULL, NULL, "recompute everything in scope, not only what changed"},
+    {NULL, 0, NULL, NULL},
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(out,
-	        "usage: dmarcsift correlate [--db CONN] [--config PATH] [--tenant T]\n"
-	        "                           [--since DATE] [--until DATE] [--full]\n"
-	        "\n"
-	        "Ties policy rejects (bounce classes auth_failure, policy, blocklisted,\n"
-	        "reputation, content) to the DMARC aggregate data the same provider reported\n"
-	        "for that sending IP and From domain (report windows overlapping the reject's\n"
-	        "day +-1), and stores one flag per (tenant, provider, domain, sending IP):\n"
-	        "auth_driven, not_auth_driven, mixed or no_evidence, with its evidence. See\n"
-	        "them with 'dmarcsift flags'. 'ingest', 'poll' and 'bounces ingest' run this\n"
-	        "incrementally at their end.\n"
-	        "\n"
-	        "  --db CONN      libpq connection string (default: $DMARCSIFT_DB, else the\n"
-	        "                 embedded cluster)\n"
-	        "  --config PATH  configuration file; [correlate] sets fail_below (90),\n"
-	        "                 pass_at (98, percentages), min_messages (10), resolve_days (7);\n"
-	        "                 [notify] webhook receives each new or reopened flag\n"
-	        "  --tenant T     only this tenant\n"
-	        "  --since DATE   only rejects on or after DATE (YYYY-MM-DD, or Nd: N days ago)\n"
-	        "  --until DATE   only rejects on or before DATE\n"
-	        "  --full         recompute everything in scope, not only what changed\n"
-	        "\n"
-	        "Exit: 0 ok, 2 usage or configuration error, 3 the database cannot be reached.\n");
+	struct correlate_scope *scope = ctx;
+	if (key == O_TENANT)
+		scope->tenant = arg;
+	else if (key == O_SINCE)
+		scope->since = arg;
+	else if (key == O_UNTIL)
+		scope->until = arg;
+	else
+		scope->full = true;
+	return 0;
+}
+
+static const struct opt_cmd cmd = {
+    .name = "correlate",
+    .synopsis = "usage: dmarcsift correlate [--tenant T] [--since DATE] [--until DATE] [--full]\n"
+                "                           [--format text|json]\n",
+    .about = "Ties policy rejects (bounce classes auth_failure, policy, blocklisted,\n"
+             "reputation, content) to the DMARC aggregate data the same provider reported\n"
+             "for that sending IP and From domain (report windows overlapping the reject's\n"
+             "day +-1), and stores one flag per (tenant, provider, domain, sending IP):\n"
+             "auth_driven, not_auth_driven, mixed or no_evidence, with its evidence. See\n"
+             "them with 'dmarcsift flags'. 'ingest', 'poll' and 'bounces ingest' run this\n"
+             "incrementally at their end. The configuration's [correlate] sets fail_below\n"
+             "(90), pass_at (98, percentages), min_messages (10), resolve_days (7);\n"
+             "[notify] webhook receives each new or reopened flag.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_JSON,
+    .epilog = "Exit: 0 ok, 2 usage or configuration error, 3 the database cannot be reached.\n",
+    .on_opt = on_opt,
+};
+
+static void print_json(const struct correlate_scope *scope, const struct flags_stats *st,
+                       double secs)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "mode",
+	                       json_object_new_string(scope->full ? "full" : "incremental"));
+	json_object_object_add(o, "groups", json_object_new_int64((int64_t)st->groups));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)st->created));
+	json_object_object_add(o, "changed", json_object_new_int64((int64_t)st->changed));
+	json_object_object_add(o, "resolved", json_object_new_int64((int64_t)st->resolved));
+	json_object_object_add(o, "seconds", rows_json_rate(secs));
+	rows_json_print(stdout, o);
+	json_object_put(o);
 }
 
 int cmd_correlate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},     {"config", required_argument, NULL, 'c'},
-	    {"tenant", required_argument, NULL, 't'}, {"since", required_argument, NULL, 's'},
-	    {"until", required_argument, NULL, 'u'},  {"full", no_argument, NULL, 'F'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *config_opt = NULL;
 	struct correlate_scope scope = {0};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 'c':
-			config_opt = optarg;
-			break;
-		case 't':
-			scope.tenant = optarg;
-			break;
-		case 's':
-			scope.since = optarg;
-			break;
-		case 'u':
-			scope.until = optarg;
-			break;
-		case 'F':
-			scope.full = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc, argv, &scope, &co, &rc))
+		return rc;
+	if (co.nargs > 0)
+		return opt_usage_error(&cmd);
+	const char *config_opt = co.config;
 	struct err e = {0};
 	char day[16];
 	if ((scope.since && correlate_day(scope.since, day, sizeof day, &e) < 0) ||
@@ -98,7 +97,6 @@ int cmd_correlate(int argc, char **argv)
 	char *path = NULL, *secret = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	int rc;
 	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
 		rc = cli_fail(&e);
 		goto out;
@@ -110,7 +108,7 @@ int cmd_correlate(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		goto out;
 	struct timespec t0, t1;
@@ -125,10 +123,13 @@ int cmd_correlate(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("%s: %llu groups, %llu new flags, %llu changed, %llu resolved (%.3f s)\n",
-	       scope.full ? "full correlation" : "incremental correlation",
-	       (unsigned long long)st.groups, (unsigned long long)st.created,
-	       (unsigned long long)st.changed, (unsigned long long)st.resolved, secs);
+	if (co.format == ROWS_JSON)
+		print_json(&scope, &st, secs);
+	else
+		printf("%s: %llu groups, %llu new flags, %llu changed, %llu resolved (%.3f s)\n",
+		       scope.full ? "full correlation" : "incremental correlation",
+		       (unsigned long long)st.groups, (unsigned long long)st.created,
+		       (unsigned long long)st.changed, (unsigned long long)st.resolved, secs);
 	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_SOME_FAILED;
 out:
 	config_secret_free(secret);

@@ -9,51 +9,98 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "cli/sources.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "reports/rows.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
+enum { O_TENANT = OPT_KEY, O_DAYS, O_SERVERS, O_NO_FETCH, O_FETCH_TIMEOUT };
+
+static const struct opt options[] = {
+    {"tenant", O_TENANT, "T", "only this tenant's domains"},
+    {"days", O_DAYS, "N", "check: report data used: the last N days (default 30)"},
+    {"dns-servers", O_SERVERS, "L",
+     "check: IP[:PORT],... (default: [dns] servers,\n"
+     "$DMARCSIFT_DNS_SERVERS, else /etc/resolv.conf)"},
+    {"no-fetch", O_NO_FETCH, NULL, "check: do not fetch MTA-STS policies over HTTPS"},
+    {"fetch-timeout", O_FETCH_TIMEOUT, "S", "check: seconds per policy fetch (default 10)"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *tenant, *servers;
+	long days, fetch_timeout;
+	bool fetch;
+};
+
+static int parse_number(const char *opt, const char *arg, long lo, long hi, long *out)
 {
-	fprintf(out,
-	        "usage: dmarcsift dns check [--tenant T] [--format text|json] [--days N]\n"
-	        "                           [--dns-servers LIST] [--no-fetch] [--fetch-timeout S]\n"
-	        "       dmarcsift dns changes [--tenant T] [--format text|json]\n"
-	        "   (each also takes --db CONN and --config PATH)\n"
-	        "\n"
-	        "check: for each domain of each tenant (or of --tenant T), reads\n"
-	        "  _dmarc.DOMAIN   one v=DMARC1 record, its syntax, the policy and its stage\n"
-	        "                  (p=none with a high pass rate in the reports: ready to\n"
-	        "                  enforce), rua/ruf destinations and their authorisation\n"
-	        "                  records (RFC 7489 section 7.1) for other organisations;\n"
-	        "  DOMAIN TXT      one v=spf1 record, its syntax, DNS lookups (limit 10) and\n"
-	        "                  void lookups (limit 2) through include/redirect/a/mx/exists/\n"
-	        "                  ptr, and whether each source the reports show is covered;\n"
-	        "  S._domainkey.D  the key of every DKIM selector (d=, s=) in the reports:\n"
-	        "                  present, readable, its size (under 1024 bits: warning);\n"
-	        "  _mta-sts.DOMAIN the MTA-STS record, and its policy over HTTPS\n"
-	        "                  (https://mta-sts.DOMAIN/.well-known/mta-sts.txt);\n"
-	        "  _smtp._tls.DOMAIN the TLS-RPT record.\n"
-	        "  Prints the findings (error, warning, notice, ok) with the fix in one\n"
-	        "  sentence; stores them per run (dmarcsift.v_dns_checks) and records whose\n"
-	        "  text changed since the previous run (dmarcsift.v_dns_changes).\n"
-	        "  --days N          report data used: the last N days (default 30)\n"
-	        "  --dns-servers L   IP[:PORT],... (default: [dns] servers,\n"
-	        "                    $DMARCSIFT_DNS_SERVERS, else /etc/resolv.conf)\n"
-	        "  --no-fetch        do not fetch MTA-STS policies over HTTPS\n"
-	        "  --fetch-timeout S seconds per policy fetch (default 10)\n"
-	        "changes: the record changes seen, newest first.\n"
-	        "  --format F        text (default) or json (one object per line)\n"
-	        "\n"
-	        "Exit: 0 ok (findings and DNS trouble are reported, not errors), 2 usage or\n"
-	        "configuration, 3 the database cannot be reached, 4 it refused the connection.\n");
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (end == arg || *end || v < lo || v > hi) {
+		fprintf(stderr,
+		        "dmarcsift dns: --%s '%s': expected a whole number from %ld to %ld\n", opt,
+		        arg, lo, hi);
+		return EXIT_USAGE;
+	}
+	*out = v;
+	return 0;
 }
+
+static int on_opt(void *ctx, int key, const char *arg)
+{
+	struct args *a = ctx;
+	switch (key) {
+	case O_TENANT:
+		a->tenant = arg;
+		return 0;
+	case O_DAYS:
+		return parse_number("days", arg, 1, 3650, &a->days);
+	case O_SERVERS:
+		a->servers = arg;
+		return 0;
+	case O_NO_FETCH:
+		a->fetch = false;
+		return 0;
+	default:
+		return parse_number("fetch-timeout", arg, 1, 300, &a->fetch_timeout);
+	}
+}
+
+static const struct opt_cmd cmd = {
+    .name = "dns",
+    .synopsis = "usage: dmarcsift dns check [--tenant T] [--format text|csv|json] [--days N]\n"
+                "                           [--dns-servers LIST] [--no-fetch] [--fetch-timeout S]\n"
+                "       dmarcsift dns changes [--tenant T] [--format text|csv|json]\n",
+    .about = "check: for each domain of each tenant (or of --tenant T), reads\n"
+             "  _dmarc.DOMAIN   one v=DMARC1 record, its syntax, the policy and its stage\n"
+             "                  (p=none with a high pass rate in the reports: ready to\n"
+             "                  enforce), rua/ruf destinations and their authorisation\n"
+             "                  records (RFC 7489 section 7.1) for other organisations;\n"
+             "  DOMAIN TXT      one v=spf1 record, its syntax, DNS lookups (limit 10) and\n"
+             "                  void lookups (limit 2) through include/redirect/a/mx/exists/\n"
+             "                  ptr, and whether each source the reports show is covered;\n"
+             "  S._domainkey.D  the key of every DKIM selector (d=, s=) in the reports:\n"
+             "                  present, readable, its size (under 1024 bits: warning);\n"
+             "  _mta-sts.DOMAIN the MTA-STS record, and its policy over HTTPS\n"
+             "                  (https://mta-sts.DOMAIN/.well-known/mta-sts.txt);\n"
+             "  _smtp._tls.DOMAIN the TLS-RPT record.\n"
+             "  Prints the findings (error, warning, notice, ok) with the fix in one\n"
+             "  sentence; stores them per run (dmarcsift.v_dns_checks) and records whose\n"
+             "  text changed since the previous run (dmarcsift.v_dns_changes). With csv\n"
+             "  or json the run's summary goes to standard error.\n"
+             "changes: the record changes seen, newest first.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .epilog = "Exit: 0 ok (findings and DNS trouble are reported, not errors), 2 usage or\n"
+              "configuration, 3 the database cannot be reached, 4 it refused the connection.\n",
+    .on_opt = on_opt,
+};
 
 static void print_text(const PGresult *res)
 {
@@ -78,15 +125,16 @@ static void print_text(const PGresult *res)
 	}
 }
 
-static int print_rows(struct db *db, const char *stmt, const char *tenant, bool json, bool check)
+static int print_rows(struct db *db, const char *stmt, const char *tenant, enum rows_format fmt,
+                      bool check)
 {
 	const char *p[1] = {tenant};
 	struct err e = {0};
 	PGresult *res = db_query(db, db_sql(stmt), 1, p);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "reading the DNS check results", &e) < 0)
 		return cli_fail(&e);
-	if (json)
-		cli_rows_print(stdout, res, ROWS_JSON, 0);
+	if (fmt != ROWS_TEXT)
+		cli_rows_print(stdout, res, fmt, 0);
 	else if (check)
 		print_text(res);
 	else if (PQntuples(res) == 0)
@@ -97,98 +145,32 @@ static int print_rows(struct db *db, const char *stmt, const char *tenant, bool 
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_SOME_FAILED;
 }
 
-static int parse_number(const char *opt, const char *arg, long lo, long hi, long *out)
-{
-	char *end;
-	long v = strtol(arg, &end, 10);
-	if (end == arg || *end || v < lo || v > hi) {
-		fprintf(stderr,
-		        "dmarcsift dns: --%s '%s': expected a whole number from %ld to %ld\n", opt,
-		        arg, lo, hi);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 int cmd_dns(int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+		if (argc < 2)
+			return opt_usage_error(&cmd);
+		opt_usage(&cmd, stdout);
+		return EXIT_OK;
 	}
 	const char *sub = argv[1];
 	bool check = strcmp(sub, "check") == 0;
 	if (!check && strcmp(sub, "changes") != 0) {
 		fprintf(stderr, "dmarcsift dns: unknown subcommand '%s'\n", sub);
-		usage(stderr);
-		return EXIT_USAGE;
+		return opt_usage_error(&cmd);
 	}
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"tenant", required_argument, NULL, 't'},
-	    {"format", required_argument, NULL, 'F'},
-	    {"days", required_argument, NULL, 'D'},
-	    {"dns-servers", required_argument, NULL, 's'},
-	    {"no-fetch", no_argument, NULL, 'n'},
-	    {"fetch-timeout", required_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL, *servers = NULL;
-	long days = 0, fetch_timeout = 0;
-	bool json = false, fetch = true;
-	int c;
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 'c':
-			config_opt = optarg;
-			break;
-		case 't':
-			tenant = optarg;
-			break;
-		case 's':
-			servers = optarg;
-			break;
-		case 'n':
-			fetch = false;
-			break;
-		case 'F':
-			if (strcmp(optarg, "json") == 0) {
-				json = true;
-			} else if (strcmp(optarg, "text") != 0) {
-				fprintf(stderr,
-				        "dmarcsift dns: --format '%s': expected text or json\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'D':
-			if (parse_number("days", optarg, 1, 3650, &days) != 0)
-				return EXIT_USAGE;
-			break;
-		case 'T':
-			if (parse_number("fetch-timeout", optarg, 1, 300, &fetch_timeout) != 0)
-				return EXIT_USAGE;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
+	struct args a = {.fetch = true};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc - 1, argv + 1, &a, &co, &rc))
+		return rc;
+	if (co.nargs > 0) {
+		fprintf(stderr, "dmarcsift dns: unexpected argument '%s'\n", co.args[0]);
+		return opt_usage_error(&cmd);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "dmarcsift dns: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	const char *config_opt = co.config, *tenant = a.tenant, *servers = a.servers;
+	long days = a.days, fetch_timeout = a.fetch_timeout;
+	bool fetch = a.fetch, json = co.format != ROWS_TEXT;
 	if (!check && (servers || days || !fetch || fetch_timeout)) {
 		fprintf(stderr, "dmarcsift dns changes: --days, --dns-servers, --no-fetch and "
 		                "--fetch-timeout belong to dns check\n");
@@ -198,7 +180,6 @@ int cmd_dns(int argc, char **argv)
 	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	int rc;
 	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
 		rc = cli_fail(&e);
 		goto out;
@@ -210,8 +191,7 @@ int cmd_dns(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	cli_set_config_path(config_opt);
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		goto out;
 	rc = cli_check_tenant(db, tenant);
@@ -249,7 +229,7 @@ int cmd_dns(int argc, char **argv)
 		if (!json)
 			printf("\n");
 	}
-	rc = print_rows(db, check ? "dnscheck_list" : "dnscheck_changes", tenant, json, check);
+	rc = print_rows(db, check ? "dnscheck_list" : "dnscheck_changes", tenant, co.format, check);
 out:
 	db_close(db);
 	config_free(cfg);

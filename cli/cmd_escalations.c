@@ -6,82 +6,67 @@
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
 #include "reports/rows.h"
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-static void usage(FILE *out)
+static const struct opt options[] = {
+    {"tenant", 't', "T", "only this tenant"},
+    {"all", 'a', NULL, "closed escalations too (with a status column)"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *tenant;
+	bool all;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(out,
-	        "usage: dmarcsift escalations [--db CONN] [--tenant T] [--all]\n"
-	        "                             [--format text|csv|json]\n"
-	        "\n"
-	        "Lists open escalations, newest first: the provider, bounce class and\n"
-	        "enhanced-code family, the normalised reply pattern, how many events in the\n"
-	        "window, of how many attempts to that provider (rate), first and last seen,\n"
-	        "and a sample reply text. The text format then lists the blocklist listings\n"
-	        "with delivery impact (dmarcsift blocklists check), those with rejects naming\n"
-	        "them (impact rejecting) first.\n"
-	        "\n"
-	        "  --db CONN       libpq connection string (default: DMARCSIFT_DB, the config\n"
-	        "                  file, else the embedded cluster)\n"
-	        "  --tenant T      only this tenant\n"
-	        "  --all           closed escalations too (with a status column)\n"
-	        "  --format F      text (default), csv, or json (one object per line)\n");
+	struct args *a = ctx;
+	if (key == 't')
+		a->tenant = arg;
+	else
+		a->all = true;
+	return 0;
 }
+
+static const struct opt_cmd cmd = {
+    .name = "escalations",
+    .synopsis = "usage: dmarcsift escalations [--tenant T] [--all] [--format text|csv|json]\n",
+    .about = "Lists open escalations, newest first: the provider, bounce class and\n"
+             "enhanced-code family, the normalised reply pattern, how many events in the\n"
+             "window, of how many attempts to that provider (rate), first and last seen,\n"
+             "and a sample reply text. The text format then lists the blocklist listings\n"
+             "with delivery impact (dmarcsift blocklists check), those with rejects naming\n"
+             "them (impact rejecting) first.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .on_opt = on_opt,
+};
 
 int cmd_escalations(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'}, {"tenant", required_argument, NULL, 't'},
-	    {"all", no_argument, NULL, 'a'},      {"format", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *tenant = NULL;
-	bool all = false;
-	enum rows_format fmt = ROWS_TEXT;
+	struct args a = {0};
+	struct opt_common co;
 	struct db *db = NULL;
 	PGresult *res = NULL;
 	struct err e = {0};
-	int c, rc;
+	int rc;
 
-	optind = 0; /* GNU: full re-initialisation */
-	while ((c = getopt_long(argc, argv, "d:t:af:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 't':
-			tenant = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'f':
-			if (rows_format_parse(optarg, &fmt) < 0) {
-				fprintf(stderr, "dmarcsift: unknown format '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	rc = cli_connect(db_opt, &db);
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	if (co.nargs > 0)
+		return opt_usage_error(&cmd);
+	const char *tenant = a.tenant;
+	enum rows_format fmt = co.format;
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		return rc;
 	if (tenant) {
@@ -91,7 +76,7 @@ int cmd_escalations(int argc, char **argv)
 			goto out;
 		}
 	}
-	const char *params[2] = {tenant, all ? "true" : "false"};
+	const char *params[2] = {tenant, a.all ? "true" : "false"};
 	res = db_query(db, db_sql("escalations_list"), 2, params);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "listing escalations", &e) < 0) {
 		rc = cli_fail(&e);

@@ -7,38 +7,83 @@
 #include "app/correlate.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 #include "core/buf.h"
 #include "db/db.h"
 #include "db/flags.h"
 #include "reports/flag_text.h"
 #include "reports/rows.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
+enum { O_TENANT = OPT_KEY, O_KIND, O_SINCE, O_OPEN };
+
+static const struct opt options[] = {
+    {"tenant", O_TENANT, "T", "only this tenant"},
+    {"kind", O_KIND, "K", "auth_driven, not_auth_driven, mixed or no_evidence"},
+    {"since", O_SINCE, "DATE", "flags with rejects on or after DATE (YYYY-MM-DD or Nd)"},
+    {"open", O_OPEN, NULL, "leave out resolved flags"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	struct flags_filter flt;
+	char since[16];
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(out,
-	        "usage: dmarcsift flags [--db CONN] [--tenant T] [--kind K] [--since DATE]\n"
-	        "                       [--open] [--format text|csv|json]\n"
-	        "\n"
-	        "Lists the correlator's flags, most severe first: auth_driven (the provider's\n"
-	        "own DMARC reports show that source failing DKIM/SPF alignment for that domain),\n"
-	        "not_auth_driven (authentication passes: reputation, content, a blocklist or\n"
-	        "policy is the cause), mixed (between the thresholds) and no_evidence (no\n"
-	        "aggregate data from that provider), each with one sentence of what to do.\n"
-	        "\n"
-	        "  --tenant T      only this tenant\n"
-	        "  --kind K        auth_driven, not_auth_driven, mixed or no_evidence\n"
-	        "  --since DATE    flags with rejects on or after DATE (YYYY-MM-DD or Nd)\n"
-	        "  --open          leave out resolved flags\n"
-	        "  --format F      text (default), csv, or json (one object per line with\n"
-	        "                  exactly the columns of dmarcsift.v_flags)\n");
+	static const char *const kinds[] = {"auth_driven", "not_auth_driven", "mixed",
+	                                    "no_evidence", NULL};
+	struct args *a = ctx;
+	struct err e = {0};
+	bool ok = false;
+	switch (key) {
+	case O_TENANT:
+		a->flt.tenant = arg;
+		break;
+	case O_KIND:
+		for (int i = 0; kinds[i]; i++)
+			ok = ok || strcmp(kinds[i], arg) == 0;
+		if (!ok) {
+			fprintf(stderr,
+			        "dmarcsift flags: unknown --kind '%s' (auth_driven, "
+			        "not_auth_driven, mixed, no_evidence)\n",
+			        arg);
+			return EXIT_USAGE;
+		}
+		a->flt.kind = arg;
+		break;
+	case O_SINCE:
+		if (correlate_day(arg, a->since, sizeof a->since, &e) < 0)
+			return cli_fail(&e);
+		a->flt.since = a->since;
+		break;
+	default:
+		a->flt.all = false;
+		break;
+	}
+	return 0;
 }
+
+static const struct opt_cmd cmd = {
+    .name = "flags",
+    .synopsis = "usage: dmarcsift flags [--tenant T] [--kind K] [--since DATE] [--open]\n"
+                "                       [--format text|csv|json]\n",
+    .about = "Lists the correlator's flags, most severe first: auth_driven (the provider's\n"
+             "own DMARC reports show that source failing DKIM/SPF alignment for that domain),\n"
+             "not_auth_driven (authentication passes: reputation, content, a blocklist or\n"
+             "policy is the cause), mixed (between the thresholds) and no_evidence (no\n"
+             "aggregate data from that provider), each with one sentence of what to do.\n"
+             "CSV and JSON have exactly the columns of dmarcsift.v_flags.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .on_opt = on_opt,
+};
 
 static const char *val(const PGresult *res, int r, const char *name)
 {
@@ -134,72 +179,19 @@ static void print_text(const PGresult *res)
 
 int cmd_flags(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},   {"tenant", required_argument, NULL, 't'},
-	    {"kind", required_argument, NULL, 'k'}, {"since", required_argument, NULL, 's'},
-	    {"open", no_argument, NULL, 'o'},       {"format", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
-	};
-	static const char *const kinds[] = {"auth_driven", "not_auth_driven", "mixed",
-	                                    "no_evidence", NULL};
-	const char *db_opt = NULL;
-	struct flags_filter flt = {.all = true};
-	enum rows_format fmt = ROWS_TEXT;
-	char since[16];
+	struct args a = {.flt = {.all = true}};
+	struct opt_common co;
 	struct err e = {0};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 't':
-			flt.tenant = optarg;
-			break;
-		case 'k': {
-			bool ok = false;
-			for (int i = 0; kinds[i]; i++)
-				ok = ok || strcmp(kinds[i], optarg) == 0;
-			if (!ok) {
-				fprintf(stderr,
-				        "dmarcsift flags: unknown --kind '%s' (auth_driven, "
-				        "not_auth_driven, mixed, no_evidence)\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			flt.kind = optarg;
-			break;
-		}
-		case 's':
-			if (correlate_day(optarg, since, sizeof since, &e) < 0)
-				return cli_fail(&e);
-			flt.since = since;
-			break;
-		case 'o':
-			flt.all = false;
-			break;
-		case 'f':
-			if (rows_format_parse(optarg, &fmt) < 0) {
-				fprintf(stderr, "dmarcsift: unknown format '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	int rc;
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	if (co.nargs > 0)
+		return opt_usage_error(&cmd);
+	enum rows_format fmt = co.format;
+	const struct flags_filter flt = a.flt;
 	struct db *db = NULL;
 	PGresult *res = NULL;
-	int rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		return rc;
 	if (flags_list(db, &flt, &res, &e) < 0) {

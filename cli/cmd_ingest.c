@@ -8,12 +8,13 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "cli/sources.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "reports/rows.h"
 #include "sources/source.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,41 +28,59 @@ struct ingest_run {
 	struct timespec last_progress;
 };
 
-static void usage(FILE *out)
+enum { O_TENANT = 't', O_NO_RESOLVE = OPT_KEY, O_NO_CORRELATE };
+
+static const struct opt options[] = {
+    {"tenant", O_TENANT, "NAME", "put every report of this run into tenant NAME"},
+    {"no-resolve", O_NO_RESOLVE, NULL,
+     "do not name the sending sources afterwards (by default\n"
+     "'sources resolve' runs at the end, within [dns] budget,\n"
+     "default 30s; DNS trouble never fails or slows the ingest)"},
+    {"no-correlate", O_NO_CORRELATE, NULL,
+     "do not run the incremental correlation at the end (what\n"
+     "changed stays queued for the next 'dmarcsift correlate')"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *tenant;
+	bool resolve, correlate;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(out,
-	        "usage: dmarcsift ingest [--db CONN] [--tenant NAME] [--json] [--quiet]\n"
-	        "                        [--no-resolve] [--no-correlate] [--config PATH]\n"
-	        "                        PATH...\n"
-	        "\n"
-	        "Ingests DMARC aggregate reports (.xml, .xml.gz, .gz, .zip), SMTP TLS reports\n"
-	        "(.json, .json.gz), or the e-mails that carried them (.eml, any MIME nesting),\n"
-	        "DMARC failure reports (RFC 6591 and the older text layout; [ruf] keep_body and\n"
-	        "redact in the config file say what is kept), and hands bounces (DSNs and\n"
-	        "notices), ARF complaints and auto-replies to the bounce store. The summary\n"
-	        "counts each kind. PATH is a file, a directory (read\n"
-	        "recursively; hidden files and .tsv/.md/.sh files in it are skipped), or '-'\n"
-	        "for standard input. Raw bytes are stored first; an input that fails is\n"
-	        "quarantined with the stage and reason (see 'dmarcsift failures') and the run\n"
-	        "goes on. Identical bytes or an already stored report are duplicates.\n"
-	        "\n"
-	        "  --db CONN      libpq connection string or URI (default: $DMARCSIFT_DB, else\n"
-	        "                 the private embedded cluster, started on demand)\n"
-	        "  --tenant NAME  put every report of this run into tenant NAME\n"
-	        "  --json         print the summary as one JSON object\n"
-	        "  --quiet        no progress and no per-input warnings\n"
-	        "  --no-resolve   do not name the sending sources afterwards (by default\n"
-	        "                 'sources resolve' runs at the end, within [dns] budget,\n"
-	        "                 default 30s; DNS trouble never fails or slows the ingest)\n"
-	        "  --config PATH  configuration file ([ruf], [dns], [sources], [correlate],\n"
-	        "                 [mta-hosts] for DSNs; default: the usual\n"
-	        "                 places, see 'dmarcsift config check')\n"
-	        "  --no-correlate do not run the incremental correlation at the end (what\n"
-	        "                 changed stays queued for the next 'dmarcsift correlate')\n"
-	        "\n"
-	        "Exit: 0 nothing quarantined, 1 something quarantined or unreadable, 2 usage,\n"
-	        "3 the database cannot be reached (nothing is marked processed then).\n");
+	struct args *a = ctx;
+	if (key == O_TENANT)
+		a->tenant = arg;
+	else if (key == O_NO_RESOLVE)
+		a->resolve = false;
+	else
+		a->correlate = false;
+	return 0;
 }
+
+static const struct opt_cmd cmd = {
+    .name = "ingest",
+    .synopsis = "usage: dmarcsift ingest [--tenant NAME] [--no-resolve] [--no-correlate]\n"
+                "                        [--format text|json] PATH...\n",
+    .about = "Ingests DMARC aggregate reports (.xml, .xml.gz, .gz, .zip), SMTP TLS reports\n"
+             "(.json, .json.gz), or the e-mails that carried them (.eml, any MIME nesting),\n"
+             "DMARC failure reports (RFC 6591 and the older text layout; [ruf] keep_body and\n"
+             "redact in the config file say what is kept), and hands bounces (DSNs and\n"
+             "notices), ARF complaints and auto-replies to the bounce store. The summary\n"
+             "counts each kind (json: one object). PATH is a file, a directory (read\n"
+             "recursively; hidden files and .tsv/.md/.sh files in it are skipped), or '-'\n"
+             "for standard input. Raw bytes are stored first; an input that fails is\n"
+             "quarantined with the stage and reason (see 'dmarcsift failures') and the run\n"
+             "goes on. Identical bytes or an already stored report are duplicates. The\n"
+             "configuration file gives [ruf], [dns], [sources], [correlate] and\n"
+             "[mta-hosts] (for DSNs).\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_JSON,
+    .epilog = "Exit: 0 nothing quarantined, 1 something quarantined or unreadable, 2 usage,\n"
+              "3 the database cannot be reached (nothing is marked processed then).\n",
+    .on_opt = on_opt,
+};
 
 static void show_progress(struct ingest_run *r, bool final)
 {
@@ -120,7 +139,7 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 		json_object_object_add(o, "unreadable", json_object_new_int64((int64_t)unreadable));
 		json_object_object_add(o, "tenant_mismatches",
 		                       json_object_new_int64((int64_t)st->mismatched));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		rows_json_print(stdout, o);
 		json_object_put(o);
 		return;
 	}
@@ -158,69 +177,28 @@ static void print_summary(const struct pipeline_stats *st, uint64_t unreadable, 
 
 int cmd_ingest(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},     {"tenant", required_argument, NULL, 't'},
-	    {"json", no_argument, NULL, 'j'},         {"quiet", no_argument, NULL, 'q'},
-	    {"verbose", no_argument, NULL, 'v'},      {"no-resolve", no_argument, NULL, 'N'},
-	    {"config", required_argument, NULL, 'c'}, {"no-correlate", no_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *tenant = NULL, *config_opt = NULL;
-	bool json = false, quiet = false, resolve = true, correlate = true;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:t:jqvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'N':
-			resolve = false;
-			break;
-		case 'c':
-			config_opt = optarg;
-			break;
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 't':
-			tenant = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'v':
-			log_set_level(LOG_VERBOSE);
-			break;
-		case 'C':
-			correlate = false;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
+	struct args a = {.resolve = true, .correlate = true};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	if (co.nargs == 0) {
 		fprintf(stderr, "dmarcsift ingest: no PATH given\n");
-		usage(stderr);
-		return EXIT_USAGE;
+		return opt_usage_error(&cmd);
 	}
-	if (quiet)
-		log_set_level(LOG_QUIET);
+	const char *tenant = a.tenant, *config_opt = co.config;
+	bool json = co.format == ROWS_JSON, quiet = co.quiet, resolve = a.resolve,
+	     correlate = a.correlate;
 
 	struct pipeline_opts po = {.tenant_override = tenant, .pinned_strict = cli_pinned_strict()};
 	/* [ruf] strictly: a failure report must not be stored unredacted
 	 * because a typo elsewhere in the file hid `redact = true`. */
-	int rc = cli_ruf_options(config_opt, &po.ruf);
+	rc = cli_ruf_options(config_opt, &po.ruf);
 	if (rc != 0)
 		return rc;
 	struct config *cfg = autocorr_config(config_opt);
 	struct db *db = NULL;
-	cli_set_config_path(config_opt);
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0) {
 		config_free(cfg);
 		return rc;
@@ -242,7 +220,7 @@ int cmd_ingest(int argc, char **argv)
 	/* Files, directories and "-" (standard input): one source, drained
 	 * like a mailbox. */
 	struct source *src = NULL;
-	source_files_open(&src, argv + optind, (size_t)(argc - optind));
+	source_files_open(&src, co.args, (size_t)co.nargs);
 	struct drain_counts dc = {0};
 	struct err fatal = {0}, unused = {0};
 	int stop = drain(src, run.pipe, NULL, tick, &run, &dc, &unused, &fatal);

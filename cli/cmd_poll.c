@@ -17,13 +17,14 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "cli/sources.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "reports/rows.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -49,40 +50,6 @@ struct mb_run {
 	struct poll_result res;
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: dmarcsift poll [--config PATH] [--db CONN] [--mailbox NAME]\n"
-	        "                      [--once | --every INTERVAL] [--json] [--quiet]\n"
-	        "                      [--no-resolve] [--no-correlate]\n"
-	        "\n"
-	        "Polls the mailboxes of the configuration file ([mailbox NAME] sections:\n"
-	        "imaps://, imap:// with STARTTLS, maildir:, mbox:), ingests every message\n"
-	        "through the same pipeline as 'dmarcsift ingest', and moves each message\n"
-	        "only after the database committed it: to processed_folder (reports,\n"
-	        "duplicates, DSNs) or failed_folder (quarantined, e.g. 'not a report').\n"
-	        "A second poller on the same mailbox skips it (PostgreSQL advisory lock).\n"
-	        "\n"
-	        "  --config PATH   configuration file (default: $XDG_CONFIG_HOME/dmarcsift/\n"
-	        "                  dmarcsift.conf, else /etc/dmarcsift/dmarcsift.conf)\n"
-	        "  --db CONN       libpq connection string (default: $DMARCSIFT_DB, else the\n"
-	        "                  file's [database] url, else the embedded cluster)\n"
-	        "  --mailbox NAME  poll only this mailbox\n"
-	        "  --once          poll once and exit (the default; for cron/systemd timers)\n"
-	        "  --every N       poll every N (e.g. 300, 90s, 5m, 1h) until SIGTERM/SIGINT;\n"
-	        "                  with [retention] older_than set, also prune once a day\n"
-	        "                  ('dmarcsift prune', after the first round)\n"
-	        "  --json          print each round's summary as one JSON object\n"
-	        "  --quiet         no per-message warnings\n"
-	        "  --no-resolve    do not name the sending sources after each round (by\n"
-	        "                  default 'sources resolve' runs, within [dns] budget)\n"
-	        "  --no-correlate  do not run the incremental correlation after each round\n"
-	        "\n"
-	        "Exit: 0 ok, 1 something quarantined, 2 usage/configuration error, 3 the\n"
-	        "database cannot be reached, 4 a mailbox could not be read (IMAP server\n"
-	        "unreachable after retries, login refused, Maildir/mbox missing).\n");
-}
-
 static int parse_interval(const char *s, unsigned *out)
 {
 	char *end = NULL;
@@ -102,6 +69,77 @@ static int parse_interval(const char *s, unsigned *out)
 	*out = (unsigned)(v * mult);
 	return 0;
 }
+
+enum { O_MAILBOX = 'm', O_ONCE = 'o', O_EVERY = 'e' };
+enum { O_NO_RESOLVE = OPT_KEY, O_NO_CORRELATE };
+
+static const struct opt options[] = {
+    {"mailbox", O_MAILBOX, "NAME", "poll only this mailbox"},
+    {"once", O_ONCE, NULL, "poll once and exit (the default; for cron/systemd timers)"},
+    {"every", O_EVERY, "N",
+     "poll every N (e.g. 300, 90s, 5m, 1h) until SIGTERM/SIGINT;\n"
+     "with [retention] older_than set, also prune once a day\n"
+     "('dmarcsift prune', after the first round)"},
+    {"no-resolve", O_NO_RESOLVE, NULL,
+     "do not name the sending sources after each round (by\n"
+     "default 'sources resolve' runs, within [dns] budget)"},
+    {"no-correlate", O_NO_CORRELATE, NULL,
+     "do not run the incremental correlation after each round"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *only;
+	unsigned every;
+	bool once, resolve, correlate;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
+{
+	struct args *a = ctx;
+	switch (key) {
+	case O_MAILBOX:
+		a->only = arg;
+		break;
+	case O_ONCE:
+		a->once = true;
+		break;
+	case O_EVERY:
+		if (parse_interval(arg, &a->every) != 0) {
+			fprintf(stderr,
+			        "dmarcsift poll: --every '%s': expected e.g. 300, 90s, 5m, 1h\n",
+			        arg);
+			return EXIT_USAGE;
+		}
+		break;
+	case O_NO_RESOLVE:
+		a->resolve = false;
+		break;
+	default:
+		a->correlate = false;
+		break;
+	}
+	return 0;
+}
+
+static const struct opt_cmd cmd = {
+    .name = "poll",
+    .synopsis = "usage: dmarcsift poll [--mailbox NAME] [--once | --every INTERVAL]\n"
+                "                      [--no-resolve] [--no-correlate] [--format text|json]\n",
+    .about = "Polls the mailboxes of the configuration file ([mailbox NAME] sections:\n"
+             "imaps://, imap:// with STARTTLS, maildir:, mbox:), ingests every message\n"
+             "through the same pipeline as 'dmarcsift ingest', and moves each message\n"
+             "only after the database committed it: to processed_folder (reports,\n"
+             "duplicates, DSNs) or failed_folder (quarantined, e.g. 'not a report').\n"
+             "A second poller on the same mailbox skips it (PostgreSQL advisory lock).\n"
+             "With --format json each round is one JSON object.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_JSON,
+    .epilog = "Exit: 0 ok, 1 something quarantined, 2 usage/configuration error, 3 the\n"
+              "database cannot be reached, 4 a mailbox could not be read (IMAP server\n"
+              "unreachable after retries, login refused, Maildir/mbox missing).\n",
+    .on_opt = on_opt,
+};
 
 static void to_source_mailbox(const struct config_mailbox *mb, struct source_mailbox *box)
 {
@@ -259,7 +297,7 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "mailboxes", arr);
 		json_object_object_add(o, "exit", json_object_new_int(code));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		rows_json_print(stdout, o);
 		fflush(stdout);
 		json_object_put(o);
 	}
@@ -268,79 +306,27 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 
 int cmd_poll(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},  {"db", required_argument, NULL, 'd'},
-	    {"mailbox", required_argument, NULL, 'm'}, {"once", no_argument, NULL, 'o'},
-	    {"every", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},         {"verbose", no_argument, NULL, 'v'},
-	    {"no-resolve", no_argument, NULL, 'N'},    {"no-correlate", no_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-	};
-	const char *config_opt = NULL, *db_opt = NULL, *only = NULL;
-	unsigned every = 0;
-	bool json = false, once = false, resolve = true, correlate = true, quiet = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:d:m:oe:jqvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'N':
-			resolve = false;
-			break;
-		case 'c':
-			config_opt = optarg;
-			break;
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 'm':
-			only = optarg;
-			break;
-		case 'o':
-			once = true;
-			break;
-		case 'e':
-			if (parse_interval(optarg, &every) != 0) {
-				fprintf(stderr,
-				        "dmarcsift poll: --every '%s': expected e.g. 300, 90s, 5m, "
-				        "1h\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'q':
-			log_set_level(LOG_QUIET);
-			quiet = true;
-			break;
-		case 'C':
-			correlate = false;
-			break;
-		case 'v':
-			log_set_level(LOG_VERBOSE);
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc || (once && every)) {
+	struct args a = {.resolve = true, .correlate = true};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	if (co.nargs > 0 || (a.once && a.every)) {
 		fprintf(stderr, "dmarcsift poll: %s\n",
-		        optind < argc ? "unexpected argument"
-		                      : "--once and --every exclude each other");
-		usage(stderr);
-		return EXIT_USAGE;
+		        co.nargs > 0 ? "unexpected argument"
+		                     : "--once and --every exclude each other");
+		return opt_usage_error(&cmd);
 	}
+	const char *config_opt = co.config, *db_opt = co.db, *only = a.only;
+	unsigned every = a.every;
+	bool json = co.format == ROWS_JSON, resolve = a.resolve, correlate = a.correlate,
+	     quiet = co.quiet;
 
 	struct err e = {0};
 	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	int rc = EXIT_OK;
+	rc = EXIT_OK;
 	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
 		rc = cli_fail(&e);
 		goto out;

@@ -7,12 +7,12 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "reports/writers.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,37 +20,91 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void usage(FILE *out)
+enum { O_JSON = OPT_KEY };
+
+static const struct opt options[] = {
+    {"tenant", 't', "T", "the tenant's report ('unassigned' holds unowned domains)"},
+    {"all-tenants", 'a', NULL, "the overview; with --out DIR also one report per tenant"},
+    {"since", 's', "DATE", "first day (YYYY-MM-DD), or 30d (the last 30 days), or 'all'"},
+    {"until", 'u', "DATE",
+     "last day, included (default: today, UTC)\n"
+     "(default period: the last 30 days)"},
+    {"format", 'f', "F",
+     "text (default), csv, json (docs/report-json.md) or html\n"
+     "(one self-contained page)"},
+    {"json", O_JSON, NULL, "the same as --format json"},
+    {"out", 'o', "PATH",
+     "a file; a directory with --all-tenants, or with csv and no\n"
+     "--table (one file per table); default: standard output"},
+    {"table", 'T', "NAME",
+     "csv: only this table (summary, daily, domains, sources,\n"
+     "reporters, bounces, suppressions, escalations, flags,\n"
+     "quarantine; overview: tenants)"},
+    {"mail-to", 'm', "ADDR", "mail the report (text and HTML) through [smtp]"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	struct app_report_opts o;
+	enum report_format fmt;
+	const char *out, *table, *mail_to;
+	bool all;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(
-	    out,
-	    "usage: dmarcsift report [--tenant T | --all-tenants] [--since DATE] [--until DATE]\n"
-	    "                        [--format text|csv|json|html] [--out PATH] [--table NAME]\n"
-	    "                        [--db CONN]\n"
-	    "\n"
-	    "A tenant's DMARC report (--tenant): volume and pass rates over the period and per\n"
-	    "day, domains with their policy and advice, sending sources (most failing first),\n"
-	    "reporters, bounce classes by provider, suppressions, escalations, flags and\n"
-	    "quarantined inputs. The MSP overview (--all-tenants): one row per tenant, the\n"
-	    "one needing attention first.\n"
-	    "\n"
-	    "  --tenant T      the tenant's report ('unassigned' holds unowned domains)\n"
-	    "  --all-tenants   the overview; with --out DIR also one report per tenant\n"
-	    "  --since DATE    first day (YYYY-MM-DD), or 30d (the last 30 days), or 'all'\n"
-	    "  --until DATE    last day, included (default: today, UTC)\n"
-	    "                  (default period: the last 30 days)\n"
-	    "  --format F      text (default), csv, json or html (one self-contained page)\n"
-	    "  --out PATH      a file; a directory with --all-tenants, or with csv and no\n"
-	    "                  --table (one file per table); default: standard output\n"
-	    "  --table NAME    csv: only this table (summary, daily, domains, sources,\n"
-	    "                  reporters, bounces, suppressions, escalations, flags,\n"
-	    "                  quarantine; overview: tenants)\n"
-	    "  --db CONN       libpq connection string (default: DMARCSIFT_DB, the config\n"
-	    "                  file, else the embedded cluster)\n"
-	    "\n"
-	    "An empty period gives a report that says so. Progress goes to standard error\n"
-	    "when it is a terminal. SOURCE_DATE_EPOCH fixes the 'generated' time.\n");
+	struct args *a = ctx;
+	switch (key) {
+	case 't':
+		a->o.tenant = arg;
+		break;
+	case 'a':
+		a->all = true;
+		break;
+	case 's':
+		a->o.since = arg;
+		break;
+	case 'u':
+		a->o.until = arg;
+		break;
+	case 'f':
+	case O_JSON:
+		if (report_format_parse(arg ? arg : "json", &a->fmt) < 0) {
+			fprintf(stderr, "dmarcsift: unknown format '%s' (text, csv, json, html)\n",
+			        arg);
+			return EXIT_USAGE;
+		}
+		break;
+	case 'o':
+		a->out = arg;
+		break;
+	case 'T':
+		a->table = arg;
+		break;
+	default:
+		a->mail_to = arg;
+		break;
+	}
+	return 0;
 }
+
+static const struct opt_cmd cmd = {
+    .name = "report",
+    .synopsis =
+        "usage: dmarcsift report [--tenant T | --all-tenants] [--since DATE] [--until DATE]\n"
+        "                        [--format text|csv|json|html] [--out PATH] [--table NAME]\n"
+        "                        [--mail-to ADDR]\n",
+    .about = "A tenant's DMARC report (--tenant): volume and pass rates over the period and per\n"
+             "day, domains with their policy and advice, sending sources (most failing first),\n"
+             "reporters, bounce classes by provider, suppressions, escalations, flags and\n"
+             "quarantined inputs. The MSP overview (--all-tenants): one row per tenant, the\n"
+             "one needing attention first.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .epilog = "An empty period gives a report that says so. Progress goes to standard error\n"
+              "when it is a terminal. SOURCE_DATE_EPOCH fixes the 'generated' time.\n",
+    .on_opt = on_opt,
+};
 
 struct progress {
 	bool on;
@@ -268,74 +322,24 @@ out:
 
 int cmd_report(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},      {"tenant", required_argument, NULL, 't'},
-	    {"all-tenants", no_argument, NULL, 'a'},   {"since", required_argument, NULL, 's'},
-	    {"until", required_argument, NULL, 'u'},   {"format", required_argument, NULL, 'f'},
-	    {"out", required_argument, NULL, 'o'},     {"table", required_argument, NULL, 'T'},
-	    {"mail-to", required_argument, NULL, 'm'}, {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *out = NULL, *table = NULL, *mail_to = NULL, *config = NULL;
-	struct app_report_opts o = {0};
-	enum report_format fmt = REPORT_FMT_TEXT;
-	bool all = false;
+	struct args a = {.fmt = REPORT_FMT_TEXT};
+	struct opt_common co;
 	struct db *db = NULL;
 	struct report *rep = NULL;
 	struct err e = {0};
-	int c, rc = EXIT_OK;
+	int rc;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "d:t:as:u:f:o:T:m:c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 't':
-			o.tenant = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 's':
-			o.since = optarg;
-			break;
-		case 'u':
-			o.until = optarg;
-			break;
-		case 'f':
-			if (report_format_parse(optarg, &fmt) < 0) {
-				fprintf(stderr,
-				        "dmarcsift: unknown format '%s' (text, csv, json, html)\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'T':
-			table = optarg;
-			break;
-		case 'm':
-			mail_to = optarg;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc || (all && o.tenant) || (!all && !o.tenant)) {
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	struct app_report_opts o = a.o;
+	enum report_format fmt = a.fmt;
+	const char *out = a.out, *table = a.table, *mail_to = a.mail_to, *config = co.config;
+	bool all = a.all;
+	rc = EXIT_OK;
+	if (co.nargs > 0 || (all && o.tenant) || (!all && !o.tenant)) {
 		fprintf(stderr,
 		        "dmarcsift: report needs exactly one of --tenant T and --all-tenants\n");
-		usage(stderr);
-		return EXIT_USAGE;
+		return opt_usage_error(&cmd);
 	}
 	if (fmt == REPORT_FMT_CSV && !table && !out) {
 		fprintf(stderr,
@@ -358,7 +362,7 @@ int cmd_report(int argc, char **argv)
 	if (to_dir && make_dir(out) < 0)
 		return EXIT_SOME_FAILED;
 
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		return rc;
 	struct progress pg = {isatty(STDERR_FILENO) == 1, all ? "overview" : o.tenant};

@@ -5,15 +5,16 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "cli/sources.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "db/sources_store.h"
+#include "reports/rows.h"
 #include "senders/services.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,36 +22,54 @@
 #include <time.h>
 #include <unistd.h>
 
-static void usage(FILE *out)
-{
-	fprintf(
-	    out,
-	    "usage: dmarcsift sources resolve [--tenant T] [--since DATE] [--budget DURATION]\n"
-	    "                                 [--dns-servers LIST] [--services FILE]\n"
-	    "                                 [--no-lookup] [--json] [--quiet]\n"
-	    "       dmarcsift sources load FILE\n"
-	    "       dmarcsift sources label --tenant T CIDR NAME\n"
-	    "       dmarcsift sources unlabel --tenant T CIDR\n"
-	    "   (each also takes --db CONN and --config PATH)\n"
-	    "\n"
-	    "resolve: looks up the source addresses of the stored records and bounces that\n"
-	    "  have no fresh answer (reverse DNS confirmed forward, ASN and country), then\n"
-	    "  names each tenant's sources after the known services (data/services.tsv,\n"
-	    "  or --services FILE, plus rows added with 'load') and marks forwarded and\n"
-	    "  mailing-list traffic. Results: the view dmarcsift.v_sources.\n"
-	    "  --since DATE     only sources seen since DATE (e.g. 2026-11-01)\n"
-	    "  --budget D       stop looking up after D (e.g. 30s, 5m); the rest waits for\n"
-	    "                   the next run (default: no limit)\n"
-	    "  --dns-servers L  IP[:PORT],... (default: [dns] servers, $DMARCSIFT_DNS_SERVERS,\n"
-	    "                   else /etc/resolv.conf)\n"
-	    "  --no-lookup      no DNS: only organisational domains and service marks\n"
-	    "load: adds the service rows of FILE (the data/services.tsv format), replacing\n"
-	    "  rows loaded from the same FILE before; they win over the built-in table.\n"
-	    "label: names a tenant's own range (\"our MTAs\"): it wins over every other name.\n"
-	    "\n"
-	    "Exit: 0 ok (DNS trouble is reported, not an error), 2 usage or configuration,\n"
-	    "3 the database cannot be reached.\n");
-}
+static const char synopsis[] =
+    "usage: dmarcsift sources resolve [--tenant T] [--since DATE] [--budget DURATION]\n"
+    "                                 [--dns-servers LIST] [--services FILE]\n"
+    "                                 [--no-lookup] [--format text|json]\n"
+    "       dmarcsift sources load FILE\n"
+    "       dmarcsift sources label --tenant T CIDR NAME\n"
+    "       dmarcsift sources unlabel --tenant T CIDR\n";
+
+static const char about[] =
+    "resolve: looks up the source addresses of the stored records and bounces that\n"
+    "  have no fresh answer (reverse DNS confirmed forward, ASN and country), then\n"
+    "  names each tenant's sources after the known services (data/services.tsv,\n"
+    "  or --services FILE, plus rows added with 'load') and marks forwarded and\n"
+    "  mailing-list traffic. Results: the view dmarcsift.v_sources.\n"
+    "load: adds the service rows of FILE (the data/services.tsv format), replacing\n"
+    "  rows loaded from the same FILE before; they win over the built-in table.\n"
+    "label: names a tenant's own range (\"our MTAs\"): it wins over every other name.\n";
+
+static const char epilog[] = "Exit: 0 ok (DNS trouble is reported, not an error), 2 usage or "
+                             "configuration,\n3 the database cannot be reached.\n";
+
+enum { O_TENANT = 't', O_SINCE = 's', O_BUDGET = 'b', O_SERVERS = 'S', O_SERVICES = 'f' };
+enum { O_NO_LOOKUP = 'n' };
+
+static const struct opt resolve_options[] = {
+    {"tenant", O_TENANT, "T", "only this tenant"},
+    {"since", O_SINCE, "DATE", "only sources seen since DATE (e.g. 2026-11-01)"},
+    {"budget", O_BUDGET, "D",
+     "stop looking up after D (e.g. 30s, 5m); the rest waits for\n"
+     "the next run (default: no limit)"},
+    {"dns-servers", O_SERVERS, "L",
+     "IP[:PORT],... (default: [dns] servers, $DMARCSIFT_DNS_SERVERS,\n"
+     "else /etc/resolv.conf)"},
+    {"services", O_SERVICES, "FILE", "the known services (default: data/services.tsv)"},
+    {"no-lookup", O_NO_LOOKUP, NULL, "no DNS: only organisational domains and service marks"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const struct opt tenant_option[] = {
+    {"tenant", O_TENANT, "T", "the tenant (label, unlabel)"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *tenant, *since, *servers, *services;
+	long long budget;
+	bool no_lookup;
+};
 
 static long long parse_duration_ms(const char *v)
 {
@@ -72,6 +91,58 @@ static long long parse_duration_ms(const char *v)
 		return -1;
 	return n * mult;
 }
+
+static int on_opt(void *ctx, int key, const char *arg)
+{
+	struct args *a = ctx;
+	switch (key) {
+	case O_TENANT:
+		a->tenant = arg;
+		break;
+	case O_SINCE:
+		a->since = arg;
+		break;
+	case O_BUDGET:
+		a->budget = parse_duration_ms(arg);
+		if (a->budget <= 0) {
+			fprintf(stderr,
+			        "dmarcsift sources resolve: --budget '%s': expected e.g. 30s, 5m\n",
+			        arg);
+			return EXIT_USAGE;
+		}
+		break;
+	case O_SERVERS:
+		a->servers = arg;
+		break;
+	case O_SERVICES:
+		a->services = arg;
+		break;
+	default:
+		a->no_lookup = true;
+		break;
+	}
+	return 0;
+}
+
+static const struct opt_cmd resolve_cmd = {
+    .name = "sources resolve",
+    .synopsis = synopsis,
+    .about = about,
+    .opts = resolve_options,
+    .formats = OPT_TEXT | OPT_JSON,
+    .epilog = epilog,
+    .on_opt = on_opt,
+};
+
+static const struct opt_cmd other_cmd = {
+    .name = "sources",
+    .synopsis = synopsis,
+    .about = about,
+    .opts = tenant_option,
+    .formats = OPT_TEXT,
+    .epilog = epilog,
+    .on_opt = on_opt,
+};
 
 void cli_sources_opts(const struct config *cfg, struct resolve_opts *o)
 {
@@ -204,93 +275,34 @@ static void print_json(const struct resolve_stats *st)
 	json_object_object_add(o, "marked", json_object_new_int64((int64_t)st->marked));
 	json_object_object_add(o, "named", json_object_new_int64((int64_t)st->named));
 	json_object_object_add(o, "forwarded", json_object_new_int64((int64_t)st->forwarded));
-	json_object_object_add(o, "lookup_seconds", json_object_new_double(st->lookup_s));
-	json_object_object_add(o, "mark_seconds", json_object_new_double(st->mark_s));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_object_add(o, "lookup_seconds", rows_json_rate(st->lookup_s));
+	json_object_object_add(o, "mark_seconds", rows_json_rate(st->mark_s));
+	rows_json_print(stdout, o);
 	json_object_put(o);
 }
 
 static int cmd_resolve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"tenant", required_argument, NULL, 't'},
-	    {"since", required_argument, NULL, 's'},
-	    {"budget", required_argument, NULL, 'b'},
-	    {"dns-servers", required_argument, NULL, 'S'},
-	    {"services", required_argument, NULL, 'f'},
-	    {"no-lookup", no_argument, NULL, 'n'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL, *since = NULL;
-	const char *servers = NULL, *services = NULL;
-	long long budget = 0;
-	bool json = false, quiet = false, no_lookup = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:c:t:s:b:S:f:njqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 'c':
-			config_opt = optarg;
-			break;
-		case 't':
-			tenant = optarg;
-			break;
-		case 's':
-			since = optarg;
-			break;
-		case 'b':
-			budget = parse_duration_ms(optarg);
-			if (budget <= 0) {
-				fprintf(stderr,
-				        "dmarcsift sources resolve: --budget '%s': expected "
-				        "e.g. 30s, 5m\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'S':
-			servers = optarg;
-			break;
-		case 'f':
-			services = optarg;
-			break;
-		case 'n':
-			no_lookup = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
+	struct args a = {0};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&resolve_cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	if (co.nargs > 0) {
 		fprintf(stderr, "dmarcsift sources resolve: unexpected argument '%s'\n",
-		        argv[optind]);
+		        co.args[0]);
 		return EXIT_USAGE;
 	}
+	const char *config_opt = co.config, *tenant = a.tenant, *since = a.since;
+	const char *servers = a.servers, *services = a.services;
+	long long budget = a.budget;
+	bool json = co.format == ROWS_JSON, quiet = co.quiet, no_lookup = a.no_lookup;
 	struct config *cfg = NULL;
-	int rc = load_config(config_opt, &cfg);
+	rc = load_config(config_opt, &cfg);
 	if (rc != 0)
 		return rc;
 	struct db *db = NULL;
-	cli_set_config_path(config_opt);
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0) {
 		config_free(cfg);
 		return rc;
@@ -355,47 +367,12 @@ static char *read_file(const char *path, size_t *len)
 	return text;
 }
 
-static int common_opts(int argc, char **argv, const char **db_opt, const char **config_opt,
-                       const char **tenant)
-{
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"tenant", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:c:t:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			*db_opt = optarg;
-			break;
-		case 'c':
-			*config_opt = optarg;
-			break;
-		case 't':
-			*tenant = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return -EXIT_OK - 1;
-		default:
-			usage(stderr);
-			return -EXIT_USAGE - 1;
-		}
-	}
-	return 0;
-}
-
 static int connect_with_config(const char *db_opt, const char *config_opt, struct db **db)
 {
 	struct config *cfg = NULL;
 	int rc = load_config(config_opt, &cfg);
 	if (rc != 0)
 		return rc;
-	cli_set_config_path(config_opt);
 	rc = cli_connect(db_opt, db);
 	config_free(cfg);
 	return rc;
@@ -403,16 +380,18 @@ static int connect_with_config(const char *db_opt, const char *config_opt, struc
 
 static int cmd_load(int argc, char **argv)
 {
-	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL;
-	int rc = common_opts(argc, argv, &db_opt, &config_opt, &tenant);
-	if (rc < 0)
-		return -rc - 1;
-	if (optind + 1 != argc || tenant) {
+	struct args a = {0};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&other_cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	const char *db_opt = co.db, *config_opt = co.config;
+	if (co.nargs != 1 || a.tenant) {
 		fprintf(stderr,
 		        "dmarcsift sources load: expected one FILE (services are global)\n");
 		return EXIT_USAGE;
 	}
-	const char *path = argv[optind];
+	const char *path = co.args[0];
 	size_t len = 0;
 	char *text = read_file(path, &len);
 	if (!text) {
@@ -466,18 +445,20 @@ static int cmd_load(int argc, char **argv)
 
 static int cmd_label(int argc, char **argv, bool remove)
 {
-	const char *db_opt = NULL, *config_opt = NULL, *tenant = NULL;
-	int rc = common_opts(argc, argv, &db_opt, &config_opt, &tenant);
-	if (rc < 0)
-		return -rc - 1;
+	struct args a = {0};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&other_cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	const char *db_opt = co.db, *config_opt = co.config, *tenant = a.tenant;
 	int want = remove ? 1 : 2;
-	if (!tenant || optind + want != argc) {
+	if (!tenant || co.nargs != want) {
 		fprintf(stderr, remove
 		                    ? "dmarcsift sources unlabel: expected --tenant T CIDR\n"
 		                    : "dmarcsift sources label: expected --tenant T CIDR NAME\n");
 		return EXIT_USAGE;
 	}
-	const char *cidr = argv[optind];
+	const char *cidr = co.args[0];
 	struct db *db = NULL;
 	rc = connect_with_config(db_opt, config_opt, &db);
 	if (rc != 0)
@@ -487,7 +468,7 @@ static int cmd_label(int argc, char **argv, bool remove)
 	bool removed = false;
 	if (sources_store_tenant_id(db, tenant, &tid, &e) != 0 ||
 	    (remove ? sources_store_unlabel(db, tid, cidr, &removed, &e)
-	            : sources_store_label(db, tid, cidr, argv[optind + 1], &e)) != 0) {
+	            : sources_store_label(db, tid, cidr, co.args[1], &e)) != 0) {
 		if (e.kind == ERR_INPUT)
 			fprintf(stderr,
 			        "dmarcsift: error: '%s' is not a network (CIDR such as "
@@ -499,7 +480,7 @@ static int cmd_label(int argc, char **argv, bool remove)
 		               : "no label for %s in tenant %s\n",
 		       cidr, tenant);
 	} else {
-		printf("%s labelled \"%s\" for tenant %s\n", cidr, argv[optind + 1], tenant);
+		printf("%s labelled \"%s\" for tenant %s\n", cidr, co.args[1], tenant);
 	}
 	db_close(db);
 	return rc;
@@ -508,8 +489,10 @@ static int cmd_label(int argc, char **argv, bool remove)
 int cmd_sources(int argc, char **argv)
 {
 	if (argc < 2 || cli_is_help(argv[1])) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+		if (argc < 2)
+			return opt_usage_error(&other_cmd);
+		opt_usage(&resolve_cmd, stdout);
+		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "resolve") == 0)
 		return cmd_resolve(argc - 1, argv + 1);
@@ -520,6 +503,5 @@ int cmd_sources(int argc, char **argv)
 	if (strcmp(argv[1], "unlabel") == 0)
 		return cmd_label(argc - 1, argv + 1, true);
 	fprintf(stderr, "dmarcsift sources: unknown subcommand '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	return opt_usage_error(&other_cmd);
 }

@@ -5,37 +5,52 @@
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 #include "db/db.h"
 #include "db/sql.h"
 #include "db/store.h"
 #include "reports/rows.h"
 
-#include <getopt.h>
 #include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
+static const struct opt options[] = {
+    {"tenant", 't', "T", "only this tenant"},
+    {"since", 's', "S",
+     "only suppressions added since S: a date (2026-11-01, or a\n"
+     "timestamp 2026-11-01T08:00:00Z) or a duration (30m, 12h, 7d, 2w)"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *tenant, *since;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(
-	    out,
-	    "usage: dmarcsift suppressions [--db CONN] [--tenant T] [--since DATE|DURATION]\n"
-	    "                              [--format text|csv|json]\n"
-	    "\n"
-	    "Lists the addresses that must not be mailed any more, per tenant: the reason\n"
-	    "(invalid_recipient after a hard bounce; mailbox_issue after repeated soft\n"
-	    "bounces, lifted again by a later delivery), the first and last evidence, how\n"
-	    "many bounces, and the last reply text.\n"
-	    "\n"
-	    "  --db CONN       libpq connection string (default: DMARCSIFT_DB, the config\n"
-	    "                  file, else the embedded cluster)\n"
-	    "  --tenant T      only this tenant\n"
-	    "  --since S       only suppressions added since S: a date (2026-11-01, or a\n"
-	    "                  timestamp 2026-11-01T08:00:00Z) or a duration (30m, 12h, 7d, 2w)\n"
-	    "  --format F      text (default), csv, or json (one object per line)\n");
+	struct args *a = ctx;
+	if (key == 't')
+		a->tenant = arg;
+	else
+		a->since = arg;
+	return 0;
 }
+
+static const struct opt_cmd cmd = {
+    .name = "suppressions",
+    .synopsis = "usage: dmarcsift suppressions [--tenant T] [--since DATE|DURATION]\n"
+                "                              [--format text|csv|json]\n",
+    .about = "Lists the addresses that must not be mailed any more, per tenant: the reason\n"
+             "(invalid_recipient after a hard bounce; mailbox_issue after repeated soft\n"
+             "bounces, lifted again by a later delivery), the first and last evidence, how\n"
+             "many bounces, and the last reply text.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .on_opt = on_opt,
+};
 
 /* "7d" -> "7 days"; false when s is not a duration. */
 static bool duration(const char *s, char *out, size_t outsz)
@@ -81,50 +96,21 @@ static bool is_date(const char *s)
 
 int cmd_suppressions(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"db", required_argument, NULL, 'd'},    {"tenant", required_argument, NULL, 't'},
-	    {"since", required_argument, NULL, 's'}, {"format", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-	};
-	const char *db_opt = NULL, *tenant = NULL, *since = NULL;
-	enum rows_format fmt = ROWS_TEXT;
+	struct args a = {0};
+	struct opt_common co;
 	char interval[64], stamp[64];
 	const char *params[3] = {NULL, NULL, NULL};
 	struct db *db = NULL;
 	PGresult *res = NULL;
 	struct err e = {0};
-	int c, rc;
+	int rc;
 
-	optind = 0; /* GNU: full re-initialisation, the table may call us twice */
-	while ((c = getopt_long(argc, argv, "d:t:s:f:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 't':
-			tenant = optarg;
-			break;
-		case 's':
-			since = optarg;
-			break;
-		case 'f':
-			if (rows_format_parse(optarg, &fmt) < 0) {
-				fprintf(stderr, "dmarcsift: unknown format '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	if (co.nargs > 0)
+		return opt_usage_error(&cmd);
+	const char *tenant = a.tenant, *since = a.since;
+	enum rows_format fmt = co.format;
 	params[0] = tenant;
 	if (since) {
 		if (duration(since, interval, sizeof interval)) {
@@ -144,7 +130,7 @@ int cmd_suppressions(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		return rc;
 	if (tenant) {

@@ -4,39 +4,67 @@
  */
 #include "cli/cmd.h"
 #include "cli/common.h"
+#include "cli/opt.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/store.h"
+#include "reports/rows.h"
+
+#include <json-c/json.h>
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
+enum { O_LOGIN = OPT_KEY, O_PURGE };
+
+static const struct opt options[] = {
+    {"login", O_LOGIN, NULL, "grant: the role may log in (created LOGIN)"},
+    {"purge", O_PURGE, NULL, "remove: delete the tenant's data too"},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	bool login, purge;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(out,
-	        "usage: dmarcsift tenant add NAME DOMAIN...        [--db CONN]\n"
-	        "       dmarcsift tenant list | show NAME\n"
-	        "       dmarcsift tenant domain add|remove NAME DOMAIN...\n"
-	        "       dmarcsift tenant rename NAME NEWNAME\n"
-	        "       dmarcsift tenant remove NAME [--purge]\n"
-	        "       dmarcsift tenant import FILE               (CSV lines: tenant,domain)\n"
-	        "       dmarcsift tenant grant NAME ROLE [--login] | revoke NAME ROLE\n"
-	        "\n"
-	        "A report (or bounce) belongs to the tenant owning the most specific of its\n"
-	        "domain and that domain's parents (a.sub.example.com: the owner of\n"
-	        "sub.example.com before the owner of example.com); what nobody owns waits in\n"
-	        "the built-in tenant 'unassigned', and adding a domain adopts it. Domains are\n"
-	        "stored as IDNA 2008 A-labels in lower case; public suffixes and wildcards are\n"
-	        "refused. Names are trimmed and unique without regard to case.\n"
-	        "remove returns the tenant's data to 'unassigned' (--purge deletes it).\n"
-	        "import adds every pair of FILE in one transaction; running it again changes\n"
-	        "nothing. grant lets database role ROLE read tenant NAME through the views\n"
-	        "(creating ROLE, LOGIN with --login, when this role may; else it prints the\n"
-	        "SQL a DBA must run); revoke takes that away.\n");
+	struct args *a = ctx;
+	(void)arg;
+	if (key == O_LOGIN)
+		a->login = true;
+	else
+		a->purge = true;
+	return 0;
 }
+
+static const struct opt_cmd cmd = {
+    .name = "tenant",
+    .synopsis = "usage: dmarcsift tenant add NAME DOMAIN...\n"
+                "       dmarcsift tenant list | show NAME   [--format text|csv|json]\n"
+                "       dmarcsift tenant domain add|remove NAME DOMAIN...\n"
+                "       dmarcsift tenant rename NAME NEWNAME\n"
+                "       dmarcsift tenant remove NAME [--purge]\n"
+                "       dmarcsift tenant import FILE               (CSV lines: tenant,domain)\n"
+                "       dmarcsift tenant grant NAME ROLE [--login] | revoke NAME ROLE\n",
+    .about = "A report (or bounce) belongs to the tenant owning the most specific of its\n"
+             "domain and that domain's parents (a.sub.example.com: the owner of\n"
+             "sub.example.com before the owner of example.com); what nobody owns waits in\n"
+             "the built-in tenant 'unassigned', and adding a domain adopts it. Domains are\n"
+             "stored as IDNA 2008 A-labels in lower case; public suffixes and wildcards are\n"
+             "refused. Names are trimmed and unique without regard to case.\n"
+             "remove returns the tenant's data to 'unassigned' (--purge deletes it).\n"
+             "import adds every pair of FILE in one transaction; running it again changes\n"
+             "nothing. grant lets database role ROLE read tenant NAME through the views\n"
+             "(creating ROLE, LOGIN with --login, when this role may; else it prints the\n"
+             "SQL a DBA must run); revoke takes that away.\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .on_opt = on_opt,
+};
 
 static void print_dba(char **dba, size_t n)
 {
@@ -72,7 +100,87 @@ static int grant_revoke(struct db *db, bool grant, const char *tenant, const cha
 	return EXIT_OK;
 }
 
-static int list_or_show(struct db *db, const char *name)
+/* "a,b" as a JSON array of strings. */
+static json_object *json_list(const char *csv)
+{
+	json_object *arr = json_object_new_array();
+	for (const char *p = csv; *p;) {
+		size_t n = strcspn(p, ",");
+		json_object_array_add(arr, json_object_new_string_len(p, (int)n));
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return arr;
+}
+
+static json_object *tenant_json(const struct store_tenant *t)
+{
+	json_object *o = json_object_new_object();
+	char when[32];
+	json_object_object_add(o, "tenant", json_object_new_string(t->name));
+	json_object_object_add(o, "created_at",
+	                       rows_time_rfc3339(t->created_at, when, sizeof when) == 0
+	                           ? json_object_new_string(when)
+	                           : NULL);
+	json_object_object_add(o, "domains", json_list(t->domains));
+	json_object_object_add(o, "reports", json_object_new_int64(t->reports));
+	json_object_object_add(o, "records", json_object_new_int64(t->records));
+	json_object_object_add(o, "bounces", json_object_new_int64(t->bounces));
+	json_object_object_add(o, "suppressions", json_object_new_int64(t->suppressions));
+	json_object_object_add(o, "escalations", json_object_new_int64(t->escalations));
+	json_object_object_add(o, "roles", json_list(t->roles));
+	return o;
+}
+
+/* CSV: the JSON fields, lists joined with spaces. */
+static const char *const csv_columns[] = {"tenant",       "created_at",  "domains",
+                                          "reports",      "records",     "bounces",
+                                          "suppressions", "escalations", "roles"};
+
+static const char *csv_name(const void *src, int col)
+{
+	(void)src;
+	return csv_columns[col];
+}
+
+static enum rows_kind csv_kind(const void *src, int col)
+{
+	(void)src;
+	(void)col;
+	return ROWS_KIND_STRING;
+}
+
+static const char *csv_value(const void *src, int row, int col)
+{
+	const struct store_tenant *t = (const struct store_tenant *)src + row;
+	static char num[32];
+	const int64_t counts[] = {t->reports, t->records, t->bounces, t->suppressions,
+	                          t->escalations};
+	switch (col) {
+	case 0:
+		return t->name;
+	case 1:
+		return t->created_at;
+	case 2:
+		return t->domains;
+	case 8:
+		return t->roles;
+	default:
+		snprintf(num, sizeof num, "%lld", (long long)counts[col - 3]);
+		return num;
+	}
+}
+
+static bool csv_is_null(const void *src, int row, int col)
+{
+	(void)src;
+	(void)row;
+	(void)col;
+	return false;
+}
+
+static int list_or_show(struct db *db, const char *name, enum rows_format fmt)
 {
 	struct err e = {0};
 	struct store_tenant *t = NULL;
@@ -81,17 +189,39 @@ static int list_or_show(struct db *db, const char *name)
 	if ((name && store_tenant_id(db, name, &id, &e) != 0) ||
 	    store_tenant_list(db, &t, &n, &e) != 0)
 		return cli_fail(&e);
-	if (!name)
+	if (fmt == ROWS_CSV) {
+		size_t first = 0, count = n;
+		for (size_t i = 0; name && i < n; i++)
+			if (strcasecmp(t[i].name, name) == 0)
+				first = i, count = 1;
+		const struct rows_table tab = {.src = t + first,
+		                               .ncols = 9,
+		                               .nrows = (int)count,
+		                               .name = csv_name,
+		                               .kind = csv_kind,
+		                               .value = csv_value,
+		                               .is_null = csv_is_null};
+		rows_print(stdout, &tab, ROWS_CSV, 0);
+		store_tenant_list_free(t, n);
+		return EXIT_OK;
+	}
+	if (!name && fmt == ROWS_TEXT)
 		printf("%-24s %10s %12s  %s\n", "TENANT", "REPORTS", "RECORDS", "DOMAINS");
 	for (size_t i = 0; i < n; i++) {
+		if (name && strcasecmp(t[i].name, name) != 0)
+			continue;
+		if (fmt == ROWS_JSON) {
+			json_object *o = tenant_json(&t[i]);
+			rows_json_print(stdout, o);
+			json_object_put(o);
+			continue;
+		}
 		if (!name) {
 			printf("%-24s %10lld %12lld  %s%s\n", t[i].name, (long long)t[i].reports,
 			       (long long)t[i].records, t[i].domains,
 			       i == 0 && t[i].reports > 0 ? "(reports waiting for a tenant)" : "");
 			continue;
 		}
-		if (strcasecmp(t[i].name, name) != 0)
-			continue;
 		printf("tenant:        %s\ncreated:       %s\ndomains:       %s\n"
 		       "reports:       %lld (%lld records)\nbounces:       %lld\n"
 		       "suppressions:  %lld active\nescalations:   %lld open\n"
@@ -207,44 +337,33 @@ static bool args_ok(const char *const *a, size_t n, bool login, bool purge)
 
 int cmd_tenant(int argc, char **argv)
 {
-	const char *db_opt = NULL;
-	bool login = false, purge = false;
-	const char **args = xcalloc((size_t)argc + 1, sizeof *args);
-	size_t nargs = 0;
-	int rc = EXIT_OK;
-	for (int i = 1; i < argc; i++) {
-		if (cli_is_help(argv[i])) {
-			usage(stdout);
-			goto out;
-		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-			db_opt = argv[++i];
-		} else if (strcmp(argv[i], "--login") == 0) {
-			login = true;
-		} else if (strcmp(argv[i], "--purge") == 0) {
-			purge = true;
-		} else if (argv[i][0] == '-' && strcmp(argv[i], "-") != 0) {
-			rc = EXIT_USAGE;
-		} else {
-			args[nargs++] = argv[i];
-		}
-	}
-	if (rc != EXIT_OK || nargs == 0 || !args_ok(args, nargs, login, purge)) {
-		usage(stderr);
-		rc = EXIT_USAGE;
-		goto out;
+	struct args o = {0};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc, argv, &o, &co, &rc))
+		return rc;
+	const char *const *args = (const char *const *)co.args;
+	size_t nargs = (size_t)co.nargs;
+	bool login = o.login, purge = o.purge;
+	if (nargs == 0 || !args_ok(args, nargs, login, purge))
+		return opt_usage_error(&cmd);
+	if (co.format != ROWS_TEXT && strcmp(args[0], "list") != 0 &&
+	    strcmp(args[0], "show") != 0) {
+		fprintf(stderr, "dmarcsift tenant: --format is for list and show\n");
+		return EXIT_USAGE;
 	}
 
 	struct db *db = NULL;
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
-		goto out;
+		return rc;
 	struct err e = {0};
 	struct store_adopted a = {0};
 	const char *v = args[0];
 	if (strcmp(v, "grant") == 0 || strcmp(v, "revoke") == 0) {
 		rc = grant_revoke(db, strcmp(v, "grant") == 0, args[1], args[2], login);
 	} else if (strcmp(v, "list") == 0 || strcmp(v, "show") == 0) {
-		rc = list_or_show(db, nargs > 1 ? args[1] : NULL);
+		rc = list_or_show(db, nargs > 1 ? args[1] : NULL, co.format);
 	} else if (strcmp(v, "import") == 0) {
 		rc = import(db, args[1]);
 	} else if (strcmp(v, "add") == 0 ||
@@ -281,7 +400,5 @@ int cmd_tenant(int argc, char **argv)
 			       purge ? "deleted" : "returned to 'unassigned'");
 	}
 	db_close(db);
-out:
-	free(args);
 	return rc;
 }

@@ -197,7 +197,9 @@ enum {
 	OID_FLOAT8 = 701,
 	OID_NUMERIC = 1700,
 	OID_JSON = 114,
-	OID_JSONB = 3802
+	OID_JSONB = 3802,
+	OID_TIMESTAMP = 1114,
+	OID_TIMESTAMPTZ = 1184
 };
 
 static const char *pg_name(const void *src, int col)
@@ -221,6 +223,9 @@ static enum rows_kind pg_kind(const void *src, int col)
 	case OID_JSON:
 	case OID_JSONB:
 		return ROWS_KIND_JSON;
+	case OID_TIMESTAMP:
+	case OID_TIMESTAMPTZ:
+		return ROWS_KIND_TIME;
 	default:
 		return ROWS_KIND_STRING;
 	}

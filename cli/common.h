@@ -43,8 +43,8 @@ bool cli_pinned_strict(void);
  * stored unredacted because a typo elsewhere hid `redact = true`. */
 int cli_ruf_options(const char *cli_path, struct ruf_options *out);
 /* rows_print over a query result (which stays the caller's): JSON types
- * booleans, integers, floats and numerics, and json/jsonb by the column's
- * type. */
+ * booleans, integers, floats and numerics (rounded to 4 places), json/jsonb
+ * by the column's type, and timestamps as RFC 3339 UTC strings. */
 void cli_rows_print(FILE *out, const PGresult *res, enum rows_format f, size_t text_width);
 /* Prints "dmarcsift: error: ..." and returns the exit code for the error. */
 int cli_fail(const struct err *e);

@@ -11,7 +11,7 @@
 #      recurring recipients, retries, 11 providers and 200 gateways);
 #   3. starts a throwaway PostgreSQL (scripts/pg-test-server.sh; stopped on
 #      exit), creates two databases, migrates both and adds the same tenants;
-#   4. times `dmarcsift bounces ingest --format postfix` (with
+#   4. times `dmarcsift bounces ingest --input-format postfix` (with
 #      /usr/bin/time -v: wall time and peak RSS), then the same command again
 #      (the idempotent re-ingest: must add nothing);
 #   5. `bench_bclass tsv` prints the rows the ingest stores (same parser,
@@ -136,7 +136,7 @@ checkpoint "$cin"
 log_from=$(stat -c %s "$srvlog")
 say "dmarcsift bounces ingest"
 t0=$(now)
-timed "$bin" bounces ingest --db "$cin" --format postfix "$log" || fail "ingest failed"
+timed "$bin" bounces ingest --db "$cin" --input-format postfix "$log" || fail "ingest failed"
 t1=$(now)
 ing_wall=$(calc '%.3f' "$t1 - $t0")
 ing_rss=$rss
@@ -149,7 +149,7 @@ log_to=$(stat -c %s "$srvlog")
 checkpoint "$cin"
 say "dmarcsift bounces ingest (again: idempotent re-ingest)"
 t0=$(now)
-timed "$bin" bounces ingest --db "$cin" --format postfix "$log" || fail "re-ingest failed"
+timed "$bin" bounces ingest --db "$cin" --input-format postfix "$log" || fail "re-ingest failed"
 t1=$(now)
 re_wall=$(calc '%.3f' "$t1 - $t0")
 re_rss=$rss
