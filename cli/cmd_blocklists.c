@@ -188,12 +188,9 @@ int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quie
 
 int cmd_blocklists(int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		if (argc < 2)
-			return opt_usage_error(&cmd);
-		opt_usage(&cmd, stdout);
-		return EXIT_OK;
-	}
+	int rc = opt_subcommand(&cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
 	const char *sub = argv[1];
 	bool check = strcmp(sub, "check") == 0;
 	if (!check && strcmp(sub, "list") != 0) {
@@ -202,11 +199,8 @@ int cmd_blocklists(int argc, char **argv)
 	}
 	struct args a = {.floor = -1, .correlate = true};
 	struct opt_common co;
-	int rc;
 	if (!opt_parse(&cmd, argc - 1, argv + 1, &a, &co, &rc))
 		return rc;
-	if (co.nargs > 0)
-		return opt_usage_error(&cmd);
 	const char *config_opt = co.config, *tenant = a.tenant, *servers = a.servers;
 	long days = a.days, floor = a.floor;
 	bool correlate = a.correlate;
@@ -214,17 +208,9 @@ int cmd_blocklists(int argc, char **argv)
 	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
-		rc = cli_fail(&e);
+	rc = cli_config_strict(config_opt, "blocklists", &cfg, &path);
+	if (rc != 0)
 		goto out;
-	}
-	if (!config_ok(cfg)) {
-		for (size_t i = 0; i < cfg->n_errors; i++)
-			fprintf(stderr, "%s\n", cfg->errors[i]);
-		fprintf(stderr, "dmarcsift blocklists: the configuration has errors (see above)\n");
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		goto out;

@@ -379,6 +379,7 @@ static const struct opt_cmd cmd = {
              "DSN's Reporting-MTA. 'ip_source' in v_bounces says which.\n",
     .opts = options,
     .formats = OPT_TEXT | OPT_JSON,
+    .args = true,
     .epilog = "Exit codes: 0 ok (malformed lines are counted, not fatal), 1 an input could\n"
               "not be read, 2 usage error, 3 the database cannot be reached.\n",
     .format_hint = "--format is the output's; the input's is --input-format "
@@ -516,12 +517,9 @@ out:
 
 int cmd_bounces(int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		if (argc < 2)
-			return opt_usage_error(&cmd);
-		opt_usage(&cmd, stdout);
-		return EXIT_OK;
-	}
+	int rc = opt_subcommand(&cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
 	if (strcmp(argv[1], "classify") == 0)
 		return run_cmd(argc - 1, argv + 1, false);
 	if (strcmp(argv[1], "ingest") == 0)

@@ -354,24 +354,16 @@ out:
 
 int cmd_config(int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		if (argc < 2)
-			return opt_usage_error(&cmd);
-		opt_usage(&cmd, stdout);
-		return EXIT_OK;
-	}
+	int rc = opt_subcommand(&cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
 	if (strcmp(argv[1], "check") != 0) {
 		fprintf(stderr, "dmarcsift config: unknown action '%s'\n", argv[1]);
 		return opt_usage_error(&cmd);
 	}
 	struct opt_common co;
-	int rc;
 	if (!opt_parse(&cmd, argc - 1, argv + 1, NULL, &co, &rc))
 		return rc;
-	if (co.nargs > 0) {
-		fprintf(stderr, "dmarcsift config check: unexpected argument '%s'\n", co.args[0]);
-		return EXIT_USAGE;
-	}
 	if (co.format == ROWS_JSON)
 		json_start();
 	rc = check(co.config, co.db);

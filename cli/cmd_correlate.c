@@ -84,8 +84,6 @@ int cmd_correlate(int argc, char **argv)
 	int rc;
 	if (!opt_parse(&cmd, argc, argv, &scope, &co, &rc))
 		return rc;
-	if (co.nargs > 0)
-		return opt_usage_error(&cmd);
 	const char *config_opt = co.config;
 	struct err e = {0};
 	char day[16];
@@ -97,17 +95,9 @@ int cmd_correlate(int argc, char **argv)
 	char *path = NULL, *secret = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
-		rc = cli_fail(&e);
+	rc = cli_config_strict(config_opt, "correlate", &cfg, &path);
+	if (rc != 0)
 		goto out;
-	}
-	if (!config_ok(cfg)) {
-		for (size_t i = 0; i < cfg->n_errors; i++)
-			fprintf(stderr, "%s\n", cfg->errors[i]);
-		fprintf(stderr, "dmarcsift correlate: the configuration has errors (see above)\n");
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		goto out;

@@ -55,6 +55,7 @@ static const struct opt_cmd cmd = {
              "           views; prints the SQL a DBA must run where it may not\n",
     .opts = options,
     .formats = OPT_TEXT | OPT_JSON,
+    .args = true,
     .epilog = "The embedded cluster lives in $XDG_DATA_HOME/dmarcsift/pg (default\n"
               "~/.local/share/dmarcsift/pg) and listens on a unix socket only. --db or\n"
               "DMARCSIFT_DB (a libpq connection string or URI) select another server.\n",

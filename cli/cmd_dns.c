@@ -147,12 +147,9 @@ static int print_rows(struct db *db, const char *stmt, const char *tenant, enum 
 
 int cmd_dns(int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		if (argc < 2)
-			return opt_usage_error(&cmd);
-		opt_usage(&cmd, stdout);
-		return EXIT_OK;
-	}
+	int rc = opt_subcommand(&cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
 	const char *sub = argv[1];
 	bool check = strcmp(sub, "check") == 0;
 	if (!check && strcmp(sub, "changes") != 0) {
@@ -161,13 +158,8 @@ int cmd_dns(int argc, char **argv)
 	}
 	struct args a = {.fetch = true};
 	struct opt_common co;
-	int rc;
 	if (!opt_parse(&cmd, argc - 1, argv + 1, &a, &co, &rc))
 		return rc;
-	if (co.nargs > 0) {
-		fprintf(stderr, "dmarcsift dns: unexpected argument '%s'\n", co.args[0]);
-		return opt_usage_error(&cmd);
-	}
 	const char *config_opt = co.config, *tenant = a.tenant, *servers = a.servers;
 	long days = a.days, fetch_timeout = a.fetch_timeout;
 	bool fetch = a.fetch, json = co.format != ROWS_TEXT;
@@ -180,17 +172,9 @@ int cmd_dns(int argc, char **argv)
 	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
-		rc = cli_fail(&e);
+	rc = cli_config_strict(config_opt, "dns", &cfg, &path);
+	if (rc != 0)
 		goto out;
-	}
-	if (!config_ok(cfg)) {
-		for (size_t i = 0; i < cfg->n_errors; i++)
-			fprintf(stderr, "%s\n", cfg->errors[i]);
-		fprintf(stderr, "dmarcsift dns: the configuration has errors (see above)\n");
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		goto out;

@@ -62,8 +62,6 @@ int cmd_escalations(int argc, char **argv)
 
 	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
 		return rc;
-	if (co.nargs > 0)
-		return opt_usage_error(&cmd);
 	const char *tenant = a.tenant;
 	enum rows_format fmt = co.format;
 	rc = cli_connect(co.db, &db);

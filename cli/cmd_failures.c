@@ -69,6 +69,7 @@ static const struct opt_cmd dismiss_cmd = {
              "same bytes arriving again are not quarantined again.\n",
     .opts = dismiss_options,
     .formats = OPT_TEXT,
+    .args = true,
     .on_opt = on_dismiss_opt,
 };
 
@@ -173,8 +174,6 @@ int cmd_failures(int argc, char **argv)
 	int rc;
 	if (!opt_parse(&cmd, argc, argv, NULL, &co, &rc))
 		return rc;
-	if (co.nargs > 0)
-		return opt_usage_error(&cmd);
 	struct db *db = NULL;
 	rc = cli_connect(co.db, &db);
 	if (rc != 0)

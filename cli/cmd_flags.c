@@ -185,8 +185,6 @@ int cmd_flags(int argc, char **argv)
 	int rc;
 	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
 		return rc;
-	if (co.nargs > 0)
-		return opt_usage_error(&cmd);
 	enum rows_format fmt = co.format;
 	const struct flags_filter flt = a.flt;
 	struct db *db = NULL;

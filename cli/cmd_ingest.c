@@ -77,6 +77,7 @@ static const struct opt_cmd cmd = {
              "[mta-hosts] (for DSNs).\n",
     .opts = options,
     .formats = OPT_TEXT | OPT_JSON,
+    .args = true,
     .epilog = "Exit: 0 nothing quarantined, 1 something quarantined or unreadable, 2 usage,\n"
               "3 the database cannot be reached (nothing is marked processed then).\n",
     .on_opt = on_opt,

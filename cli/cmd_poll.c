@@ -311,10 +311,8 @@ int cmd_poll(int argc, char **argv)
 	int rc;
 	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
 		return rc;
-	if (co.nargs > 0 || (a.once && a.every)) {
-		fprintf(stderr, "dmarcsift poll: %s\n",
-		        co.nargs > 0 ? "unexpected argument"
-		                     : "--once and --every exclude each other");
+	if (a.once && a.every) {
+		fprintf(stderr, "dmarcsift poll: --once and --every exclude each other\n");
 		return opt_usage_error(&cmd);
 	}
 	const char *config_opt = co.config, *db_opt = co.db, *only = a.only;

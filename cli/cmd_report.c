@@ -267,16 +267,9 @@ static int mail_report(const char *config_path, const struct report *r, const ch
 	struct config *cfg = NULL;
 	int rc = EXIT_OK;
 
-	if (config_find(config_path, &path, &e) < 0 || config_load(&cfg, path, &e) < 0) {
-		rc = cli_fail(&e);
+	rc = cli_config_strict(config_path, "report", &cfg, &path);
+	if (rc != 0)
 		goto out;
-	}
-	if (!config_ok(cfg)) {
-		for (size_t i = 0; i < cfg->n_errors; i++)
-			fprintf(stderr, "dmarcsift: %s\n", cfg->errors[i]);
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if (!cfg->smtp.url || !cfg->smtp.from) {
 		fprintf(stderr,
 		        "dmarcsift: --mail-to needs [smtp] url and from in the config file%s%s\n",
@@ -336,7 +329,7 @@ int cmd_report(int argc, char **argv)
 	const char *out = a.out, *table = a.table, *mail_to = a.mail_to, *config = co.config;
 	bool all = a.all;
 	rc = EXIT_OK;
-	if (co.nargs > 0 || (all && o.tenant) || (!all && !o.tenant)) {
+	if ((all && o.tenant) || (!all && !o.tenant)) {
 		fprintf(stderr,
 		        "dmarcsift: report needs exactly one of --tenant T and --all-tenants\n");
 		return opt_usage_error(&cmd);

@@ -48,6 +48,7 @@ static const struct opt_cmd cmd = {
              "input.\n",
     .opts = options,
     .formats = OPT_TEXT | OPT_JSON,
+    .args = true,
     .epilog = "Exit: 0 when all of them now ingest, 1 otherwise.\n",
     .on_opt = on_opt,
 };

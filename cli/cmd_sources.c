@@ -140,6 +140,7 @@ static const struct opt_cmd other_cmd = {
     .about = about,
     .opts = tenant_option,
     .formats = OPT_TEXT,
+    .args = true,
     .epilog = epilog,
     .on_opt = on_opt,
 };
@@ -167,22 +168,7 @@ void cli_sources_opts(const struct config *cfg, struct resolve_opts *o)
 
 static int load_config(const char *path_opt, struct config **cfg)
 {
-	struct err e = {0};
-	char *path = NULL;
-	*cfg = NULL;
-	if (config_find(path_opt, &path, &e) != 0 || config_load(cfg, path, &e) != 0) {
-		free(path);
-		return cli_fail(&e);
-	}
-	free(path);
-	if (!config_ok(*cfg)) {
-		for (size_t i = 0; i < (*cfg)->n_errors; i++)
-			fprintf(stderr, "dmarcsift: %s\n", (*cfg)->errors[i]);
-		config_free(*cfg);
-		*cfg = NULL;
-		return EXIT_USAGE;
-	}
-	return 0;
+	return cli_config_strict(path_opt, "sources", cfg, NULL);
 }
 
 /* What the naming step could not do, in one line. */
@@ -288,11 +274,6 @@ static int cmd_resolve(int argc, char **argv)
 	int rc;
 	if (!opt_parse(&resolve_cmd, argc, argv, &a, &co, &rc))
 		return rc;
-	if (co.nargs > 0) {
-		fprintf(stderr, "dmarcsift sources resolve: unexpected argument '%s'\n",
-		        co.args[0]);
-		return EXIT_USAGE;
-	}
 	const char *config_opt = co.config, *tenant = a.tenant, *since = a.since;
 	const char *servers = a.servers, *services = a.services;
 	long long budget = a.budget;
@@ -488,12 +469,9 @@ static int cmd_label(int argc, char **argv, bool remove)
 
 int cmd_sources(int argc, char **argv)
 {
-	if (argc < 2 || cli_is_help(argv[1])) {
-		if (argc < 2)
-			return opt_usage_error(&other_cmd);
-		opt_usage(&resolve_cmd, stdout);
-		return EXIT_OK;
-	}
+	int rc = opt_subcommand(&resolve_cmd, argc, argv);
+	if (rc >= 0)
+		return rc;
 	if (strcmp(argv[1], "resolve") == 0)
 		return cmd_resolve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "load") == 0)

@@ -107,8 +107,6 @@ int cmd_suppressions(int argc, char **argv)
 
 	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
 		return rc;
-	if (co.nargs > 0)
-		return opt_usage_error(&cmd);
 	const char *tenant = a.tenant, *since = a.since;
 	enum rows_format fmt = co.format;
 	params[0] = tenant;

@@ -63,6 +63,7 @@ static const struct opt_cmd cmd = {
              "SQL a DBA must run); revoke takes that away.\n",
     .opts = options,
     .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
+    .args = true,
     .on_opt = on_opt,
 };
 

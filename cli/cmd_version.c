@@ -54,8 +54,6 @@ int cmd_version(int argc, char **argv)
 	int rc;
 	if (!opt_parse(&cmd, argc, argv, NULL, &co, &rc))
 		return rc;
-	if (co.nargs > 0)
-		return opt_usage_error(&cmd);
 	json_object *o = co.format == ROWS_JSON ? json_object_new_object() : NULL;
 	if (o) {
 		put(o, NULL, "version", DMARCSIFT_VERSION);

@@ -128,35 +128,42 @@ int cli_connect(const char *db_opt, struct db **out)
 	return rc;
 }
 
-int cli_ruf_options(const char *cli_path, struct ruf_options *out)
+int cli_config_strict(const char *path_opt, const char *who, struct config **cfg, char **path)
 {
 	struct err e = {0};
-	char *path = NULL;
-	struct config *cfg = NULL;
+	char *found = NULL;
 	int rc = 0;
-	memset(out, 0, sizeof *out);
-	if (config_find(cli_path ? cli_path : config_opt, &path, &e) != 0 ||
-	    config_load(&cfg, path, &e) != 0) {
+	*cfg = NULL;
+	if (config_find(path_opt ? path_opt : config_opt, &found, &e) != 0 ||
+	    config_load(cfg, found, &e) != 0) {
 		rc = cli_fail(&e);
-		goto out;
-	}
-	if (!config_ok(cfg)) {
-		for (size_t i = 0; i < cfg->n_errors; i++)
-			fprintf(stderr, "%s\n", cfg->errors[i]);
-		fprintf(stderr, "dmarcsift: the configuration has errors (see above)\n");
+	} else if (!config_ok(*cfg)) {
+		for (size_t i = 0; i < (*cfg)->n_errors; i++)
+			fprintf(stderr, "%s\n", (*cfg)->errors[i]);
+		fprintf(stderr, "dmarcsift%s%s: the configuration has errors (see above)\n",
+		        who ? " " : "", who ? who : "");
 		rc = EXIT_USAGE;
-		goto out;
 	}
-	*out = cfg->ruf;
-out:
-	config_free(cfg);
-	free(path);
+	if (rc != 0) {
+		config_free(*cfg);
+		*cfg = NULL;
+	}
+	if (rc == 0 && path)
+		*path = found;
+	else
+		free(found);
 	return rc;
 }
 
-int cli_is_help(const char *s)
+int cli_ruf_options(const char *cli_path, struct ruf_options *out)
 {
-	return s && (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0);
+	struct config *cfg = NULL;
+	memset(out, 0, sizeof *out);
+	int rc = cli_config_strict(cli_path, NULL, &cfg, NULL);
+	if (rc == 0)
+		*out = cfg->ruf;
+	config_free(cfg);
+	return rc;
 }
 
 int cli_check_tenant(struct db *db, const char *name)

@@ -16,6 +16,7 @@
 
 struct db;
 struct ruf_options;
+struct config;
 
 /* The configuration file that decides the database when neither --db nor
  * DMARCSIFT_DB does: a command's --config PATH (NULL: the usual places). */
@@ -36,6 +37,13 @@ int cli_connect(const char *db_opt, struct db **out);
 int cli_check_tenant(struct db *db, const char *name);
 /* [tenants] pinned = strict in the configuration file, if one is readable. */
 bool cli_pinned_strict(void);
+/* The configuration file for a command that needs it right: path_opt (NULL:
+ * the one cli_set_config_path gave, else the usual places; none found: the
+ * defaults). A file that cannot be read, or has problems, is said on stderr
+ * (each problem, then one line naming `who`, which may be NULL) and comes
+ * back as the exit code, *cfg NULL. Else 0: *cfg and *path (may be NULL;
+ * NULL when no file was found) are the caller's. */
+int cli_config_strict(const char *path_opt, const char *who, struct config **cfg, char **path);
 /* The [ruf] options of the config file (cli_path, else the one
  * cli_set_config_path gave, else the usual
  * places; none: the defaults, nothing kept beyond the headers). Returns 0, or
@@ -54,7 +62,5 @@ bool cli_failure_said(void);
 void cli_failure_note(void);
 /* One line for an exit code, as `dmarcsift --help` lists them. */
 const char *cli_exit_meaning(int code);
-/* True when s is "--help" or "-h". */
-int cli_is_help(const char *s);
 
 #endif

@@ -148,6 +148,17 @@ int opt_usage_error(const struct opt_cmd *cmd)
 	return EXIT_USAGE;
 }
 
+int opt_subcommand(const struct opt_cmd *cmd, int argc, char **argv)
+{
+	if (argc < 2)
+		return opt_usage_error(cmd);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		opt_usage(cmd, stdout);
+		return EXIT_OK;
+	}
+	return -1;
+}
+
 static int set_format(const struct opt_cmd *cmd, const char *opt, const char *value,
                       struct opt_common *c)
 {
@@ -273,6 +284,11 @@ bool opt_parse(const struct opt_cmd *cmd, int argc, char **argv, void *ctx, stru
 		return false;
 	c->args = argv + optind;
 	c->nargs = argc - optind;
+	if (c->nargs > 0 && !cmd->args) {
+		fprintf(stderr, "dmarcsift %s: unexpected argument '%s'\n", cmd->name, c->args[0]);
+		*rc = opt_usage_error(cmd);
+		return false;
+	}
 	/* --config decides the database too (after --db and DMARCSIFT_DB). */
 	cli_set_config_path(c->config);
 	if (c->quiet)

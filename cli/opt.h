@@ -44,6 +44,7 @@ struct opt_cmd {
 	const char *about;       /* what the command does (NULL: nothing) */
 	const struct opt *opts;  /* its own options (NULL: none) */
 	unsigned formats;        /* what --format takes; OPT_TEXT at least */
+	bool args;               /* takes positional arguments (else one is an error) */
 	const char *epilog;      /* printed after the options (NULL: nothing) */
 	const char *format_hint; /* said after a refused --format (NULL: nothing) */
 	/* One of the command's own options: returns 0, or an exit code after
@@ -66,6 +67,10 @@ struct opt_common {
  * error (said on stderr, with the usage). */
 bool opt_parse(const struct opt_cmd *cmd, int argc, char **argv, void *ctx, struct opt_common *c,
                int *rc);
+/* For a command whose first word is a subcommand (dns check): -1 when
+ * argv[1] is one (or an option: the command looks), else the exit code
+ * after printing the usage (none given: on stderr, 2; -h/--help: 0). */
+int opt_subcommand(const struct opt_cmd *cmd, int argc, char **argv);
 /* The command's --help: synopsis, about, its options, the common options. */
 void opt_usage(const struct opt_cmd *cmd, FILE *out);
 /* Prints the synopsis to stderr and returns EXIT_USAGE: for a command's
