@@ -146,7 +146,8 @@ static void test_formats(void **state)
 	                         "\"c, \"\"d\"\"\",2026-11-30 00:00:00+00,1,4\r\n");
 	free(csv);
 	char *text = print(ROWS_TEXT);
-	assert_non_null(strstr(text, "path     when"));
+	assert_non_null(strstr(text, "path    when"));
+	assert_non_null(strstr(text, "\na/b     2026-11-30 01:00:00+01"));
 	free(text);
 	/* the one serialiser: no \/ */
 	json_object *o = json_object_new_object();
