@@ -6,12 +6,13 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "cli/opt.h"
 #include "cli/sources.h"
 #include "core/duration.h"
 #include "core/log.h"
 #include "db/db.h"
+#include "reports/rows.h"
 
-#include <getopt.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,36 +23,74 @@
 /* The longest window: a century, as [retention] older_than. */
 #define WINDOW_MAX_S (100LL * 366 * 86400)
 
-static void usage(FILE *out)
+enum { O_OLDER = OPT_KEY, O_TENANT, O_DRY_RUN, O_BATCH };
+
+static const struct opt options[] = {
+    {"older-than", O_OLDER, "D", "the window; overrides [retention] older_than"},
+    {"tenant", O_TENANT, "T", "only this tenant's rows; no other tenant is touched"},
+    {"dry-run", O_DRY_RUN, NULL, "count what would be deleted; change nothing"},
+    /* Not in --help: for measuring (tests/bench/bench_prune.sh). */
+    {"batch-records", O_BATCH, "N", NULL},
+    {NULL, 0, NULL, NULL},
+};
+
+struct args {
+	const char *older;
+	struct prune_opts po;
+};
+
+static int on_opt(void *ctx, int key, const char *arg)
 {
-	fprintf(out, "usage: dmarcsift prune [--older-than DURATION] [--tenant T] [--dry-run]\n"
-	             "                       [--json] [--quiet] [--db CONN] [--config PATH]\n"
-	             "\n"
-	             "Deletes what is older than the window (DURATION, e.g. 400d or 57w; default:\n"
-	             "[retention] older_than in the configuration file), in short batches, each\n"
-	             "its own transaction:\n"
-	             "  aggregate reports whose period ended before it, with their records (taken\n"
-	             "  out of the daily and per-domain rollups and the correlator's sums first);\n"
-	             "  TLS reports, failure reports (RUF), bounce events and their per-day rows;\n"
-	             "  quarantine entries closed (dismissed or reprocessed) before it; resolved\n"
-	             "  flags, closed escalations and lifted suppressions last seen before it;\n"
-	             "  raw messages nothing kept refers to any more.\n"
-	             "Open quarantine entries (and their raw bytes), open or reopened flags, open\n"
-	             "escalations and active suppressions are never pruned, however old.\n"
-	             "\n"
-	             "  --older-than D   the window; overrides [retention] older_than\n"
-	             "  --tenant T       only this tenant's rows; no other tenant is touched\n"
-	             "  --dry-run        count what would be deleted; change nothing\n"
-	             "  --json           one JSON object instead of the text summary\n"
-	             "  --quiet          no summary (errors are still said on standard error)\n"
-	             "  --db CONN        libpq connection string (default: $DMARCSIFT_DB, then\n"
-	             "                   [database] url, else the embedded cluster)\n"
-	             "  --config PATH    configuration file ([retention], [database])\n"
-	             "\n"
-	             "Exit: 0 ok, 2 usage or configuration error (no window given at all, an\n"
-	             "unknown tenant), 3 the database cannot be reached, 4 it refused the\n"
-	             "connection.\n");
+	struct args *a = ctx;
+	char *end;
+	switch (key) {
+	case O_OLDER:
+		a->older = arg;
+		break;
+	case O_TENANT:
+		a->po.tenant = arg;
+		break;
+	case O_DRY_RUN:
+		a->po.dry_run = true;
+		break;
+	default:
+		a->po.batch_records = strtoll(arg, &end, 10);
+		if (end == arg || *end || a->po.batch_records < 1) {
+			fprintf(
+			    stderr,
+			    "dmarcsift prune: --batch-records '%s': expected a whole number of at "
+			    "least 1\n",
+			    arg);
+			return EXIT_USAGE;
+		}
+		break;
+	}
+	return 0;
 }
+
+static const struct opt_cmd cmd = {
+    .name = "prune",
+    .synopsis = "usage: dmarcsift prune [--older-than DURATION] [--tenant T] [--dry-run]\n"
+                "                       [--format text|json]\n",
+    .about = "Deletes what is older than the window (DURATION, e.g. 400d or 57w; default:\n"
+             "[retention] older_than in the configuration file), in short batches, each\n"
+             "its own transaction:\n"
+             "  aggregate reports whose period ended before it, with their records (taken\n"
+             "  out of the daily and per-domain rollups and the correlator's sums first);\n"
+             "  TLS reports, failure reports (RUF), bounce events and their per-day rows;\n"
+             "  quarantine entries closed (dismissed or reprocessed) before it; resolved\n"
+             "  flags, closed escalations and lifted suppressions last seen before it;\n"
+             "  raw messages nothing kept refers to any more.\n"
+             "Open quarantine entries (and their raw bytes), open or reopened flags, open\n"
+             "escalations and active suppressions are never pruned, however old.\n"
+             "--quiet prints no summary (errors are still said on standard error).\n",
+    .opts = options,
+    .formats = OPT_TEXT | OPT_JSON,
+    .epilog = "Exit: 0 ok, 2 usage or configuration error (no window given at all, an\n"
+              "unknown tenant), 3 the database cannot be reached, 4 it refused the\n"
+              "connection.\n",
+    .on_opt = on_opt,
+};
 
 static void print_text(const struct prune_stats *st, bool dry_run, const char *tenant)
 {
@@ -81,8 +120,7 @@ static void print_json(const struct prune_stats *st, bool dry_run, const char *t
 	snprintf(secs, sizeof secs, "%.3f", (double)st->longest_ms / 1000);
 	json_object_object_add(o, "longest_transaction_seconds",
 	                       json_object_new_double_s((double)st->longest_ms / 1000, secs));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+	rows_json_print(stdout, o);
 	json_object_put(o);
 }
 
@@ -122,73 +160,14 @@ int cli_prune_after_poll(struct db *db, const struct config *cfg, long long *las
 
 int cmd_prune(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"older-than", required_argument, NULL, 'o'},
-	    {"tenant", required_argument, NULL, 't'},
-	    {"dry-run", no_argument, NULL, 'n'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"db", required_argument, NULL, 'd'},
-	    {"config", required_argument, NULL, 'c'},
-	    {"batch-records", required_argument, NULL, 'b'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *older = NULL, *db_opt = NULL, *config_opt = NULL;
-	struct prune_opts po = {0};
-	bool json = false, quiet = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o':
-			older = optarg;
-			break;
-		case 't':
-			po.tenant = optarg;
-			break;
-		case 'n':
-			po.dry_run = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'q':
-			quiet = true;
-			log_set_level(LOG_QUIET);
-			break;
-		case 'd':
-			db_opt = optarg;
-			break;
-		case 'c':
-			config_opt = optarg;
-			break;
-		case 'b': {
-			/* Not in --help: for measuring (tests/bench/bench_prune.sh). */
-			char *end;
-			po.batch_records = strtoll(optarg, &end, 10);
-			if (end == optarg || *end || po.batch_records < 1) {
-				fprintf(stderr,
-				        "dmarcsift prune: --batch-records '%s': expected a "
-				        "whole number of at least 1\n",
-				        optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		}
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "dmarcsift prune: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	struct args a = {0};
+	struct opt_common co;
+	int rc;
+	if (!opt_parse(&cmd, argc, argv, &a, &co, &rc))
+		return rc;
+	const char *older = a.older, *config_opt = co.config;
+	struct prune_opts po = a.po;
+	bool json = co.format == ROWS_JSON, quiet = co.quiet;
 	if (older && (po.older_s = duration_parse(older, WINDOW_MAX_S)) <= 0) {
 		fprintf(stderr,
 		        "dmarcsift prune: --older-than '%s': expected a duration such as 400d or "
@@ -201,18 +180,9 @@ int cmd_prune(int argc, char **argv)
 	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	int rc;
-	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
-		rc = cli_fail(&e);
+	rc = cli_config_strict(config_opt, "prune", &cfg, &path);
+	if (rc != 0)
 		goto out;
-	}
-	if (!config_ok(cfg)) {
-		for (size_t i = 0; i < cfg->n_errors; i++)
-			fprintf(stderr, "%s\n", cfg->errors[i]);
-		fprintf(stderr, "dmarcsift prune: the configuration has errors (see above)\n");
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if (!older)
 		po.older_s = cfg->retention.older_s;
 	if (po.older_s <= 0) {
@@ -224,7 +194,7 @@ int cmd_prune(int argc, char **argv)
 		goto out;
 	}
 	cli_set_config_path(path);
-	rc = cli_connect(db_opt, &db);
+	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		goto out;
 	rc = cli_check_tenant(db, po.tenant);

@@ -119,7 +119,9 @@ void opt_usage(const struct opt_cmd *cmd, FILE *out)
 	if (cmd->opts && cmd->opts[0].name) {
 		fprintf(out, "\nOptions:\n");
 		for (const struct opt *o = cmd->opts; o->name; o++)
-			print_option(out, is_letter(o->key) ? o->key : 0, o->name, o->arg, o->help);
+			if (o->help)
+				print_option(out, is_letter(o->key) ? o->key : 0, o->name, o->arg,
+				             o->help);
 	}
 	fprintf(out, "\nCommon options:\n");
 	for (size_t i = 0; i < NCOMMON; i++) {

@@ -35,7 +35,7 @@ struct opt {
 	const char *name; /* the long name, without "--"; NULL ends a table */
 	int key;          /* handed to the callback */
 	const char *arg;  /* the argument's name in --help ("N"); NULL: a flag */
-	const char *help; /* for --help; "\n" starts another line */
+	const char *help; /* for --help; "\n" starts another line; NULL: not shown */
 };
 
 struct opt_cmd {
