@@ -456,6 +456,12 @@ static void test_every_command(void **state)
 	     (const char *[]){"poll", "--db", db, "--config", conf, "--no-resolve",
 	                      "--no-correlate", "--format", "json", NULL},
 	     0, 1},
+	    {"prune",
+	     (const char *[]){"prune", "--db", db, "--older-than", "36500d", "--dry-run",
+	                      "--format", "json", NULL},
+	     0, 1},
+	    {"prune",
+	     (const char *[]){"prune", "--db", db, "--older-than", "36500d", "--json", NULL}, 0, 1},
 	    /* Last: it retries the broken input (still quarantined: exit 1). */
 	    {"reprocess", (const char *[]){"reprocess", "--db", db, "--all", "--json", NULL}, 1, 1},
 	};
