@@ -205,10 +205,9 @@ int cmd_blocklists(int argc, char **argv)
 	long days = a.days, floor = a.floor;
 	bool correlate = a.correlate;
 	struct err e = {0};
-	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	rc = cli_config_strict(config_opt, "blocklists", &cfg, &path);
+	rc = cli_config_strict(config_opt, "blocklists", &cfg, NULL);
 	if (rc != 0)
 		goto out;
 	rc = cli_connect(co.db, &db);
@@ -245,6 +244,5 @@ int cmd_blocklists(int argc, char **argv)
 out:
 	db_close(db);
 	config_free(cfg);
-	free(path);
 	return rc;
 }

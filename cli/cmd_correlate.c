@@ -92,10 +92,10 @@ int cmd_correlate(int argc, char **argv)
 		return cli_fail(&e);
 
 	/* Here the config is judged strictly: the user asked for this run. */
-	char *path = NULL, *secret = NULL;
+	char *secret = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	rc = cli_config_strict(config_opt, "correlate", &cfg, &path);
+	rc = cli_config_strict(config_opt, "correlate", &cfg, NULL);
 	if (rc != 0)
 		goto out;
 	rc = cli_connect(co.db, &db);
@@ -125,6 +125,5 @@ out:
 	config_secret_free(secret);
 	db_close(db);
 	config_free(cfg);
-	free(path);
 	return rc;
 }

@@ -169,10 +169,9 @@ int cmd_dns(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct err e = {0};
-	char *path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	rc = cli_config_strict(config_opt, "dns", &cfg, &path);
+	rc = cli_config_strict(config_opt, "dns", &cfg, NULL);
 	if (rc != 0)
 		goto out;
 	rc = cli_connect(co.db, &db);
@@ -217,6 +216,5 @@ int cmd_dns(int argc, char **argv)
 out:
 	db_close(db);
 	config_free(cfg);
-	free(path);
 	return rc;
 }
