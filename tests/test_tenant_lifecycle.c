@@ -247,6 +247,14 @@ static void test_adopt_everything_and_most_specific(void **state)
 	    count(c, "SELECT count(*) FROM dmarcsift.suppressions WHERE tenant_id = 0", NULL), 1);
 	assert_int_equal(
 	    count(c, "SELECT count(*) FROM dmarcsift.failures WHERE tenant_id = 0", NULL), 1);
+	/* ... and what is listed in tenant_derived_tables goes either way:
+	 * the flag acme adopted is about acme's mail, and is deleted. */
+	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.flags", NULL), 0);
+	assert_int_equal(count(c,
+	                       "SELECT count(*) FROM dmarcsift.tenant_derived_tables"
+	                       " WHERE relname = $1",
+	                       "flags"),
+	                 1);
 	assert_int_equal(tenant(c, "add", "acme2", "example.com", NULL, NULL), 0);
 	assert_int_equal(
 	    count(c, "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = $1", "acme2"), 1);
