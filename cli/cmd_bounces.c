@@ -7,6 +7,7 @@
  * Malformed lines never fail the run; an input that cannot be read does
  * (exit 1); a database that cannot be reached is exit 3.
  */
+#include "app/bounce_batch.h"
 #include "cli/autocorr.h"
 #include "cli/cmd.h"
 #include "cli/common.h"
@@ -16,9 +17,7 @@
 #include "core/bclass.h"
 #include "core/buf.h"
 #include "core/hostmap.h"
-#include "core/provider.h"
 #include "core/xalloc.h"
-#include "db/bounce_store.h"
 #include "db/db.h"
 #include "ingest/bounce.h"
 #include "reports/rows.h"
@@ -29,43 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-
-#define MAX_CLASSES 32
-
-struct totals {
-	uint64_t events, lines, skipped, malformed;
-	struct {
-		const char *klass;
-		uint64_t n;
-	} by_class[MAX_CLASSES];
-	size_t nclass;
-	struct bounce_reason reasons[BOUNCE_MAX_REASONS];
-	size_t nreasons;
-	struct bounce_store_stats store;
-};
 
 struct run {
-	const struct bclass *rules;
-	const struct hostmap *hosts; /* [mta-hosts] + --mta-hosts, or NULL */
 	bool json;
-	struct bounce_store *store; /* ingest only */
-	struct totals *tot;
 };
-
-static void count_class(struct totals *t, const char *klass)
-{
-	for (size_t i = 0; i < t->nclass; i++)
-		if (strcmp(t->by_class[i].klass, klass) == 0) {
-			t->by_class[i].n++;
-			return;
-		}
-	if (t->nclass < MAX_CLASSES) {
-		t->by_class[t->nclass].klass = klass;
-		t->by_class[t->nclass++].n = 1;
-	}
-}
 
 static const char *dash(const char *s)
 {
@@ -82,9 +48,10 @@ static void put_str(json_object *o, const char *k, const char *v)
 	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
-static void print_event(const struct run *r, const struct bounce_event *ev,
-                        const struct bounce_verdict *v, const char *provider)
+static void print_event(void *ctx, const struct bounce_event *ev, const struct bounce_verdict *v,
+                        const char *provider)
 {
+	const struct run *r = ctx;
 	if (r->json) {
 		json_object *o = json_object_new_object();
 		put_str(o, "recipient", ev->recipient);
@@ -122,41 +89,7 @@ static void print_event(const struct run *r, const struct bounce_event *ev,
 	       dash(v->rule), dash(ev->text));
 }
 
-static int on_event(void *ctx, const struct bounce_event *ev, struct err *e)
-{
-	struct run *r = ctx;
-	struct bounce_verdict v;
-	const char *provider = bounce_classify_event(r->rules, NULL, ev, &v);
-	count_class(r->tot, v.klass);
-	if (r->store)
-		return bounce_store_add(r->store, ev, &v, e);
-	print_event(r, ev, &v, provider);
-	return 0;
-}
-
-static void add_stats(struct totals *t, const struct bounce_stats *st)
-{
-	t->events += st->events;
-	t->lines += st->lines;
-	t->skipped += st->skipped;
-	t->malformed += st->malformed;
-	for (size_t i = 0; i < st->nreasons; i++) {
-		size_t k;
-		for (k = 0; k < t->nreasons; k++)
-			if (strcmp(t->reasons[k].reason, st->reasons[i].reason) == 0)
-				break;
-		if (k == t->nreasons) {
-			if (k == BOUNCE_MAX_REASONS)
-				continue;
-			t->reasons[k] = st->reasons[i];
-			t->reasons[k].count = 0;
-			t->nreasons++;
-		}
-		t->reasons[k].count += st->reasons[i].count;
-	}
-}
-
-static void print_summary(FILE *out, const struct totals *t, bool store)
+static void print_summary(FILE *out, const struct bounce_totals *t, bool store)
 {
 	fprintf(out, "%llu events from %llu lines", (unsigned long long)t->events,
 	        (unsigned long long)t->lines);
@@ -178,7 +111,7 @@ static void print_summary(FILE *out, const struct totals *t, bool store)
 		        (unsigned long long)t->store.escalations_opened);
 }
 
-static void print_json_summary(const struct totals *t)
+static void print_json_summary(const struct bounce_totals *t)
 {
 	json_object *o = json_object_new_object();
 #define ADD(obj, k, v) json_object_object_add(obj, k, json_object_new_int64((int64_t)(v)))
@@ -211,59 +144,6 @@ static void print_json_summary(const struct totals *t)
 #undef ADD
 	rows_json_print(stdout, o);
 	json_object_put(o);
-}
-
-/* Parses one input. Returns 0, 1 when it could not be read (said on
- * stderr), or -1 when the callback failed (e set). */
-static int parse_input(const char *path, enum bounce_format fmt, struct run *r, struct err *e)
-{
-	FILE *f = stdin;
-	struct bounce_parser *p = NULL;
-	char *chunk = NULL;
-	int rc = 0;
-	int64_t ref = (int64_t)time(NULL);
-	if (strcmp(path, "-") != 0) {
-		struct stat st;
-		f = fopen(path, "rb");
-		if (!f || fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "dmarcsift: %s: %s\n", path,
-			        f ? "is a directory" : strerror(errno));
-			rc = 1;
-			goto out;
-		}
-		/* classic syslog has no year: the file's age gives it */
-		ref = (int64_t)st.st_mtime;
-	}
-	if (bounce_parser_new(&p, fmt, ref, on_event, r, e) < 0) {
-		rc = -1;
-		goto out;
-	}
-	bounce_parser_set_hosts(p, r->hosts);
-	chunk = xmalloc(1 << 16);
-	size_t n;
-	while ((n = fread(chunk, 1, 1 << 16, f)) > 0) {
-		if (bounce_parser_feed(p, chunk, n, e) < 0) {
-			rc = -1;
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "dmarcsift: %s: read error\n", path);
-		rc = 1;
-		goto out;
-	}
-	if (bounce_parser_finish(p, e) < 0) {
-		rc = -1;
-		goto out;
-	}
-out:
-	if (p)
-		add_stats(r->tot, bounce_parser_stats(p));
-	bounce_parser_free(p);
-	free(chunk);
-	if (f && f != stdin)
-		fclose(f);
-	return rc;
 }
 
 static int load_rules(const char *path, struct bclass **owned, const struct bclass **out)
@@ -438,12 +318,10 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	char started[64] = "";
 	struct bclass *owned = NULL;
 	struct db *db = NULL;
-	struct totals tot = {0};
-	struct run r = {0};
+	struct run r = {.json = json && !ingest};
+	struct bounce_batch b = {.format = fmt, .tenant = tenant, .event = print_event, .ctx = &r};
 	rc = EXIT_OK;
-	r.json = json && !ingest;
-	r.tot = &tot;
-	if (load_rules(rules_path, &owned, &r.rules) < 0) {
+	if (load_rules(rules_path, &owned, &b.rules) < 0) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -453,35 +331,18 @@ static int run_cmd(int argc, char **argv, bool ingest)
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	r.hosts = cfg->mta_hosts;
+	b.hosts = cfg->mta_hosts;
 	if (ingest) {
 		rc = cli_connect(co.db, &db);
 		if (rc != 0)
 			goto out;
+		b.db = db;
 		if (resolve)
 			cli_resolve_mark_start(db, started, sizeof started);
 	}
 	for (int i = 0; i < co.nargs; i++) {
 		struct err e = {0};
-		if (ingest && bounce_store_begin(&r.store, db, tenant, &e) < 0) {
-			rc = cli_fail(&e);
-			goto out;
-		}
-		int prc = parse_input(co.args[i], fmt, &r, &e);
-		if (ingest) {
-			struct bounce_store_stats st = {0};
-			if (prc < 0) {
-				bounce_store_abort(r.store);
-			} else if (bounce_store_commit(r.store, &st, &e) < 0) {
-				prc = -1;
-			}
-			r.store = NULL;
-			tot.store.added += st.added;
-			tot.store.known += st.known;
-			tot.store.suppressed += st.suppressed;
-			tot.store.lifted += st.lifted;
-			tot.store.escalations_opened += st.escalations_opened;
-		}
+		int prc = bounce_batch_input(&b, co.args[i], &e);
 		if (prc < 0) {
 			int code = cli_fail(&e);
 			if (code == EXIT_DB) {
@@ -495,16 +356,16 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	}
 	fflush(stdout);
 	if (ingest && json)
-		print_json_summary(&tot);
+		print_json_summary(&b.tot);
 	else
-		print_summary(ingest ? stdout : stderr, &tot, ingest);
+		print_summary(ingest ? stdout : stderr, &b.tot, ingest);
 	if (ingest && correlate) {
 		fflush(stdout);
 		int crc = autocorr_run(db, cfg, json);
 		if (crc != 0 && rc == EXIT_OK)
 			rc = crc;
 	}
-	if (ingest && resolve && tot.store.added > 0 &&
+	if (ingest && resolve && b.tot.store.added > 0 &&
 	    cli_resolve_after(db, config_opt, started, json) != 0)
 		rc = EXIT_DB;
 out:
