@@ -249,8 +249,12 @@ static int save(struct db *db, int tenant_id, size_t domains, const struct dnsch
 	char tid[16], nd[24];
 	snprintf(tid, sizeof tid, "%d", tenant_id);
 	snprintf(nd, sizeof nd, "%zu", domains);
-	const char *params[4] = {tid, json_object_to_json_string_ext(fa, JSON_C_TO_STRING_PLAIN),
-	                         json_object_to_json_string_ext(ra, JSON_C_TO_STRING_PLAIN), nd};
+	const char *params[4] = {tid,
+	                         json_object_to_json_string_ext(
+	                             fa, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	                         json_object_to_json_string_ext(
+	                             ra, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	                         nd};
 	PGresult *res = db_query(db, db_sql("dnscheck_save"), 4, params);
 	json_object_put(fa);
 	json_object_put(ra);

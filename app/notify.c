@@ -109,8 +109,10 @@ int notify_event(const struct notify_hook *h, const char *event, const char *ten
 	json_object_object_add(o, "sent_at", json_object_new_string(now));
 	json_object_object_add(o, "tenant", tenant ? json_object_new_string(tenant) : NULL);
 	json_object_object_add(o, "data", json_object_get(data));
-	int rc =
-	    notify_post(h, event, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), e);
+	int rc = notify_post(h, event,
+	                     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                           JSON_C_TO_STRING_NOSLASHESCAPE),
+	                     e);
 	json_object_put(o);
 	return rc;
 }

@@ -513,8 +513,8 @@ static int emit_header(struct parser *p)
 		p->saw9990 = true;
 	r->schema = p->saw9990 ? AGGR_SCHEMA_RFC9990 : AGGR_SCHEMA_RFC7489;
 	if (p->rep_extra)
-		r->extra_json =
-		    xstrdup(json_object_to_json_string_ext(p->rep_extra, JSON_C_TO_STRING_PLAIN));
+		r->extra_json = xstrdup(json_object_to_json_string_ext(
+		    p->rep_extra, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	p->header_done = true;
 	if (!p->h->header)
 		return 0;
@@ -624,7 +624,8 @@ static int emit_record(struct parser *p)
 	rec->spf_auth = rec->n_spf ? p->spf : NULL;
 	if (p->rec_extra)
 		rec->extra_json = rec_copy(
-		    p, json_object_to_json_string_ext(p->rec_extra, JSON_C_TO_STRING_PLAIN));
+		    p, json_object_to_json_string_ext(
+		           p->rec_extra, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	if ((uint64_t)rec->count > UINT64_MAX - p->res->messages)
 		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "record %llu: the sum of counts overflows", no);

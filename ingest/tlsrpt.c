@@ -132,7 +132,8 @@ static int count_member(struct walk *w, json_object *o, const char *key, const c
 	return err_stage(w->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 	                 "%s%s %.*s is not a session count (an integer from 0 to 2^63-2)", where,
 	                 key, VALUE_SHOWN,
-	                 json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	                 json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static void lower(char *s)

@@ -734,6 +734,8 @@ static void notify_new_escalations(void **state)
 	assert_non_null(strstr(first, "\"class\":\"auth_failure\""));
 	assert_non_null(strstr(first, "\"count\":24"));
 	assert_non_null(strstr(first, "\"first_seen\":\"2026-11-20T09:00:00Z\""));
+	/* the reply text's URL as it is: no \/ escapes */
+	assert_non_null(strstr(first, "https://support.google.com/mail/answer/81126"));
 	assert_int_equal(closed, 1);
 	assert_int_equal(reopened, 1);
 	if (n2 != 2)
