@@ -44,6 +44,10 @@ _dmarcsift()
 		mapfile -t COMPREPLY < <(compgen -W "$vals" -- "$cur")
 		return
 		;;
+	--log-format)
+		mapfile -t COMPREPLY < <(compgen -W "text journald syslog" -- "$cur")
+		return
+		;;
 	--config | --rules | --services | --mta-hosts | --out)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return

@@ -156,7 +156,9 @@ if [ -f "$bashcomp" ]; then
 		complete -p dmarcsift
 		COMP_WORDS=(dmarcsift ""); COMP_CWORD=1; _dmarcsift; echo "commands: ${COMPREPLY[*]}"
 		COMP_WORDS=(dmarcsift ingest --); COMP_CWORD=2; _dmarcsift; echo "ingest: ${COMPREPLY[*]}"
-		COMP_WORDS=(dmarcsift db ""); COMP_CWORD=2; _dmarcsift; echo "db: ${COMPREPLY[*]}"' _ "$bashcomp" 2>&1) ||
+		COMP_WORDS=(dmarcsift db ""); COMP_CWORD=2; _dmarcsift; echo "db: ${COMPREPLY[*]}"
+		COMP_WORDS=(dmarcsift flags --format ""); COMP_CWORD=3; _dmarcsift; echo "format: ${COMPREPLY[*]}"' \
+		_ "$bashcomp" 2>&1) ||
 		fail "bash completion: $out"
 	grep -q '^complete .*-F _dmarcsift dmarcsift$' <<<"$out" || fail "bash: dmarcsift has no completion: $out"
 	got=$(grep '^commands: ' <<<"$out" | cut -d' ' -f2-)
@@ -168,6 +170,9 @@ if [ -f "$bashcomp" ]; then
 		grep -qw -- "$o" <<<"$got" || fail "bash completion does not offer ingest $o (offers: $got)"
 	done
 	grep -q '^db: .*\bmigrate\b' <<<"$out" || fail "bash completion: db verbs: $out"
+	# the values the synopsis gives: flags --format text|csv|json
+	want=$("$bin" flags --help | grep -oE -- '--format [a-z]+(\|[a-z]+)+' | head -1 | cut -d' ' -f2 | tr '|' ' ')
+	[ -n "$want" ] && grep -qx "format: $want" <<<"$out" || fail "bash completion: flags --format: $out"
 else
 	fail "bash completion not installed"
 fi
