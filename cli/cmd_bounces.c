@@ -30,7 +30,8 @@
 #include <string.h>
 
 struct run {
-	bool json;
+	enum rows_format format;
+	bool header_done; /* csv: the header line is out */
 };
 
 static const char *dash(const char *s)
@@ -51,8 +52,8 @@ static void put_str(json_object *o, const char *k, const char *v)
 static void print_event(void *ctx, const struct bounce_event *ev, const struct bounce_verdict *v,
                         const char *provider)
 {
-	const struct run *r = ctx;
-	if (r->json) {
+	struct run *r = ctx;
+	if (r->format != ROWS_TEXT) {
 		json_object *o = json_object_new_object();
 		put_str(o, "recipient", ev->recipient);
 		json_object_object_add(o, "reply_code",
@@ -76,7 +77,13 @@ static void print_event(void *ctx, const struct bounce_event *ev, const struct b
 		put_str(o, "remote_mta", ev->remote_mta);
 		put_str(o, "mail_from", ev->mail_from);
 		put_str(o, "queue_id", ev->queue_id);
-		rows_json_print(stdout, o);
+		if (r->format == ROWS_CSV && !r->header_done)
+			rows_csv_object(stdout, o, true);
+		r->header_done = true;
+		if (r->format == ROWS_CSV)
+			rows_csv_object(stdout, o, false);
+		else
+			rows_json_print(stdout, o);
 		json_object_put(o);
 		return;
 	}
@@ -230,7 +237,7 @@ static int on_opt(void *ctx, int key, const char *arg)
 
 static const struct opt_cmd cmd = {
     .name = "bounces",
-    .synopsis = "usage: dmarcsift bounces classify [--format text|json]\n"
+    .synopsis = "usage: dmarcsift bounces classify [--format text|csv|json]\n"
                 "                 [--input-format auto|postfix|exim|dsn|csv] [--rules FILE] "
                 "PATH...|-\n"
                 "       dmarcsift bounces ingest [--input-format auto|postfix|exim|dsn|csv]\n"
@@ -243,8 +250,9 @@ static const struct opt_cmd cmd = {
              "\n"
              "  classify   no database: one line per event (tab-separated: recipient,\n"
              "             reply_code, enhanced_code, class, severity, action, block,\n"
-             "             listed_on, listed_asset, rule, text) or one JSON object per line;\n"
-             "             the summary goes to standard error\n"
+             "             listed_on, listed_asset, rule, text); csv and json: every\n"
+             "             field of docs/json.md (csv with a header line, json one object\n"
+             "             per line); the summary goes to standard error\n"
              "  ingest     stores events with their verdicts, updates the suppression list\n"
              "             and escalations; re-ingesting the same input adds nothing; then\n"
              "             runs the incremental correlation (unless --no-correlate) and\n"
@@ -258,7 +266,7 @@ static const struct opt_cmd cmd = {
              "line and further columns ignored), applied to the log's host field and a\n"
              "DSN's Reporting-MTA. 'ip_source' in v_bounces says which.\n",
     .opts = options,
-    .formats = OPT_TEXT | OPT_JSON,
+    .formats = OPT_TEXT | OPT_CSV | OPT_JSON,
     .args = true,
     .epilog = "Exit codes: 0 ok (malformed lines are counted, not fatal), 1 an input could\n"
               "not be read, 2 usage error, 3 the database cannot be reached.\n",
@@ -310,6 +318,11 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	}
 	if (co.nargs == 0)
 		return opt_usage_error(&cmd);
+	if (ingest && co.format == ROWS_CSV) {
+		fprintf(stderr, "dmarcsift bounces: --format csv is for classify (ingest prints a "
+		                "summary: text or json)\n");
+		return EXIT_USAGE;
+	}
 	const char *rules_path = a.rules, *tenant = a.tenant, *config_opt = co.config;
 	const char *hosts_path = a.hosts;
 	bool correlate = a.correlate, resolve = a.resolve, json = co.format == ROWS_JSON;
@@ -318,7 +331,7 @@ static int run_cmd(int argc, char **argv, bool ingest)
 	char started[64] = "";
 	struct bclass *owned = NULL;
 	struct db *db = NULL;
-	struct run r = {.json = json && !ingest};
+	struct run r = {.format = ingest ? ROWS_TEXT : co.format};
 	struct bounce_batch b = {.format = fmt, .tenant = tenant, .event = print_event, .ctx = &r};
 	rc = EXIT_OK;
 	if (load_rules(rules_path, &owned, &b.rules) < 0) {

@@ -197,6 +197,26 @@ static void csv_field(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+void rows_csv_object(FILE *out, json_object *o, bool header)
+{
+	bool first = true;
+	json_object_object_foreach(o, key, val)
+	{
+		if (!first)
+			fputc(',', out);
+		first = false;
+		if (header)
+			csv_field(out, key);
+		else if (val && json_object_is_type(val, json_type_string))
+			csv_field(out, json_object_get_string(val));
+		else if (val)
+			csv_field(
+			    out, json_object_to_json_string_ext(
+			             val, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	fputs("\r\n", out);
+}
+
 static void print_csv(FILE *out, const struct rows_table *t)
 {
 	int nf = t->ncols, nt = t->nrows;

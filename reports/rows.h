@@ -52,6 +52,10 @@ void rows_print(FILE *out, const struct rows_table *t, enum rows_format f, size_
 
 /* Writes `o` as one line of JSON (no "\/" escapes) and a newline. */
 void rows_json_print(FILE *out, struct json_object *o);
+/* One CSV line of an object's members, in order: their names when
+ * `header`, else their values (strings as they are, null as nothing,
+ * anything else as its JSON text), RFC 4180 quoted as rows_print does. */
+void rows_csv_object(FILE *out, struct json_object *o, bool header);
 /* A rate (or any fraction) as a JSON number rounded to 4 places. */
 struct json_object *rows_json_rate(double v);
 /* A time as an RFC 3339 UTC string ("2026-11-30T00:00:00Z"). */

@@ -129,6 +129,30 @@ static void test_json_output(void **state)
 	free(o.data);
 }
 
+/* CSV: the JSON's fields, a header line, one line per event. */
+static void test_csv_output(void **state)
+{
+	(void)state;
+	struct out o = run(DMARCSIFT_BIN " bounces classify --format csv " BDIR
+	                                 "dsn_multi.eml " BDIR "exim_main.log 2>/dev/null");
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(count_lines(o.data), 1 + 3 + 10);
+	assert_true(strncmp(o.data,
+	                    "recipient,reply_code,enhanced_code,class,severity,action,is_block,"
+	                    "listed_on,listed_asset,rule,text,status,provider,source,format,"
+	                    "auto_reply,feedback_type,at,remote_mta,mail_from,queue_id\r\n",
+	                    strlen("recipient,reply_code,enhanced_code,class,severity,action,"
+	                           "is_block,listed_on,listed_asset,rule,text,status,provider,"
+	                           "source,format,auto_reply,feedback_type,at,remote_mta,"
+	                           "mail_from,queue_id\r\n")) == 0);
+	assert_non_null(strstr(o.data, "\nlisted@corp3.example,554,"));
+	assert_non_null(strstr(o.data, ",true,Spamhaus ZEN,ip,"));
+	free(o.data);
+	o = run(DMARCSIFT_BIN " bounces ingest --format csv " BDIR "dsn_multi.eml 2>/dev/null");
+	assert_int_equal(o.rc, 2);
+	free(o.data);
+}
+
 static void test_rules_and_stdin(void **state)
 {
 	(void)state;
@@ -194,9 +218,8 @@ static void test_exit_codes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_text_output),
-	    cmocka_unit_test(test_json_output),
-	    cmocka_unit_test(test_rules_and_stdin),
+	    cmocka_unit_test(test_text_output), cmocka_unit_test(test_json_output),
+	    cmocka_unit_test(test_csv_output),  cmocka_unit_test(test_rules_and_stdin),
 	    cmocka_unit_test(test_exit_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,6 +149,21 @@ static void test_formats(void **state)
 	assert_non_null(strstr(text, "path    when"));
 	assert_non_null(strstr(text, "\na/b     2026-11-30 01:00:00+01"));
 	free(text);
+	/* an object as CSV: names, then values (null empty, quoting as above) */
+	json_object *c = json_object_new_object();
+	json_object_object_add(c, "a", json_object_new_string("x, y"));
+	json_object_object_add(c, "b", NULL);
+	json_object_object_add(c, "c", json_object_new_int(3));
+	json_object_object_add(c, "d", json_object_new_boolean(true));
+	char *cb = NULL;
+	size_t cl = 0;
+	FILE *cf = open_memstream(&cb, &cl);
+	rows_csv_object(cf, c, true);
+	rows_csv_object(cf, c, false);
+	fclose(cf);
+	assert_string_equal(cb, "a,b,c,d\r\n\"x, y\",,3,true\r\n");
+	free(cb);
+	json_object_put(c);
 	/* the one serialiser: no \/ */
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "url", json_object_new_string("https://example.com/x"));
