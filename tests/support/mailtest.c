@@ -2,6 +2,7 @@
 
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "tests/support/run.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -18,24 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "mailtest: cannot open %s: %s\n", path, strerror(errno));
-		abort();
-	}
-	struct buf b;
-	buf_init(&b, 0);
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		buf_append(&b, chunk, n);
-	fclose(f);
-	*len = b.len;
-	return buf_steal(&b);
-}
 
 size_t mt_count(const char *hay, const char *needle)
 {
@@ -171,12 +154,12 @@ void mt_corpus_build(struct mt_corpus *c, const char *tag, size_t reports, size_
 	}
 	memset(c, 0, sizeof *c);
 	size_t tlen, dlen, plen, flen;
-	char *tmpl = read_all(FIXTURES_DIR "/archives/report-plain.xml", &tlen);
-	char *dsn_eml = read_all(FIXTURES_DIR "/mail/classify/dsn.eml", &dlen);
-	char *plain = read_all(FIXTURES_DIR "/mail/classify/plain.eml", &plen);
+	char *tmpl = slurp(FIXTURES_DIR "/archives/report-plain.xml", &tlen);
+	char *dsn_eml = slurp(FIXTURES_DIR "/mail/classify/dsn.eml", &dlen);
+	char *plain = slurp(FIXTURES_DIR "/mail/classify/plain.eml", &plen);
 	/* Unrelated: mail that is none of the kinds we read (a failure report is
 	 * read since issue 13, so spam stands in for it). */
-	char *fail = read_all(FIXTURES_DIR "/route/spam.eml", &flen);
+	char *fail = slurp(FIXTURES_DIR "/route/spam.eml", &flen);
 	const char *id = "<report_id>arch-plain-1</report_id>";
 	char *at = strstr(tmpl, id);
 	if (!at)
@@ -263,51 +246,19 @@ void mt_corpus_free(struct mt_corpus *c)
 	memset(c, 0, sizeof *c);
 }
 
-static char **make_argv(const char *const *args)
-{
-	size_t n = 0;
-	while (args[n])
-		n++;
-	char **argv = xcalloc(n + 2, sizeof *argv);
-	argv[0] = xstrdup(DMARCSIFT_BIN);
-	for (size_t i = 0; i < n; i++)
-		argv[i + 1] = xstrdup(args[i]);
-	return argv;
-}
-
 pid_t mt_spawn(const char *const *args, const char *outfile)
 {
-	char **argv = make_argv(args);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
+	int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
 		abort();
-	if (pid == 0) {
-		int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int in = open("/dev/null", O_RDONLY);
-		if (fd < 0 || in < 0)
-			_exit(126);
-		dup2(in, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (size_t i = 0; argv[i]; i++)
-		free(argv[i]);
-	free(argv);
+	pid_t pid = run_spawn(args, NULL, fd, true);
+	close(fd);
 	return pid;
 }
 
 int mt_wait(pid_t pid)
 {
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	return run_wait(pid);
 }
 
 int mt_run(const char *const *args, char **out)
@@ -319,7 +270,7 @@ int mt_run(const char *const *args, char **out)
 	close(fd);
 	int rc = mt_wait(mt_spawn(args, path));
 	size_t len;
-	char *text = read_all(path, &len);
+	char *text = slurp(path, &len);
 	unlink(path);
 	fputs(text, stdout); /* the test log shows what the binary said */
 	if (out)

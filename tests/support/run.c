@@ -37,11 +37,8 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
-int run_bin(const char *const *args, const char *stdin_path, char **out)
+pid_t run_spawn(const char *const *args, const char *stdin_path, int out_fd, bool with_stderr)
 {
-	int pfd[2];
-	if (pipe(pfd) != 0)
-		abort();
 	char **argv = make_argv(args);
 	fflush(stdout);
 	fflush(stderr);
@@ -49,17 +46,40 @@ int run_bin(const char *const *args, const char *stdin_path, char **out)
 	if (pid < 0)
 		abort();
 	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		close(pfd[0]);
-		close(pfd[1]);
 		int in = open(stdin_path ? stdin_path : "/dev/null", O_RDONLY);
-		if (in < 0)
+		int out = out_fd >= 0 ? out_fd : open("/dev/null", O_WRONLY);
+		if (in < 0 || out < 0)
 			_exit(126);
 		dup2(in, STDIN_FILENO);
-		close(in);
+		dup2(out, STDOUT_FILENO);
+		if (with_stderr)
+			dup2(out, STDERR_FILENO);
 		execv(argv[0], argv);
 		_exit(127);
 	}
+	free_argv(argv);
+	return pid;
+}
+
+int run_wait(pid_t pid)
+{
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int run_bin(const char *const *args, const char *stdin_path, char **out)
+{
+	int pfd[2];
+	/* close-on-exec: the binary keeps only its standard output (a server
+	 * it starts must not hold the pipe open) */
+	if (pipe(pfd) != 0 || fcntl(pfd[0], F_SETFD, FD_CLOEXEC) != 0 ||
+	    fcntl(pfd[1], F_SETFD, FD_CLOEXEC) != 0)
+		abort();
+	pid_t pid = run_spawn(args, stdin_path, pfd[1], false);
 	close(pfd[1]);
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
@@ -82,39 +102,18 @@ int run_bin(const char *const *args, const char *stdin_path, char **out)
 	}
 	buf[len] = '\0';
 	close(pfd[0]);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	free_argv(argv);
+	int rc = run_wait(pid);
 	fputs(buf, stdout); /* the test log shows what the binary said */
 	if (out)
 		*out = buf;
 	else
 		free(buf);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	return rc;
 }
 
 pid_t run_bin_async(const char *const *args)
 {
-	char **argv = make_argv(args);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		abort();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-		if (devnull >= 0) {
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	free_argv(argv);
-	return pid;
+	return run_spawn(args, NULL, -1, false);
 }
 
 static PGresult *query(PGconn **conn, const char *conninfo, const char *sql, int nparams,

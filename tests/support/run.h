@@ -12,9 +12,17 @@
 #ifndef DS_TESTS_RUN_H
 #define DS_TESTS_RUN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Starts DMARCSIFT_BIN with args: standard input from stdin_path (NULL:
+ * /dev/null), standard output to out_fd (-1: /dev/null) and, with
+ * with_stderr, standard error there too (open out_fd close-on-exec: only
+ * the copies on 1 and 2 reach the binary). The one process runner of the
+ * tests; run_wait returns its exit code (or 128+signal). */
+pid_t run_spawn(const char *const *args, const char *stdin_path, int out_fd, bool with_stderr);
+int run_wait(pid_t pid);
 int run_bin(const char *const *args, const char *stdin_path, char **out);
 /* Starts the binary without waiting; returns its pid. */
 pid_t run_bin_async(const char *const *args);
