@@ -47,6 +47,14 @@ changelog=$(dpkg-parsechangelog -l debian/changelog -SVersion)
 [ "$changelog" = "$version" ] ||
 	fail "debian/changelog is at $changelog, CMakeLists.txt at $version: add a changelog entry (dch -v $version)"
 
+# Build-Depends keeps up with the -dev packages the build needs (scripts/deps.sh).
+. scripts/deps.sh
+for p in $DMARCSIFT_PACKAGES; do
+	case $p in *-dev) ;; *) continue ;; esac
+	grep -qE "^[[:space:]]*(Build-Depends:)?[[:space:]]*$p([ ,]|\$)" debian/control ||
+		fail "debian/control's Build-Depends lacks $p (in scripts/deps.sh)"
+done
+
 mkdir "$work/src"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | tar -x -C "$work/src"
