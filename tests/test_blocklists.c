@@ -19,6 +19,7 @@
 #include "checks/dnsbl.h"
 #include "core/xalloc.h"
 #include "tests/support/run.h"
+#include "tests/support/sink.h"
 #include "tests/support/testdb.h"
 
 #include <signal.h>
@@ -166,49 +167,6 @@ static char *check(struct ctx *c, const char *servers)
 	return check_conf(c, servers, NULL);
 }
 
-/* The webhook: tests/support/http_sink.py on a loopback port logs each
- * post to DIR/N.req (signature check, event, body). */
-static pid_t start_sink(const char *dir, int *port)
-{
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		close(pfd[0]);
-		close(pfd[1]);
-		execl("/usr/bin/python3", "python3", TESTS_DIR "/support/http_sink.py", dir, "k3y",
-		      "0", "500", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	char line[32] = {0};
-	size_t n = 0;
-	while (n < sizeof line - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
-		n++;
-	close(pfd[0]);
-	*port = (int)strtol(line, NULL, 10);
-	if (*port <= 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-		fail_msg("http_sink.py did not start");
-	}
-	return pid;
-}
-
-static char *read_req_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = xcalloc(1, 1 << 16);
-	size_t n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* The bodies of the posts of `event`, in the order received, one per line;
  * waits up to 10 s for `want` of them, then half a second for more. */
 static char *posts_of(const char *dir, const char *event, int want, int *n)
@@ -222,7 +180,7 @@ static char *posts_of(const char *dir, const char *event, int want, int *n)
 			*n = 0;
 			for (int k = 1; k < 64; k++) {
 				char *path = xasprintf("%s/%d.req", dir, k);
-				char *body = read_req_file(path);
+				char *body = sink_read(path);
 				free(path);
 				if (!body)
 					break;
@@ -296,7 +254,7 @@ static void test_check(void **state)
 	char hookdir[] = "/tmp/dmarcsift-bl-hookXXXXXX";
 	assert_non_null(mkdtemp(hookdir));
 	int port;
-	pid_t sink = start_sink(hookdir, &port);
+	pid_t sink = sink_start_http(hookdir, "k3y", 0, 500, &port);
 	char *conf = xasprintf("%s/dmarcsift.conf", hookdir);
 	char *key = xasprintf("%s/hook.key", hookdir);
 	FILE *f = fopen(key, "w");
@@ -314,8 +272,7 @@ static void test_check(void **state)
 	free(check_conf(c, c->dns, conf));
 	int again = 0;
 	char *posts2 = posts_of(hookdir, "listing.opened", 6, &again);
-	kill(sink, SIGTERM);
-	waitpid(sink, NULL, 0);
+	sink_stop(sink);
 	if (posted != 5)
 		fail_msg("%d listing posts, wanted 5:\n%s", posted, posts);
 	assert_int_equal(again, 5); /* not posted again by the second check */

@@ -15,6 +15,7 @@
 
 #include "core/xalloc.h"
 #include "tests/support/run.h"
+#include "tests/support/sink.h"
 #include "tests/support/testdb.h"
 
 #include <fcntl.h>
@@ -513,50 +514,6 @@ static void flags_output(void **state)
 	free(out);
 }
 
-/* The [notify] webhook hears of each flag a run opens, once: a re-run over
- * the same data posts nothing. The receiver (tests/support/http_sink.py)
- * checks the HMAC signature itself. */
-static pid_t start_sink(const char *dir, int *port)
-{
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		close(pfd[0]);
-		close(pfd[1]);
-		execl("/usr/bin/python3", "python3", TESTS_DIR "/support/http_sink.py", dir, "k3y",
-		      "0", "500", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	char line[32] = {0};
-	size_t n = 0;
-	while (n < sizeof line - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
-		n++;
-	close(pfd[0]);
-	*port = (int)strtol(line, NULL, 10);
-	if (*port <= 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-		fail_msg("http_sink.py did not start");
-	}
-	return pid;
-}
-
-static char *read_req_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = xcalloc(1, 1 << 16);
-	size_t n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static void notify_new_flags(void **state)
 {
 	struct db *d = *state;
@@ -564,7 +521,7 @@ static void notify_new_flags(void **state)
 	char *dir = xasprintf("%s/corrhook.XXXXXX", base && *base ? base : "/tmp");
 	assert_non_null(mkdtemp(dir));
 	int port;
-	pid_t pid = start_sink(dir, &port);
+	pid_t pid = sink_start_http(dir, "k3y", 0, 500, &port);
 	char *conf = xasprintf("%s/dmarcsift.conf", dir);
 	char *key = xasprintf("%s/hook.key", dir);
 	FILE *f = fopen(key, "w");
@@ -591,12 +548,11 @@ static void notify_new_flags(void **state)
 
 	char *req1 = xasprintf("%s/1.req", dir), *req2 = xasprintf("%s/2.req", dir);
 	char *body = NULL;
-	for (int i = 0; i < 200 && !(body = read_req_file(req1)); i++)
+	for (int i = 0; i < 200 && !(body = sink_read(req1)); i++)
 		usleep(50000);
 	usleep(500000); /* a second post, if any, has had time to arrive */
 	bool second = access(req2, F_OK) == 0;
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	sink_stop(pid);
 	if (!body)
 		fail_msg("no flag was posted to the webhook");
 	assert_non_null(strstr(body, "signature ok"));
@@ -627,7 +583,7 @@ static char *posts_of(const char *dir, const char *event, int want, int *n)
 			*n = 0;
 			for (int k = 1; k < 64; k++) {
 				char *path = xasprintf("%s/%d.req", dir, k);
-				char *body = read_req_file(path);
+				char *body = sink_read(path);
 				free(path);
 				if (!body)
 					break;
@@ -660,7 +616,7 @@ static void notify_new_escalations(void **state)
 	char *dir = xasprintf("%s/eschook.XXXXXX", base && *base ? base : "/tmp");
 	assert_non_null(mkdtemp(dir));
 	int port;
-	pid_t pid = start_sink(dir, &port);
+	pid_t pid = sink_start_http(dir, "k3y", 0, 500, &port);
 	char *conf = xasprintf("%s/dmarcsift.conf", dir);
 	char *key = xasprintf("%s/hook.key", dir);
 	FILE *f = fopen(key, "w");
@@ -724,8 +680,7 @@ static void notify_new_escalations(void **state)
 		second = posts_of(dir, "escalation.opened", 2, &n2);
 	}
 	free(spike);
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	sink_stop(pid);
 
 	if (n1 != 1)
 		fail_msg("%d escalation posts after two runs, wanted 1:\n%s", n1, first);

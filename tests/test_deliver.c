@@ -21,6 +21,7 @@
 #include "core/xalloc.h"
 #include "ingest/mime.h"
 #include "tests/support/run.h"
+#include "tests/support/sink.h"
 #include "tests/support/testdb.h"
 
 #include <gmime/gmime.h>
@@ -39,62 +40,11 @@
 static char *conninfo;
 static char *tmp;
 
-/* Starts a sink (python3 SCRIPT ARGS...) and reads the port it prints. */
-static pid_t start_sink(const char *const *argv, int *port)
-{
-	int pfd[2];
-	assert_int_equal(pipe(pfd), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(pfd[1], STDOUT_FILENO);
-		close(pfd[0]);
-		close(pfd[1]);
-		char *args[8] = {0};
-		for (int i = 0; i < 7 && argv[i]; i++)
-			args[i] = xstrdup(argv[i]);
-		execvp(args[0], args);
-		_exit(127);
-	}
-	close(pfd[1]);
-	/* The whole line: closing early would kill the sink with SIGPIPE. */
-	char line[32] = {0};
-	size_t n = 0;
-	while (n < sizeof line - 1 && read(pfd[0], line + n, 1) == 1 && line[n] != '\n')
-		n++;
-	close(pfd[0]);
-	if (n == 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-		fail_msg("%s did not start (is python3-aiosmtpd installed?)", argv[1]);
-	}
-	*port = (int)strtol(line, NULL, 10);
-	assert_true(*port > 0);
-	return pid;
-}
-
-static void stop_sink(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-}
-
 static char *dir_for(const char *name)
 {
 	char *d = xasprintf("%s/%s", tmp, name);
 	assert_int_equal(mkdir(d, 0700), 0);
 	return d;
-}
-
-/* Waits up to `secs` for PATH to exist. */
-static bool wait_file(const char *path, int secs)
-{
-	for (int i = 0; i < secs * 20; i++) {
-		if (access(path, R_OK) == 0)
-			return true;
-		usleep(50000);
-	}
-	return false;
 }
 
 static int setup(void **state)
@@ -164,7 +114,7 @@ static void test_mail_has_both_parts(void **state)
 	char *box = dir_for("smtp");
 	const char *argv[] = {"/usr/bin/python3", SUPPORT "smtp_sink.py", box, NULL};
 	int port;
-	pid_t pid = start_sink(argv, &port);
+	pid_t pid = sink_start(argv, &port);
 	char *cfg = xasprintf("%s/mail.conf", tmp);
 	FILE *f = fopen(cfg, "w");
 	assert_non_null(f);
@@ -188,8 +138,8 @@ static void test_mail_has_both_parts(void **state)
 	int rc = run_bin(args, NULL, &out);
 	free(out);
 	char *eml = xasprintf("%s/1.eml", box), *env = xasprintf("%s/1.env", box);
-	bool got = wait_file(eml, 5);
-	stop_sink(pid);
+	bool got = sink_wait_file(eml, 5);
+	sink_stop(pid);
 	assert_int_equal(rc, 0);
 	assert_true(got);
 	char *envelope = slurp(env, NULL);
@@ -233,7 +183,7 @@ static void test_mail_retries_then_fails(void **state)
 	char *box = dir_for("smtp-gone");
 	const char *argv[] = {"/usr/bin/python3", SUPPORT "smtp_sink.py", box, NULL};
 	int port;
-	stop_sink(start_sink(argv, &port));
+	sink_stop(sink_start(argv, &port));
 	char *url = xasprintf("smtp://127.0.0.1:%d", port);
 	struct deliver_smtp s = {.url = url,
 	                         .from = "reports@example.com",
@@ -264,7 +214,7 @@ struct req {
 static void read_req(const char *dir, int n, struct req *r)
 {
 	char *path = xasprintf("%s/%d.req", dir, n);
-	assert_true(wait_file(path, 10));
+	assert_true(sink_wait_file(path, 10));
 	char *s = slurp(path, NULL);
 	char sig[8] = {0};
 	r->status = (int)strtol(s + 7, NULL, 10);
@@ -288,7 +238,7 @@ static void test_webhook_signed_and_retried_on_500(void **state)
 	const char *argv[] = {
 	    "/usr/bin/python3", SUPPORT "http_sink.py", dir, "s3cret", "2", "500", NULL};
 	int port;
-	pid_t pid = start_sink(argv, &port);
+	pid_t pid = sink_start(argv, &port);
 	char *url = xasprintf("http://127.0.0.1:%d/hook", port);
 	struct notify_hook h = {.url = url, .secret = "s3cret", .retries = 3, .backoff_ms = 20};
 	json_object *flag = json_tokener_parse(
@@ -301,7 +251,7 @@ static void test_webhook_signed_and_retried_on_500(void **state)
 	char *fourth = xasprintf("%s/4.req", dir);
 	usleep(200000);
 	bool extra = access(fourth, F_OK) == 0;
-	stop_sink(pid);
+	sink_stop(pid);
 	assert_int_equal(rc, 0);
 	assert_false(extra);
 	assert_int_equal(r[0].status, 500);
@@ -337,7 +287,7 @@ static void test_webhook_no_retry_on_400_and_never_unsigned(void **state)
 	const char *argv[] = {
 	    "/usr/bin/python3", SUPPORT "http_sink.py", dir, "k", "9", "400", NULL};
 	int port;
-	pid_t pid = start_sink(argv, &port);
+	pid_t pid = sink_start(argv, &port);
 	char *url = xasprintf("http://127.0.0.1:%d/", port);
 	struct notify_hook h = {.url = url, .secret = "k", .retries = 3, .backoff_ms = 20};
 	struct err e = {0};
@@ -352,7 +302,7 @@ static void test_webhook_no_retry_on_400_and_never_unsigned(void **state)
 	usleep(200000);
 	char *second = xasprintf("%s/2.req", dir), *first = xasprintf("%s/1.req", dir);
 	bool one = access(first, F_OK) == 0, two = access(second, F_OK) == 0;
-	stop_sink(pid);
+	sink_stop(pid);
 	assert_true(one);
 	assert_false(two);
 	free(first);
@@ -369,7 +319,7 @@ static void test_notify_flags_does_not_wait(void **state)
 	const char *argv[] = {
 	    "/usr/bin/python3", SUPPORT "http_sink.py", dir, "k", "1", "503", NULL};
 	int port;
-	pid_t pid = start_sink(argv, &port);
+	pid_t pid = sink_start(argv, &port);
 	char *url = xasprintf("http://127.0.0.1:%d/", port);
 	struct notify_hook h = {.url = url, .secret = "k", .retries = 3, .backoff_ms = 1500};
 	json_object *flags[2] = {
@@ -385,7 +335,7 @@ static void test_notify_flags_does_not_wait(void **state)
 	struct req r[3];
 	for (int i = 0; i < 3; i++)
 		read_req(dir, i + 1, &r[i]);
-	stop_sink(pid);
+	sink_stop(pid);
 	assert_true(ms < 1000);
 	assert_int_equal(r[0].status, 503);
 	assert_string_equal(r[1].event, "flag.opened");
