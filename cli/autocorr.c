@@ -7,6 +7,7 @@
 #include "app/notify.h"
 #include "cli/common.h"
 #include "cli/config.h"
+#include "core/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +18,14 @@ struct config *autocorr_config(const char *config_opt)
 	char *path = NULL;
 	struct config *cfg = NULL;
 	if (config_find(config_opt, &path, &e) != 0 || config_load(&cfg, path, &e) != 0) {
-		fprintf(stderr, "dmarcsift: warning: %s; using the defaults\n", e.msg);
+		log_warn("%s; using the defaults", e.msg);
 		free(path);
 		config_load(&cfg, NULL, &e);
 		return cfg;
 	}
 	free(path);
 	for (size_t i = 0; i < cfg->n_errors; i++)
-		fprintf(stderr, "dmarcsift: warning: %s\n", cfg->errors[i]);
+		log_warn("%s", cfg->errors[i]);
 	return cfg;
 }
 
@@ -36,7 +37,7 @@ bool autocorr_hook(const struct config *cfg, struct notify_hook *h, char **secre
 	struct err e = {0};
 	if (config_read_secret("notify", cfg->notify.secret_file, cfg->notify.secret_env, secret,
 	                       &e) != 0) {
-		fprintf(stderr, "dmarcsift: warning: %s; new flags are not posted\n", e.msg);
+		log_warn("%s; new flags are not posted", e.msg);
 		return false;
 	}
 	*h = (struct notify_hook){
@@ -65,8 +66,8 @@ int autocorr_run(struct db *db, const struct config *cfg, bool quiet)
 	int rc = correlate_run(db, &s, &scope, &st, &e);
 	config_secret_free(secret);
 	if (rc != 0) {
-		fprintf(stderr, "dmarcsift: correlation failed (what changed stays queued for the "
-		                "next run)\n");
+		log_error("correlation failed (what changed stays queued for the "
+		          "next run)");
 		return cli_fail(&e);
 	}
 	if (!quiet)

@@ -11,6 +11,7 @@
 #include "cli/config.h"
 #include "cli/opt.h"
 #include "cli/sources.h"
+#include "core/log.h"
 #include "db/db.h"
 #include "db/sql.h"
 
@@ -164,7 +165,7 @@ int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quie
 	bool due = false;
 	long every = cfg ? cfg->blocklists.every_s : 6L * 3600;
 	if (blocklists_due(db, every, &due, &e) != 0) {
-		fprintf(stderr, "dmarcsift: blocklist schedule not read: %s\n", e.msg);
+		log_warn("blocklist schedule not read: %s", e.msg);
 		return db_lost(db) ? -1 : 0;
 	}
 	if (!due)
@@ -178,7 +179,7 @@ int cli_blocklists_after_poll(struct db *db, const struct config *cfg, bool quie
 		o.dns.timeout_ms = 1000;
 	struct blocklists_stats st;
 	if (blocklists_run(db, &o, &st, &e) != 0) {
-		fprintf(stderr, "dmarcsift: blocklist check failed: %s\n", e.msg);
+		log_error("blocklist check failed: %s", e.msg);
 		return e.kind == ERR_RETRY || db_lost(db) ? -1 : 0;
 	}
 	if (!quiet || st.new_listings || st.failed)

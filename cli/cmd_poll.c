@@ -276,17 +276,14 @@ static int poll_round(struct config *cfg, struct db *db, const char *only, bool 
 		if (r.res.locked_out)
 			log_info("mailbox %s: locked by another poller, skipped", mb->name);
 		if (r.res.mailbox_err.kind != ERR_NONE) {
-			fprintf(stderr, "dmarcsift: error: mailbox %s: %s\n", mb->name,
-			        r.res.mailbox_err.msg);
+			log_error("mailbox %s: %s", mb->name, r.res.mailbox_err.msg);
 			if (code == EXIT_OK || code == EXIT_SOME_FAILED)
 				code = EXIT_MAILBOX;
 		}
 		if (r.res.c.quarantined && code == EXIT_OK)
 			code = EXIT_SOME_FAILED;
 		if (rc != 0) {
-			fprintf(stderr,
-			        "dmarcsift: error: %s (the message in hand was not moved)\n",
-			        r.res.fatal.msg);
+			log_error("%s (the message in hand was not moved)", r.res.fatal.msg);
 			code = r.res.fatal.kind == ERR_RETRY || db_lost(db)
 			           ? EXIT_DB
 			           : cli_fail(&r.res.fatal);
@@ -330,7 +327,7 @@ int cmd_poll(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < cfg->n_warnings; i++)
-		fprintf(stderr, "dmarcsift: warning: %s\n", cfg->warnings[i]);
+		log_warn("%s", cfg->warnings[i]);
 	if (!config_ok(cfg)) {
 		for (size_t i = 0; i < cfg->n_errors; i++)
 			fprintf(stderr, "%s\n", cfg->errors[i]);

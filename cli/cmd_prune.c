@@ -141,7 +141,7 @@ int cli_prune_after_poll(struct db *db, const struct config *cfg, long long *las
 	struct prune_stats st;
 	struct err e = {0};
 	if (prune_run(db, &po, &st, &e) != 0) {
-		fprintf(stderr, "dmarcsift: prune failed: %s\n", e.msg);
+		log_error("prune failed: %s", e.msg);
 		if (e.kind == ERR_RETRY || db_lost(db)) {
 			*last = 0;
 			return -1;

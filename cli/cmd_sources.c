@@ -194,7 +194,7 @@ int cli_resolve_after(struct db *db, const char *config_path, const char *since,
 	struct config *cfg = NULL;
 	if (load_config(config_path, &cfg) != 0) {
 		/* A broken config never fails an ingest that already committed. */
-		fprintf(stderr, "dmarcsift: sources not named: fix the configuration\n");
+		log_warn("sources not named: fix the configuration");
 		return 0;
 	}
 	struct resolve_opts o;
@@ -211,10 +211,10 @@ int cli_resolve_after(struct db *db, const char *config_path, const char *since,
 	config_free(cfg);
 	if (rc != 0) {
 		if (e.kind == ERR_CONFIG) {
-			fprintf(stderr, "dmarcsift: sources not named: %s\n", e.msg);
+			log_warn("sources not named: %s", e.msg);
 			return 0;
 		}
-		fprintf(stderr, "dmarcsift: naming sources failed: %s\n", e.msg);
+		log_error("naming sources failed: %s", e.msg);
 		return -1;
 	}
 	/* What could not be looked up is said even with --quiet. */
@@ -376,7 +376,7 @@ static int cmd_load(int argc, char **argv)
 	size_t len = 0;
 	char *text = read_file(path, &len);
 	if (!text) {
-		fprintf(stderr, "dmarcsift: error: %s: %s\n", path, strerror(errno));
+		log_error("%s: %s", path, strerror(errno));
 		return EXIT_USAGE;
 	}
 	struct services *s = NULL;
@@ -451,10 +451,9 @@ static int cmd_label(int argc, char **argv, bool remove)
 	    (remove ? sources_store_unlabel(db, tid, cidr, &removed, &e)
 	            : sources_store_label(db, tid, cidr, co.args[1], &e)) != 0) {
 		if (e.kind == ERR_INPUT)
-			fprintf(stderr,
-			        "dmarcsift: error: '%s' is not a network (CIDR such as "
-			        "198.51.100.0/24, host bits zero): %s\n",
-			        cidr, e.msg);
+			log_error("'%s' is not a network (CIDR such as "
+			          "198.51.100.0/24, host bits zero): %s",
+			          cidr, e.msg);
 		rc = e.kind == ERR_INPUT ? EXIT_USAGE : cli_fail(&e);
 	} else if (remove) {
 		printf(removed ? "label of %s removed for tenant %s\n"

@@ -5,6 +5,7 @@
 #include "cli/cmd.h"
 #include "cli/common.h"
 #include "cli/opt.h"
+#include "core/log.h"
 #include "core/xalloc.h"
 #include "db/db.h"
 #include "db/migrate.h"
@@ -254,7 +255,7 @@ static int import(struct db *db, const char *path)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (!f) {
-		fprintf(stderr, "dmarcsift: error: cannot open %s\n", path);
+		log_error("cannot open %s", path);
 		return EXIT_USAGE;
 	}
 	char *line = NULL;
