@@ -10,6 +10,7 @@
 #include "db/store.h"
 #include "reports/rows.h"
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,9 @@
 static const struct opt_cmd cmd = {
     .name = "failures",
     .synopsis = "usage: dmarcsift failures [--format text|csv|json]\n"
-                "       dmarcsift failures dismiss [--dry-run] SHA256...\n"
-                "       dmarcsift failures dismiss [--dry-run] --older-than DURATION\n",
+                "       dmarcsift failures dismiss [--dry-run] [--format text|json] SHA256...\n"
+                "       dmarcsift failures dismiss [--dry-run] [--format text|json]\n"
+                "                                  --older-than DURATION\n",
     .about = "Lists quarantined inputs still open: when, source, stage (mime, unpack,\n"
              "xml, validate, store), the reason and the SHA-256 of the raw bytes, which\n"
              "'dmarcsift reprocess' takes (whole or any unique prefix of 8+ digits), and\n"
@@ -68,10 +70,14 @@ static const struct opt_cmd dismiss_cmd = {
              "v_failures_dismissed); 'dmarcsift reprocess' can still retry them, and the\n"
              "same bytes arriving again are not quarantined again.\n",
     .opts = dismiss_options,
-    .formats = OPT_TEXT,
+    .formats = OPT_TEXT | OPT_JSON,
     .args = true,
     .on_opt = on_dismiss_opt,
 };
+
+/* --format json: the SHA-256s closed, for the one summary object (NULL:
+ * text, said as they go). */
+static json_object *closed;
 
 /* Closes the open entry of one input, or (sha NULL) those older than
  * older_s seconds, and says which. */
@@ -82,10 +88,13 @@ static int dismiss_some(struct db *db, const char *sha, long long older_s, bool 
 	size_t n = 0;
 	if (store_failures_dismiss(db, sha, older_s, dry_run, &shas, &n, e) != 0)
 		return -1;
-	if (sha && n == 0)
+	if (sha && n == 0 && !closed)
 		printf("%s: no open failure (already reprocessed or dismissed)\n", sha);
 	for (size_t k = 0; k < n; k++) {
-		printf("%s %s\n", dry_run ? "would dismiss" : "dismissed", shas[k]);
+		if (closed)
+			json_object_array_add(closed, json_object_new_string(shas[k]));
+		else
+			printf("%s %s\n", dry_run ? "would dismiss" : "dismissed", shas[k]);
 		free(shas[k]);
 	}
 	free(shas);
@@ -121,6 +130,8 @@ static int dismiss(int argc, char **argv)
 	rc = cli_connect(co.db, &db);
 	if (rc != 0)
 		return rc;
+	if (co.format == ROWS_JSON)
+		closed = json_object_new_array();
 	struct err e = {0};
 	size_t total = 0;
 	if (older)
@@ -131,8 +142,18 @@ static int dismiss(int argc, char **argv)
 			dismiss_some(db, sha, -1, dry_run, &total, &e);
 		free(sha);
 	}
-	if (!err_is_set(&e))
+	if (!err_is_set(&e) && closed) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
+		json_object_object_add(o, "dismissed", json_object_get(closed));
+		json_object_object_add(o, "count", json_object_new_int64((int64_t)total));
+		rows_json_print(stdout, o);
+		json_object_put(o);
+	} else if (!err_is_set(&e)) {
 		printf("%zu failure(s) %s\n", total, dry_run ? "would be dismissed" : "dismissed");
+	}
+	json_object_put(closed);
+	closed = NULL;
 	rc = err_is_set(&e) ? cli_fail(&e) : EXIT_OK;
 	db_close(db);
 	return rc;

@@ -26,9 +26,9 @@ static const char synopsis[] =
     "usage: dmarcsift sources resolve [--tenant T] [--since DATE] [--budget DURATION]\n"
     "                                 [--dns-servers LIST] [--services FILE]\n"
     "                                 [--no-lookup] [--format text|json]\n"
-    "       dmarcsift sources load FILE\n"
-    "       dmarcsift sources label --tenant T CIDR NAME\n"
-    "       dmarcsift sources unlabel --tenant T CIDR\n";
+    "       dmarcsift sources load FILE [--format text|json]\n"
+    "       dmarcsift sources label --tenant T CIDR NAME [--format text|json]\n"
+    "       dmarcsift sources unlabel --tenant T CIDR [--format text|json]\n";
 
 static const char about[] =
     "resolve: looks up the source addresses of the stored records and bounces that\n"
@@ -139,7 +139,7 @@ static const struct opt_cmd other_cmd = {
     .synopsis = synopsis,
     .about = about,
     .opts = tenant_option,
-    .formats = OPT_TEXT,
+    .formats = OPT_TEXT | OPT_JSON,
     .args = true,
     .epilog = epilog,
     .on_opt = on_opt,
@@ -410,9 +410,16 @@ static int cmd_load(int argc, char **argv)
 	rc = connect_with_config(db_opt, config_opt, &db);
 	if (rc == 0) {
 		struct err e = {0};
-		if (sources_store_load_services(db, path, lines, n, &e) != 0)
+		if (sources_store_load_services(db, path, lines, n, &e) != 0) {
 			rc = cli_fail(&e);
-		else
+		} else if (co.format == ROWS_JSON) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "file", json_object_new_string(path));
+			json_object_object_add(o, "services",
+			                       json_object_new_int64((int64_t)added));
+			rows_json_print(stdout, o);
+			json_object_put(o);
+		} else
 			printf(
 			    "%zu services loaded from %s (run 'dmarcsift sources resolve' to apply "
 			    "them)\n",
@@ -455,6 +462,15 @@ static int cmd_label(int argc, char **argv, bool remove)
 			          "198.51.100.0/24, host bits zero): %s",
 			          cidr, e.msg);
 		rc = e.kind == ERR_INPUT ? EXIT_USAGE : cli_fail(&e);
+	} else if (co.format == ROWS_JSON) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "tenant", json_object_new_string(tenant));
+		json_object_object_add(o, "cidr", json_object_new_string(cidr));
+		json_object_object_add(o, "label",
+		                       remove ? NULL : json_object_new_string(co.args[1]));
+		json_object_object_add(o, "removed", json_object_new_boolean(removed));
+		rows_json_print(stdout, o);
+		json_object_put(o);
 	} else if (remove) {
 		printf(removed ? "label of %s removed for tenant %s\n"
 		               : "no label for %s in tenant %s\n",

@@ -399,6 +399,10 @@ static void test_every_command(void **state)
 	                                           "--full", "--json", NULL},
 	                          0) == 1);
 
+	const char *where[] = {bad};
+	char *bad_sha =
+	    q_str(db, "SELECT sha256 FROM dmarcsift.v_failures WHERE source = $1", 1, where);
+	assert_int_equal(strlen(bad_sha), 64);
 	struct {
 		const char *command;
 		const char *const *args;
@@ -462,6 +466,22 @@ static void test_every_command(void **state)
 	     0, 1},
 	    {"prune",
 	     (const char *[]){"prune", "--db", db, "--older-than", "36500d", "--json", NULL}, 0, 1},
+	    {"sources load",
+	     (const char *[]){"sources", "load", SOURCE_DIR "/data/services.tsv", "--db", db,
+	                      "--config", conf, "--format", "json", NULL},
+	     0, 1},
+	    {"sources label",
+	     (const char *[]){"sources", "label", "--tenant", "acme", "198.51.100.0/24", "our MTAs",
+	                      "--db", db, "--config", conf, "--json", NULL},
+	     0, 1},
+	    {"sources unlabel",
+	     (const char *[]){"sources", "unlabel", "--tenant", "acme", "198.51.100.0/24", "--db",
+	                      db, "--config", conf, "--json", NULL},
+	     0, 1},
+	    {"failures dismiss",
+	     (const char *[]){"failures", "dismiss", "--dry-run", bad_sha, "--db", db, "--format",
+	                      "json", NULL},
+	     0, 1},
 	    /* Last: it retries the broken input (still quarantined: exit 1). */
 	    {"reprocess", (const char *[]){"reprocess", "--db", db, "--all", "--json", NULL}, 1, 1},
 	};
@@ -472,6 +492,7 @@ static void test_every_command(void **state)
 			         cases[i].command, n, cases[i].min);
 	}
 	free(bad);
+	free(bad_sha);
 
 	/* Every section is exercised above: none documents a command that
 	 * does not exist or is never checked. */
