@@ -19,6 +19,7 @@
 #include "cli/config.h"
 #include "cli/opt.h"
 #include "cli/sources.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "db/db.h"
 #include "reports/rows.h"
@@ -49,26 +50,6 @@ struct mb_run {
 	const struct config_mailbox *mb;
 	struct poll_result res;
 };
-
-static int parse_interval(const char *s, unsigned *out)
-{
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v <= 0)
-		return -1;
-	long long mult = 1;
-	if (*end == 's')
-		end++;
-	else if (*end == 'm')
-		mult = 60, end++;
-	else if (*end == 'h')
-		mult = 3600, end++;
-	if (*end || v > 7LL * 86400 / mult)
-		return -1;
-	*out = (unsigned)(v * mult);
-	return 0;
-}
 
 enum { O_MAILBOX = 'm', O_ONCE = 'o', O_EVERY = 'e' };
 enum { O_NO_RESOLVE = OPT_KEY, O_NO_CORRELATE };
@@ -105,12 +86,14 @@ static int on_opt(void *ctx, int key, const char *arg)
 		a->once = true;
 		break;
 	case O_EVERY:
-		if (parse_interval(arg, &a->every) != 0) {
+		long long every = duration_parse(arg, 7LL * 86400);
+		if (every < 0) {
 			fprintf(stderr,
 			        "dmarcsift poll: --every '%s': expected e.g. 300, 90s, 5m, 1h\n",
 			        arg);
 			return EXIT_USAGE;
 		}
+		a->every = (unsigned)every;
 		break;
 	case O_NO_RESOLVE:
 		a->resolve = false;

@@ -7,6 +7,7 @@
 #include "cli/config.h"
 #include "cli/opt.h"
 #include "cli/sources.h"
+#include "core/duration.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "db/db.h"
@@ -71,27 +72,6 @@ struct args {
 	bool no_lookup;
 };
 
-static long long parse_duration_ms(const char *v)
-{
-	char *end = NULL;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno || end == v || n < 0)
-		return -1;
-	long long mult = 1000;
-	if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0)
-		mult = 60000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600000;
-	else if (*end && strcmp(end, "s") != 0)
-		return -1;
-	if (n > 86400000LL / mult)
-		return -1;
-	return n * mult;
-}
-
 static int on_opt(void *ctx, int key, const char *arg)
 {
 	struct args *a = ctx;
@@ -103,7 +83,7 @@ static int on_opt(void *ctx, int key, const char *arg)
 		a->since = arg;
 		break;
 	case O_BUDGET:
-		a->budget = parse_duration_ms(arg);
+		a->budget = duration_parse_ms(arg, 86400000LL);
 		if (a->budget <= 0) {
 			fprintf(stderr,
 			        "dmarcsift sources resolve: --budget '%s': expected e.g. 30s, 5m\n",

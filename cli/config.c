@@ -189,26 +189,11 @@ static int parse_percent(const char *v, double *out)
 	return 0;
 }
 
-/* "30" (seconds), "30s", "500ms", "5m", "1h": milliseconds, -1 when not. */
+/* "30" (seconds), "30s", "500ms", "5m", "1h": milliseconds (at most a day),
+ * -1 when not. */
 static long long parse_ms(const char *v)
 {
-	char *end = NULL;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno || end == v || n < 0)
-		return -1;
-	long long mult = 1000;
-	if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0)
-		mult = 60000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600000;
-	else if (*end && strcmp(end, "s") != 0)
-		return -1;
-	if (n > 86400000LL / mult)
-		return -1;
-	return n * mult;
+	return duration_parse_ms(v, 86400000LL);
 }
 
 /* ---- sections and keys: one table each, read by begin_section and handler ---- */

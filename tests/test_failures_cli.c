@@ -88,6 +88,18 @@ static void test_duration(void **state)
 			fail_msg("duration_parse('%s') = %lld, want %lld", cases[i].in,
 			         duration_parse(cases[i].in, 400LL * 86400), cases[i].want);
 	assert_int_equal(duration_parse(NULL, 100), -1);
+	/* "500ms" is no span in seconds; in milliseconds every unit is */
+	assert_int_equal(duration_parse("500ms", 400LL * 86400), -1);
+	static const struct {
+		const char *in;
+		long long want;
+	} ms[] = {{"500ms", 500},  {"2", 2000},      {"2s", 2000},  {"5m", 300000},
+	          {"1h", 3600000}, {"1d", 86400000}, {"2d", -1},    {"0ms", -1},
+	          {"ms", -1},      {"1.5s", -1},     {"10 ms", -1}, {"-1s", -1}};
+	for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+		if (duration_parse_ms(ms[i].in, 86400000LL) != ms[i].want)
+			fail_msg("duration_parse_ms('%s') = %lld, want %lld", ms[i].in,
+			         duration_parse_ms(ms[i].in, 86400000LL), ms[i].want);
 }
 
 static void test_whole_sha_and_prefix(void **state)
