@@ -568,28 +568,6 @@ static void test_oauth2(void **state)
 	mt_corpus_free(&c);
 }
 
-/* Progress kept in memory, for the source interface on its own. */
-struct kept {
-	struct source_progress p;
-	int saves;
-};
-
-static int kept_load(void *ctx, struct source_progress *p, struct err *e)
-{
-	(void)e;
-	*p = ((struct kept *)ctx)->p;
-	return 0;
-}
-
-static int kept_save(void *ctx, const struct source_progress *p, struct err *e)
-{
-	(void)e;
-	struct kept *k = ctx;
-	k->p = *p;
-	k->saves++;
-	return 0;
-}
-
 /* The IMAP source on its own, on a server treated as one without MOVE:
  * each message is filed by COPY + STORE \Deleted + EXPUNGE, by verdict,
  * and its UID remembered; a second opening finds nothing left. */
@@ -611,8 +589,8 @@ static void test_source_without_move(void **state)
 	                             .no_move = true,
 	                             .processed_folder = t.processed,
 	                             .failed_folder = t.failed};
-	struct kept k = {0};
-	struct source_memory mem = {kept_load, kept_save, &k};
+	struct mt_progress k = {0};
+	struct source_memory mem = mt_progress_memory(&k);
 	struct source *s = NULL;
 	struct err e = {0};
 	if (source_imap_open(&s, &box, &mem, &e) != 0)

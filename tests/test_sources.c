@@ -129,27 +129,6 @@ static void test_maildir_files_away(void **state)
 	free(root);
 }
 
-struct kept {
-	struct source_progress p;
-	int saves;
-};
-
-static int kept_load(void *ctx, struct source_progress *p, struct err *e)
-{
-	(void)e;
-	*p = ((struct kept *)ctx)->p;
-	return 0;
-}
-
-static int kept_save(void *ctx, const struct source_progress *p, struct err *e)
-{
-	(void)e;
-	struct kept *k = ctx;
-	k->p = *p;
-	k->saves++;
-	return 0;
-}
-
 static bool holds(const struct source_msg *m, const char *needle)
 {
 	char *copy = xstrndup(m->data, m->len);
@@ -168,8 +147,8 @@ static void test_mbox_remembers(void **state)
 	                  "Subject: two\n\nbody two\n";
 	char *path = mt_write_file(dir, "inbox", two);
 	struct source_mailbox box = {.name = "mb", .path = path};
-	struct kept k = {0};
-	struct source_memory mem = {kept_load, kept_save, &k};
+	struct mt_progress k = {0};
+	struct source_memory mem = mt_progress_memory(&k);
 	struct source *s = NULL;
 	struct err e = {0};
 	assert_int_equal(source_mbox_open(&s, &box, &mem, &e), 0);

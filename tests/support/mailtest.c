@@ -321,3 +321,24 @@ int64_t mt_wait_count(const char *conninfo, const char *sql, int64_t min, double
 	PQfinish(conn);
 	return v;
 }
+
+static int progress_load(void *ctx, struct source_progress *p, struct err *e)
+{
+	(void)e;
+	*p = ((struct mt_progress *)ctx)->p;
+	return 0;
+}
+
+static int progress_save(void *ctx, const struct source_progress *p, struct err *e)
+{
+	(void)e;
+	struct mt_progress *k = ctx;
+	k->p = *p;
+	k->saves++;
+	return 0;
+}
+
+struct source_memory mt_progress_memory(struct mt_progress *k)
+{
+	return (struct source_memory){progress_load, progress_save, k};
+}

@@ -17,6 +17,8 @@
 #ifndef DS_TESTS_MAILTEST_H
 #define DS_TESTS_MAILTEST_H
 
+#include "sources/source.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,5 +58,13 @@ int64_t mt_sum_fetched(const char *out);
 char *mt_tmpdir(const char *name);
 /* Waits (at most `secs`) until `sql` returns at least `min`; returns the value. */
 int64_t mt_wait_count(const char *conninfo, const char *sql, int64_t min, double secs);
+
+/* A source's progress kept in memory (tests of the source interface):
+ * the last saved state and how many saves there were. */
+struct mt_progress {
+	struct source_progress p;
+	int saves;
+};
+struct source_memory mt_progress_memory(struct mt_progress *k);
 
 #endif
