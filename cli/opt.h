@@ -8,9 +8,14 @@
  * to the command's callback. --help is printed from the same tables, so
  * every command describes the common options in the same words.
  *
- * Nothing is allocated: the strings in struct opt_common point into argv.
+ * Parsing also applies what is process-wide: -q/-v set the log level,
+ * --log-format the log's format, --config the file that decides the
+ * database (cli_set_config_path).
+ *
+ * Nothing stays allocated: the strings in struct opt_common point into argv.
  * Errors (an unknown option, a missing argument, a --format the command does
- * not print) are said on stderr with the usage, and come back as exit 2.
+ * not print, an argument a command without arguments was given) are said on
+ * stderr with the synopsis, and come back as exit 2.
  */
 #ifndef DS_CLI_OPT_H
 #define DS_CLI_OPT_H
@@ -64,7 +69,7 @@ struct opt_common {
 /* Parses argv[1..argc-1] (argv[0] is the command's name) into *c and the
  * command's callback. Returns true when the command should run; false when
  * it is done: *rc is then EXIT_OK after --help, or the exit code of a usage
- * error (said on stderr, with the usage). */
+ * error (said on stderr), or what the callback returned. */
 bool opt_parse(const struct opt_cmd *cmd, int argc, char **argv, void *ctx, struct opt_common *c,
                int *rc);
 /* For a command whose first word is a subcommand (dns check): -1 when
