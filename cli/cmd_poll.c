@@ -85,7 +85,7 @@ static int on_opt(void *ctx, int key, const char *arg)
 	case O_ONCE:
 		a->once = true;
 		break;
-	case O_EVERY:
+	case O_EVERY: {
 		long long every = duration_parse(arg, 7LL * 86400);
 		if (every < 0) {
 			fprintf(stderr,
@@ -95,6 +95,7 @@ static int on_opt(void *ctx, int key, const char *arg)
 		}
 		a->every = (unsigned)every;
 		break;
+	}
 	case O_NO_RESOLVE:
 		a->resolve = false;
 		break;
