@@ -139,7 +139,8 @@ if [ -f "$doc/dmarcsift.conf.example" ]; then
 		fail "config check of the example: $(cat "$tmp/cc")"
 	# With every example setting switched on, the only complaints may be about
 	# the example's files and variables not existing on this machine.
-	sed 's/^;//' "$doc/dmarcsift.conf.example" >"$tmp/all.conf"
+	# (a setting is ';[section]' or ';key = value'; other comments stay)
+	sed -E 's/^;(\[|[a-z0-9_.-]+ *=)/\1/' "$doc/dmarcsift.conf.example" >"$tmp/all.conf"
 	"$bin" config check --config "$tmp/all.conf" >"$tmp/cc" 2>&1 || true
 	bad=$(grep -E "^$tmp/all.conf:[0-9]+:" "$tmp/cc" | grep -vE 'cannot be read|is not set' || true)
 	[ -z "$bad" ] || fail "the example's settings: $bad"
