@@ -13,11 +13,12 @@
 #include "ingest/mime.h"
 #include "ingest/route.h"
 #include "ingest/ruf.h"
+#include "ingest/sha256.h"
 #include "ingest/unpack.h"
 
 #include <errno.h>
-#include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -301,21 +302,6 @@ static int on_mime_part(void *ctx, const struct mime_part *part, struct err *e)
 	return 0;
 }
 
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
-	/* g_checksum_update takes gssize; feed large inputs in slices. */
-	const guchar *p = data;
-	while (len > 0) {
-		size_t n = len > (1u << 30) ? (1u << 30) : len;
-		g_checksum_update(c, p, (gssize)n);
-		p += n;
-		len -= n;
-	}
-	snprintf(out, 65, "%s", g_checksum_get_string(c));
-	g_checksum_free(c);
-}
-
 static int quarantine(struct pipeline *p, const char *sha, const char *source,
                       const struct err *why, struct err *e)
 {
@@ -544,22 +530,23 @@ int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const 
 static int sha256_fd(int fd, char out[65], struct err *e)
 {
 	unsigned char buf[1 << 16];
-	GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+	struct sha256 *h = NULL;
 	off_t off = 0;
 	ssize_t n;
+	sha256_new(&h);
 	while ((n = pread(fd, buf, sizeof buf, off)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			g_checksum_free(c);
+			sha256_free(h);
 			return err_stage(e, ERR_STAGE_UNPACK, ERR_INPUT, "cannot read input: %s",
 			                 strerror(errno));
 		}
-		g_checksum_update(c, buf, n);
+		sha256_update(h, buf, (size_t)n);
 		off += n;
 	}
-	snprintf(out, 65, "%s", g_checksum_get_string(c));
-	g_checksum_free(c);
+	sha256_final(h, out);
+	sha256_free(h);
 	return 0;
 }
 

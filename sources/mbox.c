@@ -2,10 +2,11 @@
 
 #include "core/buf.h"
 #include "core/xalloc.h"
+#include "ingest/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ struct mbox {
 	bool eof;
 	uint64_t pos; /* file offset of rbuf[rpos] */
 	struct buf msg;
-	GChecksum *sum;
+	struct sha256 *sum;
 	char sha[65];
 };
 
@@ -63,7 +64,7 @@ static bool starts_with(const struct mbox *m, const char *s)
 static void take(struct mbox *m, size_t n, bool keep, bool *oversized)
 {
 	const char *p = m->rbuf + m->rpos;
-	g_checksum_update(m->sum, (const guchar *)p, (gssize)n);
+	sha256_update(m->sum, p, n);
 	if (keep && !*oversized && buf_append(&m->msg, p, n) != 0) {
 		*oversized = true;
 		buf_free(&m->msg);
@@ -98,7 +99,7 @@ static void init_common(struct mbox *m, const char *name, size_t max)
 	m->max = max;
 	m->rbuf = xmalloc(RBUF_SIZE);
 	buf_init(&m->msg, max);
-	m->sum = g_checksum_new(G_CHECKSUM_SHA256);
+	sha256_new(&m->sum);
 }
 
 int mbox_open_stream(struct mbox **out, FILE *f, const char *name, size_t message_max)
@@ -152,7 +153,7 @@ void mbox_close(struct mbox *m)
 	free(m->name);
 	free(m->rbuf);
 	buf_free(&m->msg);
-	g_checksum_free(m->sum);
+	sha256_free(m->sum);
 	free(m);
 }
 
@@ -188,7 +189,7 @@ int mbox_next(struct mbox *m, struct mbox_msg *msg, struct err *e)
 	bool oversized = false, prev_blank = false;
 	memset(msg, 0, sizeof *msg);
 	buf_reset(&m->msg);
-	g_checksum_reset(m->sum);
+	sha256_reset(m->sum);
 	if (fill(m, LOOKAHEAD, e) != 0)
 		return -1;
 	if (avail(m) == 0)
@@ -218,7 +219,7 @@ int mbox_next(struct mbox *m, struct mbox_msg *msg, struct err *e)
 		prev_blank = blank;
 	}
 	msg->end = m->pos;
-	snprintf(m->sha, sizeof m->sha, "%s", g_checksum_get_string(m->sum));
+	sha256_final(m->sum, m->sha);
 	memcpy(msg->sha256, m->sha, sizeof msg->sha256);
 	/* The empty line before the next "From " is the mbox's, not the message's. */
 	if (m->msg.len >= 2 && memcmp(m->msg.data + m->msg.len - 2, "\n\n", 2) == 0)
