@@ -33,11 +33,15 @@ struct store_tx;
  * stored before (the raw row is not rewritten). */
 int store_raw_put(struct db *db, const char *sha256, const void *data, size_t len,
                   const char *source, bool *known, struct err *e);
-/* The same for a regular file, streamed: neither the file nor its compressed
- * form is held in memory whole (large bare reports). */
+/* The same for a regular file, streamed: the file is never held in memory
+ * whole (large bare reports). */
 int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, const char *source,
                      bool *known, struct err *e);
-/* Fetches and inflates raw bytes; *out is the caller's (free()). */
+/* Raw inputs up to `max` bytes are stored as received (encoding identity),
+ * larger ones deflated by the client (zlib); 512 MiB unless set. For tests. */
+void store_raw_set_identity_max(size_t max);
+/* Fetches raw bytes as they were received, whichever way they are stored;
+ * *out is the caller's (free()). */
 int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t *len,
                   char **source, struct err *e);
 /* Marks raw bytes as processed (status 'ok'), used to skip them next time. */

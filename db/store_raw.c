@@ -4,6 +4,13 @@
  * Both belong to the intake, i.e. to the built-in `unassigned` tenant
  * (tenant_id 0): which tenant a message concerns is only known once it has
  * been parsed, and one message may carry reports for several tenants.
+ *
+ * Raw bytes are stored as received (encoding 'identity'): the column
+ * compresses them on the server (lz4 where PostgreSQL has it, migration
+ * 0029), so the client spends nothing on them before the first record and
+ * gzip or zip inputs are not compressed twice. Inputs over identity_max
+ * (bigger than one bytea value may safely be) are deflated by the client as
+ * before (encoding 'zlib', also what every row from before 0029 holds).
  */
 #include "core/buf.h"
 #include "core/xalloc.h"
@@ -23,6 +30,14 @@
 /* bytea values travel in one protocol message, which PostgreSQL caps at 1 GiB. */
 #define RAW_MAX_COMPRESSED ((size_t)1000 * 1000 * 1000)
 #define RAW_FLUSH          ((size_t)1 << 18) /* COPY bytes buffered before they are sent */
+
+/* Stored as received up to this size; larger ones deflated (store.h). */
+static size_t identity_max = (size_t)512 << 20;
+
+void store_raw_set_identity_max(size_t max)
+{
+	identity_max = max;
+}
 
 /* How many lowercase hex digits S is made of, or 0 when it holds anything
  * else: a whole SHA-256 is 64, a prefix fewer. */
@@ -58,36 +73,41 @@ int store_raw_put(struct db *db, const char *sha256, const void *data, size_t le
 	PGresult *res = NULL;
 	char size[24];
 	int rc = -1;
+	const char *encoding = "identity";
+	const char *bytes = data;
+	uLongf zlen = (uLongf)len;
 
 	if (known)
 		*known = false;
 	if (check_sha(sha256, e) < 0)
 		goto out;
-	uLongf zlen = compressBound((uLong)len);
-	z = xmalloc(zlen);
-	/* Z_BEST_SPEED: raw inputs are mostly XML or base64 text, which
-	 * compresses well even at level 1, and this sits on the ingest path. */
-	int zr = compress2(z, &zlen, data, (uLong)len, Z_BEST_SPEED);
-	if (zr != Z_OK) {
-		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
-		          "compressing %zu raw bytes failed (zlib %d)", len, zr);
-		goto out;
-	}
-	if (zlen > RAW_MAX_COMPRESSED) {
-		err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
-		          "raw message too large to store: %zu bytes (%lu compressed)", len,
-		          (unsigned long)zlen);
-		goto out;
+	if (len > identity_max) {
+		zlen = compressBound((uLong)len);
+		z = xmalloc(zlen);
+		int zr = compress2(z, &zlen, data, (uLong)len, Z_BEST_SPEED);
+		if (zr != Z_OK) {
+			err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+			          "compressing %zu raw bytes failed (zlib %d)", len, zr);
+			goto out;
+		}
+		if (zlen > RAW_MAX_COMPRESSED) {
+			err_stage(e, ERR_STAGE_STORE, ERR_INPUT,
+			          "raw message too large to store: %zu bytes (%lu compressed)", len,
+			          (unsigned long)zlen);
+			goto out;
+		}
+		encoding = "zlib";
+		bytes = (const char *)z;
 	}
 	snprintf(size, sizeof size, "%zu", len);
-	const char *params[4] = {sha256, source, size, (const char *)z};
-	const int lengths[4] = {0, 0, 0, (int)zlen};
-	const int formats[4] = {0, 0, 0, 1};
-	res = PQexecParams(
-	    db_pg(db),
-	    "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
-	    " VALUES (0, $1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1",
-	    4, NULL, params, lengths, formats, 0);
+	const char *params[5] = {sha256, source, size, bytes, encoding};
+	const int lengths[5] = {0, 0, 0, (int)zlen, 0};
+	const int formats[5] = {0, 0, 0, 1, 0};
+	res = PQexecParams(db_pg(db),
+	                   "INSERT INTO dmarcsift.raw_messages"
+	                   " (tenant_id, sha256, source, size, data, encoding)"
+	                   " VALUES (0, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+	                   5, NULL, params, lengths, formats, 0);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		goto out;
 	if (known)
@@ -115,7 +135,7 @@ int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t
 	const char *params[1] = {sha256};
 	/* Binary results so the bytea arrives as bytes, not hex text. */
 	res = PQexecParams(db_pg(db),
-	                   "SELECT data, size::text, source FROM dmarcsift.raw_messages"
+	                   "SELECT data, size::text, source, encoding FROM dmarcsift.raw_messages"
 	                   " WHERE tenant_id = 0 AND sha256 = $1",
 	                   1, NULL, params, NULL, NULL, 1);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "reading raw message", e) < 0)
@@ -133,9 +153,24 @@ int store_raw_get(struct db *db, const char *sha256, unsigned char **out, size_t
 		goto out;
 	}
 	buf = xmalloc((size_t)size + 1);
+	const char *encoding = PQgetvalue(res, 0, 3);
+	if (strcmp(encoding, "identity") == 0) {
+		if ((unsigned long long)PQgetlength(res, 0, 0) != size) {
+			err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+			          "raw message %s is corrupt (%d of %llu bytes)", sha256,
+			          PQgetlength(res, 0, 0), size);
+			goto out;
+		}
+		memcpy(buf, PQgetvalue(res, 0, 0), (size_t)size);
+	} else if (strcmp(encoding, "zlib") != 0) {
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		          "raw message %s has an unknown encoding '%.20s'", sha256, encoding);
+		goto out;
+	}
 	uLongf dlen = (uLongf)size;
-	int zr = uncompress(buf, &dlen, (const Bytef *)PQgetvalue(res, 0, 0),
-	                    (uLong)PQgetlength(res, 0, 0));
+	int zr = *encoding == 'z' ? uncompress(buf, &dlen, (const Bytef *)PQgetvalue(res, 0, 0),
+	                                       (uLong)PQgetlength(res, 0, 0))
+	                          : Z_OK;
 	if (zr != Z_OK || dlen != size) {
 		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
 		          "raw message %s is corrupt (zlib %d, %lu of %llu bytes)", sha256, zr,
@@ -369,8 +404,10 @@ out:
 	return rc;
 }
 
-int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, const char *source,
-                     bool *known, struct err *e)
+/* Larger than one bytea may be as received: deflated by the client into a
+ * text COPY, through a temporary table (ON CONFLICT needs an INSERT). */
+static int put_fd_zlib(struct db *db, const char *sha256, int fd, uint64_t size, const char *source,
+                       bool *known, struct err *e)
 {
 	PGresult *res = NULL;
 	struct copy c = {0};
@@ -378,25 +415,6 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	int rc = -1;
 	char sizetxt[24];
 
-	if (known)
-		*known = false;
-	if (check_sha(sha256, e) < 0)
-		goto out;
-	/* Content-addressed: bytes already kept need not travel again. */
-	const char *p1[1] = {sha256};
-	res = PQexecParams(
-	    db_pg(db), "SELECT 1 FROM dmarcsift.raw_messages WHERE tenant_id = 0 AND sha256 = $1",
-	    1, NULL, p1, NULL, NULL, 0);
-	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up raw message", e) < 0)
-		goto out;
-	if (PQntuples(res) > 0) {
-		if (known)
-			*known = true;
-		rc = 0;
-		goto out;
-	}
-	PQclear(res);
-	res = NULL;
 	if (db_exec(db, "BEGIN", e) < 0)
 		goto out;
 	in_tx = true;
@@ -421,10 +439,10 @@ int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, c
 	buf_putc(&c.buf, '\n');
 	if (copy_end(&c, e) != 0)
 		goto out;
-	res = PQexec(db_pg(db),
-	             "INSERT INTO dmarcsift.raw_messages (tenant_id, sha256, source, size, data)"
-	             " SELECT 0, sha256, source, size, data FROM raw_in"
-	             " ON CONFLICT DO NOTHING RETURNING 1");
+	res = PQexec(db_pg(db), "INSERT INTO dmarcsift.raw_messages"
+	                        " (tenant_id, sha256, source, size, data, encoding)"
+	                        " SELECT 0, sha256, source, size, data, 'zlib' FROM raw_in"
+	                        " ON CONFLICT DO NOTHING RETURNING 1");
 	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		goto out;
 	if (known)
@@ -440,6 +458,119 @@ out:
 		struct err ignore = {0};
 		db_exec(db, "ROLLBACK", &ignore);
 	}
+	return rc;
+}
+
+static void put_be(struct buf *b, uint64_t v, int bytes)
+{
+	unsigned char o[8];
+	for (int i = 0; i < bytes; i++)
+		o[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+	buf_append(b, o, (size_t)bytes);
+}
+
+/* One binary-COPY field: its length, then its bytes. */
+static void put_field(struct buf *b, const void *p, size_t n)
+{
+	put_be(b, n, 4);
+	buf_append(b, p, n);
+}
+
+/* As received: one binary COPY row straight into raw_messages, the file's
+ * bytes sent as they are read (no hex, no deflate; the column compresses).
+ * Another process storing the same bytes meanwhile makes the key collide:
+ * then they are known, and nothing was written. */
+static int put_fd_identity(struct db *db, const char *sha256, int fd, uint64_t size,
+                           const char *source, bool *known, struct err *e)
+{
+	static const char sig[] = "PGCOPY\n\377\r\n";
+	struct copy c = {0};
+	struct err ce = {0};
+	unsigned char in[1 << 16];
+	uint64_t off = 0;
+	int rc = -1;
+
+	if (copy_begin(&c, db,
+	               "COPY dmarcsift.raw_messages (sha256, source, size, data, encoding)"
+	               " FROM STDIN (FORMAT binary)",
+	               "raw message", 0, RAW_FLUSH, e) < 0)
+		return -1;
+	buf_append(&c.buf, sig, sizeof sig); /* with its NUL: 11 bytes */
+	put_be(&c.buf, 0, 4);                /* flags */
+	put_be(&c.buf, 0, 4);                /* header extension */
+	put_be(&c.buf, 5, 2);                /* fields in the row */
+	put_field(&c.buf, sha256, strlen(sha256));
+	if (source)
+		put_field(&c.buf, source, strlen(source));
+	else
+		put_be(&c.buf, UINT32_MAX, 4); /* NULL */
+	put_be(&c.buf, 8, 4);
+	put_be(&c.buf, size, 8);
+	put_be(&c.buf, size, 4);
+	while (off < size) {
+		size_t want = size - off < sizeof in ? (size_t)(size - off) : sizeof in;
+		ssize_t n = pread(fd, in, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "reading input: %s",
+			          n < 0 ? strerror(errno) : "the file shrank while it was stored");
+			goto out;
+		}
+		buf_append(&c.buf, in, (size_t)n);
+		off += (uint64_t)n;
+		if (copy_flush(&c, e) != 0)
+			goto out;
+	}
+	put_field(&c.buf, "identity", 8);
+	put_be(&c.buf, UINT16_MAX, 2); /* trailer: -1 */
+	if (copy_end(&c, &ce) != 0) {
+		if (strcmp(ce.sqlstate, "23505") == 0) {
+			if (known)
+				*known = true;
+			rc = 0;
+			goto out;
+		}
+		*e = ce;
+		goto out;
+	}
+	rc = 0;
+out:
+	copy_abort(&c, "aborted");
+	return rc;
+}
+
+int store_raw_put_fd(struct db *db, const char *sha256, int fd, uint64_t size, const char *source,
+                     bool *known, struct err *e)
+{
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (known)
+		*known = false;
+	if (check_sha(sha256, e) < 0)
+		goto out;
+	/* Content-addressed: bytes already kept need not travel again. */
+	const char *p1[1] = {sha256};
+	res = PQexecParams(
+	    db_pg(db), "SELECT 1 FROM dmarcsift.raw_messages WHERE tenant_id = 0 AND sha256 = $1",
+	    1, NULL, p1, NULL, NULL, 0);
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up raw message", e) < 0)
+		goto out;
+	if (PQntuples(res) > 0) {
+		if (known)
+			*known = true;
+		rc = 0;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (size > identity_max)
+		rc = put_fd_zlib(db, sha256, fd, size, source, known, e);
+	else
+		rc = put_fd_identity(db, sha256, fd, size, source, known, e);
+out:
+	PQclear(res);
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct fx {
 	char *conninfo;
@@ -185,10 +186,16 @@ static void test_raw_round_trip(void **state)
 	free(out);
 	free(source);
 
-	/* Stored compressed, under the intake tenant. */
+	/* Stored as received, compressed by the column, under the intake tenant. */
 	const char *p[1] = {sha};
+	assert_q(f->db, "SELECT encoding FROM dmarcsift.raw_messages WHERE sha256 = $1", sha,
+	         "identity");
 	assert_true(qint(f->db,
 	                 "SELECT octet_length(data) FROM dmarcsift.raw_messages"
+	                 " WHERE tenant_id = 0 AND sha256 = $1",
+	                 1, p) == (int64_t)len);
+	assert_true(qint(f->db,
+	                 "SELECT pg_column_size(data) FROM dmarcsift.raw_messages"
 	                 " WHERE tenant_id = 0 AND sha256 = $1",
 	                 1, p) < (int64_t)len / 4);
 	assert_true(qint(f->db, "SELECT size FROM dmarcsift.raw_messages WHERE sha256 = $1", 1,
@@ -217,6 +224,85 @@ static void test_raw_round_trip(void **state)
 	                 -1);
 	assert_non_null(strstr(e.msg, "no stored message"));
 	assert_null(out);
+	free(data);
+}
+
+/* A file as it is stored by the streaming path: the same bytes come back;
+ * an input over the identity limit is deflated by the client instead and
+ * comes back the same too; a row from before 0029 (zlib, the encoding's
+ * default) is still read. */
+static void test_raw_fd_and_encodings(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	bool known = true;
+	size_t len = 300000;
+	unsigned char *data = xmalloc(len);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (unsigned char)((i * 2654435761u) >> 13); /* bytes of every value */
+	char path[] = "/tmp/test_store_rawXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	unlink(path);
+
+	const char *shas[] = {SHA_A, SHA_B};
+	const char *want_enc[] = {"identity", "zlib"};
+	for (int k = 0; k < 2; k++) {
+		store_raw_set_identity_max(k == 0 ? (size_t)512 << 20 : len - 1);
+		assert_int_equal(store_raw_put_fd(f->db, shas[k], fd, len, "big.xml", &known, &e),
+		                 0);
+		assert_false(known);
+		assert_int_equal(store_raw_put_fd(f->db, shas[k], fd, len, "big.xml", &known, &e),
+		                 0);
+		assert_true(known);
+		assert_q(f->db, "SELECT encoding FROM dmarcsift.raw_messages WHERE sha256 = $1",
+		         shas[k], want_enc[k]);
+		unsigned char *out = NULL;
+		size_t outlen = 0;
+		char *source = NULL;
+		assert_int_equal(store_raw_get(f->db, shas[k], &out, &outlen, &source, &e), 0);
+		assert_int_equal(outlen, len);
+		assert_memory_equal(out, data, len);
+		assert_string_equal(source, "big.xml");
+		free(out);
+		free(source);
+	}
+	/* In memory, over the limit: deflated too. */
+	const char *sha_c = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+	assert_int_equal(store_raw_put(f->db, sha_c, data, len, NULL, &known, &e), 0);
+	assert_q(f->db, "SELECT encoding FROM dmarcsift.raw_messages WHERE sha256 = $1", sha_c,
+	         "zlib");
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+	assert_int_equal(store_raw_get(f->db, sha_c, &out, &outlen, NULL, &e), 0);
+	assert_int_equal(outlen, len);
+	assert_memory_equal(out, data, len);
+	free(out);
+	store_raw_set_identity_max((size_t)512 << 20);
+
+	/* A row as every version before 0029 wrote it: no encoding named. */
+	const char *sha_d = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+	const char *pd[1] = {sha_d};
+	assert_true(qint(f->db,
+	                 "WITH i AS (INSERT INTO dmarcsift.raw_messages (sha256, size, data)"
+	                 " VALUES ($1, 11, '\\x789ccb48cdc9c95728cf2fca4901001a0b045d')"
+	                 " RETURNING 1) SELECT count(*) FROM i",
+	                 1, pd) == 1);
+	assert_int_equal(store_raw_get(f->db, sha_d, &out, &outlen, NULL, &e), 0);
+	assert_int_equal(outlen, 11);
+	assert_memory_equal(out, "hello world", 11);
+	free(out);
+	/* As received must mean whole: a short value is corruption, not data. */
+	assert_true(qint(f->db,
+	                 "WITH u AS (UPDATE dmarcsift.raw_messages SET encoding = 'identity',"
+	                 " data = '\\x6869' WHERE sha256 = $1 RETURNING 1)"
+	                 " SELECT count(*) FROM u",
+	                 1, pd) == 1);
+	assert_int_equal(store_raw_get(f->db, sha_d, &out, &outlen, NULL, &e), -1);
+	assert_int_equal(e.kind, ERR_INTERNAL);
+	assert_null(out);
+	close(fd);
 	free(data);
 }
 
@@ -713,6 +799,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_raw_round_trip),
+	    T(test_raw_fd_and_encodings),
 	    T(test_report_round_trip),
 	    T(test_duplicate_and_identity),
 	    T(test_abort_leaves_nothing),
