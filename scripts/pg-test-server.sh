@@ -5,6 +5,7 @@
 # unprivileged `postgres` account (Debian's server package creates it).
 #   scripts/pg-test-server.sh start DIR   -> prints the libpq connection string
 #   scripts/pg-test-server.sh stop DIR
+# fsync is off unless PG_TEST_FSYNC=on (tests/bench/bench_small.sh).
 set -euo pipefail
 cmd=${1:?start|stop}
 dir=${2:?directory}
@@ -30,7 +31,7 @@ start)
 	as_server_user "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; exit 1; }
 	as_server_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c max_connections=200 -c shared_buffers=256MB" start >/dev/null ||
+		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=${PG_TEST_FSYNC:-off} -c max_connections=200 -c shared_buffers=256MB" start >/dev/null ||
 		{ cat "$dir/server.log" >&2; exit 1; }
 	echo "host=$dir port=5432 user=postgres dbname=postgres"
 	;;

@@ -5,7 +5,11 @@
  *       N small reports (1..50 records each) in DIR, one in three each as
  *       .xml, .xml.gz and .zip, some in the RFC 9990 namespace;
  *   gen_reports big OUT.xml OUT.xml.gz ROWS.tsv NRECORDS
- *       one report of NRECORDS records, plain and gzip-compressed.
+ *       one report of NRECORDS records, plain and gzip-compressed;
+ *   gen_reports fixed GZDIR EMLDIR N NRECORDS ROWS.tsv
+ *       N reports of exactly NRECORDS records each (tests/bench/bench_small.sh):
+ *       each as a .xml.gz file in GZDIR and as the same .xml.gz attached
+ *       (base64) to an .eml message in EMLDIR, as a reporter mails it.
  *
  * Records are realistic and varied: IPv4 and IPv6 sources, zero to three
  * DKIM results and one or two SPF results per record, some policy override
@@ -424,6 +428,101 @@ static int gen_big(const char *xml_path, const char *gz_path, const char *tsv_pa
 	return 0;
 }
 
+static void base64_lines(FILE *f, const unsigned char *d, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t col = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)d[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)d[i + 1] << 8;
+		if (i + 2 < n)
+			v |= d[i + 2];
+		char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
+		             i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
+		fwrite(q, 1, 4, f);
+		if ((col += 4) >= 76) {
+			fputs("\r\n", f);
+			col = 0;
+		}
+	}
+	if (col)
+		fputs("\r\n", f);
+}
+
+static int gen_fixed(const char *gzdir, const char *emldir, unsigned count, unsigned nrec,
+                     const char *tsv_path)
+{
+	FILE *tsv = fopen(tsv_path, "w");
+	char path[4096];
+	if (!tsv)
+		die(tsv_path);
+	for (unsigned n = 1; n <= count; n++) {
+		char *mem = NULL;
+		size_t memlen = 0;
+		struct out o = {0};
+		if (!(o.xml = open_memstream(&mem, &memlen)))
+			die("open_memstream");
+		write_report(&o, tsv, n, nrec, n % 5 == 0);
+		if (fclose(o.xml) != 0)
+			die("open_memstream");
+		/* gzip (not zlib) framing, as reporters send .xml.gz. */
+		z_stream zs;
+		memset(&zs, 0, sizeof zs);
+		if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			die("deflateInit2");
+		uLong cap = deflateBound(&zs, (uLong)memlen) + 64;
+		unsigned char *gz = malloc(cap);
+		if (!gz)
+			die("malloc");
+		zs.next_in = (Bytef *)mem;
+		zs.avail_in = (uInt)memlen;
+		zs.next_out = gz;
+		zs.avail_out = (uInt)cap;
+		if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+			die("deflate");
+		size_t gzlen = cap - zs.avail_out;
+		deflateEnd(&zs);
+
+		char name[160];
+		snprintf(name, sizeof name, "reporter%u.example!client%u.example!%u!%u.xml.gz",
+		         n % 17, n % 250, 1700000000u + n, 1700086400u + n);
+		snprintf(path, sizeof path, "%s/report-%05u.xml.gz", gzdir, n);
+		FILE *f = fopen(path, "w");
+		if (!f || fwrite(gz, 1, gzlen, f) != gzlen || fclose(f) != 0)
+			die(path);
+		snprintf(path, sizeof path, "%s/report-%05u.eml", emldir, n);
+		if (!(f = fopen(path, "w")))
+			die(path);
+		fprintf(f,
+		        "From: noreply-dmarc@reporter%u.example\r\n"
+		        "To: dmarc@client%u.example\r\n"
+		        "Subject: Report Domain: client%u.example Submitter: reporter%u.example"
+		        " Report-ID: <%u>\r\n"
+		        "Date: Tue, 14 Nov 2023 00:00:00 +0000\r\n"
+		        "Message-ID: <bench-%u@reporter%u.example>\r\n"
+		        "MIME-Version: 1.0\r\n"
+		        "Content-Type: multipart/mixed; boundary=\"b%u\"\r\n\r\n"
+		        "--b%u\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+		        "This is an aggregate report.\r\n\r\n"
+		        "--b%u\r\nContent-Type: application/gzip; name=\"%s\"\r\n"
+		        "Content-Disposition: attachment; filename=\"%s\"\r\n"
+		        "Content-Transfer-Encoding: base64\r\n\r\n",
+		        n % 17, n % 250, n % 250, n % 17, n, n, n % 17, n, n, n, name, name);
+		base64_lines(f, gz, gzlen);
+		fprintf(f, "\r\n--b%u--\r\n", n);
+		if (fclose(f) != 0)
+			die(path);
+		free(gz);
+		free(mem);
+	}
+	if (fclose(tsv) != 0)
+		die(tsv_path);
+	printf("reports %u\nrecords %" PRIu64 "\n", count, (uint64_t)count * nrec);
+	return 0;
+}
+
 static unsigned parse_count(const char *s)
 {
 	char *end = NULL;
@@ -442,7 +541,11 @@ int main(int argc, char **argv)
 		return gen_small(argv[2], parse_count(argv[3]), argv[4]);
 	if (argc == 6 && !strcmp(argv[1], "big"))
 		return gen_big(argv[2], argv[3], argv[4], parse_count(argv[5]));
+	if (argc == 7 && !strcmp(argv[1], "fixed"))
+		return gen_fixed(argv[2], argv[3], parse_count(argv[4]), parse_count(argv[5]),
+		                 argv[6]);
 	fprintf(stderr, "usage: gen_reports small DIR N ROWS.tsv\n"
-	                "       gen_reports big OUT.xml OUT.xml.gz ROWS.tsv NRECORDS\n");
+	                "       gen_reports big OUT.xml OUT.xml.gz ROWS.tsv NRECORDS\n"
+	                "       gen_reports fixed GZDIR EMLDIR N NRECORDS ROWS.tsv\n");
 	return 2;
 }
