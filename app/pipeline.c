@@ -387,17 +387,63 @@ static int ingest_ruf(struct input_run *in, const void *data, size_t len, struct
 	return rc;
 }
 
-/* After the raw bytes are kept: known and done before means a duplicate. */
-static int seen_before(struct pipeline *p, const char *sha, bool known, bool *dup, struct err *e)
+/* One indexed look-up before anything is compressed, sent or parsed: bytes
+ * processed before are a duplicate (unless reprocessing); bytes not stored
+ * yet are kept now, before they are parsed, so that whatever happens next
+ * the input can be re-processed. */
+static int raw_first(struct pipeline *p, const char *sha, const void *data, size_t len,
+                     const char *source, bool *dup, struct err *e)
 {
+	bool known = false, done = false;
 	*dup = false;
-	if (!known || p->opts.reprocess)
-		return 0;
-	if (store_raw_is_done(p->db, sha, dup, e) != 0)
+	if (store_raw_lookup(p->db, sha, &known, &done, e) != 0)
 		return -1;
-	if (*dup)
+	if (done && !p->opts.reprocess) {
 		p->st.duplicates++;
+		*dup = true;
+		return 0;
+	}
+	return known ? 0 : store_raw_put(p->db, sha, data, len, source, NULL, e);
+}
+
+/* Work that needs a transaction of its own (the bounce store's staging
+ * tables live for one transaction; a large file's raw bytes stream through
+ * a temporary table) commits the batch it would sit in first and opens the
+ * next one after. */
+static int unbatch(struct pipeline *p, bool *was, struct err *e)
+{
+	*was = db_in_batch(p->db);
+	return *was ? pipeline_batch_commit(p, e) : 0;
+}
+
+static int rebatch(struct pipeline *p, bool was, struct err *e)
+{
+	return was ? pipeline_batch_begin(p, e) : 0;
+}
+
+int pipeline_batch_begin(struct pipeline *p, struct err *e)
+{
+	if (db_batch_begin(p->db, e) != 0)
+		return -1;
+	if (store_report_batch_open(p->db, e) != 0) {
+		db_batch_rollback(p->db);
+		return -1;
+	}
 	return 0;
+}
+
+int pipeline_batch_commit(struct pipeline *p, struct err *e)
+{
+	if (store_report_batch_flush(p->db, e) != 0) {
+		db_batch_rollback(p->db);
+		return -1;
+	}
+	return db_batch_commit(p->db, e);
+}
+
+void pipeline_batch_abort(struct pipeline *p)
+{
+	db_batch_rollback(p->db);
 }
 
 /* Folds one input's counters into the run and records how it ended. */
@@ -433,8 +479,7 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 		*outcome = PIPE_QUARANTINED;
 		return 0;
 	}
-	if (store_raw_done(p->db, in->sha256, e) != 0 ||
-	    store_failure_resolve(p->db, in->sha256, e) != 0)
+	if (store_raw_finish(p->db, in->sha256, "ok", e) != 0)
 		return -1;
 	*outcome = in->reports + in->replaced + in->tls_reports + in->failure_reports == 0 &&
 	                   in->duplicates > 0
@@ -443,11 +488,22 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 	return 0;
 }
 
+/* ingest_dsn, outside any batch (unbatch); *stored: the bounce store took it. */
+static int dsn_outside_batch(struct pipeline *p, const void *data, size_t len, bool *stored,
+                             struct err *perr, struct err *e)
+{
+	bool batched = false;
+	if (unbatch(p, &batched, e) != 0)
+		return -1;
+	*stored = ingest_dsn(p, data, len, perr) == 0;
+	return rebatch(p, batched, e);
+}
+
 int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char *source,
                     enum pipeline_outcome *outcome, struct err *e)
 {
 	char sha[65];
-	bool known = false, dup = false;
+	bool dup = false, stored = false;
 	struct input_run in = {.p = p, .sha256 = sha, .source = source};
 	struct err perr = {0};
 
@@ -455,9 +511,7 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 	p->last_reason[0] = '\0';
 	p->domain[0] = '\0';
 	sha256_hex(data, len, sha);
-	/* Raw bytes first: whatever happens next, the input can be re-processed. */
-	if (store_raw_put(p->db, sha, data, len, source, &known, e) != 0 ||
-	    seen_before(p, sha, known, &dup, e) != 0)
+	if (raw_first(p, sha, data, len, source, &dup, e) != 0)
 		return -1;
 	if (dup) {
 		*outcome = PIPE_DUPLICATE;
@@ -474,9 +528,10 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 		case ROUTE_AUTO_REPLY:
 			/* The bounce store's: its reader, the one that recognised
 			 * them, classifies what they are. */
-			if (ingest_dsn(p, data, len, &perr) == 0) {
-				if (store_raw_mark(p->db, sha, "dsn", e) != 0 ||
-				    store_failure_resolve(p->db, sha, e) != 0)
+			if (dsn_outside_batch(p, data, len, &stored, &perr, e) != 0)
+				return -1;
+			if (stored) {
+				if (store_raw_finish(p->db, sha, "dsn", e) != 0)
 					return -1;
 				p->st.dsn += kind == ROUTE_BOUNCE;
 				p->st.complaints += kind == ROUTE_COMPLAINT;
@@ -550,8 +605,8 @@ static int sha256_fd(int fd, char out[65], struct err *e)
 	return 0;
 }
 
-int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
-                       enum pipeline_outcome *outcome, struct err *e)
+static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeline_outcome *outcome,
+                     struct err *e)
 {
 	char sha[65];
 	bool known = false, dup = false;
@@ -566,9 +621,13 @@ int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
 		return err_set(e, ERR_INTERNAL, "%s: not a regular file", source);
 	if (sha256_fd(fd, sha, e) != 0)
 		return -1;
-	if (store_raw_put_fd(p->db, sha, fd, (uint64_t)st.st_size, source, &known, e) != 0 ||
-	    seen_before(p, sha, known, &dup, e) != 0)
+	if (store_raw_put_fd(p->db, sha, fd, (uint64_t)st.st_size, source, &known, e) != 0)
 		return -1;
+	if (known && !p->opts.reprocess) {
+		if (store_raw_is_done(p->db, sha, &dup, e) != 0)
+			return -1;
+		p->st.duplicates += dup;
+	}
 	if (dup) {
 		*outcome = PIPE_DUPLICATE;
 		return 0;
@@ -576,4 +635,15 @@ int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
 	struct part_bytes pb = {.fd = fd};
 	process_part(&in, &pb, &perr);
 	return finish_input(p, &in, &perr, outcome, e);
+}
+
+int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
+                       enum pipeline_outcome *outcome, struct err *e)
+{
+	bool batched = false;
+	if (unbatch(p, &batched, e) != 0)
+		return -1;
+	if (ingest_fd(p, fd, source, outcome, e) != 0)
+		return -1;
+	return rebatch(p, batched, e);
 }

@@ -81,6 +81,14 @@ int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
  * counted as one quarantined input. -1 only when the database went away. */
 int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const char *source,
                         enum err_stage_id stage, const char *reason, struct err *e);
+/* Batches (db/db.h): the inputs between pipeline_batch_begin and
+ * pipeline_batch_commit share one transaction, each report in a savepoint
+ * of its own, and are durable only once the commit returned 0; abort rolls
+ * all of them back. A DSN or a large file read block by block commits the
+ * batch before it and opens the next after (see pipeline.c). */
+int pipeline_batch_begin(struct pipeline *p, struct err *e);
+int pipeline_batch_commit(struct pipeline *p, struct err *e);
+void pipeline_batch_abort(struct pipeline *p);
 const struct pipeline_stats *pipeline_stats(const struct pipeline *p);
 /* The reason of the last quarantine, for callers that report per input. */
 const char *pipeline_last_reason(const struct pipeline *p);

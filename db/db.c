@@ -13,6 +13,7 @@
 
 struct db {
 	PGconn *conn;
+	bool batch; /* db_batch_begin: db_begin and friends use a savepoint */
 };
 
 /* libpq messages end with a newline (sometimes several lines); we want one. */
@@ -331,4 +332,64 @@ int db_exec(struct db *db, const char *sql, struct err *e)
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params)
 {
 	return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+int db_batch_begin(struct db *db, struct err *e)
+{
+	if (db->batch)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "a batch is open already");
+	if (db_exec(db, "BEGIN", e) < 0)
+		return -1;
+	db->batch = true;
+	return 0;
+}
+
+int db_batch_commit(struct db *db, struct err *e)
+{
+	if (!db->batch)
+		return 0;
+	db->batch = false;
+	PGresult *res = PQexec(db->conn, "COMMIT");
+	if (db_check(db, &res, PGRES_COMMAND_OK, "committing a batch", e) < 0)
+		return -1;
+	/* A transaction that failed ends with ROLLBACK, not with an error:
+	 * everything in it would be lost without a word. */
+	bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
+	PQclear(res);
+	if (rolled_back)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "committing a batch: the server rolled it back");
+	return 0;
+}
+
+void db_batch_rollback(struct db *db)
+{
+	if (!db->batch)
+		return;
+	db->batch = false;
+	if (PQstatus(db->conn) == CONNECTION_OK)
+		PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
+bool db_in_batch(const struct db *db)
+{
+	return db->batch;
+}
+
+int db_begin(struct db *db, struct err *e)
+{
+	return db_exec(db, db->batch ? "SAVEPOINT ds_tx" : "BEGIN", e);
+}
+
+int db_commit(struct db *db, struct err *e)
+{
+	return db_exec(db, db->batch ? "RELEASE SAVEPOINT ds_tx" : "COMMIT", e);
+}
+
+void db_rollback(struct db *db)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return;
+	PQclear(PQexec(db->conn, db->batch ? "ROLLBACK TO SAVEPOINT ds_tx; RELEASE SAVEPOINT ds_tx"
+	                                   : "ROLLBACK"));
 }

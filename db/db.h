@@ -47,4 +47,24 @@ int db_exec(struct db *db, const char *sql, struct err *e);
 /* PQexecParams with text parameters; the result is the caller's to PQclear. */
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params);
 
+/*
+ * Batches: many small inputs in one transaction, so that they share one
+ * commit (one WAL flush). db_batch_begin opens it; until db_batch_commit (or
+ * db_batch_rollback) db_begin, db_commit and db_rollback work on a savepoint
+ * inside it instead of a transaction of their own, so a unit that fails
+ * rolls back alone and the batch goes on. Nothing of the batch is durable
+ * before db_batch_commit returns 0; a commit the server turned into a
+ * rollback is an error. A statement that fails outside a savepoint spoils
+ * the whole batch: callers treat such failures as fatal already.
+ */
+int db_batch_begin(struct db *db, struct err *e);
+int db_batch_commit(struct db *db, struct err *e); /* 0 with no batch open */
+void db_batch_rollback(struct db *db);             /* no batch open: nothing */
+bool db_in_batch(const struct db *db);
+/* BEGIN / COMMIT / ROLLBACK, or SAVEPOINT / RELEASE / ROLLBACK TO in a batch.
+ * db_rollback does nothing when the connection is gone. */
+int db_begin(struct db *db, struct err *e);
+int db_commit(struct db *db, struct err *e);
+void db_rollback(struct db *db);
+
 #endif

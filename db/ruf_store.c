@@ -15,7 +15,7 @@ int ruf_store_add(struct db *db, const struct ruf_report *r, const char *raw_sha
 	*duplicate = false;
 	/* The tenant is chosen inside the transaction under the lock tenant
 	 * changes take (see store_report_begin): an adoption cannot miss it. */
-	if (db_exec(db, "BEGIN", e) < 0 ||
+	if (db_begin(db, e) < 0 ||
 	    db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0 ||
 	    store_tenant_choose(db, r->domain, pin, &tenant, e) < 0)
 		goto fail;
@@ -57,12 +57,11 @@ int ruf_store_add(struct db *db, const struct ruf_report *r, const char *raw_sha
 		goto fail;
 	*duplicate = PQntuples(res) == 0;
 	PQclear(res);
-	if (db_exec(db, "COMMIT", e) < 0)
+	if (db_commit(db, e) < 0)
 		goto fail;
 	return 0;
 fail:
-	if (PQstatus(db_pg(db)) == CONNECTION_OK)
-		PQclear(PQexec(db_pg(db), "ROLLBACK"));
+	db_rollback(db);
 	err_set_stage_if_empty(e, ERR_STAGE_STORE);
 	return -1;
 }

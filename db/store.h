@@ -50,6 +50,12 @@ int store_raw_done(struct db *db, const char *sha256, struct err *e);
 int store_raw_mark(struct db *db, const char *sha256, const char *status, struct err *e);
 /* Whether raw bytes were processed successfully before. */
 int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err *e);
+/* One indexed look-up before anything is compressed, sent or parsed:
+ * *known, the bytes are stored; *done, and were processed (ok or dsn). */
+int store_raw_lookup(struct db *db, const char *sha256, bool *known, bool *done, struct err *e);
+/* The input is dealt with: status `ok` or `dsn`, and its open failure (if
+ * any) resolved, in one statement (store_raw_mark + store_failure_resolve). */
+int store_raw_finish(struct db *db, const char *sha256, const char *status, struct err *e);
 
 enum store_outcome {
 	STORE_ADDED,     /* a new report */
@@ -88,6 +94,13 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 void store_report_note(struct store_tx *tx, bool recovered, const char *complaint);
 int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err *e);
 void store_report_abort(struct store_tx *tx);
+/* In a batch (db/db.h): the small reports' records wait in a temporary
+ * table of the batch's transaction (see db/store_report.c).
+ * store_report_batch_open readies it after db_batch_begin;
+ * store_report_batch_flush moves them into dmarcsift.records, and must run
+ * before db_batch_commit (nothing to do outside a batch). */
+int store_report_batch_open(struct db *db, struct err *e);
+int store_report_batch_flush(struct db *db, struct err *e);
 
 /* Quarantine: one open failure per raw sha256; a newer attempt keeps the
  * first diagnosis. `domain` (the report's policy domain, when the input was

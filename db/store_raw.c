@@ -623,3 +623,36 @@ int store_failures_dismiss(struct db *db, const char *sha256, long long older_th
 	PQclear(res);
 	return 0;
 }
+
+int store_raw_lookup(struct db *db, const char *sha256, bool *known, bool *done, struct err *e)
+{
+	*known = *done = false;
+	if (check_sha(sha256, e) < 0)
+		return -1;
+	const char *params[1] = {sha256};
+	PGresult *res = db_query(db,
+	                         "SELECT status IN ('ok', 'dsn') FROM dmarcsift.raw_messages"
+	                         " WHERE tenant_id = 0 AND sha256 = $1",
+	                         1, params);
+	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up raw message", e) < 0)
+		return -1;
+	*known = PQntuples(res) > 0;
+	*done = *known && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return 0;
+}
+
+int store_raw_finish(struct db *db, const char *sha256, const char *status, struct err *e)
+{
+	if (strcmp(status, "ok") != 0 && strcmp(status, "dsn") != 0)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "store_raw_finish: status '%s' is not ok or dsn", status);
+	if (check_sha(sha256, e) < 0)
+		return -1;
+	const char *params[2] = {sha256, status};
+	PGresult *res = db_query(db, db_sql("raw_finish"), 2, params);
+	if (db_check(db, &res, PGRES_COMMAND_OK, "setting raw message status", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}

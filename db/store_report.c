@@ -1,5 +1,7 @@
 /*
- * store_report: one aggregate report = one transaction. The report row goes
+ * store_report: one aggregate report = one transaction (a savepoint when
+ * the caller opened a batch, db.h: then it is durable with the batch's
+ * commit, and a report that fails still rolls back alone). The report row goes
  * in with INSERT ... ON CONFLICT DO NOTHING (a duplicate identity inserts
  * nothing), its records stream in through one COPY in text format, built
  * here in a 64 KiB buffer, so a report costs a handful of round trips
@@ -42,7 +44,16 @@
 
 struct store_tx {
 	struct db *db;
-	struct copy copy; /* open from begin to commit */
+	/* Rows go to `rows` first. A report whose rows outgrow COPY_FLUSH opens
+	 * its COPY into dmarcsift.records then and streams on; a smaller one is
+	 * sent whole at commit — in a batch (db.h) into pg_temp.ds_batch_records,
+	 * which store_report_batch_flush moves into dmarcsift.records in one
+	 * statement for the whole batch, so the per-statement work of the
+	 * records' triggers is done once per batch, not once per report. A
+	 * report without records sends no COPY at all. Staged copies (below)
+	 * open their COPY at begin. */
+	struct copy copy;
+	struct buf rows;
 	/* This copy is recovered: parsed in recover mode (store_report_begin) or
 	 * kept with deviations (store_report_note, before the commit). The
 	 * replace rule and the row written at commit use this final state. */
@@ -67,6 +78,41 @@ static const char copy_sql[] =
     "COPY dmarcsift.records (tenant_id, report_pk, seq, source_ip, count, disposition, dkim,"
     " spf, header_from, envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra)"
     " FROM STDIN";
+
+static const char copy_batch_sql[] =
+    "COPY pg_temp.ds_batch_records (tenant_id, report_pk, seq, source_ip, count, disposition,"
+    " dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra)"
+    " FROM STDIN";
+
+/* Created in each batch's transaction, outside any report's savepoint, so
+ * a report that rolls back takes only its own rows with it. */
+static const char batch_table_sql[] =
+    "CREATE TEMP TABLE IF NOT EXISTS ds_batch_records"
+    " (LIKE dmarcsift.records INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    " ON COMMIT DELETE ROWS";
+
+static const char batch_flush_sql[] =
+    "WITH moved AS (DELETE FROM pg_temp.ds_batch_records RETURNING *)"
+    " INSERT INTO dmarcsift.records (tenant_id, report_pk, seq, source_ip, count, disposition,"
+    " dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra)"
+    " SELECT tenant_id, report_pk, seq, source_ip, count, disposition, dkim, spf, header_from,"
+    " envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra FROM moved";
+
+int store_report_batch_open(struct db *db, struct err *e)
+{
+	return db_exec(db, batch_table_sql, e);
+}
+
+int store_report_batch_flush(struct db *db, struct err *e)
+{
+	if (!db_in_batch(db))
+		return 0;
+	PGresult *res = PQexec(db_pg(db), batch_flush_sql);
+	if (db_check(db, &res, PGRES_COMMAND_OK, "storing the batch's records", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
 
 static void json_add(struct json_object *o, const char *key, const char *val)
 {
@@ -137,16 +183,15 @@ static void tx_free(struct store_tx *tx)
 	for (size_t i = 0; i < N_PARAMS; i++)
 		free(tx->params[i]);
 	free(tx->complaint);
+	buf_free(&tx->rows);
 	free(tx);
 }
 
 /* Ends COPY (if still in it) and rolls back; the handle is freed. */
 static void rollback(struct store_tx *tx, const char *reason)
 {
-	PGconn *conn = db_pg(tx->db);
 	copy_abort(&tx->copy, reason);
-	if (PQstatus(conn) == CONNECTION_OK)
-		PQclear(PQexec(conn, "ROLLBACK"));
+	db_rollback(tx->db);
 	tx_free(tx);
 }
 
@@ -156,11 +201,14 @@ static const char copy_staged_sql[] =
     " FROM STDIN";
 
 /* Kept for the session, emptied at every commit (and gone with a rollback
- * of the transaction that created it, hence IF NOT EXISTS each time). */
+ * of the transaction that created it, hence IF NOT EXISTS each time), and
+ * emptied before use: in a batch (db.h) a report's "commit" is the release
+ * of a savepoint, which leaves the rows of the copy before. */
 static const char staged_table_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS ds_staged_records"
     " (LIKE dmarcsift.records INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-    " ON COMMIT DELETE ROWS";
+    " ON COMMIT DELETE ROWS;"
+    " DELETE FROM pg_temp.ds_staged_records";
 
 static const char stored_sql[] =
     "SELECT id, recovered, records, coalesce(raw_sha256, '') FROM dmarcsift.reports"
@@ -264,7 +312,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	 * otherwise a report resolved to 'unassigned' just before `tenant add`
 	 * commits would be stored there after the adoption ran, and stay.
 	 * SHARE mode: ingests do not wait for each other. */
-	if (db_exec(db, "BEGIN", e) < 0)
+	if (db_begin(db, e) < 0)
 		goto out;
 	in_tx = true;
 	if (db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
@@ -274,6 +322,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 
 	tx = xcalloc(1, sizeof *tx);
 	tx->db = db;
+	buf_init(&tx->rows, COPY_MAXROW);
 	tx->recovered = recovered;
 	snprintf(tx->tenant, sizeof tx->tenant, "%d", tenant);
 	snprintf(begin, sizeof begin, "%" PRId64, r->begin);
@@ -339,10 +388,12 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	snprintf(tx->prefix, sizeof tx->prefix, "%s\t%s\t", tx->tenant, tx->report);
 	PQclear(res);
 	res = NULL;
-	if (tx->staged && db_exec(db, staged_table_sql, e) < 0)
-		goto out;
-	if (copy_begin(&tx->copy, db, tx->staged ? copy_staged_sql : copy_sql, "records",
-	               COPY_MAXROW, COPY_FLUSH, e) < 0)
+	/* The stored copy's records are compared with this one's: those of a
+	 * copy stored earlier in this batch must be where the comparison
+	 * looks (inside this report's savepoint, so a rollback undoes both). */
+	if (tx->staged &&
+	    (store_report_batch_flush(db, e) < 0 || db_exec(db, staged_table_sql, e) < 0 ||
+	     copy_begin(&tx->copy, db, copy_staged_sql, "records", COPY_MAXROW, COPY_FLUSH, e) < 0))
 		goto out;
 	*out = tx;
 	tx = NULL;
@@ -352,20 +403,28 @@ out:
 	PQclear(res);
 	if (tx)
 		rollback(tx, NULL);
-	else if (in_tx && PQstatus(db_pg(db)) == CONNECTION_OK)
-		PQclear(PQexec(db_pg(db), "ROLLBACK"));
+	else if (in_tx)
+		db_rollback(db);
 	return rc;
+}
+
+/* Starts the report's COPY into `sql`'s table with the rows built so far. */
+static int open_copy(struct store_tx *tx, const char *sql, struct err *e)
+{
+	if (copy_begin(&tx->copy, tx->db, sql, "records", COPY_MAXROW, COPY_FLUSH, e) < 0)
+		return -1;
+	if (buf_append(&tx->copy.buf, tx->rows.data, tx->rows.len) < 0)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "records buffer overflow");
+	buf_reset(&tx->rows);
+	return 0;
 }
 
 int store_report_record(struct store_tx *tx, const struct aggr_record *rec, struct err *e)
 {
-	struct buf *b = &tx->copy.buf;
+	struct buf *b = tx->copy.open ? &tx->copy.buf : &tx->rows;
 	char num[48];
 	int64_t sum;
 
-	if (!tx->copy.open)
-		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
-		                 "store_report_record outside COPY");
 	if (!rec->source_ip || !*rec->source_ip)
 		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "record %" PRId64 ": no source_ip",
 		                 tx->seq + 1);
@@ -405,7 +464,9 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	tx->seq++;
 	tx->records++;
 	tx->messages = sum;
-	return copy_flush(&tx->copy, e);
+	if (!tx->copy.open && tx->rows.len >= COPY_FLUSH && open_copy(tx, copy_sql, e) < 0)
+		return -1;
+	return tx->copy.open ? copy_flush(&tx->copy, e) : 0;
 }
 
 /* The stored records the copy lacks, and the copy's records the stored
@@ -496,7 +557,10 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 	enum store_outcome outcome = STORE_ADDED;
 	int rc = -1;
 
-	if (copy_end(&tx->copy, e) < 0)
+	if (!tx->copy.open && tx->rows.len > 0 &&
+	    open_copy(tx, db_in_batch(tx->db) ? copy_batch_sql : copy_sql, e) < 0)
+		goto out;
+	if (tx->copy.open && copy_end(&tx->copy, e) < 0)
 		goto out;
 
 	if (tx->staged) {
@@ -506,7 +570,7 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 			goto out;
 		/* Committed, not rolled back, also when nothing changed: the
 		 * staging table stays for the session and the lock goes. */
-		if (db_exec(tx->db, "COMMIT", e) < 0)
+		if (db_commit(tx->db, e) < 0)
 			goto out;
 		if (outcome == STORE_CONFLICT) {
 			err_stage(
@@ -541,7 +605,7 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 		goto out;
 	PQclear(res);
 	res = NULL;
-	if (db_exec(tx->db, "COMMIT", e) < 0)
+	if (db_commit(tx->db, e) < 0)
 		goto out;
 	if (how)
 		*how = STORE_ADDED;

@@ -115,7 +115,7 @@ int tls_store_report(struct db *db, const struct tlsrpt_report *r, const char *r
 	*stored = *duplicates = 0;
 	/* Tenants are chosen inside the transaction under the lock tenant
 	 * changes take (see store_report_begin): an adoption cannot miss it. */
-	if (db_exec(db, "BEGIN", e) < 0 ||
+	if (db_begin(db, e) < 0 ||
 	    db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
 		goto fail;
 	for (size_t i = 0; i < r->n_policies; i++) {
@@ -133,12 +133,11 @@ int tls_store_report(struct db *db, const struct tlsrpt_report *r, const char *r
 		else
 			(*duplicates)++;
 	}
-	if (db_exec(db, "COMMIT", e) < 0)
+	if (db_commit(db, e) < 0)
 		goto fail;
 	return 0;
 fail:
-	if (PQstatus(db_pg(db)) == CONNECTION_OK)
-		PQclear(PQexec(db_pg(db), "ROLLBACK"));
+	db_rollback(db);
 	*stored = *duplicates = 0;
 	err_set_stage_if_empty(e, ERR_STAGE_STORE);
 	return -1;

@@ -304,6 +304,12 @@ int source_files_open(struct source **out, char *const *paths, size_t n)
 {
 	struct from_files *f = xcalloc(1, sizeof *f);
 	f->base.ops = &files_ops;
+	/* Standard input may keep a batch waiting for as long as the writer
+	 * likes (locks held, nothing durable): not batched. */
+	f->base.done_keeps_nothing = true;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(paths[i], "-") == 0)
+			f->base.done_keeps_nothing = false;
 	f->fd = -1;
 	f->visited = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
 	buf_init(&f->b, 0);

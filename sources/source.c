@@ -23,6 +23,11 @@ int source_done(struct source *s, enum source_verdict v, struct err *e)
 	return s->ops->done ? s->ops->done(s, v, e) : 0;
 }
 
+bool source_batchable(const struct source *s)
+{
+	return s->done_keeps_nothing;
+}
+
 const struct source_counts *source_counts(const struct source *s)
 {
 	return &s->counts;

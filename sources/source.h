@@ -99,6 +99,13 @@ int source_files_open(struct source **out, char *const *paths, size_t n);
 
 int source_next(struct source *s, struct source_msg *m, struct err *e);
 int source_done(struct source *s, enum source_verdict v, struct err *e);
+/* Whether source_done files nothing away and remembers nothing (files and
+ * directories; not with standard input among them, which may keep a batch
+ * waiting): then a message may be done before the transaction that
+ * stores it commits, and many can share one (app/drain.c's batches); a
+ * crash before that commit leaves them where they were, to be read again.
+ * Mailboxes are not: each is filed away only after its own commit. */
+bool source_batchable(const struct source *s);
 const struct source_counts *source_counts(const struct source *s);
 /* Closes the connection or file; NULL is fine. A message handed over and
  * not done stays where it was. */

@@ -18,6 +18,9 @@ struct source {
 	const struct source_ops *ops;
 	struct source_counts counts;
 	bool in_hand; /* a message was handed over and is not done yet */
+	/* done files nothing away and remembers nothing (files, standard
+	 * input): see source_batchable. */
+	bool done_keeps_nothing;
 };
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,6 +236,183 @@ static void test_usage_errors(void **state)
 
 /* Killing the process in the middle of a large report leaves no partial
  * report behind; running again ingests it whole. */
+static void copy_file(const char *from, const char *to, const char *append)
+{
+	size_t len = 0;
+	char *b = slurp(from, &len);
+	FILE *f = fopen(to, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b, 1, len, f), len);
+	if (append)
+		fputs(append, f);
+	fclose(f);
+	free(b);
+}
+
+/* A directory's files share one transaction (app/drain.c): a report that
+ * fails rolls back alone, the same bytes twice in one batch are a
+ * duplicate, and every report lands whole. */
+static void test_batch_bad_report_alone(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192], path2[192];
+	snprintf(dir, sizeof dir, "%s/batch", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/a.xml", dir);
+	write_report(path, "batch.example", "batch-a", "batch.example", 4);
+	snprintf(path2, sizeof path2, "%s/d.xml", dir);
+	copy_file(path, path2, NULL);
+	snprintf(path, sizeof path, "%s/c.xml", dir);
+	write_report(path, "batch.example", "batch-c", "batch.example", 6);
+	/* b: its records start streaming into COPY, then the XML breaks. */
+	snprintf(path, sizeof path, "%s/b.xml", dir);
+	write_report(path, "batch.example", "batch-b", "batch.example", 5);
+	size_t len = 0;
+	char *b = slurp(path, &len);
+	char *cut = strstr(b, "<record><row><source_ip>10.0.0.4");
+	assert_non_null(cut);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite(b, 1, (size_t)(cut - b), f);
+	fputs("<record><row><source_ip>10.0.0.4</source_ip><count>4<</</feedback>\n", f);
+	fclose(f);
+	free(b);
+
+	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", dir, NULL};
+	char *out = NULL;
+	run_bin(a, NULL, &out);
+	assert_non_null(strstr(out, "1 duplicates"));
+	free(out);
+	const char *pa[] = {"batch-a"}, *pc[] = {"batch-c"};
+	assert_int_equal(
+	    q_int(c->db, "SELECT records FROM dmarcsift.v_reports WHERE report_id=$1", 1, pa), 4);
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.v_records WHERE report_id=$1", 1, pa), 4);
+	assert_int_equal(
+	    q_int(c->db, "SELECT records FROM dmarcsift.v_reports WHERE report_id=$1", 1, pc), 6);
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.v_records WHERE report_id=$1", 1, pc), 6);
+	/* b either was salvaged whole as far as it went, or quarantined: never
+	 * rows of a failed pass beside it, and its raw bytes kept either way. */
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.records r JOIN dmarcsift.reports p"
+	                       " ON p.tenant_id = r.tenant_id AND p.id = r.report_pk"
+	                       " WHERE p.report_id = 'batch-b'",
+	                       0, NULL),
+	                 q_int(c->db,
+	                       "SELECT coalesce(sum(records), 0) FROM dmarcsift.reports"
+	                       " WHERE report_id = 'batch-b'",
+	                       0, NULL));
+	assert_true(q_int(c->db,
+	                  "SELECT count(*) FROM dmarcsift.records r JOIN dmarcsift.reports p"
+	                  " ON p.tenant_id = r.tenant_id AND p.id = r.report_pk"
+	                  " WHERE p.report_id = 'batch-b'",
+	                  0, NULL) < 5);
+	char like[160];
+	snprintf(like, sizeof like, "%s/%%", dir);
+	const char *pl[] = {like};
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages WHERE source LIKE $1", 1, pl),
+	    3);
+}
+
+/* Copies of one report in one batch: each is compared with the stored copy
+ * alone, not with the staged records of the copy before it (a savepoint's
+ * release empties no ON COMMIT DELETE ROWS table). */
+static void test_batch_copies_of_one_report(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192], path2[192];
+	snprintf(dir, sizeof dir, "%s/copies", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/x1.xml", dir);
+	write_report(path, "copies.example", "copies-1", "copies.example", 3);
+	snprintf(path2, sizeof path2, "%s/x2.xml", dir);
+	copy_file(path, path2, "\n\n"); /* other bytes, the same records */
+	snprintf(path, sizeof path, "%s/x3.xml", dir);
+	write_report(path, "copies.example", "copies-1", "copies.example", 4); /* and one more */
+
+	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", dir, NULL};
+	char *out = NULL;
+	assert_int_equal(run_bin(a, NULL, &out), 0);
+	free(out);
+	const char *p[] = {"copies-1"};
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.v_reports WHERE report_id=$1", 1, p), 1);
+	assert_int_equal(
+	    q_int(c->db, "SELECT records FROM dmarcsift.v_reports WHERE report_id=$1", 1, p), 4);
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.v_records WHERE report_id=$1", 1, p), 4);
+	assert_int_equal(
+	    q_int(c->db, "SELECT sum(count) FROM dmarcsift.v_records WHERE report_id=$1", 1, p),
+	    10);
+}
+
+/* Killed while a batch is open (its reports parsed and sent, not
+ * committed): whatever committed before is whole, nothing else is there,
+ * and the next run stores the rest. */
+static void test_batch_killed(void **state)
+{
+	struct ctx *c = *state;
+	enum { N = 150 };
+	char dir[128], path[192];
+	snprintf(dir, sizeof dir, "%s/killed", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (int i = 0; i < N; i++) {
+		char id[32];
+		snprintf(path, sizeof path, "%s/k%03d.xml", dir, i);
+		snprintf(id, sizeof id, "killed-%03d", i);
+		write_report(path, "killed.example", id, "killed.example", 5);
+	}
+	const char *a[] = {"ingest", "--db", c->db, "--quiet", "--no-resolve", dir, NULL};
+	pid_t pid = run_bin_async(a);
+	/* An open batch holds the tenant_domains lock of its reports. */
+	int seen = 0;
+	for (int i = 0; i < 3000 && !seen; i++) {
+		seen = q_int(c->db,
+		             "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
+		             " WHERE r.relname = 'tenant_domains' AND l.mode = 'ShareLock'"
+		             " AND l.pid <> pg_backend_pid()",
+		             0, NULL) > 0;
+		if (!seen)
+			nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+	}
+	assert_true(seen);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	assert_true(WIFSIGNALED(status));
+	/* The server notices the dead client; its open batch rolls back. */
+	for (int i = 0; i < 500; i++) {
+		if (q_int(c->db,
+		          "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
+		          " WHERE r.relname = 'tenant_domains' AND l.pid <> pg_backend_pid()",
+		          0, NULL) == 0)
+			break;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+	const char *whole =
+	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'killed.example'"
+	    " AND p.records = 5 AND (SELECT count(*) FROM dmarcsift.records r"
+	    " WHERE r.tenant_id = p.tenant_id AND r.report_pk = p.id) = 5";
+	const char *all =
+	    "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'killed.example'";
+	int64_t before = q_int(c->db, all, 0, NULL);
+	assert_int_equal(q_int(c->db, whole, 0, NULL), before);
+	assert_true(before < N);
+
+	char *out = NULL;
+	const char *b[] = {"ingest", "--db", c->db, "--no-resolve", dir, NULL};
+	assert_int_equal(run_bin(b, NULL, &out), 0);
+	char want[96];
+	snprintf(want, sizeof want, "%d reports (%d records) ingested, %d duplicates",
+	         N - (int)before, 5 * (N - (int)before), (int)before);
+	assert_non_null(strstr(out, want));
+	free(out);
+	assert_int_equal(q_int(c->db, all, 0, NULL), N);
+	assert_int_equal(q_int(c->db, whole, 0, NULL), N);
+}
+
 static void test_killed_mid_report(void **state)
 {
 	struct ctx *c = *state;
@@ -332,6 +510,9 @@ int main(void)
 	    cmocka_unit_test(test_unassigned_reports_move_to_new_tenant),
 	    cmocka_unit_test(test_database_unreachable),
 	    cmocka_unit_test(test_killed_mid_report),
+	    cmocka_unit_test(test_batch_bad_report_alone),
+	    cmocka_unit_test(test_batch_copies_of_one_report),
+	    cmocka_unit_test(test_batch_killed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
