@@ -58,7 +58,8 @@ struct store_tx {
 	 * kept with deviations (store_report_note, before the commit). The
 	 * replace rule and the row written at commit use this final state. */
 	bool recovered;
-	char *complaint; /* from store_report_note; NULL: the one given to begin */
+	bool begun_recovered; /* as store_report_begin was told */
+	char *complaint;      /* from store_report_note; NULL: the one given to begin */
 	/* The identity is stored already: records go to the staging table and
 	 * the commit decides (see the top of the file). */
 	bool staged;
@@ -86,17 +87,28 @@ static const char copy_batch_sql[] =
 
 /* Created in each batch's transaction, outside any report's savepoint, so
  * a report that rolls back takes only its own rows with it. */
+/* And the lock every report takes (store_report_begin_pinned), taken once
+ * for the batch: outside the reports' savepoints, a report that rolls back
+ * cannot release it. */
 static const char batch_table_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS ds_batch_records"
     " (LIKE dmarcsift.records INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-    " ON COMMIT DELETE ROWS";
+    " ON COMMIT DELETE ROWS;"
+    " LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE";
 
+/* The batch's rows into dmarcsift.records, and their reports' counts, which
+ * their commits left to this statement: one statement for the batch. */
 static const char batch_flush_sql[] =
-    "WITH moved AS (DELETE FROM pg_temp.ds_batch_records RETURNING *)"
-    " INSERT INTO dmarcsift.records (tenant_id, report_pk, seq, source_ip, count, disposition,"
-    " dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra)"
+    "WITH moved AS (DELETE FROM pg_temp.ds_batch_records RETURNING *),"
+    " ins AS (INSERT INTO dmarcsift.records (tenant_id, report_pk, seq, source_ip, count,"
+    " disposition, dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth,"
+    " spf_auth, extra)"
     " SELECT tenant_id, report_pk, seq, source_ip, count, disposition, dkim, spf, header_from,"
-    " envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra FROM moved";
+    " envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra FROM moved),"
+    " counts AS (SELECT tenant_id, report_pk, count(*) AS n, sum(count) AS m FROM moved"
+    " GROUP BY tenant_id, report_pk)"
+    " UPDATE dmarcsift.reports r SET records = c.n, messages = c.m FROM counts c"
+    " WHERE r.tenant_id = c.tenant_id AND r.id = c.report_pk";
 
 int store_report_batch_open(struct db *db, struct err *e)
 {
@@ -315,7 +327,8 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	if (db_begin(db, e) < 0)
 		goto out;
 	in_tx = true;
-	if (db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
+	if (!db_in_batch(db) &&
+	    db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
 		goto out;
 	if (store_tenant_choose(db, r->policy.domain, pin, &tenant, e) < 0)
 		goto out;
@@ -324,6 +337,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	tx->db = db;
 	buf_init(&tx->rows, COPY_MAXROW);
 	tx->recovered = recovered;
+	tx->begun_recovered = recovered;
 	snprintf(tx->tenant, sizeof tx->tenant, "%d", tenant);
 	snprintf(begin, sizeof begin, "%" PRId64, r->begin);
 	snprintf(end, sizeof end, "%" PRId64, r->end);
@@ -373,7 +387,11 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 		PQclear(res);
 		res = NULL;
 		bool found = false;
-		if (lock_stored(tx, params, &found, e) < 0)
+		/* The stored copy's records and counts are what the commit
+		 * compares with: those of a copy stored earlier in this batch
+		 * must be where it looks (inside this report's savepoint, so a
+		 * rollback undoes both). */
+		if (store_report_batch_flush(db, e) < 0 || lock_stored(tx, params, &found, e) < 0)
 			goto out;
 		if (found) {
 			tx->staged = true;
@@ -388,11 +406,8 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	snprintf(tx->prefix, sizeof tx->prefix, "%s\t%s\t", tx->tenant, tx->report);
 	PQclear(res);
 	res = NULL;
-	/* The stored copy's records are compared with this one's: those of a
-	 * copy stored earlier in this batch must be where the comparison
-	 * looks (inside this report's savepoint, so a rollback undoes both). */
 	if (tx->staged &&
-	    (store_report_batch_flush(db, e) < 0 || db_exec(db, staged_table_sql, e) < 0 ||
+	    (db_exec(db, staged_table_sql, e) < 0 ||
 	     copy_begin(&tx->copy, db, copy_staged_sql, "records", COPY_MAXROW, COPY_FLUSH, e) < 0))
 		goto out;
 	*out = tx;
@@ -557,6 +572,9 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 	enum store_outcome outcome = STORE_ADDED;
 	int rc = -1;
 
+	/* Rows that wait in the batch's table get their report's counts from
+	 * store_report_batch_flush; a report without rows keeps the zeros. */
+	bool counted = tx->records == 0 || (!tx->copy.open && db_in_batch(tx->db));
 	if (!tx->copy.open && tx->rows.len > 0 &&
 	    open_copy(tx, db_in_batch(tx->db) ? copy_batch_sql : copy_sql, e) < 0)
 		goto out;
@@ -590,6 +608,8 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 		return 0;
 	}
 
+	if (counted && tx->recovered == tx->begun_recovered && !tx->complaint)
+		goto commit; /* nothing to write to the report's row */
 	snprintf(records, sizeof records, "%" PRId64, tx->records);
 	snprintf(messages, sizeof messages, "%" PRId64, tx->messages);
 	const char *params[6] = {
@@ -605,6 +625,7 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 		goto out;
 	PQclear(res);
 	res = NULL;
+commit:
 	if (db_commit(tx->db, e) < 0)
 		goto out;
 	if (how)
