@@ -74,7 +74,7 @@ cc -O2 $warn "$root/tests/bench/gen_reports.c" -o "$build/bench/gen_reports" \
 # shellcheck disable=SC2086,SC2046
 cc -O2 $warn -I"$root" "$root/tests/bench/parse_only.c" -o "$build/bench/parse_only" \
 	"$build/ingest/libdsingest.a" "$build/core/libdscore.a" \
-	$(pkg-config --libs libxml-2.0 libarchive zlib gmime-3.0 json-c libcurl libpsl) ||
+	$(pkg-config --libs libxml-2.0 libarchive zlib gmime-3.0 json-c libcurl libpsl libcrypto) ||
 	fail "cannot build parse_only"
 
 # --- 2. corpus -------------------------------------------------------------
