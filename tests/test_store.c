@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fx {
@@ -304,6 +305,54 @@ static void test_raw_fd_and_encodings(void **state)
 	assert_null(out);
 	close(fd);
 	free(data);
+}
+
+/* The same bytes stored from two places at once: the one that loses the
+ * race on the key learns that the bytes are known, nothing fails, and its
+ * connection is usable afterwards. The other session inserts the row first
+ * and commits it while this one's COPY waits on the key. */
+static void test_raw_fd_race(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	bool known = false;
+	const char *text = "<feedback>raced</feedback>\n";
+	char path[] = "/tmp/test_store_raceXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	unlink(path);
+
+	PGconn *rival = PQconnectdb(f->conninfo);
+	assert_int_equal(PQstatus(rival), CONNECTION_OK);
+	assert_int_equal(
+	    PQsendQuery(rival, "BEGIN;"
+	                       " INSERT INTO dmarcsift.raw_messages (sha256, size, data, encoding)"
+	                       " VALUES (repeat('e', 64), 5, '\\x7269766131', 'identity');"
+	                       " SELECT pg_sleep(1); COMMIT"),
+	    1);
+	/* Until the rival's INSERT has run, this one's look-up would see nothing
+	 * anyway; give it the time to get there. */
+	struct timespec ts = {0, 300L * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	const char *sha = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+	assert_int_equal(store_raw_put_fd(f->db, sha, fd, strlen(text), "race.xml", &known, &e), 0);
+	assert_true(known);
+	PGresult *r;
+	while ((r = PQgetResult(rival)) != NULL) {
+		assert_true(PQresultStatus(r) == PGRES_COMMAND_OK ||
+		            PQresultStatus(r) == PGRES_TUPLES_OK);
+		PQclear(r);
+	}
+	PQfinish(rival);
+	/* The rival's row is the one kept, and the connection still works. */
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+	assert_int_equal(store_raw_get(f->db, sha, &out, &outlen, NULL, &e), 0);
+	assert_int_equal(outlen, 5);
+	assert_memory_equal(out, "riva1", 5);
+	free(out);
+	close(fd);
 }
 
 /* ---- reports ---------------------------------------------------------- */
@@ -800,6 +849,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_raw_round_trip),
 	    T(test_raw_fd_and_encodings),
+	    T(test_raw_fd_race),
 	    T(test_report_round_trip),
 	    T(test_duplicate_and_identity),
 	    T(test_abort_leaves_nothing),
