@@ -406,10 +406,11 @@ static int raw_first(struct pipeline *p, const char *sha, const void *data, size
 	return known ? 0 : store_raw_put(p->db, sha, data, len, source, NULL, e);
 }
 
-/* Work that needs a transaction of its own (the bounce store's staging
- * tables live for one transaction; a large file's raw bytes stream through
- * a temporary table) commits the batch it would sit in first and opens the
- * next one after. */
+/* Work that needs a transaction of its own commits the batch it would sit
+ * in first and opens the next one after: the bounce store's staging tables
+ * live for one transaction, and a large file's raw bytes go by one COPY
+ * whose key clash (another process stored the same bytes at the same
+ * moment: "already known") would otherwise abort the whole batch. */
 static int unbatch(struct pipeline *p, bool *was, struct err *e)
 {
 	*was = db_in_batch(p->db);
