@@ -229,7 +229,8 @@ static char *body_of(GMimeObject *body)
 		g_free(s);
 	}
 	size_t n = b->len > RUF_MAX_BODY ? RUF_MAX_BODY : b->len;
-	gchar *valid = g_utf8_make_valid((const char *)b->data, (gssize)n);
+	/* An empty part has no data at all (NULL), which GLib refuses. */
+	gchar *valid = g_utf8_make_valid(n ? (const char *)b->data : "", (gssize)n);
 	g_byte_array_unref(b);
 	char *out = xstrdup(valid);
 	g_free(valid);
