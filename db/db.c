@@ -8,12 +8,24 @@
 #include "core/xalloc.h"
 #include "db/migrate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Statements prepared on this connection (db_query_prepared), by their
+ * text: each is planned once per session instead of once per call. */
+#define DB_PREPARED_MAX 32
+
+struct prepared {
+	const char *sql; /* the caller's constant text */
+	char name[16];
+};
 
 struct db {
 	PGconn *conn;
 	bool batch; /* db_batch_begin: db_begin and friends use a savepoint */
+	struct prepared prep[DB_PREPARED_MAX];
+	size_t n_prep;
 };
 
 /* libpq messages end with a newline (sometimes several lines); we want one. */
@@ -332,6 +344,29 @@ int db_exec(struct db *db, const char *sql, struct err *e)
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params)
 {
 	return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+PGresult *db_query_prepared(struct db *db, const char *sql, int nparams, const char *const *params,
+                            const int *lengths, const int *formats)
+{
+	const struct prepared *p = NULL;
+	for (size_t i = 0; i < db->n_prep && !p; i++)
+		if (db->prep[i].sql == sql || strcmp(db->prep[i].sql, sql) == 0)
+			p = &db->prep[i];
+	if (!p && db->n_prep < DB_PREPARED_MAX) {
+		struct prepared *n = &db->prep[db->n_prep];
+		snprintf(n->name, sizeof n->name, "ds_%zu", db->n_prep);
+		PGresult *res = PQprepare(db->conn, n->name, sql, nparams, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return res; /* the caller's db_check reports it */
+		PQclear(res);
+		n->sql = sql;
+		db->n_prep++;
+		p = n;
+	}
+	if (!p) /* the table is full: planned each time, as db_query does */
+		return PQexecParams(db->conn, sql, nparams, NULL, params, lengths, formats, 0);
+	return PQexecPrepared(db->conn, p->name, nparams, params, lengths, formats, 0);
 }
 
 int db_batch_begin(struct db *db, struct err *e)

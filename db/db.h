@@ -46,6 +46,13 @@ int db_check(struct db *db, PGresult **res, ExecStatusType want, const char *wha
 int db_exec(struct db *db, const char *sql, struct err *e);
 /* PQexecParams with text parameters; the result is the caller's to PQclear. */
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params);
+/* The same for the statements every input runs (the raw look-up and
+ * insert, the tenant of a domain, a report's row, its status): prepared on
+ * the connection the first time `sql` is seen, then only executed, so the
+ * server plans each once per session. `sql` must be a constant text (a
+ * literal or db_sql()); lengths/formats as PQexecParams' (may be NULL). */
+PGresult *db_query_prepared(struct db *db, const char *sql, int nparams, const char *const *params,
+                            const int *lengths, const int *formats);
 
 /*
  * Batches: many small inputs in one transaction, so that they share one

@@ -103,11 +103,12 @@ int store_raw_put(struct db *db, const char *sha256, const void *data, size_t le
 	const char *params[5] = {sha256, source, size, bytes, encoding};
 	const int lengths[5] = {0, 0, 0, (int)zlen, 0};
 	const int formats[5] = {0, 0, 0, 1, 0};
-	res = PQexecParams(db_pg(db),
-	                   "INSERT INTO dmarcsift.raw_messages"
-	                   " (tenant_id, sha256, source, size, data, encoding)"
-	                   " VALUES (0, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
-	                   5, NULL, params, lengths, formats, 0);
+	res =
+	    db_query_prepared(db,
+	                      "INSERT INTO dmarcsift.raw_messages"
+	                      " (tenant_id, sha256, source, size, data, encoding)"
+	                      " VALUES (0, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+	                      5, params, lengths, formats);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		goto out;
 	if (known)
@@ -630,10 +631,11 @@ int store_raw_lookup(struct db *db, const char *sha256, bool *known, bool *done,
 	if (check_sha(sha256, e) < 0)
 		return -1;
 	const char *params[1] = {sha256};
-	PGresult *res = db_query(db,
-	                         "SELECT status IN ('ok', 'dsn') FROM dmarcsift.raw_messages"
-	                         " WHERE tenant_id = 0 AND sha256 = $1",
-	                         1, params);
+	PGresult *res =
+	    db_query_prepared(db,
+	                      "SELECT status IN ('ok', 'dsn') FROM dmarcsift.raw_messages"
+	                      " WHERE tenant_id = 0 AND sha256 = $1",
+	                      1, params, NULL, NULL);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "looking up raw message", e) < 0)
 		return -1;
 	*known = PQntuples(res) > 0;
@@ -650,7 +652,7 @@ int store_raw_finish(struct db *db, const char *sha256, const char *status, stru
 	if (check_sha(sha256, e) < 0)
 		return -1;
 	const char *params[2] = {sha256, status};
-	PGresult *res = db_query(db, db_sql("raw_finish"), 2, params);
+	PGresult *res = db_query_prepared(db, db_sql("raw_finish"), 2, params, NULL, NULL);
 	if (db_check(db, &res, PGRES_COMMAND_OK, "setting raw message status", e) < 0)
 		return -1;
 	PQclear(res);

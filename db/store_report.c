@@ -377,7 +377,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	/* Either our row goes in, or the stored one is there to lock; a row
 	 * that vanishes in between (moved to another tenant) means try again. */
 	for (int attempt = 0;; attempt++) {
-		res = db_query(db, insert_sql, N_PARAMS, params);
+		res = db_query_prepared(db, insert_sql, N_PARAMS, params, NULL, NULL);
 		if (db_check(db, &res, PGRES_TUPLES_OK, "storing report", e) < 0)
 			goto out;
 		if (PQntuples(res) == 1) {

@@ -88,11 +88,11 @@ int store_tenant_owner(struct db *db, const char *domain, int *tenant_id, struct
 	*tenant_id = 0;
 	char *arr = candidates_array(domain);
 	const char *params[1] = {arr};
-	PGresult *res = db_query(db,
-	                         "SELECT tenant_id FROM dmarcsift.tenant_domains"
-	                         " WHERE domain = ANY ($1::text[])"
-	                         " ORDER BY length(domain) DESC LIMIT 1",
-	                         1, params);
+	PGresult *res = db_query_prepared(db,
+	                                  "SELECT tenant_id FROM dmarcsift.tenant_domains"
+	                                  " WHERE domain = ANY ($1::text[])"
+	                                  " ORDER BY length(domain) DESC LIMIT 1",
+	                                  1, params, NULL, NULL);
 	free(arr);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "resolving the tenant of a domain", e) < 0)
 		return -1;
