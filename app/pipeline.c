@@ -387,23 +387,28 @@ static int ingest_ruf(struct input_run *in, const void *data, size_t len, struct
 	return rc;
 }
 
-/* One indexed look-up before anything is compressed, sent or parsed: bytes
- * processed before are a duplicate (unless reprocessing); bytes not stored
- * yet are kept now, before they are parsed, so that whatever happens next
- * the input can be re-processed. */
+/* Before anything is parsed: bytes processed before are a duplicate (unless
+ * reprocessing); bytes not stored yet are kept now, so that whatever happens
+ * next the input can be re-processed. A small input is stored and looked up
+ * in one statement; a larger one is looked up first (a duplicate's bytes are
+ * not sent). */
 static int raw_first(struct pipeline *p, const char *sha, const void *data, size_t len,
                      const char *source, bool *dup, struct err *e)
 {
 	bool known = false, done = false;
 	*dup = false;
-	if (store_raw_lookup(p->db, sha, &known, &done, e) != 0)
+	/* A small input goes with its look-up: one round trip instead of two
+	 * (a duplicate costs its bytes on the wire, a few KiB). */
+	bool small = len <= STORE_RAW_PUT_SEEN_MAX;
+	if ((small ? store_raw_put_seen(p->db, sha, data, len, source, &known, &done, e)
+	           : store_raw_lookup(p->db, sha, &known, &done, e)) != 0)
 		return -1;
 	if (done && !p->opts.reprocess) {
 		p->st.duplicates++;
 		*dup = true;
 		return 0;
 	}
-	return known ? 0 : store_raw_put(p->db, sha, data, len, source, NULL, e);
+	return known || small ? 0 : store_raw_put(p->db, sha, data, len, source, NULL, e);
 }
 
 /* Work that needs a transaction of its own commits the batch it would sit

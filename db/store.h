@@ -53,6 +53,12 @@ int store_raw_is_done(struct db *db, const char *sha256, bool *done, struct err 
 /* One indexed look-up before anything is compressed, sent or parsed:
  * *known, the bytes are stored; *done, and were processed (ok or dsn). */
 int store_raw_lookup(struct db *db, const char *sha256, bool *known, bool *done, struct err *e);
+/* store_raw_put and store_raw_lookup in one statement, for small inputs
+ * (len <= STORE_RAW_PUT_SEEN_MAX): the bytes are stored unless known, and
+ * *known / *done say what was there before. */
+#define STORE_RAW_PUT_SEEN_MAX ((size_t)64 << 10)
+int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,
+                       const char *source, bool *known, bool *done, struct err *e);
 /* The input is dealt with: status `ok` or `dsn`, and its open failure (if
  * any) resolved, in one statement (store_raw_mark + store_failure_resolve). */
 int store_raw_finish(struct db *db, const char *sha256, const char *status, struct err *e);

@@ -658,3 +658,36 @@ int store_raw_finish(struct db *db, const char *sha256, const char *status, stru
 	PQclear(res);
 	return 0;
 }
+
+int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,
+                       const char *source, bool *known, bool *done, struct err *e)
+{
+	*known = *done = false;
+	if (check_sha(sha256, e) < 0)
+		return -1;
+	if (len > STORE_RAW_PUT_SEEN_MAX || len > identity_max)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "store_raw_put_seen: %zu bytes is not a small input", len);
+	char size[24];
+	snprintf(size, sizeof size, "%zu", len);
+	const char *params[5] = {sha256, source, size, data, "identity"};
+	const int lengths[5] = {0, 0, 0, (int)len, 0};
+	const int formats[5] = {0, 0, 0, 1, 0};
+	/* The sub-select reads the statement's snapshot: it sees a row stored
+	 * before, never the one this statement adds. */
+	PGresult *res =
+	    db_query_prepared(db,
+	                      "WITH ins AS (INSERT INTO dmarcsift.raw_messages"
+	                      " (tenant_id, sha256, source, size, data, encoding)"
+	                      " VALUES (0, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1)"
+	                      " SELECT EXISTS (SELECT 1 FROM ins),"
+	                      " (SELECT status IN ('ok', 'dsn') FROM dmarcsift.raw_messages"
+	                      "  WHERE tenant_id = 0 AND sha256 = $1)",
+	                      5, params, lengths, formats);
+	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
+		return -1;
+	*known = PQgetvalue(res, 0, 0)[0] != 't';
+	*done = *known && PQgetvalue(res, 0, 1)[0] == 't';
+	PQclear(res);
+	return 0;
+}
