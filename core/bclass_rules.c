@@ -462,23 +462,18 @@ int bclass_load(struct bclass **out, const char *text, size_t len, struct err *e
 	size_t cap = 0, lineno = 0;
 	char *line = NULL;
 	int rc = -1;
-	const char *p = text, *end = text + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+	size_t off = 0, n;
+	const char *s;
+	while (tsv_next_line(text, len, &off, &s, &n)) {
 		lineno++;
-		free(line);
-		line = xstrndup(p, n);
-		p += n + (nl ? 1 : 0);
-		size_t l = strlen(line);
-		if (l != n) {
+		if (memchr(s, '\0', n)) {
 			err_set(e, ERR_CONFIG, "bounce rules line %zu: NUL byte", lineno);
 			goto out;
 		}
-		if (l > 0 && line[l - 1] == '\r')
-			line[--l] = '\0';
-		if (l == 0 || line[0] == '#')
+		if (n == 0 || s[0] == '#')
 			continue;
+		free(line);
+		line = xstrndup(s, n);
 		if (t->n == cap) {
 			cap = cap ? cap * 2 : 64;
 			t->rules = xrealloc(t->rules, cap * sizeof *t->rules);

@@ -4,6 +4,7 @@
  */
 #include "core/hostmap.h"
 
+#include "core/tsv.h"
 #include "core/xalloc.h"
 
 #include <arpa/inet.h>
@@ -134,17 +135,12 @@ int hostmap_add(struct hostmap *m, const char *host, const char *addrs, struct e
 int hostmap_load_tsv(struct hostmap *m, const char *text, size_t len, const char *name,
                      struct err *e)
 {
-	size_t off = 0;
+	size_t off = 0, n;
 	int line = 0;
 	bool seen_data = false;
-	while (off < len) {
-		const char *s = text + off;
-		const char *nl = memchr(s, '\n', len - off);
-		size_t n = nl ? (size_t)(nl - s) : len - off;
-		off += n + (nl ? 1 : 0);
+	const char *s;
+	while (tsv_next_line(text, len, &off, &s, &n)) {
 		line++;
-		if (n > 0 && s[n - 1] == '\r')
-			n--;
 		size_t lead = 0;
 		while (lead < n && isspace((unsigned char)s[lead]))
 			lead++;

@@ -145,18 +145,13 @@ int provider_map_load(struct provider_map **out, const char *text, size_t len, s
 	char *line = NULL;
 	size_t lineno = 0, cap = 0;
 	int rc = -1;
-	const char *p = text, *end = text + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+	size_t off = 0, n;
+	const char *s;
+	while (tsv_next_line(text, len, &off, &s, &n)) {
 		lineno++;
 		free(line);
-		line = xstrndup(p, n);
-		p += n + (nl ? 1 : 0);
-		size_t l = strlen(line);
-		if (l > 0 && line[l - 1] == '\r')
-			line[--l] = '\0';
-		if (l == 0 || line[0] == '#')
+		line = xstrndup(s, n);
+		if (line[0] == '\0' || line[0] == '#')
 			continue;
 		char *col[NCOLS];
 		if (tsv_split(line, col, NCOLS) != NCOLS) {

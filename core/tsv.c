@@ -22,3 +22,18 @@ int tsv_split(char *line, char **col, int max)
 			p++;
 	}
 }
+
+bool tsv_next_line(const char *text, size_t len, size_t *off, const char **line, size_t *n)
+{
+	if (*off >= len)
+		return false;
+	const char *s = text + *off;
+	const char *nl = memchr(s, '\n', len - *off);
+	size_t k = nl ? (size_t)(nl - s) : len - *off;
+	*off += k + (nl ? 1 : 0);
+	if (k > 0 && s[k - 1] == '\r')
+		k--;
+	*line = s;
+	*n = k;
+	return true;
+}

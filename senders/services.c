@@ -268,16 +268,12 @@ size_t services_add_text(struct services *s, const char *text, size_t len, const
 	buf_init(&pb, 1 << 20);
 	size_t added = 0;
 	int line = 0;
-	for (size_t off = 0; off < len;) {
-		const char *nl = memchr(text + off, '\n', len - off);
-		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
-		char *l = xstrndup(text + off, n);
-		off += n + (nl ? 1 : 0);
+	size_t off = 0, n;
+	const char *at;
+	while (tsv_next_line(text, len, &off, &at, &n)) {
+		char *l = xstrndup(at, n);
 		line++;
-		size_t ln = strlen(l);
-		if (ln && l[ln - 1] == '\r')
-			l[--ln] = '\0';
-		if (ln == 0 || l[0] == '#') {
+		if (l[0] == '\0' || l[0] == '#') {
 			free(l);
 			continue;
 		}
