@@ -15,15 +15,18 @@
  *   bench_bclass tsv FILE [DOMAIN=TENANT_ID...]
  *                                 parses + classifies a Postfix log and
  *                                 prints the rows `bounces ingest` stores, as
- *                                 COPY text for the columns TSV_COLUMNS of
- *                                 dmarcsift.bounces (the COPY baseline); the
+ *                                 COPY text for the columns
+ *                                 BOUNCE_STORE_COLUMNS of dmarcsift.bounces
+ *                                 (the COPY baseline; db/bounce_store.c
+ *                                 builds them); the
  *                                 sender domain -> tenant map is given (the
  *                                 rest is tenant 0, unassigned)
  * Built and driven by tests/bench/bench_bclass.sh and bench_bounce_ingest.sh.
  */
 #include "core/bclass.h"
-#include "core/bnorm.h"
-#include "core/provider.h"
+#include "core/buf.h"
+#include "db/bounce_store.h"
+#include "db/tenant_domain.h"
 #include "ingest/bounce.h"
 
 #include <arpa/inet.h>
@@ -328,57 +331,20 @@ static double pass(const char *path, int mode, unsigned long *lines, struct coun
 	return t;
 }
 
-/* --- tsv: the rows db/bounce_store.c stores, computed here the way its
- * bounce_store_add + sql_insert compute them (provider, pattern, tenant
- * domain, lower-casing, event key), so that the COPY baseline loads the very
- * rows the ingest stores; bench_bounce_ingest.sh checks they are equal. */
-#define TSV_COLUMNS                                                                                \
-	"tenant_id, at, status, sending_ip, remote_ip, mail_from, mail_from_domain, "              \
-	"header_from_domain, recipient, recipient_domain, provider, reply_code, "                  \
-	"enhanced_code, class, severity, action, is_block, listed_on, listed_asset, rule, "        \
-	"text, pattern, remote_mta, queue_id, message_id, campaign, source, event_key"
-
+/* --- tsv: the rows `bounces ingest` stores, built by the store's own
+ * bounce_store_row (db/bounce_store.c) for the tenant the given map names,
+ * so that the COPY baseline loads the very rows the ingest stores;
+ * bench_bounce_ingest.sh checks they are equal. */
 struct tsv {
 	int argc;
 	char **map; /* DOMAIN=TENANT_ID */
-	GString *row, *key;
-	unsigned long rows;
+	struct buf row;
+	unsigned long rows, unkeyed;
 };
 
-/* One COPY text field (the generated logs are ASCII: no UTF-8 repair). */
-static void field(GString *b, const char *s, int lower, char sep)
+static int tenant_of(const struct tsv *t, const char *d)
 {
-	if (!s) {
-		g_string_append(b, "\\N");
-	} else {
-		for (; *s; s++) {
-			char c = *s;
-			if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
-				g_string_append_c(b, '\\');
-				c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : c;
-			} else if (lower && c >= 'A' && c <= 'Z') {
-				c = (char)(c - 'A' + 'a');
-			}
-			g_string_append_c(b, c);
-		}
-	}
-	g_string_append_c(b, sep);
-}
-
-static const char *ip_or_null(const char *s)
-{
-	unsigned char a[16];
-	return s && (inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1) ? s : NULL;
-}
-
-static int tenant_of(const struct tsv *t, const struct bounce_event *ev)
-{
-	const char *d = ev->header_from_domain;
-	if (!d || !*d)
-		d = ev->mail_from_domain;
-	if ((!d || !*d) && ev->mail_from && strchr(ev->mail_from, '@'))
-		d = strrchr(ev->mail_from, '@') + 1;
-	for (int i = 0; d && i < t->argc; i++) {
+	for (int i = 0; *d && i < t->argc; i++) {
 		size_t n = strcspn(t->map[i], "=");
 		if (strlen(d) == n && g_ascii_strncasecmp(d, t->map[i], n) == 0)
 			return (int)strtol(t->map[i] + n + 1, NULL, 10);
@@ -391,80 +357,24 @@ static int on_tsv(void *ctx, const struct bounce_event *ev, struct err *e)
 	(void)e;
 	struct tsv *t = ctx;
 	struct bounce_verdict v;
+	char dom[256], org[256];
+	bool keyed;
 	bounce_classify_event(NULL, NULL, ev, &v);
-	const char *provider =
-	    provider_for(provider_map_default(), ev->recipient_domain, ev->remote_mta);
-	if (!provider)
-		provider = v.provider;
-	char pattern[512], at[32], atsec[32], reply[16], tid[16];
-	bnorm_pattern(ev->text, pattern, sizeof pattern);
-	const char *status = ev->status == BOUNCE_DELIVERED  ? "delivered"
-	                     : ev->status == BOUNCE_DEFERRED ? "deferred"
-	                                                     : "bounced";
-	int64_t sec = ev->at > 0 ? ev->at : 0;
-	snprintf(atsec, sizeof atsec, "%" PRId64, sec);
-	if (sec > 0) {
-		time_t tt = (time_t)sec;
-		struct tm tm;
-		gmtime_r(&tt, &tm);
-		strftime(at, sizeof at, "%Y-%m-%d %H:%M:%S+00", &tm);
-	}
-	const char *code = NULL;
-	if (ev->reply_code > 0 && ev->reply_code < 1000) {
-		snprintf(reply, sizeof reply, "%d", ev->reply_code);
-		code = reply;
-	}
-	snprintf(tid, sizeof tid, "%d", tenant_of(t, ev));
-	/* event key: sha256 of source, at, lower(recipient), queue id, status,
-	 * reply code, text joined by U+001F (bounce_store.c sql_insert) */
-	GString *k = t->key;
-	g_string_truncate(k, 0);
-	g_string_append_printf(k, "%s\x1f%s\x1f", ev->source ? ev->source : "unknown", atsec);
-	for (const char *r = ev->recipient ? ev->recipient : ""; *r; r++)
-		g_string_append_c(k, g_ascii_tolower(*r));
-	g_string_append_printf(k, "\x1f%s\x1f%s\x1f%s\x1f%s", ev->queue_id ? ev->queue_id : "",
-	                       status, code ? code : "", ev->text ? ev->text : "");
-	gchar *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)k->str, k->len);
-
-	GString *b = t->row;
-	g_string_truncate(b, 0);
-	field(b, tid, 0, '\t');
-	field(b, sec > 0 ? at : NULL, 0, '\t');
-	field(b, status, 0, '\t');
-	field(b, ip_or_null(ev->sending_ip), 0, '\t');
-	field(b, ip_or_null(ev->remote_ip), 0, '\t');
-	field(b, ev->mail_from, 0, '\t');
-	field(b, ev->mail_from_domain, 1, '\t');
-	field(b, ev->header_from_domain, 1, '\t');
-	field(b, ev->recipient, 0, '\t');
-	field(b, ev->recipient_domain, 1, '\t');
-	field(b, provider, 0, '\t');
-	field(b, code, 0, '\t');
-	field(b, ev->enhanced_code, 0, '\t');
-	field(b, v.klass ? v.klass : "unknown", 0, '\t');
-	field(b, v.severity ? v.severity : "unknown", 0, '\t');
-	field(b, v.action ? v.action : "unknown", 0, '\t');
-	field(b, v.is_block ? "t" : "f", 0, '\t');
-	field(b, v.listed_on, 0, '\t');
-	field(b, v.listed_asset, 0, '\t');
-	field(b, v.rule, 0, '\t');
-	field(b, ev->text, 0, '\t');
-	field(b, pattern, 0, '\t');
-	field(b, ev->remote_mta, 1, '\t');
-	field(b, ev->queue_id, 0, '\t');
-	field(b, ev->message_id, 0, '\t');
-	field(b, ev->campaign, 0, '\t');
-	field(b, ev->source ? ev->source : "unknown", 0, '\t');
-	field(b, hex, 0, '\n');
-	g_free(hex);
-	fwrite(b->str, 1, b->len, stdout);
+	bounce_store_tenant_domain(ev, dom, sizeof dom);
+	bool has_org = *dom && tenant_domain_org(dom, org, sizeof org) == 0;
+	buf_reset(&t->row);
+	if (bounce_store_row(&t->row, NULL, ev, &v, tenant_of(t, dom), has_org ? org : NULL,
+	                     &keyed) < 0)
+		return -1;
+	t->unkeyed += !keyed;
+	fwrite(t->row.data, 1, t->row.len, stdout);
 	t->rows++;
 	return 0;
 }
 
 static int tsv(const char *path, int argc, char **map)
 {
-	struct tsv t = {argc, map, g_string_new(NULL), g_string_new(NULL), 0};
+	struct tsv t = {.argc = argc, .map = map};
 	struct bounce_parser *p = NULL;
 	struct err e = {0};
 	struct stat st;
@@ -483,7 +393,8 @@ static int tsv(const char *path, int argc, char **map)
 	if (bounce_parser_finish(p, &e) < 0)
 		goto out;
 	fprintf(stderr, "%lu rows\n", t.rows);
-	rc = fflush(stdout) == 0 ? 0 : 1;
+	/* a row without its key would be NULL in event_key: not a stored row */
+	rc = fflush(stdout) == 0 && t.unkeyed == 0 ? 0 : 1;
 out:
 	if (rc)
 		fprintf(stderr, "bench_bclass tsv: %s: %s\n", path,
@@ -492,8 +403,7 @@ out:
 	free(buf);
 	if (f)
 		fclose(f);
-	g_string_free(t.row, TRUE);
-	g_string_free(t.key, TRUE);
+	buf_free(&t.row);
 	return rc;
 }
 
@@ -548,7 +458,7 @@ int main(int argc, char **argv)
 		return gen(argv[2], lines, &m);
 	}
 	if (argc == 2 && strcmp(argv[1], "columns") == 0)
-		return puts(TSV_COLUMNS) < 0;
+		return puts(BOUNCE_STORE_COLUMNS) < 0;
 	if (argc >= 3 && strcmp(argv[1], "tsv") == 0)
 		return tsv(argv[2], argc - 3, argv + 3);
 	if (argc != 3 || strcmp(argv[1], "run") != 0) {

@@ -15,7 +15,8 @@
 #      /usr/bin/time -v: wall time and peak RSS), then the same command again
 #      (the idempotent re-ingest: must add nothing);
 #   5. `bench_bclass tsv` prints the rows the ingest stores (same parser,
-#      classifier, provider map, pattern, tenant and event key), and a bare
+#      classifier, and the store's own row builder, bounce_store_row, with
+#      the tenant map given here), and a bare
 #      psql \copy loads them into the other database's dmarcsift.bounces;
 #      the two tables are then compared (every stored column but id and
 #      ingested_at), so the baseline really loads the same rows;
@@ -62,7 +63,7 @@ trap 'exit 130' INT TERM
 
 # --- 1. build --------------------------------------------------------------
 if [ ! -x "$build/dmarcsift" ] || [ ! -f "$build/core/libdscore.a" ] ||
-	[ ! -f "$build/ingest/libdsingest.a" ]; then
+	[ ! -f "$build/ingest/libdsingest.a" ] || [ ! -f "$build/db/libdsdb.a" ]; then
 	say "building dmarcsift (Release) in $build"
 	cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 ||
 		{ cat "$work/cmake.log" >&2; fail "cmake configure failed"; }
@@ -79,8 +80,9 @@ warn="-std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
 mkdir -p "$build/bench"
 # shellcheck disable=SC2046,SC2086
 cc -O2 $warn -I"$root" "$root/tests/bench/bench_bclass.c" -o "$build/bench/bench_bclass" \
-	"$build/ingest/libdsingest.a" "$build/core/libdscore.a" \
-	$(pkg-config --cflags --libs gmime-3.0 libarchive libxml-2.0 zlib json-c libcurl libpsl libcrypto) ||
+	"$build/db/libdsdb.a" "$build/ingest/libdsingest.a" "$build/core/libdscore.a" \
+	$(pkg-config --cflags --libs gmime-3.0 libarchive libxml-2.0 zlib json-c libcurl libpsl libcrypto \
+		libpq libidn2) ||
 	fail "cannot build bench_bclass"
 bb=$build/bench/bench_bclass
 
@@ -217,8 +219,10 @@ echo "parsing and classification):"
 		ms = substr($0, RSTART + 10, RLENGTH - 13) + 0
 		k = "other"
 		if ($0 ~ /COPY pg_temp.bounce_staging/) k = "COPY into staging"
-		else if ($0 ~ /SELECT DISTINCT tdomain/) k = "sender domains of the batch"
-		else if ($0 ~ /bounce_tmap \(domain/) k = "tenant map inserts"
+		else if ($0 ~ /COPY dmarcsift.bounces/) k = "COPY into bounces (direct blocks)"
+		else if ($0 ~ /COPY pg_temp.bounce_new/) k = "COPY into bounce_new"
+		else if ($0 ~ /SAVEPOINT/) k = "savepoints"
+		else if ($0 ~ /tenant_domains|tenant_of_domain|FROM dmarcsift.tenant/) k = "tenant look-ups and lock"
 		else if ($0 ~ /INSERT INTO dmarcsift.bounces|-- bounce_insert/) k = "INSERT ... SELECT into bounces"
 		else if ($0 ~ /ANALYZE pg_temp.bounce_new/) k = "ANALYZE bounce_new"
 		else if ($0 ~ /ANALYZE dmarcsift.bounces/) k = "ANALYZE bounces"
