@@ -420,6 +420,33 @@ static void rerun_extend_resolve(void **state)
 	expect_q(d, "SELECT evidence->>'episodes' FROM dmarcsift.flags", "2");
 }
 
+/* A report arriving late for a day inside a flag's episode that has no
+ * rejects of its own (nor the days beside it) still changes the flag: the
+ * incremental run recomputes it, as a full run would. */
+static void late_report_inside_episode(void **state)
+{
+	struct db *d = *state;
+	reports(d, CDIR "s1-esp-dkim/google-2026-11-10.xml");
+	bounces(d, CDIR "s1-esp-dkim/esp-2026-11-10.csv", NULL);
+	bounces(d, CDIR "s1-esp-dkim/late/esp-2026-11-14.csv", NULL);
+	free(correlate(d, false));
+	expect(
+	    d,
+	    "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|open|16|1000|0.050");
+
+	reports(d, CDIR "s1-esp-dkim/late/google-2026-11-12.xml");
+	char *out = correlate(d, false);
+	assert_non_null(strstr(out, "1 groups, 0 new flags, 1 changed"));
+	free(out);
+	expect(
+	    d,
+	    "unassigned|google|acme.example|203.0.113.7|auth_driven|high|dkim|open|16|1500|0.033");
+	expect_ev(d, "acme.example", "reports.count", "2");
+	out = correlate(d, true);
+	assert_non_null(strstr(out, "1 groups, 0 new flags, 0 changed"));
+	free(out);
+}
+
 /* `flags`: JSON Lines with exactly the v_flags columns; text with advice. */
 static void flags_output(void **state)
 {
@@ -718,6 +745,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(s8_postfix_hostmap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s9_none_results, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rerun_extend_resolve, setup, teardown),
+	    cmocka_unit_test_setup_teardown(late_report_inside_episode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flags_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notify_new_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notify_new_escalations, setup, teardown),

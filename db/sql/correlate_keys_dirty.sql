@@ -2,7 +2,12 @@
 -- queued by the triggers of 0005_correlator.sql (new bounces; new reports,
 -- whose days are queued with the +-1 day the matching allows) are taken off
 -- the queue, and every group with policy-class rejects on those days is
--- recomputed (their day rows: 0025_bounce_days).
+-- recomputed (their day rows: 0025_bounce_days), and so is every flag whose
+-- episode has such a day between its first and last day: a report arriving
+-- late for a quiet day inside an episode changes the flag's window data
+-- though no reject is near it. With a report's days queued one day wider
+-- on each side, [first day, last day] of the flag is exactly the reports
+-- that overlap its window [first day - 1, last day + 2).
 WITH p AS (
 	SELECT * FROM pg_temp.corr_params
 ), d AS (
@@ -15,7 +20,13 @@ WITH p AS (
 	ON CONFLICT DO NOTHING
 )
 INSERT INTO pg_temp.corr_keys (tenant_id, provider, domain, ip_key)
-SELECT DISTINCT b.tenant_id, b.provider, b.domain, b.ip_key
+SELECT b.tenant_id, b.provider, b.domain, b.ip_key
 FROM d
 JOIN dmarcsift.bounce_days b ON b.tenant_id = d.tenant_id AND b.day = d.day
+UNION
+SELECT f.tenant_id, f.provider, f.domain, f.ip_key
+FROM d
+JOIN dmarcsift.flags f ON f.tenant_id = d.tenant_id
+ AND d.day >= (f.first_seen AT TIME ZONE 'UTC')::date
+ AND d.day <= (f.last_seen AT TIME ZONE 'UTC')::date
 ON CONFLICT DO NOTHING;
