@@ -500,6 +500,47 @@ static void test_escalation_rate_and_jump(void **state)
 	          "globex", "jump|100|25");
 }
 
+/* An open escalation closes when a later batch brings the rate under the
+ * threshold, or when the rules lift the volume floor over its count; its
+ * count and attempts are brought up to date either way. */
+static void test_escalation_closes(void **state)
+{
+	(void)state;
+	struct bounce_store_stats st;
+	const char *sql =
+	    "SELECT status || '|' || count || '|' || attempts FROM dmarcsift.escalations"
+	    " WHERE class = 'content' AND window_start = to_timestamp($1::bigint)";
+	char day64[32], day65[32];
+	snprintf(day64, sizeof day64, "%lld", (long long)(BASE + 64 * DAY));
+	snprintf(day65, sizeof day65, "%lld", (long long)(BASE + 65 * DAY));
+	traffic(64, 25, 75, 0, "acme.example", "close", &V_CONTENT, &st);
+	assert_int_equal(st.escalations_opened, 1);
+	assert_q1(sql, day64, "open|25|100");
+	/* 500 more deliveries to the provider that day: 25 of 600 is 4.2 % */
+	traffic(64, 0, 500, 0, "acme.example", "more", &V_CONTENT, &st);
+	assert_int_equal(st.added, 500);
+	assert_q1(sql, day64, "closed|25|600");
+
+	traffic(65, 25, 75, 0, "acme.example", "floor", &V_CONTENT, &st);
+	assert_q1(sql, day65, "open|25|100");
+	struct bounce_rules rules;
+	bounce_rules_default(&rules);
+	rules.esc_min_count = 100;
+	const struct ev one = {BASE + 65 * DAY + 7200,
+	                       BOUNCE_DELIVERED,
+	                       "late@outlook.com",
+	                       "acme.example",
+	                       250,
+	                       "2.0.0",
+	                       "250 2.0.0 OK late",
+	                       NULL,
+	                       "outlook-com.olc.protection.outlook.com",
+	                       &V_OK};
+	st = batch_rules(&one, 1, NULL, &rules);
+	assert_int_equal(st.added, 1);
+	assert_q1(sql, day65, "closed|25|101");
+}
+
 static void test_single_reject_never_escalates(void **state)
 {
 	(void)state;
@@ -895,6 +936,7 @@ int main(void)
 	    cmocka_unit_test(test_421_burst),
 	    cmocka_unit_test(test_escalation_spike_vs_spread),
 	    cmocka_unit_test(test_escalation_rate_and_jump),
+	    cmocka_unit_test(test_escalation_closes),
 	    cmocka_unit_test(test_single_reject_never_escalates),
 	    cmocka_unit_test(test_tenants_and_view),
 	    cmocka_unit_test(test_direct_and_staging_rows_equal),

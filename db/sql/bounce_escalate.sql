@@ -38,15 +38,34 @@ WITH win AS (
 			FILTER (WHERE at >= ws AND recipient_domain IS NOT NULL) AS rdoms
 	FROM cand GROUP BY tenant_id, pkey, ws, class, code_family, pattern
 	HAVING count(*) FILTER (WHERE at >= ws) > 0
+), grp2 AS (
+	-- attempts are counted only where they can matter: a group over the
+	-- volume floor, or one whose open escalation may close (the rest: 0,
+	-- unused); and once per (window, provider, recipient domains), which the
+	-- groups of one provider's window mostly share
+	SELECT g.*, g.n >= greatest($2::integer, 2) AND g.recipients >= 2
+		OR EXISTS (SELECT 1 FROM dmarcsift.escalations o WHERE o.tenant_id = g.tenant_id
+			AND o.provider = g.pkey AND o.class = g.class AND o.code_family = g.code_family
+			AND o.pattern = g.pattern AND o.window_start = g.ws AND o.status = 'open')
+		AS counted
+	FROM grp g
+), att AS (
+	SELECT k.tenant_id, k.pkey, k.ws, k.rdoms, a.attempts
+	FROM (SELECT DISTINCT tenant_id, pkey, ws, rdoms FROM grp2 WHERE counted) k
+	CROSS JOIN LATERAL (
+		SELECT count(*) AS attempts FROM dmarcsift.bounces b2
+		WHERE b2.tenant_id = k.tenant_id AND b2.at >= k.ws AND b2.at < k.ws + $1::interval
+			AND (b2.provider_key = k.pkey OR b2.recipient_domain = ANY (k.rdoms))) a
 ), dec AS (
-	SELECT g.*, a.attempts, g.n::float8 / greatest(a.attempts, 1) AS rate,
+	SELECT g.tenant_id, g.pkey, g.ws, g.class, g.code_family, g.pattern, g.n, g.prev_n,
+		g.gateways, g.recipients, g.first_seen, g.last_seen, g.sample, g.rdoms,
+		coalesce(a.attempts, 0) AS attempts,
+		g.n::float8 / greatest(coalesce(a.attempts, 0), 1) AS rate,
 		CASE WHEN g.n < greatest($2::integer, 2) OR g.recipients < 2 THEN NULL
 			WHEN g.n::float8 / greatest(a.attempts, 1) >= $3::float8 THEN 'volume'
 			WHEN g.prev_n > 0 AND g.n >= $4::float8 * g.prev_n THEN 'jump' END AS reason
-	FROM grp g CROSS JOIN LATERAL (
-		SELECT count(*) AS attempts FROM dmarcsift.bounces b2
-		WHERE b2.tenant_id = g.tenant_id AND b2.at >= g.ws AND b2.at < g.ws + $1::interval
-			AND (b2.provider_key = g.pkey OR b2.recipient_domain = ANY (g.rdoms))) a
+	FROM grp2 g LEFT JOIN att a ON a.tenant_id = g.tenant_id AND a.pkey = g.pkey
+		AND a.ws = g.ws AND a.rdoms IS NOT DISTINCT FROM g.rdoms
 ), prev AS (
 	SELECT e.tenant_id, e.provider, e.class, e.code_family, e.pattern, e.window_start,
 		e.status FROM dmarcsift.escalations e JOIN aff ON e.tenant_id = aff.tenant_id

@@ -12,7 +12,9 @@
 WITH aff AS (
 	SELECT DISTINCT tenant_id, address FROM pg_temp.bounce_new WHERE address <> ''
 ), ev AS (
-	SELECT b.tenant_id, lower(b.recipient) AS address, b.id, b.at, b.text,
+	-- only the events a rule reads, without their text (the evidence's last
+	-- text is read by id at the end: a few rows instead of every one)
+	SELECT b.tenant_id, lower(b.recipient) AS address, b.id, b.at,
 		b.status = 'delivered' AS is_delivery,
 		b.class = 'mailbox_issue' AND b.status <> 'delivered' AS is_soft,
 		b.class = 'invalid_recipient' AND b.status = 'bounced' AS is_hard,
@@ -20,18 +22,23 @@ WITH aff AS (
 		coalesce(b.message_id, b.queue_id, b.id::text) AS msg
 	FROM dmarcsift.bounces b
 	JOIN aff ON aff.tenant_id = b.tenant_id AND aff.address = lower(b.recipient)
+	WHERE b.status = 'delivered' OR b.class IN ('mailbox_issue', 'invalid_recipient', 'complaint')
 ), hard AS (
 	SELECT tenant_id, address, min(at) AS first_at, max(at) AS last_at, count(*) AS n,
-		(array_agg(text ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_text
+		(array_agg(id ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_id
 	FROM ev WHERE is_hard GROUP BY tenant_id, address HAVING count(*) >= $1::integer
 ), compl AS (
 	SELECT tenant_id, address, min(at) AS first_at, max(at) AS last_at, count(*) AS n,
-		(array_agg(text ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_text
+		(array_agg(id ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_id
 	FROM ev WHERE is_complaint GROUP BY tenant_id, address
+), softa AS (
+	-- deliveries matter only to addresses with soft bounces
+	SELECT DISTINCT tenant_id, address FROM ev WHERE is_soft
 ), seq AS (
 	SELECT ev.*, sum(is_delivery::integer)
 		OVER (PARTITION BY tenant_id, address ORDER BY at, id) AS run
-	FROM ev WHERE at IS NOT NULL AND (is_delivery OR is_soft)
+	FROM ev JOIN softa USING (tenant_id, address)
+	WHERE at IS NOT NULL AND (is_delivery OR is_soft)
 ), soft1 AS (
 	SELECT DISTINCT ON (tenant_id, address, run, msg) * FROM seq WHERE is_soft
 	ORDER BY tenant_id, address, run, msg, at, id
@@ -42,23 +49,30 @@ WITH aff AS (
 ), trig AS (
 	SELECT DISTINCT ON (tenant_id, address) tenant_id, address, run, at AS trig_at
 	FROM soft WHERE n_win >= $2::integer ORDER BY tenant_id, address, at DESC
+), lift AS (
+	-- the delivery that ends a suppressing run (one join, not one scan of
+	-- seq per suppressed address)
+	SELECT d.tenant_id, d.address, min(d.at) AS at
+	FROM seq d JOIN trig t ON t.tenant_id = d.tenant_id AND t.address = d.address
+		AND d.run = t.run + 1
+	WHERE d.is_delivery GROUP BY d.tenant_id, d.address
 ), softs AS (
 	SELECT t.tenant_id, t.address, min(s.at) AS first_at, max(s.at) AS last_at,
-		count(*) AS n, (array_agg(s.text ORDER BY s.at DESC, s.id DESC))[1] AS last_text,
-		(SELECT min(d.at) FROM seq d WHERE d.tenant_id = t.tenant_id
-			AND d.address = t.address AND d.is_delivery AND d.run = t.run + 1) AS lifted
+		count(*) AS n, (array_agg(s.id ORDER BY s.at DESC, s.id DESC))[1] AS last_id,
+		min(l.at) AS lifted
 	FROM trig t JOIN soft s ON s.tenant_id = t.tenant_id AND s.address = t.address
 		AND s.run = t.run AND s.at >= t.trig_at - $3::interval
+	LEFT JOIN lift l ON l.tenant_id = t.tenant_id AND l.address = t.address
 	GROUP BY t.tenant_id, t.address, t.run
 ), combined AS (
 	SELECT tenant_id, address, 'invalid_recipient' AS reason, first_at, last_at, n,
-		last_text, NULL::timestamptz AS lifted FROM hard
+		last_id, NULL::timestamptz AS lifted FROM hard
 	UNION ALL
-	SELECT tenant_id, address, 'complaint', first_at, last_at, n, last_text,
+	SELECT tenant_id, address, 'complaint', first_at, last_at, n, last_id,
 		NULL::timestamptz FROM compl c WHERE NOT EXISTS (SELECT 1 FROM hard h
 		WHERE h.tenant_id = c.tenant_id AND h.address = c.address)
 	UNION ALL
-	SELECT tenant_id, address, 'mailbox_issue', first_at, last_at, n, last_text, lifted
+	SELECT tenant_id, address, 'mailbox_issue', first_at, last_at, n, last_id, lifted
 	FROM softs s WHERE NOT EXISTS (SELECT 1 FROM hard h
 		WHERE h.tenant_id = s.tenant_id AND h.address = s.address)
 		AND NOT EXISTS (SELECT 1 FROM compl c
@@ -69,8 +83,10 @@ WITH aff AS (
 ), up AS (
 	INSERT INTO dmarcsift.suppressions AS s (tenant_id, address, reason,
 		first_evidence_at, last_evidence_at, evidence_count, last_text, added_at, lifted_at)
-	SELECT tenant_id, address, reason, first_at, last_at, n, last_text, now(), lifted
-	FROM combined
+	SELECT c.tenant_id, c.address, c.reason, c.first_at, c.last_at, c.n, b.text, now(),
+		c.lifted
+	FROM combined c
+	LEFT JOIN dmarcsift.bounces b ON b.tenant_id = c.tenant_id AND b.id = c.last_id
 	ON CONFLICT (tenant_id, address) DO UPDATE SET reason = EXCLUDED.reason,
 		first_evidence_at = EXCLUDED.first_evidence_at,
 		last_evidence_at = EXCLUDED.last_evidence_at,
