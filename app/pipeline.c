@@ -28,6 +28,10 @@ struct pipeline {
 	struct db *db;
 	struct pipeline_opts opts;
 	struct pipeline_stats st;
+	/* st as of the last batch commit (or begin): what an aborted or
+	 * failed batch takes back, so the summary never counts a report the
+	 * database did not keep. */
+	struct pipeline_stats st_batch;
 	struct unpack_limits ulim;
 	struct aggr_limits alim;
 	char last_reason[600];
@@ -429,6 +433,7 @@ static int rebatch(struct pipeline *p, bool was, struct err *e)
 
 int pipeline_batch_begin(struct pipeline *p, struct err *e)
 {
+	p->st_batch = p->st;
 	if (db_batch_begin(p->db, e) != 0)
 		return -1;
 	if (store_report_batch_open(p->db, e) != 0) {
@@ -440,16 +445,23 @@ int pipeline_batch_begin(struct pipeline *p, struct err *e)
 
 int pipeline_batch_commit(struct pipeline *p, struct err *e)
 {
-	if (store_report_batch_flush(p->db, e) != 0) {
+	if (!db_in_batch(p->db))
+		return 0;
+	if (store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0) {
 		db_batch_rollback(p->db);
+		p->st = p->st_batch;
 		return -1;
 	}
-	return db_batch_commit(p->db, e);
+	p->st_batch = p->st;
+	return 0;
 }
 
 void pipeline_batch_abort(struct pipeline *p)
 {
+	if (!db_in_batch(p->db))
+		return;
 	db_batch_rollback(p->db);
+	p->st = p->st_batch;
 }
 
 /* Folds one input's counters into the run and records how it ended. */

@@ -14,6 +14,7 @@
 #include "support/testdb.h"
 
 #include <json-c/json.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +317,58 @@ static void test_batch_bad_report_alone(void **state)
 	    3);
 }
 
+/* The connection goes while a batch is open: the run exits 3 and its
+ * summary counts none of the batch's reports, which the database did not
+ * keep (the next run stores them). A trigger of the test's own ends the
+ * run's backend on the last report of the batch. */
+static void q_exec(const char *conninfo, const char *sql)
+{
+	PGconn *k = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(k), CONNECTION_OK);
+	PGresult *r = PQexec(k, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(k));
+	PQclear(r);
+	PQfinish(k);
+}
+
+static void test_batch_lost_not_counted(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192];
+	snprintf(dir, sizeof dir, "%s/lost", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	const char *ids[] = {"lost-a", "lost-b", "lost-c", "lost-z"};
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof path, "%s/%s.xml", dir, ids[i]);
+		write_report(path, "lost.example", ids[i], "lost.example", 3);
+	}
+	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
+	assert_int_equal(run_bin(mig, NULL, NULL), 0);
+	q_exec(c->db,
+	       "CREATE FUNCTION public.lose_connection() RETURNS trigger LANGUAGE plpgsql AS $$"
+	       " BEGIN IF NEW.report_id = 'lost-z' THEN"
+	       " PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$");
+	q_exec(c->db, "CREATE TRIGGER lose BEFORE INSERT ON dmarcsift.reports FOR EACH ROW"
+	              " EXECUTE FUNCTION public.lose_connection()");
+
+	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", "--no-correlate", dir, NULL};
+	char *out = NULL;
+	assert_int_equal(run_bin(a, NULL, &out), 3);
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'lost.example'",
+	          0, NULL),
+	    0);
+	if (!strstr(out, "0 reports (0 records) ingested"))
+		fail_msg("the summary counts reports the database did not keep:\n%s", out);
+	free(out);
+
+	q_exec(c->db, "DROP TRIGGER lose ON dmarcsift.reports");
+	assert_int_equal(run_bin(a, NULL, &out), 0);
+	assert_non_null(strstr(out, "4 reports (12 records) ingested"));
+	free(out);
+}
+
 /* Copies of one report in one batch: each is compared with the stored copy
  * alone, not with the staged records of the copy before it (a savepoint's
  * release empties no ON COMMIT DELETE ROWS table). */
@@ -513,6 +566,7 @@ int main(void)
 	    cmocka_unit_test(test_batch_bad_report_alone),
 	    cmocka_unit_test(test_batch_copies_of_one_report),
 	    cmocka_unit_test(test_batch_killed),
+	    cmocka_unit_test(test_batch_lost_not_counted),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
