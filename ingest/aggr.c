@@ -27,6 +27,7 @@
  *     keep every complete record seen before the error.
  */
 #include "ingest/aggr.h"
+#include "ingest/aggr_int.h"
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -44,66 +45,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NS_RFC9990   "urn:ietf:params:xml:ns:dmarc-2.0"
-#define VALUE_SHOWN  80              /* bytes of a bad value quoted in a message */
-#define MS_EPOCH_MIN 1000000000000LL /* 13 digits: milliseconds since 1970 */
-#define MS_EPOCH_END 10000000000000LL
-
-enum tok {
-	T_NONE = 0, /* outside <feedback>: ignored */
-	T_UNKNOWN,  /* inside <feedback>, not ours: kept in extra_json */
-	T_FEEDBACK,
-	T_VERSION,
-	T_META,
-	T_ORG,
-	T_EMAIL,
-	T_EXTRA_CONTACT,
-	T_REPORT_ID,
-	T_DATE_RANGE,
-	T_BEGIN,
-	T_END,
-	T_ERROR,
-	T_GENERATOR,
-	T_POLICY,
-	T_P_DOMAIN,
-	T_ADKIM,
-	T_ASPF,
-	T_P,
-	T_SP,
-	T_NP,
-	T_PCT,
-	T_FO,
-	T_TESTING,
-	T_DISCOVERY,
-	T_RECORD,
-	T_ROW,
-	T_SOURCE_IP,
-	T_COUNT,
-	T_POLEVAL,
-	T_DISPOSITION,
-	T_PE_DKIM,
-	T_PE_SPF,
-	T_REASON,
-	T_R_TYPE,
-	T_R_COMMENT,
-	T_IDENT,
-	T_HEADER_FROM,
-	T_ENV_FROM,
-	T_ENV_TO,
-	T_AUTH,
-	T_DKIM,
-	T_DKIM_DOMAIN,
-	T_DKIM_SELECTOR,
-	T_DKIM_RESULT,
-	T_DKIM_HUMAN,
-	T_SPF,
-	T_SPF_DOMAIN,
-	T_SPF_SCOPE,
-	T_SPF_RESULT,
-	T_SPF_HUMAN,
-	T_COUNT_
-};
 
 struct rule {
 	const char *name;
@@ -164,7 +105,7 @@ static const struct rule rules[] = {
     {"testing", T_POLICY, T_TESTING},
     {"discovery_method", T_POLICY, T_DISCOVERY},
 };
-#define N_RULES (sizeof rules / sizeof rules[0])
+_Static_assert(sizeof rules / sizeof rules[0] == N_RULES, "N_RULES (aggr_int.h) counts rules[]");
 _Static_assert(N_RULES <= 255, "rule indexes are kept in unsigned char");
 
 /* Path of each known element inside its scope (report or record), used to
@@ -185,61 +126,6 @@ static const char *const tok_path[T_COUNT_] = {
 };
 
 /* ---- the parser ---- */
-
-struct frame {
-	enum tok tok;
-	bool has_child;
-	size_t path_len; /* length of p->path before this element */
-	const xmlChar *name;
-};
-
-struct parser {
-	xmlTextReaderPtr r;
-	const struct xmlin *in;
-	const struct aggr_limits *lim;
-	const struct aggr_handler *h;
-	struct aggr_result *res;
-	struct err *e;
-	const xmlChar *names[N_RULES];
-	const xmlChar *name_feedback, *name_extension, *name_pad;
-	/* rules grouped by parent: by_parent[first[t] .. first[t + 1]) are the
-	 * indexes into rules[] of the children of t, in table order */
-	unsigned char first[T_COUNT_ + 1];
-	unsigned char by_parent[N_RULES];
-
-	struct frame *stack;
-	int open_depth; /* depth of the innermost open element, -1 none */
-	struct buf text;
-	struct buf path;
-	char first_error[400];
-
-	bool seen_feedback, header_done, in_record, done, stopped, saw9990;
-	const char *root_name;
-	int feedback_depth;
-	uint64_t nth;           /* position of the current record, from 1 */
-	struct complaints devs; /* values kept although outside the schema */
-
-	/* report */
-	struct aggr_report rep;
-	char *begin_raw, *end_raw, *pct_raw;
-	struct buf errors;
-	bool has_errors;
-	json_object *rep_extra;
-	size_t rep_extra_n;
-
-	/* record */
-	struct aggr_record rec;
-	char *count_raw;
-	struct arena arena;
-	struct aggr_dkim *dkim;
-	size_t dkim_cap;
-	struct aggr_spf *spf;
-	size_t spf_cap;
-	struct aggr_reason *reasons;
-	size_t reasons_cap;
-	json_object *rec_extra;
-	size_t rec_extra_n;
-};
 
 /* Where each leaf element's value goes: a field of the report header or of
  * the parser (raw text checked when the header or record is complete), or
@@ -347,33 +233,6 @@ static void silent_generic(void *ctx, const char *fmt, ...)
 	(void)fmt;
 }
 
-static uint64_t record_no(const struct parser *p)
-{
-	return p->nth;
-}
-
-/* Real reporters write values the schema does not allow ('none' for a
- * policy_evaluated result, 'nil' for sp). Such a value is kept as written,
- * trimmed and lower-cased, and named once among the report's complaints. */
-static void ascii_lower(char *v)
-{
-	for (; *v; v++)
-		if (*v >= 'A' && *v <= 'Z')
-			*v = (char)(*v - 'A' + 'a');
-}
-
-static void deviation(struct parser *p, const char *where, const char *what, char *value,
-                      enum validate_enum kind)
-{
-	char names[120];
-	ascii_lower(value);
-	validate_enum_names(kind, names, sizeof names);
-	char *key = xasprintf("%s\001%s", what, value);
-	complaints_add(&p->devs, key, "%s%s '%.*s' (not %s)", where, what, VALUE_SHOWN, value,
-	               names);
-	free(key);
-}
-
 /* Trimmed span of the collected text. */
 static const char *text_span(struct parser *p, size_t *len)
 {
@@ -413,232 +272,6 @@ static void extra_add(json_object **obj, const char *path, const char *val, size
 	}
 }
 
-static int handler_rc(struct parser *p, int rc)
-{
-	if (rc == AGGR_STOP) {
-		p->stopped = true;
-		p->res->stopped = true;
-		return 1;
-	}
-	if (rc != 0) {
-		err_set(p->e, ERR_INTERNAL, "the report handler failed without saying why");
-		return -1;
-	}
-	return 0;
-}
-
-static int norm_rep_enum(struct parser *p, char **field, enum validate_enum kind, const char *what)
-{
-	const char *canon;
-	if (validate_enum(kind, *field, &canon) != 0) {
-		char full[64];
-		snprintf(full, sizeof full, "policy_published %s", what);
-		deviation(p, "", full, *field, kind);
-		return 0;
-	}
-	free(*field);
-	*field = canon ? xstrdup(canon) : NULL;
-	return 0;
-}
-
-/* A 13-digit timestamp is milliseconds (some reporters write Java's
- * currentTimeMillis): read as seconds it would be the year 55,000. */
-static int fix_millis(struct parser *p, const char *which, int64_t *t)
-{
-	if (*t < MS_EPOCH_MIN || *t >= MS_EPOCH_END)
-		return 0;
-	char key[16];
-	snprintf(key, sizeof key, "ms-%s", which);
-	complaints_add(&p->devs, key,
-	               "date_range %s %lld is in milliseconds (read as %lld seconds)", which,
-	               (long long)*t, (long long)(*t / 1000));
-	*t /= 1000;
-	return 0;
-}
-
-static int emit_header(struct parser *p)
-{
-	struct aggr_report *r = &p->rep;
-	struct aggr_policy *pol = &r->policy;
-	/* Without org_name or report_id the report still means something:
-	 * its identity holds '' there (the store does the same). */
-	if (!r->org_name) {
-		r->org_name = xstrdup("");
-		complaints_add(&p->devs, "org_name", "report_metadata/org_name is missing");
-	}
-	if (!r->report_id || !r->report_id[0])
-		complaints_add(&p->devs, "report_id",
-		               "report_metadata/report_id is missing or empty");
-	if (!pol->domain || !pol->domain[0])
-		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
-		                 "policy_published/domain is missing or empty");
-	if (!p->begin_raw || !p->end_raw)
-		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
-		                 "report_metadata/date_range needs both begin and end");
-	if (validate_timestamp(p->begin_raw, &r->begin) != 0)
-		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
-		                 "date_range begin '%.*s' is not a unix timestamp", VALUE_SHOWN,
-		                 p->begin_raw);
-	if (validate_timestamp(p->end_raw, &r->end) != 0)
-		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
-		                 "date_range end '%.*s' is not a unix timestamp", VALUE_SHOWN,
-		                 p->end_raw);
-	if (fix_millis(p, "begin", &r->begin) != 0 || fix_millis(p, "end", &r->end) != 0)
-		return -1;
-	if (r->begin > r->end)
-		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
-		                 "date_range begin %lld is after end %lld", (long long)r->begin,
-		                 (long long)r->end);
-	if (norm_rep_enum(p, &pol->adkim, VALIDATE_ALIGNMENT, "adkim") != 0 ||
-	    norm_rep_enum(p, &pol->aspf, VALIDATE_ALIGNMENT, "aspf") != 0 ||
-	    norm_rep_enum(p, &pol->p, VALIDATE_POLICY, "p") != 0 ||
-	    norm_rep_enum(p, &pol->sp, VALIDATE_POLICY, "sp") != 0 ||
-	    norm_rep_enum(p, &pol->np, VALIDATE_POLICY, "np") != 0 ||
-	    norm_rep_enum(p, &pol->testing, VALIDATE_TESTING, "testing") != 0 ||
-	    norm_rep_enum(p, &pol->discovery_method, VALIDATE_DISCOVERY, "discovery_method") != 0)
-		return -1;
-	pol->pct = -1;
-	if (p->pct_raw && p->pct_raw[0] && validate_pct(p->pct_raw, &pol->pct) != 0) {
-		pol->pct = -1;
-		complaints_add(
-		    &p->devs, "pct",
-		    "policy_published pct '%.*s' is not a number from 0 to 100 (ignored)",
-		    VALUE_SHOWN, p->pct_raw);
-	}
-	if (p->has_errors)
-		r->errors = xstrdup(p->errors.data ? p->errors.data : "");
-	if (r->namespace_uri && strcmp(r->namespace_uri, NS_RFC9990) == 0)
-		p->saw9990 = true;
-	if (r->version && r->version[0] == '2')
-		p->saw9990 = true;
-	r->schema = p->saw9990 ? AGGR_SCHEMA_RFC9990 : AGGR_SCHEMA_RFC7489;
-	if (p->rep_extra)
-		r->extra_json = xstrdup(json_object_to_json_string_ext(
-		    p->rep_extra, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	p->header_done = true;
-	if (!p->h->header)
-		return 0;
-	return handler_rc(p, p->h->header(p->h->ctx, r, p->e));
-}
-
-static char *rec_copy(struct parser *p, const char *s)
-{
-	return s ? arena_strndup(&p->arena, s, strlen(s)) : NULL;
-}
-
-static int norm_rec_enum(struct parser *p, char **field, enum validate_enum kind, const char *what,
-                         bool keep_empty)
-{
-	const char *canon;
-	if (validate_enum(kind, *field, &canon) != 0) {
-		char where[40];
-		snprintf(where, sizeof where, "record %llu: ", (unsigned long long)record_no(p));
-		deviation(p, where, what, *field, kind);
-		return 0;
-	}
-	if (canon)
-		*field = rec_copy(p, canon);
-	else if (!(keep_empty && *field))
-		*field = NULL;
-	else
-		(*field)[0] = '\0';
-	return 0;
-}
-
-static void reset_record(struct parser *p)
-{
-	arena_reset(&p->arena);
-	memset(&p->rec, 0, sizeof p->rec);
-	p->count_raw = NULL;
-	if (p->rec_extra) {
-		json_object_put(p->rec_extra);
-		p->rec_extra = NULL;
-	}
-	p->rec_extra_n = 0;
-}
-
-/* `what` and `value` say which deviation this is (named once). */
-static int skip_record(struct parser *p, const char *what, const char *value, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int skip_record(struct parser *p, const char *what, const char *value, const char *fmt, ...)
-{
-	char msg[300];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	p->res->skipped++;
-	char *key = xasprintf("%s\001%s", what, value ? value : "");
-	complaints_add(&p->devs, key, "%s (record skipped)", msg);
-	free(key);
-	reset_record(p);
-	return 0;
-}
-
-static int emit_record(struct parser *p)
-{
-	struct aggr_record *rec = &p->rec;
-	unsigned long long no = (unsigned long long)record_no(p);
-	char ip[VALIDATE_IP_MAX];
-	/* A record without a sender or a count says nothing: it alone is
-	 * skipped (and counted), the rest of the report stays. */
-	if (!rec->source_ip)
-		return skip_record(p, "source_ip-missing", NULL,
-		                   "record %llu: source_ip is missing", no);
-	if (validate_ip(rec->source_ip, ip) != 0)
-		return skip_record(p, "source_ip-bad", rec->source_ip,
-		                   "record %llu: source_ip '%.*s' is not an IP address", no,
-		                   VALUE_SHOWN, rec->source_ip);
-	if (validate_ip_unspecified(ip))
-		return skip_record(p, "source_ip-unspecified", ip,
-		                   "record %llu: source_ip '%s' is the unspecified address", no,
-		                   ip);
-	rec->source_ip = rec_copy(p, ip);
-	if (!p->count_raw)
-		return skip_record(p, "count-missing", NULL, "record %llu: count is missing", no);
-	if (validate_count(p->count_raw, &rec->count) != 0)
-		return skip_record(p, "count-bad", p->count_raw,
-		                   "record %llu: count '%.*s' is not a non-negative 64-bit integer",
-		                   no, VALUE_SHOWN, p->count_raw);
-	if (norm_rec_enum(p, &rec->disposition, VALIDATE_DISPOSITION, "disposition", false) ||
-	    norm_rec_enum(p, &rec->dkim, VALIDATE_POLICY_RESULT, "policy_evaluated dkim", false) ||
-	    norm_rec_enum(p, &rec->spf, VALIDATE_POLICY_RESULT, "policy_evaluated spf", false))
-		return -1;
-	for (size_t i = 0; i < rec->n_reasons; i++)
-		if (norm_rec_enum(p, &p->reasons[i].type, VALIDATE_REASON_TYPE, "reason type",
-		                  true))
-			return -1;
-	for (size_t i = 0; i < rec->n_dkim; i++)
-		if (norm_rec_enum(p, &p->dkim[i].result, VALIDATE_DKIM_RESULT, "dkim result",
-		                  false))
-			return -1;
-	for (size_t i = 0; i < rec->n_spf; i++)
-		if (norm_rec_enum(p, &p->spf[i].scope, VALIDATE_SPF_SCOPE, "spf scope", false) ||
-		    norm_rec_enum(p, &p->spf[i].result, VALIDATE_SPF_RESULT, "spf result", false))
-			return -1;
-	if (rec->header_from)
-		validate_header_from(rec->header_from);
-	rec->reasons = rec->n_reasons ? p->reasons : NULL;
-	rec->dkim_auth = rec->n_dkim ? p->dkim : NULL;
-	rec->spf_auth = rec->n_spf ? p->spf : NULL;
-	if (p->rec_extra)
-		rec->extra_json = rec_copy(
-		    p, json_object_to_json_string_ext(
-		           p->rec_extra, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	if ((uint64_t)rec->count > UINT64_MAX - p->res->messages)
-		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
-		                 "record %llu: the sum of counts overflows", no);
-	int rc = p->h->record ? p->h->record(p->h->ctx, rec, p->e) : 0;
-	if (rc == 0 || rc == AGGR_STOP) {
-		p->res->records++;
-		p->res->messages += (uint64_t)rec->count;
-	}
-	rc = handler_rc(p, rc);
-	reset_record(p);
-	return rc;
-}
-
 /* Appends a zeroed element to one of the per-record arrays. */
 static void *push(void **arr, size_t *cap, size_t *n, size_t size)
 {
@@ -655,14 +288,14 @@ static void *push(void **arr, size_t *cap, size_t *n, size_t size)
 static int start_record(struct parser *p)
 {
 	if (!p->header_done) {
-		int rc = emit_header(p);
+		int rc = aggr_emit_header(p);
 		if (rc != 0)
 			return rc;
 	}
 	if (p->res->records >= p->lim->max_records)
 		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "more than %zu records in one report", p->lim->max_records);
-	reset_record(p);
+	aggr_reset_record(p);
 	p->in_record = true;
 	p->nth++;
 	return 0;
@@ -673,7 +306,7 @@ static int check_auth(struct parser *p, size_t n, const char *what)
 	if (n >= p->lim->max_auth)
 		return err_stage(p->e, ERR_STAGE_VALIDATE, ERR_INPUT,
 		                 "record %llu: more than %zu %s entries",
-		                 (unsigned long long)record_no(p), p->lim->max_auth, what);
+		                 (unsigned long long)aggr_record_no(p), p->lim->max_auth, what);
 	return 0;
 }
 
@@ -795,13 +428,13 @@ static int end_element(struct parser *p, int depth)
 	} else if (f->tok == T_RECORD) {
 		if (p->in_record) {
 			p->in_record = false;
-			rc = emit_record(p);
+			rc = aggr_emit_record(p);
 		}
 	} else if (f->tok == T_FEEDBACK) {
 		if (!p->header_done) {
 			/* A receiver saying it saw nothing: stored, with 0 records. */
 			complaints_add(&p->devs, "no-records", "report has no records");
-			rc = emit_header(p);
+			rc = aggr_emit_header(p);
 		}
 		if (rc == 0) {
 			p->done = true;
@@ -1121,7 +754,7 @@ out:
 		xmlFreeTextReader(p.r);
 	xmlSetStructuredErrorFunc(saved_sctx, saved_serror);
 	xmlSetGenericErrorFunc(saved_gctx, saved_generic);
-	reset_record(&p);
+	aggr_reset_record(&p);
 	arena_free(&p.arena);
 	free_report(&p);
 	if (p.rep_extra)
