@@ -38,6 +38,12 @@ struct pipeline {
 	/* The policy domain of the input at hand, once a report header was
 	 * read: a failure after that point belongs to the domain's tenant. */
 	char domain[256];
+	/* The inputs of the open batch that ended well: their raw messages'
+	 * status is set in one statement when the batch commits
+	 * (store_raw_finish_many), and the same bytes again within the batch
+	 * are a duplicate without a look-up, as that status would say. */
+	char (*batch_ok)[65];
+	size_t n_batch_ok, cap_batch_ok;
 };
 
 /* The bytes of one part: in memory, or a regular file read block by block. */
@@ -88,6 +94,8 @@ int pipeline_new(struct pipeline **out, struct db *db, const struct pipeline_opt
 
 void pipeline_free(struct pipeline *p)
 {
+	if (p)
+		free(p->batch_ok);
 	free(p);
 }
 
@@ -391,6 +399,14 @@ static int ingest_ruf(struct input_run *in, const void *data, size_t len, struct
 	return rc;
 }
 
+static bool batch_has_ok(const struct pipeline *p, const char *sha)
+{
+	for (size_t i = 0; i < p->n_batch_ok; i++)
+		if (memcmp(p->batch_ok[i], sha, 64) == 0)
+			return true;
+	return false;
+}
+
 /* Before anything is parsed: bytes processed before are a duplicate (unless
  * reprocessing); bytes not stored yet are kept now, so that whatever happens
  * next the input can be re-processed. A small input is stored and looked up
@@ -401,6 +417,11 @@ static int raw_first(struct pipeline *p, const char *sha, const void *data, size
 {
 	bool known = false, done = false;
 	*dup = false;
+	if (!p->opts.reprocess && batch_has_ok(p, sha)) {
+		p->st.duplicates++;
+		*dup = true;
+		return 0;
+	}
 	/* A small input goes with its look-up: one round trip instead of two
 	 * (a duplicate costs its bytes on the wire, a few KiB). */
 	bool small = len <= STORE_RAW_PUT_SEEN_MAX;
@@ -447,7 +468,13 @@ int pipeline_batch_commit(struct pipeline *p, struct err *e)
 {
 	if (!db_in_batch(p->db))
 		return 0;
-	if (store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0) {
+	const char **shas = xcalloc(p->n_batch_ok + 1, sizeof *shas);
+	for (size_t i = 0; i < p->n_batch_ok; i++)
+		shas[i] = p->batch_ok[i];
+	int rc = store_raw_finish_many(p->db, shas, p->n_batch_ok, "ok", e);
+	free(shas);
+	p->n_batch_ok = 0;
+	if (rc != 0 || store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0) {
 		db_batch_rollback(p->db);
 		p->st = p->st_batch;
 		return -1;
@@ -458,10 +485,21 @@ int pipeline_batch_commit(struct pipeline *p, struct err *e)
 
 void pipeline_batch_abort(struct pipeline *p)
 {
+	p->n_batch_ok = 0;
 	if (!db_in_batch(p->db))
 		return;
 	db_batch_rollback(p->db);
 	p->st = p->st_batch;
+}
+
+/* An input of the open batch ended well: its status waits for the commit. */
+static void batch_ok_add(struct pipeline *p, const char *sha)
+{
+	if (p->n_batch_ok == p->cap_batch_ok) {
+		p->cap_batch_ok = p->cap_batch_ok ? 2 * p->cap_batch_ok : 256;
+		p->batch_ok = xrealloc(p->batch_ok, p->cap_batch_ok * sizeof *p->batch_ok);
+	}
+	memcpy(p->batch_ok[p->n_batch_ok++], sha, 65);
 }
 
 /* Folds one input's counters into the run and records how it ended. */
@@ -497,7 +535,9 @@ static int finish_input(struct pipeline *p, struct input_run *in, struct err *pe
 		*outcome = PIPE_QUARANTINED;
 		return 0;
 	}
-	if (store_raw_finish(p->db, in->sha256, "ok", e) != 0)
+	if (db_in_batch(p->db))
+		batch_ok_add(p, in->sha256);
+	else if (store_raw_finish(p->db, in->sha256, "ok", e) != 0)
 		return -1;
 	*outcome = in->reports + in->replaced + in->tls_reports + in->failure_reports == 0 &&
 	                   in->duplicates > 0

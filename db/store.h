@@ -62,6 +62,9 @@ int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size
 /* The input is dealt with: status `ok` or `dsn`, and its open failure (if
  * any) resolved, in one statement (store_raw_mark + store_failure_resolve). */
 int store_raw_finish(struct db *db, const char *sha256, const char *status, struct err *e);
+/* The same for n inputs at once (a batch's, at its end): one statement. */
+int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
+                          struct err *e);
 
 enum store_outcome {
 	STORE_ADDED,     /* a new report */

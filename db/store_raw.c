@@ -659,6 +659,39 @@ int store_raw_finish(struct db *db, const char *sha256, const char *status, stru
 	return 0;
 }
 
+int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
+                          struct err *e)
+{
+	if (n == 0)
+		return 0;
+	if (strcmp(status, "ok") != 0 && strcmp(status, "dsn") != 0)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "store_raw_finish_many: status '%s' is not ok or dsn", status);
+	/* "{a,b,...}": checked lowercase hex needs no quoting. */
+	char *arr = xmalloc(n * 65 + 2);
+	size_t k = 0;
+	arr[k++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (check_sha(sha256[i], e) < 0) {
+			free(arr);
+			return -1;
+		}
+		if (i > 0)
+			arr[k++] = ',';
+		memcpy(arr + k, sha256[i], 64);
+		k += 64;
+	}
+	arr[k++] = '}';
+	arr[k] = '\0';
+	const char *params[2] = {arr, status};
+	PGresult *res = db_query_prepared(db, db_sql("raw_finish_many"), 2, params, NULL, NULL);
+	free(arr);
+	if (db_check(db, &res, PGRES_COMMAND_OK, "setting the raw messages' status", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,
                        const char *source, bool *known, bool *done, struct err *e)
 {

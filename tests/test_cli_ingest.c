@@ -401,6 +401,59 @@ static void test_batch_copies_of_one_report(void **state)
 	    10);
 }
 
+/* A batch sets its inputs' raw status at its commit, in one statement: an
+ * input quarantined before and stored now is 'ok' with its failure closed,
+ * and every input of the batch is 'ok'. */
+static void test_batch_status_at_commit(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192], like[160];
+	snprintf(dir, sizeof dir, "%s/status", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof path, "%s/s1.xml", dir);
+	write_report(path, "status.example", "status-1", "status.example", 2);
+	const char *a1[] = {"ingest", "--db", c->db, "--no-resolve", path, NULL};
+	assert_int_equal(run_bin(a1, NULL, NULL), 0);
+	/* As if it had been quarantined: its status and an open failure. */
+	const char *src[] = {path};
+	assert_int_equal(
+	    q_int(c->db,
+	          "WITH m AS (UPDATE dmarcsift.raw_messages SET status = 'quarantined'"
+	          " WHERE source = $1 RETURNING sha256, source),"
+	          " f AS (INSERT INTO dmarcsift.failures (sha256, source, stage, reason)"
+	          " SELECT sha256, source, 'store', 'a test' FROM m RETURNING 1)"
+	          " SELECT count(*) FROM f",
+	          1, src),
+	    1);
+	snprintf(path, sizeof path, "%s/s2.xml", dir);
+	write_report(path, "status.example", "status-2", "status.example", 3);
+	snprintf(path, sizeof path, "%s/s3.xml", dir);
+	write_report(path, "status.example", "status-3", "status.example", 4);
+
+	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", dir, NULL};
+	char *out = NULL;
+	assert_int_equal(run_bin(a, NULL, &out), 0);
+	assert_non_null(strstr(out, "2 reports (7 records) ingested, 1 duplicates, 0 quarantined"));
+	free(out);
+	snprintf(like, sizeof like, "%s/%%", dir);
+	const char *pl[] = {like};
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.raw_messages"
+	                       " WHERE source LIKE $1 AND status = 'ok'",
+	                       1, pl),
+	                 3);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.failures"
+	                       " WHERE source LIKE $1 AND resolved_at IS NULL",
+	                       1, pl),
+	                 0);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.failures"
+	                       " WHERE source LIKE $1 AND resolved_at IS NOT NULL",
+	                       1, pl),
+	                 1);
+}
+
 /* Killed while a batch is open (its reports parsed and sent, not
  * committed): whatever committed before is whole, nothing else is there,
  * and the next run stores the rest. */
@@ -567,6 +620,7 @@ int main(void)
 	    cmocka_unit_test(test_batch_copies_of_one_report),
 	    cmocka_unit_test(test_batch_killed),
 	    cmocka_unit_test(test_batch_lost_not_counted),
+	    cmocka_unit_test(test_batch_status_at_commit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
