@@ -346,27 +346,114 @@ PGresult *db_query(struct db *db, const char *sql, int nparams, const char *cons
 	return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
+/* The prepared statement of `sql` on this connection, prepared now if it
+ * is new; NULL with *failed set (the caller's to check) when the server
+ * refused it, and NULL with *failed NULL when the table is full (the
+ * statement is then planned each time). */
+static const struct prepared *prepared_for(struct db *db, const char *sql, int nparams,
+                                           PGresult **failed)
+{
+	*failed = NULL;
+	for (size_t i = 0; i < db->n_prep; i++)
+		if (db->prep[i].sql == sql || strcmp(db->prep[i].sql, sql) == 0)
+			return &db->prep[i];
+	if (db->n_prep == DB_PREPARED_MAX)
+		return NULL;
+	struct prepared *n = &db->prep[db->n_prep];
+	snprintf(n->name, sizeof n->name, "ds_%zu", db->n_prep);
+	PGresult *res = PQprepare(db->conn, n->name, sql, nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*failed = res;
+		return NULL;
+	}
+	PQclear(res);
+	n->sql = sql;
+	db->n_prep++;
+	return n;
+}
+
 PGresult *db_query_prepared(struct db *db, const char *sql, int nparams, const char *const *params,
                             const int *lengths, const int *formats)
 {
-	const struct prepared *p = NULL;
-	for (size_t i = 0; i < db->n_prep && !p; i++)
-		if (db->prep[i].sql == sql || strcmp(db->prep[i].sql, sql) == 0)
-			p = &db->prep[i];
-	if (!p && db->n_prep < DB_PREPARED_MAX) {
-		struct prepared *n = &db->prep[db->n_prep];
-		snprintf(n->name, sizeof n->name, "ds_%zu", db->n_prep);
-		PGresult *res = PQprepare(db->conn, n->name, sql, nparams, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			return res; /* the caller's db_check reports it */
-		PQclear(res);
-		n->sql = sql;
-		db->n_prep++;
-		p = n;
-	}
-	if (!p) /* the table is full: planned each time, as db_query does */
+	PGresult *failed = NULL;
+	const struct prepared *p = prepared_for(db, sql, nparams, &failed);
+	if (failed)
+		return failed; /* the caller's db_check reports it */
+	if (!p)                /* the table is full: planned each time, as db_query does */
 		return PQexecParams(db->conn, sql, nparams, NULL, params, lengths, formats, 0);
 	return PQexecPrepared(db->conn, p->name, nparams, params, lengths, formats, 0);
+}
+
+/* One pipelined statement's result: the first, the rest read and dropped
+ * up to the NULL that ends it. */
+static PGresult *take_result(PGconn *c)
+{
+	PGresult *first = PQgetResult(c);
+	if (!first)
+		return NULL;
+	PGresult *more;
+	while (PQstatus(c) == CONNECTION_OK && (more = PQgetResult(c)) != NULL)
+		PQclear(more);
+	return first;
+}
+
+int db_run_in_tx(struct db *db, const char *sql, int nparams, const char *const *params,
+                 const int *lengths, const int *formats, bool commit, ExecStatusType want,
+                 const char *what, PGresult **out, struct err *e)
+{
+	PGconn *c = db->conn;
+	const char *sqls[3] = {db->batch ? "SAVEPOINT ds_tx" : "BEGIN", sql,
+	                       db->batch ? "RELEASE SAVEPOINT ds_tx" : "COMMIT"};
+	const char *whats[3] = {sqls[0], what, sqls[2]};
+	ExecStatusType wants[3] = {PGRES_COMMAND_OK, want, PGRES_COMMAND_OK};
+	PGresult *res[3] = {NULL, NULL, NULL};
+	PGresult *failed = NULL;
+	int n = commit ? 3 : 2;
+	int bad = -1;
+
+	*out = NULL;
+	const struct prepared *p = prepared_for(db, sql, nparams, &failed);
+	if (failed)
+		return db_check(db, &failed, PGRES_COMMAND_OK, what, e);
+	if (PQenterPipelineMode(c) != 1)
+		return db_check(db, NULL, PGRES_COMMAND_OK, what, e);
+	bool sent =
+	    PQsendQueryParams(c, sqls[0], 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	    (p ? PQsendQueryPrepared(c, p->name, nparams, params, lengths, formats, 0)
+	       : PQsendQueryParams(c, sql, nparams, NULL, params, lengths, formats, 0)) == 1 &&
+	    (!commit || PQsendQueryParams(c, sqls[2], 0, NULL, NULL, NULL, NULL, 0) == 1) &&
+	    PQpipelineSync(c) == 1;
+	bool synced = false;
+	if (sent) {
+		for (int i = 0; i < n; i++)
+			res[i] = take_result(c);
+		PGresult *s = PQgetResult(c);
+		synced = s && PQresultStatus(s) == PGRES_PIPELINE_SYNC;
+		PQclear(s);
+	}
+	/* Fails when something is still unread: the connection is then of no
+	 * further use, which the check below says. */
+	bool left = PQexitPipelineMode(c) == 1;
+	for (int i = 0; i < n && bad < 0; i++)
+		if (db_check(db, &res[i], wants[i], whats[i], e) < 0)
+			bad = i;
+	if (bad < 0 && (!sent || !synced || !left)) {
+		db_check(db, NULL, PGRES_COMMAND_OK, what, e);
+		bad = n;
+	}
+	for (int i = 0; i < n; i++)
+		if (i != 1 || bad >= 0) {
+			PQclear(res[i]);
+			res[i] = NULL;
+		}
+	if (bad < 0) {
+		*out = res[1];
+		return 0;
+	}
+	/* The transaction (savepoint) was opened: it goes. */
+	if (bad > 0)
+		db_rollback(db);
+	return -1;
 }
 
 int db_batch_begin(struct db *db, struct err *e)

@@ -53,6 +53,17 @@ PGresult *db_query(struct db *db, const char *sql, int nparams, const char *cons
  * literal or db_sql()); lengths/formats as PQexecParams' (may be NULL). */
 PGresult *db_query_prepared(struct db *db, const char *sql, int nparams, const char *const *params,
                             const int *lengths, const int *formats);
+/* `sql` in a transaction of its own (a savepoint in a batch) in one round
+ * trip: db_begin, the statement (prepared as db_query_prepared does) and,
+ * with `commit`, db_commit go to the server together (libpq's pipeline
+ * mode), their results are read after. 0: the statement's result is
+ * `want`, *res is it (the caller's to PQclear), and the transaction is
+ * committed (`commit`) or left open for the caller's db_commit or
+ * db_rollback. -1: e is set as db_check sets it (naming `what` for the
+ * statement), *res is NULL and whatever was opened is rolled back. */
+int db_run_in_tx(struct db *db, const char *sql, int nparams, const char *const *params,
+                 const int *lengths, const int *formats, bool commit, ExecStatusType want,
+                 const char *what, PGresult **res, struct err *e);
 
 /*
  * Batches: many small inputs in one transaction, so that they share one

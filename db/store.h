@@ -5,7 +5,9 @@
  * Raw bytes go in first (store_raw_put), content-addressed by SHA-256 and
  * zlib-compressed, so any input can be re-processed later. A report is one
  * transaction: store_report_begin inserts the report row, store_report_record
- * streams a record into COPY, store_report_commit ends COPY and commits and
+ * streams a record into COPY, store_report_commit ends COPY and commits (in
+ * a batch, db/db.h, a small report sends nothing before its commit, which
+ * then takes one round trip: db/store_report.c) and
  * says through *how whether the report was added, was a duplicate of the
  * stored one with its identity, or replaced a less complete stored copy (the
  * rule is at the top of db/store_report.c); two copies that disagree fail the
@@ -149,6 +151,10 @@ int store_failures_dismiss(struct db *db, const char *sha256, long long older_th
 /* The tenant owning the most specific of `domain` and its parents above the
  * public suffix, else 0 ('unassigned'). */
 int store_tenant_owner(struct db *db, const char *domain, int *tenant_id, struct err *e);
+/* `domain` and its parents above the public suffix, normalised, as a
+ * text[] literal ("{a.b.example,b.example}"; "{}" for none): what
+ * store_tenant_owner matches. The caller frees it. */
+char *store_tenant_candidates(const char *domain);
 /* The id of the tenant named `name`; unknown: ERR_CONFIG. */
 int store_tenant_id(struct db *db, const char *name, int *tenant_id, struct err *e);
 /* `override` (may be NULL) names a tenant that wins, else the owner of

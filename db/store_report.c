@@ -44,14 +44,24 @@
 
 struct store_tx {
 	struct db *db;
-	/* Rows go to `rows` first. A report whose rows outgrow COPY_FLUSH opens
-	 * its COPY into dmarcsift.records then and streams on; a smaller one is
-	 * sent whole at commit — in a batch (db.h) into pg_temp.ds_batch_records,
-	 * which store_report_batch_flush moves into dmarcsift.records in one
-	 * statement for the whole batch, so the per-statement work of the
-	 * records' triggers is done once per batch, not once per report. A
-	 * report without records sends no COPY at all. Staged copies (below)
-	 * open their COPY at begin. */
+	/* Rows go to `rows` first, as COPY text lines without their first two
+	 * fields (tenant and report, the `prefix` added when they are sent). A
+	 * report whose rows outgrow COPY_FLUSH opens its COPY into
+	 * dmarcsift.records then and streams on; a smaller one is sent whole at
+	 * commit — in a batch (db.h) into pg_temp.ds_batch_records, which
+	 * store_report_batch_flush moves into dmarcsift.records in one statement
+	 * for the whole batch, so the per-statement work of the records' triggers
+	 * is done once per batch, not once per report. A report without records
+	 * sends no rows at all. Staged copies (below) open their COPY at once.
+	 *
+	 * In a batch nothing is sent before the commit (`deferred`): then the
+	 * savepoint, the report's row with its tenant, its records (as an array
+	 * parameter, db/sql/report_add.sql) and the release go together in one
+	 * round trip (db_run_in_tx). A report that outgrows COPY_FLUSH, or whose
+	 * identity is stored already, goes the way above from that moment on. */
+	bool deferred;
+	bool in_tx;    /* this report's transaction (savepoint) is open */
+	char *domains; /* deferred, not pinned: the candidates the tenant comes from */
 	struct copy copy;
 	struct buf rows;
 	/* This copy is recovered: parsed in recover mode (store_report_begin) or
@@ -195,15 +205,19 @@ static void tx_free(struct store_tx *tx)
 	for (size_t i = 0; i < N_PARAMS; i++)
 		free(tx->params[i]);
 	free(tx->complaint);
+	free(tx->domains);
 	buf_free(&tx->rows);
 	free(tx);
 }
 
-/* Ends COPY (if still in it) and rolls back; the handle is freed. */
+/* Ends COPY (if still in it) and rolls back what was opened; the handle is
+ * freed. A deferred report sent nothing: there is nothing to roll back (and
+ * no savepoint of its own to roll back to). */
 static void rollback(struct store_tx *tx, const char *reason)
 {
 	copy_abort(&tx->copy, reason);
-	db_rollback(tx->db);
+	if (tx->in_tx)
+		db_rollback(tx->db);
 	tx_free(tx);
 }
 
@@ -303,47 +317,93 @@ int store_tenant_choose(struct db *db, const char *domain, struct store_pin *pin
 	return 0;
 }
 
+/* The report's transaction (a savepoint in a batch) opened, its tenant
+ * chosen unless known, its row inserted — or, its identity stored already,
+ * the stored row locked and the staged COPY opened. On failure what was
+ * opened stays for the caller's rollback(). */
+static int open_tx(struct store_tx *tx, struct store_pin *pin, struct err *e)
+{
+	struct db *db = tx->db;
+	PGresult *res = NULL;
+	/* The tenant is chosen inside the report's transaction, under a lock
+	 * that tenant changes (which adopt waiting reports) conflict with:
+	 * otherwise a report resolved to 'unassigned' just before `tenant add`
+	 * commits would be stored there after the adoption ran, and stay.
+	 * SHARE mode: ingests do not wait for each other. A batch holds it
+	 * from its start. */
+	if (db_begin(db, e) < 0)
+		return -1;
+	tx->in_tx = true;
+	tx->deferred = false;
+	if (!db_in_batch(db) &&
+	    db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
+		return -1;
+	if (!tx->params[0]) {
+		int tenant = -1;
+		if (store_tenant_choose(db, tx->params[3], pin, &tenant, e) < 0)
+			return -1;
+		snprintf(tx->tenant, sizeof tx->tenant, "%d", tenant);
+		tx->params[0] = xstrdup(tx->tenant);
+	}
+	const char *const *params = (const char *const *)tx->params;
+
+	/* Either our row goes in, or the stored one is there to lock; a row
+	 * that vanishes in between (moved to another tenant) means try again. */
+	for (int attempt = 0;; attempt++) {
+		res = db_query_prepared(db, insert_sql, N_PARAMS, params, NULL, NULL);
+		if (db_check(db, &res, PGRES_TUPLES_OK, "storing report", e) < 0)
+			return -1;
+		if (PQntuples(res) == 1) {
+			snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 0));
+			break;
+		}
+		PQclear(res);
+		res = NULL;
+		bool found = false;
+		/* The stored copy's records and counts are what the commit
+		 * compares with: those of a copy stored earlier in this batch
+		 * must be where it looks (inside this report's savepoint, so a
+		 * rollback undoes both). */
+		if (store_report_batch_flush(db, e) < 0 || lock_stored(tx, params, &found, e) < 0)
+			return -1;
+		if (found) {
+			tx->staged = true;
+			break;
+		}
+		if (attempt == 3)
+			return err_stage(e, ERR_STAGE_STORE, ERR_RETRY,
+			                 "the stored copy of this report keeps changing under us");
+	}
+	snprintf(tx->prefix, sizeof tx->prefix, "%s\t%s\t", tx->tenant, tx->report);
+	PQclear(res);
+	if (tx->staged &&
+	    (db_exec(db, staged_table_sql, e) < 0 ||
+	     copy_begin(&tx->copy, db, copy_staged_sql, "records", COPY_MAXROW, COPY_FLUSH, e) < 0))
+		return -1;
+	return 0;
+}
+
 int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct aggr_report *r,
                               const char *raw_sha256, struct store_pin *pin, bool recovered,
                               const char *complaint, struct err *e)
 {
 	struct store_tx *tx = NULL;
-	PGresult *res = NULL;
-	int tenant = -1;
 	char begin[24], end[24], pct[16];
-	bool in_tx = false;
-	int rc = -1;
 
 	*out = NULL;
-	if (!r->policy.domain || !*r->policy.domain) {
-		err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "report has no policy domain");
-		goto out;
-	}
-	/* The tenant is chosen inside the report's transaction, under a lock
-	 * that tenant changes (which adopt waiting reports) conflict with:
-	 * otherwise a report resolved to 'unassigned' just before `tenant add`
-	 * commits would be stored there after the adoption ran, and stay.
-	 * SHARE mode: ingests do not wait for each other. */
-	if (db_begin(db, e) < 0)
-		goto out;
-	in_tx = true;
-	if (!db_in_batch(db) &&
-	    db_exec(db, "LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE", e) < 0)
-		goto out;
-	if (store_tenant_choose(db, r->policy.domain, pin, &tenant, e) < 0)
-		goto out;
+	if (!r->policy.domain || !*r->policy.domain)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "report has no policy domain");
 
 	tx = xcalloc(1, sizeof *tx);
 	tx->db = db;
 	buf_init(&tx->rows, COPY_MAXROW);
 	tx->recovered = recovered;
 	tx->begun_recovered = recovered;
-	snprintf(tx->tenant, sizeof tx->tenant, "%d", tenant);
 	snprintf(begin, sizeof begin, "%" PRId64, r->begin);
 	snprintf(end, sizeof end, "%" PRId64, r->end);
 	snprintf(pct, sizeof pct, "%d", r->policy.pct);
 	const char *params[N_PARAMS] = {
-	    tx->tenant,
+	    NULL, /* the tenant: chosen below, or by open_tx() */
 	    r->org_name,
 	    r->report_id,
 	    r->policy.domain,
@@ -370,57 +430,51 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 	    complaint,
 	    raw_sha256,
 	};
-
 	for (size_t i = 0; i < N_PARAMS; i++)
 		tx->params[i] = params[i] ? xstrdup(params[i]) : NULL;
 
-	/* Either our row goes in, or the stored one is there to lock; a row
-	 * that vanishes in between (moved to another tenant) means try again. */
-	for (int attempt = 0;; attempt++) {
-		res = db_query_prepared(db, insert_sql, N_PARAMS, params, NULL, NULL);
-		if (db_check(db, &res, PGRES_TUPLES_OK, "storing report", e) < 0)
-			goto out;
-		if (PQntuples(res) == 1) {
-			snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 0));
-			break;
+	if (db_in_batch(db)) {
+		/* Deferred: the batch holds the tenant_domains lock already, so
+		 * a pinned report's tenant may be chosen now (it may be refused
+		 * now, too); an unpinned one's is found by the statement that
+		 * stores it. */
+		if (pin && pin->tenant) {
+			int tenant = -1;
+			if (store_tenant_choose(db, r->policy.domain, pin, &tenant, e) < 0) {
+				tx_free(tx);
+				return -1;
+			}
+			snprintf(tx->tenant, sizeof tx->tenant, "%d", tenant);
+			tx->params[0] = xstrdup(tx->tenant);
+		} else {
+			tx->domains = store_tenant_candidates(r->policy.domain);
 		}
-		PQclear(res);
-		res = NULL;
-		bool found = false;
-		/* The stored copy's records and counts are what the commit
-		 * compares with: those of a copy stored earlier in this batch
-		 * must be where it looks (inside this report's savepoint, so a
-		 * rollback undoes both). */
-		if (store_report_batch_flush(db, e) < 0 || lock_stored(tx, params, &found, e) < 0)
-			goto out;
-		if (found) {
-			tx->staged = true;
-			break;
-		}
-		if (attempt == 3) {
-			err_stage(e, ERR_STAGE_STORE, ERR_RETRY,
-			          "the stored copy of this report keeps changing under us");
-			goto out;
-		}
+		tx->deferred = true;
+		*out = tx;
+		return 0;
 	}
-	snprintf(tx->prefix, sizeof tx->prefix, "%s\t%s\t", tx->tenant, tx->report);
-	PQclear(res);
-	res = NULL;
-	if (tx->staged &&
-	    (db_exec(db, staged_table_sql, e) < 0 ||
-	     copy_begin(&tx->copy, db, copy_staged_sql, "records", COPY_MAXROW, COPY_FLUSH, e) < 0))
-		goto out;
-	*out = tx;
-	tx = NULL;
-	in_tx = false;
-	rc = 0;
-out:
-	PQclear(res);
-	if (tx)
+	if (open_tx(tx, pin, e) < 0) {
 		rollback(tx, NULL);
-	else if (in_tx)
-		db_rollback(db);
-	return rc;
+		return -1;
+	}
+	*out = tx;
+	return 0;
+}
+
+/* Appends the rows built so far to the open COPY, each with its prefix. */
+static int move_rows(struct store_tx *tx, struct err *e)
+{
+	const char *p = tx->rows.data, *end = p + tx->rows.len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		if (buf_puts(&tx->copy.buf, tx->prefix) < 0 || buf_append(&tx->copy.buf, p, n) < 0)
+			return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+			                 "records buffer overflow");
+		p += n;
+	}
+	buf_reset(&tx->rows);
+	return copy_flush(&tx->copy, e);
 }
 
 /* Starts the report's COPY into `sql`'s table with the rows built so far. */
@@ -428,10 +482,7 @@ static int open_copy(struct store_tx *tx, const char *sql, struct err *e)
 {
 	if (copy_begin(&tx->copy, tx->db, sql, "records", COPY_MAXROW, COPY_FLUSH, e) < 0)
 		return -1;
-	if (buf_append(&tx->copy.buf, tx->rows.data, tx->rows.len) < 0)
-		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "records buffer overflow");
-	buf_reset(&tx->rows);
-	return 0;
+	return move_rows(tx, e);
 }
 
 int store_report_record(struct store_tx *tx, const struct aggr_record *rec, struct err *e)
@@ -459,7 +510,7 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	snprintf(num, sizeof num, "%" PRId64 "\t", tx->seq);
 	/* || sequences the appends left to right and stops at the first
 	 * that does not fit. */
-	bool bad = buf_puts(b, tx->prefix) < 0 || buf_puts(b, num) < 0 ||
+	bool bad = (tx->copy.open && buf_puts(b, tx->prefix) < 0) || buf_puts(b, num) < 0 ||
 	           copy_field(b, rec->source_ip) < 0;
 	snprintf(num, sizeof num, "\t%" PRId64 "\t", rec->count);
 	bad = bad || buf_puts(b, num) < 0 || copy_field(b, rec->disposition) < 0 ||
@@ -479,9 +530,13 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	tx->seq++;
 	tx->records++;
 	tx->messages = sum;
-	if (!tx->copy.open && tx->rows.len >= COPY_FLUSH && open_copy(tx, copy_sql, e) < 0)
+	if (tx->copy.open || tx->rows.len < COPY_FLUSH)
+		return tx->copy.open ? copy_flush(&tx->copy, e) : 0;
+	/* Too large to wait: the report's row goes in now (a deferred one's
+	 * tenant chosen now, inside its savepoint), its rows stream. */
+	if (tx->deferred && open_tx(tx, NULL, e) < 0)
 		return -1;
-	return tx->copy.open ? copy_flush(&tx->copy, e) : 0;
+	return tx->copy.open ? move_rows(tx, e) : open_copy(tx, copy_sql, e);
 }
 
 /* The stored records the copy lacks, and the copy's records the stored
@@ -565,12 +620,130 @@ static int replace(struct store_tx *tx, struct err *e)
 	return 0;
 }
 
+/* The byte a COPY text escape (copy_field's: \t \n \r \\) stands for. */
+static char unescape(char c)
+{
+	switch (c) {
+	case 't':
+		return '\t';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	default:
+		return c;
+	}
+}
+
+/* The rows (COPY text lines, see struct store_tx) as a two-dimensional
+ * text[] literal, one inner array per row: {{"0","192.0.2.1",...},...};
+ * \N becomes NULL, the COPY escapes are undone and the array's own (\" and
+ * \\) applied. */
+static int rows_to_array(const struct buf *rows, struct buf *out)
+{
+	const char *p = rows->data, *end = p + rows->len;
+	bool bad = buf_putc(out, '{') < 0;
+	for (bool first_row = true; p < end && !bad; first_row = false) {
+		bad = (!first_row && buf_putc(out, ',') < 0) || buf_putc(out, '{') < 0;
+		for (bool first = true; !bad; first = false) {
+			bad = !first && buf_putc(out, ',') < 0;
+			if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' &&
+			    (end - p == 2 || p[2] == '\t' || p[2] == '\n')) {
+				bad = bad || buf_puts(out, "NULL") < 0;
+				p += 2;
+			} else {
+				bad = bad || buf_putc(out, '"') < 0;
+				while (p < end && *p != '\t' && *p != '\n' && !bad) {
+					char c = *p++;
+					if (c == '\\' && p < end)
+						c = unescape(*p++);
+					bad =
+					    ((c == '"' || c == '\\') && buf_putc(out, '\\') < 0) ||
+					    buf_putc(out, c) < 0;
+				}
+				bad = bad || buf_putc(out, '"') < 0;
+			}
+			if (p >= end || *p++ == '\n')
+				break;
+		}
+		bad = bad || buf_putc(out, '}') < 0;
+	}
+	return bad || buf_putc(out, '}') < 0 ? -1 : 0;
+}
+
+/* A deferred report: savepoint, its row and records, release, in one round
+ * trip. *added false: its identity is stored already (nothing was written;
+ * the tenant the statement chose is kept for the comparison). */
+static int add_deferred(struct store_tx *tx, bool *added, struct err *e)
+{
+	char records[24], messages[24];
+	struct buf arr;
+	PGresult *res = NULL;
+	int rc = -1;
+
+	*added = false;
+	buf_init(&arr, 4 * COPY_MAXROW);
+	if (rows_to_array(&tx->rows, &arr) < 0) {
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "records buffer overflow");
+		goto out;
+	}
+	snprintf(records, sizeof records, "%" PRId64, tx->records);
+	snprintf(messages, sizeof messages, "%" PRId64, tx->messages);
+	const char *params[30];
+	for (size_t i = 0; i < N_PARAMS; i++)
+		params[i] = tx->params[i];
+	/* The final state (store_report_note), written with the row. */
+	params[23] = tx->recovered ? "true" : "false";
+	if (tx->complaint)
+		params[24] = tx->complaint;
+	params[26] = tx->domains ? tx->domains : "{}";
+	params[27] = records;
+	params[28] = messages;
+	params[29] = arr.data;
+	if (db_run_in_tx(tx->db, db_sql("report_add"), 30, params, NULL, NULL, true,
+	                 PGRES_TUPLES_OK, "storing report", &res, e) < 0)
+		goto out;
+	if (PQntuples(res) != 1) {
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "storing report: %d rows back",
+		          PQntuples(res));
+		goto out;
+	}
+	*added = !PQgetisnull(res, 0, 1);
+	if (!*added && !tx->params[0]) {
+		snprintf(tx->tenant, sizeof tx->tenant, "%s", PQgetvalue(res, 0, 0));
+		tx->params[0] = xstrdup(tx->tenant);
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&arr);
+	return rc;
+}
+
 int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err *e)
 {
 	PGresult *res = NULL;
 	char records[24], messages[24];
 	enum store_outcome outcome = STORE_ADDED;
 	int rc = -1;
+
+	if (tx->deferred) {
+		bool added = false;
+		if (add_deferred(tx, &added, e) < 0) {
+			tx_free(tx); /* rolled back by db_run_in_tx */
+			return -1;
+		}
+		if (added) {
+			if (how)
+				*how = STORE_ADDED;
+			tx_free(tx);
+			return 0;
+		}
+		/* The identity is stored: this copy is compared with that one
+		 * (the rule at the top of the file), in a savepoint of its own. */
+		if (open_tx(tx, NULL, e) < 0 || (tx->copy.open && move_rows(tx, e) < 0))
+			goto out;
+	}
 
 	/* Rows that wait in the batch's table get their report's counts from
 	 * store_report_batch_flush; a report without rows keeps the zeros. */

@@ -28,7 +28,7 @@
 
 /* "{a,b,c}": candidates are normalised host names ([a-z0-9._-]), which
  * need no quoting in an array literal; anything else is left out. */
-static char *candidates_array(const char *domain)
+char *store_tenant_candidates(const char *domain)
 {
 	char **c = NULL;
 	size_t n = tenant_domain_candidates(domain, &c);
@@ -86,7 +86,7 @@ int store_tenant_id(struct db *db, const char *name, int *tenant_id, struct err 
 int store_tenant_owner(struct db *db, const char *domain, int *tenant_id, struct err *e)
 {
 	*tenant_id = 0;
-	char *arr = candidates_array(domain);
+	char *arr = store_tenant_candidates(domain);
 	const char *params[1] = {arr};
 	PGresult *res = db_query_prepared(db,
 	                                  "SELECT tenant_id FROM dmarcsift.tenant_domains"

@@ -58,6 +58,18 @@ static void write_report(const char *path, const char *org, const char *id, cons
 	fclose(f);
 }
 
+/* Runs statements without parameters (DDL), which must succeed. */
+static void exec_sql(const char *conninfo, const char *sql)
+{
+	PGconn *conn = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PGresult *res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+}
+
 static int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof *c);
@@ -401,6 +413,71 @@ static void test_batch_copies_of_one_report(void **state)
 	    10);
 }
 
+/* Reports the server refuses inside a batch, each sent with its savepoint
+ * in one round trip: a report row a constraint rejects, and a record one
+ * rejects. Each rolls back alone and is quarantined with what the server
+ * said; the reports around them are stored whole. */
+static void test_batch_server_refuses_report(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192], like[160];
+	snprintf(dir, sizeof dir, "%s/refused", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	const char *names[] = {"r1", "r2", "r3", "r4"};
+	for (int i = 0; i < 4; i++) {
+		char id[32];
+		snprintf(path, sizeof path, "%s/%s.xml", dir, names[i]);
+		snprintf(id, sizeof id, "refused-%d", i + 1);
+		write_report(path, "refused.example", id, "refused.example", 3);
+	}
+	/* r4's second record comes from an address the records refuse. */
+	snprintf(path, sizeof path, "%s/r4.xml", dir);
+	size_t len = 0;
+	char *b = slurp(path, &len);
+	char *ip = strstr(b, "10.0.0.2<");
+	assert_non_null(ip);
+	memcpy(ip, "10.9.9.9", 8);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(b, 1, len, f), len);
+	fclose(f);
+	free(b);
+	exec_sql(c->db, "ALTER TABLE dmarcsift.reports ADD CONSTRAINT test_refused"
+	                " CHECK (report_id <> 'refused-2');"
+	                " ALTER TABLE dmarcsift.records ADD CONSTRAINT test_refused"
+	                " CHECK (source_ip <> '10.9.9.9'::inet)");
+
+	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", dir, NULL};
+	char *out = NULL;
+	assert_int_equal(run_bin(a, NULL, &out), 1); /* some quarantined */
+	assert_non_null(strstr(out, "2 reports (6 records) ingested, 0 duplicates, 2 quarantined"));
+	free(out);
+	exec_sql(c->db, "ALTER TABLE dmarcsift.reports DROP CONSTRAINT test_refused;"
+	                " ALTER TABLE dmarcsift.records DROP CONSTRAINT test_refused");
+	const char *whole =
+	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'refused.example'"
+	    " AND p.records = 3 AND p.messages = 6 AND (SELECT count(*) FROM dmarcsift.records r"
+	    " WHERE r.tenant_id = p.tenant_id AND r.report_pk = p.id) = 3";
+	assert_int_equal(q_int(c->db, whole, 0, NULL), 2);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.reports"
+	                       " WHERE org_name = 'refused.example'"
+	                       " AND report_id IN ('refused-1', 'refused-3')",
+	                       0, NULL),
+	                 2);
+	snprintf(like, sizeof like, "%s/%%", dir);
+	const char *pl[] = {like};
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.failures WHERE source LIKE $1"
+	                       " AND resolved_at IS NULL AND stage = 'store'"
+	                       " AND reason LIKE '%storing report%test_refused%'",
+	                       1, pl),
+	                 2);
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages WHERE source LIKE $1", 1, pl),
+	    4);
+}
+
 /* A batch sets its inputs' raw status at its commit, in one statement: an
  * input quarantined before and stored now is 'ok' with its failure closed,
  * and every input of the batch is 'ok'. */
@@ -621,6 +698,7 @@ int main(void)
 	    cmocka_unit_test(test_batch_killed),
 	    cmocka_unit_test(test_batch_lost_not_counted),
 	    cmocka_unit_test(test_batch_status_at_commit),
+	    cmocka_unit_test(test_batch_server_refuses_report),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

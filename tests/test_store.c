@@ -597,6 +597,128 @@ static void test_copy_escaping(void **state)
 	pool_free();
 }
 
+/* In a batch a small report is sent at its commit in one round trip, its
+ * records as an array parameter (db/sql/report_add.sql): the same values
+ * arrive as through COPY, NULL and the text "NULL" apart; one the server
+ * refuses fails that report alone, and the batch goes on; a report that
+ * outgrows the buffer, a copy of a stored one and a report that fails
+ * mid-way each keep their own way. */
+static void test_batch_deferred(void **state)
+{
+	struct fx *f = *state;
+	struct err e = {0};
+	struct store_tx *tx = NULL;
+	enum store_outcome how = STORE_DUPLICATE;
+	struct aggr_report r = report("org\"q\\b", "def-1", "example.com", 1700000000);
+	struct aggr_record rec[2] = {record("192.0.2.1", 1), record("2001:db8::1", 2)};
+	const char *comment = "quote \" tab\t nl\n bs\\ {a,b} ünïcödé \\\\";
+	struct aggr_reason rs[1] = {{S("forwarded"), S(comment)}};
+	rec[0].header_from = S("NULL");
+	rec[0].envelope_from = S("back\\slash \\N \\t \"q\" {x} literal");
+	rec[0].envelope_to = S("line1\nline2\r\nend");
+	rec[0].reasons = rs;
+	rec[0].n_reasons = 1;
+	rec[0].extra_json = S("{\"x\\ty\":\"a\\\\b\\n\"}");
+	rec[1].header_from = NULL;
+	rec[1].dkim = S("");
+
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(store_report_batch_open(f->db, &e), 0);
+	/* Nothing is sent before the commit, so an abort costs nothing. */
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
+	assert_int_equal(store_report_record(tx, &rec[0], &e), 0);
+	store_report_abort(tx);
+	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_INTRANS);
+
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(store_report_record(tx, &rec[i], &e), 0);
+	store_report_note(tx, true, "kept with deviations");
+	assert_int_equal(store_report_commit(tx, &how, &e), 0);
+	assert_int_equal(how, STORE_ADDED);
+
+	/* Refused by the server: that report alone. */
+	struct aggr_report bad = report("google.com", "def-bad", "example.com", 1700000000);
+	struct aggr_record badip = record("203.0.113.500", 1);
+	assert_int_equal(store_report_begin(&tx, f->db, &bad, NULL, NULL, false, NULL, &e), 0);
+	assert_int_equal(store_report_record(tx, &rec[1], &e), 0);
+	assert_int_equal(store_report_record(tx, &badip, &e), 0);
+	assert_int_equal(store_report_commit(tx, NULL, &e), -1);
+	assert_int_equal(e.kind, ERR_INPUT);
+	assert_string_equal(e.stage, "store");
+	assert_non_null(strstr(e.msg, "storing report"));
+	assert_non_null(strstr(e.msg, "203.0.113.500"));
+	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_INTRANS);
+	err_clear(&e);
+
+	/* The same identity again in the batch, as damaged: compared with the
+	 * stored copy, a duplicate. */
+	assert_int_equal(store_report_begin(&tx, f->db, &r, NULL, NULL, false, NULL, &e), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(store_report_record(tx, &rec[i], &e), 0);
+	store_report_note(tx, true, "damaged again");
+	assert_int_equal(store_report_commit(tx, &how, &e), 0);
+	assert_int_equal(how, STORE_DUPLICATE);
+
+	/* Larger than the client-side buffer: its row goes in then. */
+	struct aggr_report big = report("google.com", "def-big", "example.com", 1700000000);
+	assert_int_equal(store_report_begin(&tx, f->db, &big, NULL, NULL, false, NULL, &e), 0);
+	for (int i = 0; i < 3000; i++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "10.1.%d.%d", i / 256, i % 256);
+		struct aggr_record one = {.source_ip = ip, .count = 1};
+		assert_int_equal(store_report_record(tx, &one, &e), 0);
+	}
+	assert_int_equal(store_report_commit(tx, &how, &e), 0);
+	assert_int_equal(how, STORE_ADDED);
+	assert_int_equal(store_report_batch_flush(f->db, &e), 0);
+	assert_int_equal(db_batch_commit(f->db, &e), 0);
+
+	const char *id = "def-1";
+	assert_q(f->db, "SELECT org_name FROM dmarcsift.v_reports WHERE report_id = $1", id,
+	         "org\"q\\b");
+	assert_q(f->db,
+	         "SELECT concat_ws('|', records, messages, recovered, complaint)"
+	         " FROM dmarcsift.reports WHERE report_id = $1",
+	         id, "2|3|t|kept with deviations");
+	struct {
+		const char *col;
+		int seq;
+		const char *want;
+	} cases[] = {
+	    {"header_from", 0, "NULL"},
+	    {"header_from", 1, NULL},
+	    {"dkim", 1, ""},
+	    {"envelope_from", 0, "back\\slash \\N \\t \"q\" {x} literal"},
+	    {"envelope_to", 0, "line1\nline2\r\nend"},
+	    {"envelope_to", 1, NULL},
+	    {"reasons->0->>'comment'", 0, comment},
+	    {"reasons->0->>'type'", 0, "forwarded"},
+	    {"x.extra->>E'x\\ty'", 0, "a\\b\n"},
+	    {"reasons::text", 1, "[]"},
+	    {"host(source_ip)", 1, "2001:db8::1"},
+	    {"count::text", 1, "2"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *sql = xasprintf("SELECT %s FROM dmarcsift.records x JOIN dmarcsift.reports r"
+		                      " ON r.id = x.report_pk WHERE r.report_id = 'def-1'"
+		                      " AND x.seq = %d",
+		                      cases[i].col, cases[i].seq);
+		assert_q(f->db, sql, NULL, cases[i].want);
+		free(sql);
+	}
+	assert_int_equal(qint(f->db,
+	                      "SELECT count(*) FROM dmarcsift.reports WHERE report_id = 'def-bad'",
+	                      0, NULL),
+	                 0);
+	assert_q(
+	    f->db,
+	    "SELECT concat_ws('|', records, messages, (SELECT count(*) FROM dmarcsift.records x"
+	    " WHERE x.report_pk = r.id)) FROM dmarcsift.reports r WHERE report_id = $1",
+	    "def-big", "3000|3000|3000");
+	pool_free();
+}
+
 /* ---- tenants ---------------------------------------------------------- */
 
 static void test_tenants(void **state)
@@ -856,6 +978,7 @@ int main(void)
 	    T(test_bad_records_fail_the_report),
 	    T(test_many_records),
 	    T(test_copy_escaping),
+	    T(test_batch_deferred),
 	    T(test_tenants),
 	    T(test_rls_isolation),
 	    T(test_failures),

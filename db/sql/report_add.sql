@@ -1,0 +1,42 @@
+-- store_report_commit, a report of a batch whose rows waited client-side:
+-- its row and its records in one statement (one round trip with its
+-- savepoint and release, db_run_in_tx). The tenant is $1 when the report
+-- was pinned (chosen by store_tenant_choose), else the owner of the most
+-- specific of the domain candidates $27 (text[]), else 'unassigned' (0), as
+-- store_tenant_owner has it; the batch holds the tenant_domains SHARE lock.
+-- $2-$26 as in the INSERT of db/store_report.c, $24/$25 the final
+-- recovered state and complaint, $28/$29 the record and message counts.
+-- $30 the records: a two-dimensional text[], one inner array per record
+-- (seq, source_ip, count, disposition, dkim, spf, header_from,
+-- envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra), into
+-- the batch's table (store_report_batch_flush moves them). An identity
+-- stored already inserts nothing: the id comes back NULL, and the caller
+-- compares the copies (the rule at the top of db/store_report.c).
+WITH t AS (
+	SELECT coalesce($1::integer,
+	                (SELECT tenant_id FROM dmarcsift.tenant_domains
+	                 WHERE domain = ANY ($27::text[])
+	                 ORDER BY length(domain) DESC LIMIT 1),
+	                0) AS tenant_id
+), r AS (
+	INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, begin_at,
+		end_at, schema, namespace, version, email, extra_contact_info, generator, errors,
+		adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, extra, recovered,
+		complaint, raw_sha256, records, messages)
+	SELECT t.tenant_id, coalesce($2, ''), coalesce($3, ''), $4, to_timestamp($5::bigint),
+	       to_timestamp($6::bigint), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+	       $19::integer, $20, $21, $22, $23::jsonb, $24::boolean, $25, $26, $28::bigint,
+	       $29::bigint
+	FROM t
+	ON CONFLICT DO NOTHING
+	RETURNING tenant_id, id
+), x AS (
+	INSERT INTO pg_temp.ds_batch_records (tenant_id, report_pk, seq, source_ip, count,
+		disposition, dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth,
+		spf_auth, extra)
+	SELECT r.tenant_id, r.id, a.v[i][1]::integer, a.v[i][2]::inet, a.v[i][3]::bigint,
+	       a.v[i][4], a.v[i][5], a.v[i][6], a.v[i][7], a.v[i][8], a.v[i][9],
+	       a.v[i][10]::jsonb, a.v[i][11]::jsonb, a.v[i][12]::jsonb, a.v[i][13]::jsonb
+	FROM r, (SELECT $30::text[] AS v) a, generate_subscripts(a.v, 1) AS i
+)
+SELECT t.tenant_id, (SELECT id FROM r) FROM t
