@@ -4,12 +4,12 @@
  * connection, between two COPYs, under the tenant_domains lock), the event
  * key (SHA-256 through libcrypto) and the lower-casing. Rows stream in
  * blocks, each block a COPY straight into dmarcsift.bounces under a
- * savepoint; a block that clashes with a stored event (unique_violation on
- * (tenant_id, event_key): a re-ingest, or the same event twice) is rolled
- * back to its savepoint and resent, with every row after it, into a
- * temporary staging table, which commit moves into bounces with ON CONFLICT
- * DO NOTHING. The same rows either way: the direct path takes only rows
- * whose lower-casing and key C computes as PostgreSQL does (ASCII where
+ * savepoint, its rows also written to an unlinked spool file; a block that
+ * clashes with a stored event (unique_violation on (tenant_id, event_key):
+ * a re-ingest, or the same event twice) is rolled back to its savepoint and
+ * resent from the spool, with every row after it, into a temporary staging
+ * table, which commit moves into bounces with ON CONFLICT DO NOTHING. The same rows either way: the
+ * direct path takes only rows whose lower-casing and key C computes as PostgreSQL does (ASCII where
  * lower() applies, values stored as they are); the staging INSERT applies
  * lower() and computes the key of the others in SQL. The new events go to
  * bounce_new (a direct block's from its own rows, the staging path's through
@@ -20,6 +20,7 @@
 
 #include "core/bnorm.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/provider.h"
 #include "core/utf8.h"
 #include "core/xalloc.h"
@@ -30,21 +31,28 @@
 #include "db/tenant_domain.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
 	FLUSH_AT = 64 * 1024, /* COPY bytes buffered before PQputCopyData */
 	TEXT_MAX = 8 * 1024,  /* longest reply text kept */
 	FIELD_MAX = 1024,     /* longest address, host, id kept */
 	PATTERN_MAX = 512,    /* longest normalised pattern */
-	/* Row bytes a direct block keeps for its fallback: at ~450 bytes a
-	 * row, ~18,000 events per block and savepoint. */
-	BLOCK_MAX = 8 * 1024 * 1024,
+	/* Row bytes of a direct block (kept in a spool file for its fallback):
+	 * the first is small, so that a re-ingest finds its clash early; the
+	 * others large (~600,000 events at ~450 bytes a row), as the statement
+	 * triggers on bounces see one block at a time (bounce_days: each block
+	 * recomputes the days it touches, so more blocks read them more often). */
+	FIRST_BLOCK = 1024 * 1024,
+	BLOCK_MAX = 256 * 1024 * 1024,
+	SPOOL_CHUNK = 64 * 1024,
 };
 
 /* The tenant of one From domain (see tenant_domain), resolved once. */
@@ -65,10 +73,12 @@ struct bounce_store {
 	bool in_block;    /* a direct block is open: its savepoint and its COPY */
 	size_t block_max; /* row bytes after which a direct block ends */
 	struct copy copy; /* the open COPY: a direct block's, or the staging table's */
-	struct buf block; /* the open direct block's rows, resent on a clash */
-	struct buf fresh; /* the same rows as bounce_new rows */
-	struct buf row;   /* the row being built */
-	struct buf frow;  /* and its bounce_new row */
+	FILE *spool;      /* the open direct block's rows, resent on a clash */
+	FILE *fspool;     /* the same rows as bounce_new rows */
+	uint64_t block_bytes;
+	uint64_t blocks; /* direct blocks stored */
+	struct buf row;  /* the row being built */
+	struct buf frow; /* and its bounce_new row */
 	uint64_t block_rows;
 	uint64_t rows;              /* events handed to bounce_store_add */
 	uint64_t direct;            /* events stored by direct blocks */
@@ -425,8 +435,6 @@ int bounce_store_begin(struct bounce_store **out, struct db *db, const char *ten
 
 	s->db = db;
 	s->block_max = BLOCK_MAX;
-	buf_init(&s->block, 0);
-	buf_init(&s->fresh, 0);
 	buf_init(&s->row, 0);
 	buf_init(&s->frow, 0);
 	bounce_rules_default(&s->rules);
@@ -456,19 +464,70 @@ static const char COPY_STAGING[] =
     "COPY pg_temp.bounce_staging (" BOUNCE_STORE_COLUMNS ") FROM STDIN";
 static const char COPY_DIRECT[] = "COPY dmarcsift.bounces (" BOUNCE_STORE_COLUMNS ") FROM STDIN";
 
+/* An unlinked temporary file (TMPDIR, else /tmp), or NULL with e set. */
+static FILE *spool_new(struct err *e)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	if (!dir || !*dir)
+		dir = "/tmp";
+	snprintf(path, sizeof path, "%s/dmarcsift-bounce.XXXXXX", dir);
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w+") : NULL;
+	if (!f) {
+		err_stage(e, ERR_STAGE_STORE, ERR_CONFIG, "cannot create a spool file in %s: %s",
+		          dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	unlink(path);
+	return f;
+}
+
+static int spool_failed(struct err *e)
+{
+	return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bounce spool file: %s",
+	                 strerror(errno));
+}
+
+/* Empties spool f. */
+static int spool_clear(FILE *f, struct err *e)
+{
+	if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0 || ftruncate(fileno(f), 0) != 0)
+		return spool_failed(e);
+	return 0;
+}
+
+/* Sends what spool f holds into the open COPY and empties f. */
+static int send_spool(struct bounce_store *s, FILE *f, struct err *e)
+{
+	char chunk[SPOOL_CHUNK];
+	size_t n;
+	if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
+		return spool_failed(e);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		buf_append(&s->copy.buf, chunk, n);
+		if (copy_flush(&s->copy, e) < 0)
+			return -1;
+	}
+	if (ferror(f))
+		return spool_failed(e);
+	return spool_clear(f, e);
+}
+
 /* From here on, rows go to the staging table: the COPY into it is opened
  * and the open block's rows (rolled back already) are its first. */
 static int to_staging(struct bounce_store *s, struct err *e)
 {
 	s->staging = true;
-	if (copy_begin(&s->copy, s->db, COPY_STAGING, "bounce events", 0, FLUSH_AT, e) < 0)
+	/* (its bounce_new rows are not wanted: RETURNING gives them) */
+	if (copy_begin(&s->copy, s->db, COPY_STAGING, "bounce events", 0, FLUSH_AT, e) < 0 ||
+	    send_spool(s, s->spool, e) < 0 || spool_clear(s->fspool, e) < 0)
 		return -1;
-	if (buf_append(&s->copy.buf, s->block.data, s->block.len) < 0)
-		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "bounce block too large");
-	buf_reset(&s->block);
-	buf_reset(&s->fresh);
 	s->block_rows = 0;
-	return copy_flush(&s->copy, e);
+	s->block_bytes = 0;
+	return 0;
 }
 
 /* Undoes the open block (its COPY, if still open, and its savepoint). */
@@ -486,6 +545,15 @@ static int open_copy(struct bounce_store *s, struct err *e)
 {
 	if (s->staging)
 		return copy_begin(&s->copy, s->db, COPY_STAGING, "bounce events", 0, FLUSH_AT, e);
+	/* Without spool files (TMPDIR unwritable) there are no direct blocks:
+	 * slower, the same rows. */
+	struct err se = {0};
+	if ((!s->spool && !(s->spool = spool_new(&se))) ||
+	    (!s->fspool && !(s->fspool = spool_new(&se)))) {
+		log_warn("%s; bounce events go through the staging table", se.msg);
+		s->staging = true;
+		return copy_begin(&s->copy, s->db, COPY_STAGING, "bounce events", 0, FLUSH_AT, e);
+	}
 	if (db_exec(s->db, "SAVEPOINT bounce_block", e) < 0)
 		return -1;
 	struct err ce = {0};
@@ -525,18 +593,15 @@ static int end_block(struct bounce_store *s, struct err *e)
 		return to_staging(s, e);
 	}
 	if (copy_begin(&s->copy, s->db, "COPY pg_temp.bounce_new FROM STDIN", "new bounce events",
-	               0, FLUSH_AT, e) < 0)
+	               0, FLUSH_AT, e) < 0 ||
+	    send_spool(s, s->fspool, e) < 0 || copy_end(&s->copy, e) < 0)
 		return -1;
-	buf_free(&s->copy.buf);
-	s->copy.buf = s->fresh;
-	buf_init(&s->fresh, 0);
-	if (copy_end(&s->copy, e) < 0)
-		return -1;
-	if (db_exec(s->db, "RELEASE SAVEPOINT bounce_block", e) < 0)
+	if (spool_clear(s->spool, e) < 0 || db_exec(s->db, "RELEASE SAVEPOINT bounce_block", e) < 0)
 		return -1;
 	s->direct += s->block_rows;
 	s->block_rows = 0;
-	buf_reset(&s->block);
+	s->block_bytes = 0;
+	s->blocks++;
 	return 0;
 }
 
@@ -579,15 +644,19 @@ int bounce_store_add(struct bounce_store *s, const struct bounce_event *ev,
 	}
 	/* (staging: RETURNING fills bounce_new) */
 	if (s->in_block) {
-		buf_append(&s->block, s->row.data, s->row.len);
-		buf_append(&s->fresh, s->frow.data, s->frow.len);
+		if (fwrite(s->row.data, 1, s->row.len, s->spool) != s->row.len ||
+		    fwrite(s->frow.data, 1, s->frow.len, s->fspool) != s->frow.len)
+			return spool_failed(e);
 		s->block_rows++;
+		s->block_bytes += s->row.len;
 	}
 	buf_append(&s->copy.buf, s->row.data, s->row.len);
 	s->rows++;
 	if (copy_flush(&s->copy, e) < 0)
 		return -1;
-	if (s->in_block && s->block.len >= s->block_max)
+	if (s->in_block &&
+	    s->block_bytes >=
+	        (s->blocks == 0 && s->block_max > FIRST_BLOCK ? FIRST_BLOCK : s->block_max))
 		return end_block(s, e);
 	return 0;
 }
@@ -721,8 +790,10 @@ void bounce_store_abort(struct bounce_store *s)
 		free(s->tenants[i].org);
 	}
 	free(s->tenants);
-	buf_free(&s->block);
-	buf_free(&s->fresh);
+	if (s->spool)
+		fclose(s->spool);
+	if (s->fspool)
+		fclose(s->fspool);
 	buf_free(&s->row);
 	buf_free(&s->frow);
 	free(s);

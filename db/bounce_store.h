@@ -63,8 +63,9 @@ void bounce_rules_default(struct bounce_rules *r);
 /* Replaces the rules of an open batch (the defaults otherwise). */
 void bounce_store_set_rules(struct bounce_store *s, const struct bounce_rules *r);
 
-/* Row bytes after which a direct block ends (0: the default, 8 MiB); small
- * blocks are for tests. */
+/* Row bytes after which a direct block ends (0: the default, 256 MiB, the
+ * first 1 MiB); small blocks are for tests. A block's rows wait in an
+ * unlinked file in TMPDIR (else /tmp) until it is stored. */
 void bounce_store_set_block(struct bounce_store *s, size_t bytes);
 
 /* The From domain that decides an event's tenant (header From, else

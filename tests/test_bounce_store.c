@@ -856,6 +856,38 @@ static void test_clash_in_a_later_block(void **state)
 	assert_int_equal(st.known, 5);
 }
 
+/* A spool file that cannot be made (TMPDIR unwritable) sends the batch
+ * through the staging table: stored all the same, once. */
+static void test_no_spool_file(void **state)
+{
+	(void)state;
+	const struct ev evs[] = {
+	    {BASE + 20, BOUNCE_BOUNCED, "s1@spool.example", NULL, 550, "5.1.1",
+	     "550 5.1.1 user unknown", "S1", "mx.spool.example", &V_HARD},
+	    {BASE + 21, BOUNCE_DELIVERED, "s2@spool.example", NULL, 250, "2.0.0", "250 ok", "S2",
+	     "mx.spool.example", &V_OK},
+	};
+	const char *old = getenv("TMPDIR");
+	char *keep = old ? xstrdup(old) : NULL;
+	setenv("TMPDIR", "/nonexistent/dmarcsift-test", 1);
+	struct bounce_store_stats first = batch(evs, 2);
+	struct bounce_store_stats st = batch(evs, 2);
+	if (keep)
+		setenv("TMPDIR", keep, 1);
+	else
+		unsetenv("TMPDIR");
+	free(keep);
+	assert_int_equal(first.added, 2);
+	assert_int_equal(first.suppressed, 1);
+	assert_int_equal(st.added, 0);
+	assert_int_equal(st.known, 2);
+	assert_int_equal(
+	    q1_long("SELECT count(*) FROM dmarcsift.bounces WHERE recipient_domain = $1",
+	            "spool.example"),
+	    2);
+	assert_q1(SUPP_REASON, "s1@spool.example", "invalid_recipient");
+}
+
 static int run(const char *cmd, struct buf *out)
 {
 	FILE *p = popen(cmd, "r");
@@ -941,6 +973,7 @@ int main(void)
 	    cmocka_unit_test(test_tenants_and_view),
 	    cmocka_unit_test(test_direct_and_staging_rows_equal),
 	    cmocka_unit_test(test_clash_in_a_later_block),
+	    cmocka_unit_test(test_no_spool_file),
 	    cmocka_unit_test(test_cli),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

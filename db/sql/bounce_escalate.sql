@@ -20,7 +20,7 @@ WITH win AS (
 	UNION SELECT tenant_id, pkey, ws + $1::interval FROM win
 ), cand AS (
 	SELECT b.tenant_id, aff.pkey, aff.ws, b.class, b.code_family, b.pattern, b.at, b.id,
-		b.text, b.remote_mta, lower(b.recipient) AS rcpt, b.recipient_domain
+		b.remote_mta, lower(b.recipient) AS rcpt, b.recipient_domain
 	FROM aff JOIN dmarcsift.bounces b ON b.tenant_id = aff.tenant_id
 		AND b.provider_key = aff.pkey
 		AND b.at >= aff.ws - $1::interval AND b.at < aff.ws + $1::interval
@@ -33,7 +33,8 @@ WITH win AS (
 		count(DISTINCT rcpt) FILTER (WHERE at >= ws) AS recipients,
 		min(at) FILTER (WHERE at >= ws) AS first_seen,
 		max(at) FILTER (WHERE at >= ws) AS last_seen,
-		(array_agg(text ORDER BY at DESC, id DESC) FILTER (WHERE at >= ws))[1] AS sample,
+		-- the sample's text is read by id for the escalations written only
+		(array_agg(id ORDER BY at DESC, id DESC) FILTER (WHERE at >= ws))[1] AS sample_id,
 		array_agg(DISTINCT recipient_domain)
 			FILTER (WHERE at >= ws AND recipient_domain IS NOT NULL) AS rdoms
 	FROM cand GROUP BY tenant_id, pkey, ws, class, code_family, pattern
@@ -58,7 +59,7 @@ WITH win AS (
 			AND (b2.provider_key = k.pkey OR b2.recipient_domain = ANY (k.rdoms))) a
 ), dec AS (
 	SELECT g.tenant_id, g.pkey, g.ws, g.class, g.code_family, g.pattern, g.n, g.prev_n,
-		g.gateways, g.recipients, g.first_seen, g.last_seen, g.sample, g.rdoms,
+		g.gateways, g.recipients, g.first_seen, g.last_seen, g.sample_id, g.rdoms,
 		coalesce(a.attempts, 0) AS attempts,
 		g.n::float8 / greatest(coalesce(a.attempts, 0), 1) AS rate,
 		CASE WHEN g.n < greatest($2::integer, 2) OR g.recipients < 2 THEN NULL
@@ -74,9 +75,11 @@ WITH win AS (
 	INSERT INTO dmarcsift.escalations AS e (tenant_id, provider, class, code_family,
 		pattern, window_start, window_end, count, attempts, rate, prev_count, gateways,
 		recipients, first_seen, last_seen, sample_text, reason, status)
-	SELECT tenant_id, pkey, class, code_family, pattern, ws, ws + $1::interval, n,
-		attempts, rate, prev_n, gateways, recipients, first_seen, last_seen, sample, reason,
-		'open' FROM dec WHERE reason IS NOT NULL
+	SELECT d.tenant_id, d.pkey, d.class, d.code_family, d.pattern, d.ws, d.ws + $1::interval,
+		d.n, d.attempts, d.rate, d.prev_n, d.gateways, d.recipients, d.first_seen,
+		d.last_seen, b.text, d.reason, 'open'
+	FROM dec d LEFT JOIN dmarcsift.bounces b ON b.tenant_id = d.tenant_id AND b.id = d.sample_id
+	WHERE d.reason IS NOT NULL
 	ON CONFLICT (tenant_id, provider, class, code_family, pattern, window_start)
 	DO UPDATE SET window_end = EXCLUDED.window_end, count = EXCLUDED.count,
 		attempts = EXCLUDED.attempts, rate = EXCLUDED.rate, prev_count = EXCLUDED.prev_count,

@@ -21,8 +21,11 @@ WITH aff AS (
 		b.class = 'complaint' AS is_complaint,
 		coalesce(b.message_id, b.queue_id, b.id::text) AS msg
 	FROM dmarcsift.bounces b
-	JOIN aff ON aff.tenant_id = b.tenant_id AND aff.address = lower(b.recipient)
-	WHERE b.status = 'delivered' OR b.class IN ('mailbox_issue', 'invalid_recipient', 'complaint')
+	-- a semi-join, which is hashed: as a join on lower(recipient) it became a
+	-- merge join with two sorts on disk once ANALYZE no longer covers the
+	-- index's expression (bounce_store.c)
+	WHERE (b.tenant_id, lower(b.recipient)) IN (SELECT tenant_id, address FROM aff)
+	AND (b.status = 'delivered' OR b.class IN ('mailbox_issue', 'invalid_recipient', 'complaint'))
 ), hard AS (
 	SELECT tenant_id, address, min(at) AS first_at, max(at) AS last_at, count(*) AS n,
 		(array_agg(id ORDER BY at DESC NULLS LAST, id DESC))[1] AS last_id

@@ -25,7 +25,9 @@
 #      database), which is where its time goes.
 #
 # Environment: BENCH_LINES (1000000), BENCH_BUILD_DIR (<repo>/build-bbench),
-# BENCH_TMPDIR (/tmp), BENCH_KEEP=1 keeps the work directory.
+# BENCH_TMPDIR (/tmp), BENCH_KEEP=1 keeps the work directory, BENCH_REPEAT=N
+# (1) runs the ingest and the bare COPY N-1 more times in turns, each into a
+# fresh database, and prints the median of the N pairs' ratios.
 # Exit status: 0 when every step worked, 1 when one failed (build, ingest,
 # row counts, the rows of ingest and baseline differ, a re-ingest added rows).
 set -euo pipefail
@@ -110,6 +112,11 @@ setup_db() { # NAME
 }
 setup_db ingest || fail "cannot set up database ingest"
 setup_db baseline || fail "cannot set up database baseline"
+# The repeats' databases are copies of an untouched one.
+repeat=${BENCH_REPEAT:-1}
+if [ "$repeat" -gt 1 ]; then
+	setup_db tmpl || fail "cannot set up database tmpl"
+fi
 cin=${conn/dbname=postgres/dbname=ingest}
 cbase=${conn/dbname=postgres/dbname=baseline}
 tid() { psql "$1" -qAt -c "SELECT tenant_id FROM dmarcsift.tenants WHERE name = '$2'"; }
@@ -191,6 +198,52 @@ d_base=$(digest "$cbase")
 supp=$(psql "$cin" -qAt -c "SELECT count(*) FROM dmarcsift.suppressions WHERE lifted_at IS NULL")
 esc=$(psql "$cin" -qAt -c "SELECT count(*) FROM dmarcsift.escalations WHERE status = 'open'")
 
+# --- 5b. repeats: ingest and bare COPY in turns, each into a fresh copy -----------
+# On a shared machine one pair of runs says little; the median of the
+# pairs' ratios (each pair run back to back, their order alternating) says
+# more.
+ratios=$(calc '%.3f' "$ing_wall / $copy_wall")
+reps="1: $ing_wall s / $copy_wall s"
+for i in $(seq 2 "$repeat"); do
+	for d in ri ci; do
+		psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $d" \
+			-c "CREATE DATABASE $d TEMPLATE tmpl" >/dev/null || fail "cannot copy tmpl"
+	done
+	cri=${conn/dbname=postgres/dbname=ri}
+	cci=${conn/dbname=postgres/dbname=ci}
+	run_ingest() {
+		checkpoint "$cri"
+		t0=$(now)
+		timed "$bin" bounces ingest --db "$cri" --input-format postfix --no-resolve \
+			--no-correlate "$log" || fail "ingest failed (repeat $i)"
+		t1=$(now)
+		w_ing=$(calc '%.3f' "$t1 - $t0")
+	}
+	run_copy() {
+		checkpoint "$cci"
+		t0=$(now)
+		psql "$cci" -qAt -v ON_ERROR_STOP=1 \
+			-c "\\copy dmarcsift.bounces ($cols) FROM '$work/rows.tsv'" >/dev/null ||
+			fail "\\copy failed (repeat $i)"
+		t1=$(now)
+		w_copy=$(calc '%.3f' "$t1 - $t0")
+	}
+	say "repeat $i of $repeat"
+	if [ $((i % 2)) = 0 ]; then
+		run_copy
+		run_ingest
+	else
+		run_ingest
+		run_copy
+	fi
+	[ "$(count "$cri")" = "$events" ] || fail "repeat $i stored $(count "$cri") rows"
+	ratios="$ratios $(calc '%.3f' "$w_ing / $w_copy")"
+	reps="$reps; $i: $w_ing s / $w_copy s"
+done
+# shellcheck disable=SC2086 # the ratios are words
+median=$(printf '%s\n' $ratios | sort -n | awk '{ a[NR] = $1 } END {
+	print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+
 # --- 6. figures -------------------------------------------------------------
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 echo
@@ -205,6 +258,10 @@ printf '%-44s %9.3f %12.0f %7.1f MiB\n' "dmarcsift bounces ingest" "$ing_wall" \
 printf '%-44s %9.3f %12.0f %10s\n' "baseline: psql \\copy of the same rows" "$copy_wall" \
 	"$(calc '%f' "$rows / $copy_wall")" "-"
 printf '%-44s %9.2fx\n' "ratio ingest / baseline" "$(calc '%f' "$ing_wall / $copy_wall")"
+if [ "$repeat" -gt 1 ]; then
+	printf '%-44s %9.2fx  (ratios: %s)\n' "median ratio of $repeat pairs" "$median" "$ratios"
+	printf '  pairs (ingest / bare COPY): %s\n' "$reps"
+fi
 printf '%-44s %9.3f %12s %7.1f MiB  (%s added)\n' "re-ingest of the same log" "$re_wall" "-" \
 	"$(calc '%f' "$re_rss / 1024")" "$re_added"
 printf '%-44s %9.3f %12.0f %10s\n' "(untimed) bench_bclass tsv: parse+classify+rows" \
