@@ -888,6 +888,37 @@ static void test_no_spool_file(void **state)
 	assert_q1(SUPP_REASON, "s1@spool.example", "invalid_recipient");
 }
 
+/* A large batch raises work_mem for its own transaction only: the
+ * session's setting is what it was afterwards, and the batch is stored. */
+static void test_large_batch_work_mem(void **state)
+{
+	(void)state;
+	struct err e = {0};
+	assert_int_equal(db_exec(db, "SET work_mem = '1MB'", &e), 0);
+	struct ev *evs = xcalloc(1200, sizeof *evs);
+	char(*rcpt)[64] = xcalloc(1200, sizeof *rcpt);
+	for (int i = 0; i < 1200; i++) {
+		snprintf(rcpt[i], sizeof rcpt[i], "wm%d@workmem.example", i);
+		struct ev x = {BASE + 100 * DAY + i,
+		               BOUNCE_DELIVERED,
+		               rcpt[i],
+		               NULL,
+		               250,
+		               "2.0.0",
+		               "250 2.0.0 OK",
+		               NULL,
+		               "mx.workmem.example",
+		               &V_OK};
+		evs[i] = x;
+	}
+	struct bounce_store_stats st = batch(evs, 1200);
+	free(evs);
+	free(rcpt);
+	assert_int_equal(st.added, 1200);
+	assert_q1("SHOW work_mem", NULL, "1MB");
+	assert_int_equal(db_exec(db, "RESET work_mem", &e), 0);
+}
+
 static int run(const char *cmd, struct buf *out)
 {
 	FILE *p = popen(cmd, "r");
@@ -974,6 +1005,7 @@ int main(void)
 	    cmocka_unit_test(test_direct_and_staging_rows_equal),
 	    cmocka_unit_test(test_clash_in_a_later_block),
 	    cmocka_unit_test(test_no_spool_file),
+	    cmocka_unit_test(test_large_batch_work_mem),
 	    cmocka_unit_test(test_cli),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -206,8 +206,8 @@ ratios=$(calc '%.3f' "$ing_wall / $copy_wall")
 reps="1: $ing_wall s / $copy_wall s"
 for i in $(seq 2 "$repeat"); do
 	for d in ri ci; do
-		psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $d" \
-			-c "CREATE DATABASE $d TEMPLATE tmpl" >/dev/null || fail "cannot copy tmpl"
+		psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $d TEMPLATE tmpl" >/dev/null ||
+			fail "cannot copy tmpl"
 	done
 	cri=${conn/dbname=postgres/dbname=ri}
 	cci=${conn/dbname=postgres/dbname=ci}
@@ -237,6 +237,8 @@ for i in $(seq 2 "$repeat"); do
 		run_copy
 	fi
 	[ "$(count "$cri")" = "$events" ] || fail "repeat $i stored $(count "$cri") rows"
+	psql "$conn" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE ri" -c "DROP DATABASE ci" >/dev/null ||
+		fail "cannot drop the repeat's databases"
 	ratios="$ratios $(calc '%.3f' "$w_ing / $w_copy")"
 	reps="$reps; $i: $w_ing s / $w_copy s"
 done
