@@ -42,6 +42,12 @@
 
 #define N_PARAMS 26
 
+/* A deferred report's rows up to this size go with its row as arrays, in
+ * the same round trip; beyond it the server parses arrays more slowly than
+ * COPY text (measured: even at about 20 five-field records, 8 KiB), so a
+ * larger one sends its row in one round trip and its rows by COPY. */
+#define ARRAY_MAX ((size_t)8 * 1024)
+
 struct store_tx {
 	struct db *db;
 	/* Rows go to `rows` first, as COPY text lines without their first two
@@ -635,61 +641,76 @@ static char unescape(char c)
 	}
 }
 
-/* The rows (COPY text lines, see struct store_tx) as a two-dimensional
- * text[] literal, one inner array per row: {{"0","192.0.2.1",...},...};
- * \N becomes NULL, the COPY escapes are undone and the array's own (\" and
- * \\) applied. */
-static int rows_to_array(const struct buf *rows, struct buf *out)
+#define N_COLS 13 /* the fields of a row in `rows`: seq .. extra */
+
+/* The rows (COPY text lines, see struct store_tx) as one array literal per
+ * column, {"0","1",...} for seq and so on: \N becomes NULL, the COPY escapes
+ * are undone and the array's own (\" and \\) applied. A column each, not
+ * one two-dimensional array: the server takes a column array apart in one
+ * pass (unnest), while subscripting a[i][k] walks the array from its start
+ * each time. */
+static int rows_to_arrays(const struct buf *rows, struct buf out[N_COLS])
 {
 	const char *p = rows->data, *end = p + rows->len;
-	bool bad = buf_putc(out, '{') < 0;
+	bool bad = false;
+	for (int k = 0; k < N_COLS && !bad; k++)
+		bad = buf_putc(&out[k], '{') < 0;
 	for (bool first_row = true; p < end && !bad; first_row = false) {
-		bad = (!first_row && buf_putc(out, ',') < 0) || buf_putc(out, '{') < 0;
-		for (bool first = true; !bad; first = false) {
-			bad = !first && buf_putc(out, ',') < 0;
+		for (int k = 0; !bad; k++) {
+			if (k == N_COLS)
+				return -1; /* more fields than columns: not our rows */
+			struct buf *o = &out[k];
+			bad = !first_row && buf_putc(o, ',') < 0;
 			if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' &&
 			    (end - p == 2 || p[2] == '\t' || p[2] == '\n')) {
-				bad = bad || buf_puts(out, "NULL") < 0;
+				bad = bad || buf_puts(o, "NULL") < 0;
 				p += 2;
 			} else {
-				bad = bad || buf_putc(out, '"') < 0;
+				bad = bad || buf_putc(o, '"') < 0;
 				while (p < end && *p != '\t' && *p != '\n' && !bad) {
 					char c = *p++;
 					if (c == '\\' && p < end)
 						c = unescape(*p++);
-					bad =
-					    ((c == '"' || c == '\\') && buf_putc(out, '\\') < 0) ||
-					    buf_putc(out, c) < 0;
+					bad = ((c == '"' || c == '\\') && buf_putc(o, '\\') < 0) ||
+					      buf_putc(o, c) < 0;
 				}
-				bad = bad || buf_putc(out, '"') < 0;
+				bad = bad || buf_putc(o, '"') < 0;
 			}
-			if (p >= end || *p++ == '\n')
+			if (p >= end || *p++ == '\n') {
+				if (k != N_COLS - 1)
+					return -1; /* fewer fields than columns */
 				break;
+			}
 		}
-		bad = bad || buf_putc(out, '}') < 0;
 	}
-	return bad || buf_putc(out, '}') < 0 ? -1 : 0;
+	for (int k = 0; k < N_COLS && !bad; k++)
+		bad = buf_putc(&out[k], '}') < 0;
+	return bad ? -1 : 0;
 }
 
-/* A deferred report: savepoint, its row and records, release, in one round
- * trip. *added false: its identity is stored already (nothing was written;
- * the tenant the statement chose is kept for the comparison). */
-static int add_deferred(struct store_tx *tx, bool *added, struct err *e)
+/* A deferred report: savepoint, its row and (`rows_too`) its records and
+ * the release, in one round trip. Without its rows the savepoint stays open
+ * for their COPY. *added false: its identity is stored already (nothing was
+ * written and the savepoint is closed; the tenant the statement chose is
+ * kept for the comparison). */
+static int add_deferred(struct store_tx *tx, bool rows_too, bool *added, struct err *e)
 {
 	char records[24], messages[24];
-	struct buf arr;
+	struct buf cols[N_COLS];
 	PGresult *res = NULL;
 	int rc = -1;
 
 	*added = false;
-	buf_init(&arr, 4 * COPY_MAXROW);
-	if (rows_to_array(&tx->rows, &arr) < 0) {
-		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "records buffer overflow");
+	for (int k = 0; k < N_COLS; k++)
+		buf_init(&cols[k], 4 * COPY_MAXROW);
+	static const struct buf none = {0};
+	if (rows_to_arrays(rows_too ? &tx->rows : &none, cols) < 0) {
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "records: the column arrays overflow");
 		goto out;
 	}
 	snprintf(records, sizeof records, "%" PRId64, tx->records);
 	snprintf(messages, sizeof messages, "%" PRId64, tx->messages);
-	const char *params[30];
+	const char *params[29 + N_COLS];
 	for (size_t i = 0; i < N_PARAMS; i++)
 		params[i] = tx->params[i];
 	/* The final state (store_report_note), written with the row. */
@@ -699,24 +720,35 @@ static int add_deferred(struct store_tx *tx, bool *added, struct err *e)
 	params[26] = tx->domains ? tx->domains : "{}";
 	params[27] = records;
 	params[28] = messages;
-	params[29] = arr.data;
-	if (db_run_in_tx(tx->db, db_sql("report_add"), 30, params, NULL, NULL, true,
+	for (int k = 0; k < N_COLS; k++)
+		params[29 + k] = cols[k].data;
+	if (db_run_in_tx(tx->db, db_sql("report_add"), 29 + N_COLS, params, NULL, NULL, rows_too,
 	                 PGRES_TUPLES_OK, "storing report", &res, e) < 0)
 		goto out;
+	tx->in_tx = !rows_too;
 	if (PQntuples(res) != 1) {
 		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "storing report: %d rows back",
 		          PQntuples(res));
 		goto out;
 	}
 	*added = !PQgetisnull(res, 0, 1);
-	if (!*added && !tx->params[0]) {
-		snprintf(tx->tenant, sizeof tx->tenant, "%s", PQgetvalue(res, 0, 0));
+	snprintf(tx->tenant, sizeof tx->tenant, "%s", PQgetvalue(res, 0, 0));
+	if (!tx->params[0])
 		tx->params[0] = xstrdup(tx->tenant);
+	if (*added) {
+		snprintf(tx->report, sizeof tx->report, "%s", PQgetvalue(res, 0, 1));
+		snprintf(tx->prefix, sizeof tx->prefix, "%s\t%s\t", tx->tenant, tx->report);
+		tx->deferred = false;
+	} else if (tx->in_tx) {
+		tx->in_tx = false; /* nothing happened in it */
+		if (db_commit(tx->db, e) < 0)
+			goto out;
 	}
 	rc = 0;
 out:
 	PQclear(res);
-	buf_free(&arr);
+	for (int k = 0; k < N_COLS; k++)
+		buf_free(&cols[k]);
 	return rc;
 }
 
@@ -728,20 +760,25 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 	int rc = -1;
 
 	if (tx->deferred) {
-		bool added = false;
-		if (add_deferred(tx, &added, e) < 0) {
-			tx_free(tx); /* rolled back by db_run_in_tx */
-			return -1;
+		bool added = false, small = tx->rows.len <= ARRAY_MAX;
+		if (add_deferred(tx, small, &added, e) < 0) {
+			if (!tx->in_tx) {
+				tx_free(tx); /* rolled back by db_run_in_tx */
+				return -1;
+			}
+			goto out;
 		}
-		if (added) {
+		if (added && small) {
 			if (how)
 				*how = STORE_ADDED;
 			tx_free(tx);
 			return 0;
 		}
-		/* The identity is stored: this copy is compared with that one
-		 * (the rule at the top of the file), in a savepoint of its own. */
-		if (open_tx(tx, NULL, e) < 0 || (tx->copy.open && move_rows(tx, e) < 0))
+		/* Added without its rows: they follow by COPY below, in its
+		 * savepoint. Not added: the identity is stored, and this copy is
+		 * compared with that one (the rule at the top of the file) in a
+		 * savepoint of its own. */
+		if (!added && (open_tx(tx, NULL, e) < 0 || (tx->copy.open && move_rows(tx, e) < 0)))
 			goto out;
 	}
 

@@ -660,6 +660,22 @@ static void test_batch_deferred(void **state)
 	assert_int_equal(store_report_commit(tx, &how, &e), 0);
 	assert_int_equal(how, STORE_DUPLICATE);
 
+	/* Larger than what goes as arrays, smaller than the buffer: its row in
+	 * one round trip, its rows by COPY; then a copy of it, compared. */
+	struct aggr_report mid = report("google.com", "def-mid", "example.com", 1700000000);
+	for (int copy = 0; copy < 2; copy++) {
+		assert_int_equal(store_report_begin(&tx, f->db, &mid, NULL, NULL, false, NULL, &e),
+		                 0);
+		for (int i = 0; i < 300; i++) {
+			char ip[32];
+			snprintf(ip, sizeof ip, "10.2.%d.%d", i / 256, i % 256);
+			struct aggr_record one = {.source_ip = ip, .count = 2};
+			assert_int_equal(store_report_record(tx, &one, &e), 0);
+		}
+		assert_int_equal(store_report_commit(tx, &how, &e), 0);
+		assert_int_equal(how, copy == 0 ? STORE_ADDED : STORE_DUPLICATE);
+	}
+
 	/* Larger than the client-side buffer: its row goes in then. */
 	struct aggr_report big = report("google.com", "def-big", "example.com", 1700000000);
 	assert_int_equal(store_report_begin(&tx, f->db, &big, NULL, NULL, false, NULL, &e), 0);
@@ -716,6 +732,11 @@ static void test_batch_deferred(void **state)
 	    "SELECT concat_ws('|', records, messages, (SELECT count(*) FROM dmarcsift.records x"
 	    " WHERE x.report_pk = r.id)) FROM dmarcsift.reports r WHERE report_id = $1",
 	    "def-big", "3000|3000|3000");
+	assert_q(
+	    f->db,
+	    "SELECT concat_ws('|', records, messages, (SELECT count(*) FROM dmarcsift.records x"
+	    " WHERE x.report_pk = r.id)) FROM dmarcsift.reports r WHERE report_id = $1",
+	    "def-mid", "300|600|300");
 	pool_free();
 }
 

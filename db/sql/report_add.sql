@@ -6,9 +6,9 @@
 -- store_tenant_owner has it; the batch holds the tenant_domains SHARE lock.
 -- $2-$26 as in the INSERT of db/store_report.c, $24/$25 the final
 -- recovered state and complaint, $28/$29 the record and message counts.
--- $30 the records: a two-dimensional text[], one inner array per record
--- (seq, source_ip, count, disposition, dkim, spf, header_from,
--- envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra), into
+-- $30-$42 the records, one array per column (seq, source_ip, count,
+-- disposition, dkim, spf, header_from, envelope_from, envelope_to, reasons,
+-- dkim_auth, spf_auth, extra), taken apart by one unnest, into
 -- the batch's table (store_report_batch_flush moves them). An identity
 -- stored already inserts nothing: the id comes back NULL, and the caller
 -- compares the copies (the rule at the top of db/store_report.c).
@@ -34,9 +34,9 @@ WITH t AS (
 	INSERT INTO pg_temp.ds_batch_records (tenant_id, report_pk, seq, source_ip, count,
 		disposition, dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth,
 		spf_auth, extra)
-	SELECT r.tenant_id, r.id, a.v[i][1]::integer, a.v[i][2]::inet, a.v[i][3]::bigint,
-	       a.v[i][4], a.v[i][5], a.v[i][6], a.v[i][7], a.v[i][8], a.v[i][9],
-	       a.v[i][10]::jsonb, a.v[i][11]::jsonb, a.v[i][12]::jsonb, a.v[i][13]::jsonb
-	FROM r, (SELECT $30::text[] AS v) a, generate_subscripts(a.v, 1) AS i
+	SELECT r.tenant_id, r.id, u.*
+	FROM r, unnest($30::integer[], $31::inet[], $32::bigint[], $33::text[], $34::text[],
+	               $35::text[], $36::text[], $37::text[], $38::text[], $39::jsonb[],
+	               $40::jsonb[], $41::jsonb[], $42::jsonb[]) AS u
 )
 SELECT t.tenant_id, (SELECT id FROM r) FROM t
