@@ -470,7 +470,7 @@ int store_report_begin_pinned(struct store_tx **out, struct db *db, const struct
 /* Appends the rows built so far to the open COPY, each with its prefix. */
 static int move_rows(struct store_tx *tx, struct err *e)
 {
-	const char *p = tx->rows.data, *end = p + tx->rows.len;
+	const char *p = tx->rows.data, *end = p ? p + tx->rows.len : p; /* no rows yet: NULL */
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
@@ -651,7 +651,7 @@ static char unescape(char c)
  * each time. */
 static int rows_to_arrays(const struct buf *rows, struct buf out[N_COLS])
 {
-	const char *p = rows->data, *end = p + rows->len;
+	const char *p = rows->data, *end = p ? p + rows->len : p; /* no rows: NULL */
 	bool bad = false;
 	for (int k = 0; k < N_COLS && !bad; k++)
 		bad = buf_putc(&out[k], '{') < 0;
