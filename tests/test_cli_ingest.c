@@ -14,7 +14,6 @@
 #include "support/testdb.h"
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,18 +55,6 @@ static void write_report(const char *path, const char *org, const char *id, cons
 		    (i >> 16) & 255, (i >> 8) & 255, i & 255, i, domain, domain, domain);
 	fputs("</feedback>\n", f);
 	fclose(f);
-}
-
-/* Runs statements without parameters (DDL), which must succeed. */
-static void exec_sql(const char *conninfo, const char *sql)
-{
-	PGconn *conn = PQconnectdb(conninfo);
-	assert_int_equal(PQstatus(conn), CONNECTION_OK);
-	PGresult *res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
 }
 
 static int setup(void **state)
@@ -333,17 +320,6 @@ static void test_batch_bad_report_alone(void **state)
  * summary counts none of the batch's reports, which the database did not
  * keep (the next run stores them). A trigger of the test's own ends the
  * run's backend on the last report of the batch. */
-static void q_exec(const char *conninfo, const char *sql)
-{
-	PGconn *k = PQconnectdb(conninfo);
-	assert_int_equal(PQstatus(k), CONNECTION_OK);
-	PGresult *r = PQexec(k, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		fail_msg("%s: %s", sql, PQerrorMessage(k));
-	PQclear(r);
-	PQfinish(k);
-}
-
 static void test_batch_lost_not_counted(void **state)
 {
 	struct ctx *c = *state;
@@ -442,18 +418,18 @@ static void test_batch_server_refuses_report(void **state)
 	assert_int_equal(fwrite(b, 1, len, f), len);
 	fclose(f);
 	free(b);
-	exec_sql(c->db, "ALTER TABLE dmarcsift.reports ADD CONSTRAINT test_refused"
-	                " CHECK (report_id <> 'refused-2');"
-	                " ALTER TABLE dmarcsift.records ADD CONSTRAINT test_refused"
-	                " CHECK (source_ip <> '10.9.9.9'::inet)");
+	q_exec(c->db, "ALTER TABLE dmarcsift.reports ADD CONSTRAINT test_refused"
+	              " CHECK (report_id <> 'refused-2');"
+	              " ALTER TABLE dmarcsift.records ADD CONSTRAINT test_refused"
+	              " CHECK (source_ip <> '10.9.9.9'::inet)");
 
 	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", dir, NULL};
 	char *out = NULL;
 	assert_int_equal(run_bin(a, NULL, &out), 1); /* some quarantined */
 	assert_non_null(strstr(out, "2 reports (6 records) ingested, 0 duplicates, 2 quarantined"));
 	free(out);
-	exec_sql(c->db, "ALTER TABLE dmarcsift.reports DROP CONSTRAINT test_refused;"
-	                " ALTER TABLE dmarcsift.records DROP CONSTRAINT test_refused");
+	q_exec(c->db, "ALTER TABLE dmarcsift.reports DROP CONSTRAINT test_refused;"
+	              " ALTER TABLE dmarcsift.records DROP CONSTRAINT test_refused");
 	const char *whole =
 	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'refused.example'"
 	    " AND p.records = 3 AND p.messages = 6 AND (SELECT count(*) FROM dmarcsift.records r"

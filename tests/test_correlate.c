@@ -447,6 +447,64 @@ static void late_report_inside_episode(void **state)
 	free(out);
 }
 
+/* Incremental runs give what a full run gives. Two tenants, six providers,
+ * reports and bounces added a day at a time (fixtures/correlate/incremental/
+ * data.sql), with quiet days, an episode that ends and comes back, a day of
+ * reports arriving late and a late day of bounces; after every day's
+ * incremental run, a full run over the same data must change no flag. */
+static void incremental_equals_full(void **state)
+{
+	struct db *d = *state;
+	const char *mig[] = {"db", "migrate", "--db", d->conn, NULL};
+	ok(run_bin(mig, NULL, NULL), "db migrate");
+	char *sql = slurp(CDIR "incremental/data.sql", NULL);
+	q_exec(d->conn, sql);
+	free(sql);
+	long next = 1;
+	for (int day = 0; day < 14; day++) {
+		char q[512];
+		/* reports: every provider, but Apple's and GMX's every other day */
+		snprintf(q, sizeof q, "SELECT public.inc_day_reports(%d, 'r', '{%s}')", day,
+		         day % 2 ? "0,1,2,5" : "0,1,2,3,4,5");
+		q_exec(d->conn, q);
+		/* bounces: inc1 every day but 4 and 7; inc2 on days 0-2 and 10-13
+		 * (eight quiet days: its flags resolve, then reopen) */
+		if (day != 4 && day != 7) {
+			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, %d)",
+			         next, next + 149, day);
+			q_exec(d->conn, q);
+			next += 150;
+		}
+		if (day <= 2 || day >= 10) {
+			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 2, %d)",
+			         next, next + 79, day);
+			q_exec(d->conn, q);
+			next += 80;
+		}
+		if (day == 8) /* a second report of day 3 from every provider, late */
+			q_exec(d->conn,
+			       "SELECT public.inc_day_reports(3, 'late', '{0,1,2,3,4,5}')");
+		if (day == 11) { /* a log of day 9 read two days late */
+			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, 9)", next,
+			         next + 59);
+			q_exec(d->conn, q);
+			next += 60;
+		}
+		free(correlate(d, false));
+		char *out = correlate(d, true);
+		if (!strstr(out, " 0 new flags, 0 changed, 0 resolved"))
+			fail_msg("day %d: a full run after the incremental one changed flags: %s",
+			         day, out);
+		free(out);
+	}
+	/* the data made every kind of flag the scenario needs */
+	assert_true(q_int(d->conn, "SELECT count(*) FROM dmarcsift.flags", 0, NULL) >= 40);
+	assert_true(q_int(d->conn, "SELECT count(*) FROM dmarcsift.flags WHERE status = 'reopened'",
+	                  0, NULL) > 0);
+	assert_true(q_int(d->conn, "SELECT count(DISTINCT kind) FROM dmarcsift.flags", 0, NULL) >=
+	            3);
+}
+
 /* `flags`: JSON Lines with exactly the v_flags columns; text with advice. */
 static void flags_output(void **state)
 {
@@ -746,6 +804,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(s9_none_results, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rerun_extend_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(late_report_inside_episode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(incremental_equals_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flags_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notify_new_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notify_new_escalations, setup, teardown),

@@ -30,7 +30,6 @@
 #include "support/testdb.h"
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,18 +175,6 @@ static const char rollup_diff_sql[] =
     "(SELECT count(*) FROM (SELECT tenant_id, sum(messages) FROM dmarcsift.record_sources "
     "GROUP BY 1 EXCEPT SELECT tenant_id, sum(count) FROM dmarcsift.records GROUP BY 1) c)";
 
-static void exec_sql(const char *conninfo, const char *sql)
-{
-	PGconn *conn = PQconnectdb(conninfo);
-	if (PQstatus(conn) != CONNECTION_OK)
-		fail_msg("connect: %s", PQerrorMessage(conn));
-	PGresult *res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("corpus: %s", PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
-}
-
 static char *fingerprint(struct ctx *c, const char *tenant)
 {
 	const char *p[] = {tenant};
@@ -240,8 +227,8 @@ static int setup(void **state)
 	const char *b[] = {"tenant", "add", "--db", c->db, "beta", "beta.example", NULL};
 	if (run_bin(a, NULL, NULL) != 0 || run_bin(b, NULL, NULL) != 0)
 		return -1;
-	exec_sql(c->db, corpus_sql);
-	exec_sql(c->db, extras_sql);
+	q_exec(c->db, corpus_sql);
+	q_exec(c->db, extras_sql);
 	*state = c;
 	return 0;
 }

@@ -140,6 +140,19 @@ int64_t q_int(const char *conninfo, const char *sql, int nparams, const char *co
 	return v;
 }
 
+void q_exec(const char *conninfo, const char *sql)
+{
+	PGconn *conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(conn));
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		fail_msg("%.200s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+}
+
 char *q_str(const char *conninfo, const char *sql, int nparams, const char *const *params)
 {
 	PGconn *conn = NULL;

@@ -27,6 +27,9 @@ int run_bin(const char *const *args, const char *stdin_path, char **out);
 /* Starts the binary without waiting; returns its pid. */
 pid_t run_bin_async(const char *const *args);
 int64_t q_int(const char *conninfo, const char *sql, int nparams, const char *const *params);
+/* Runs one or more statements (simple protocol) on a fresh connection;
+ * fails the test on any error. */
+void q_exec(const char *conninfo, const char *sql);
 /* Returns a malloc'd string ("" for NULL). */
 char *q_str(const char *conninfo, const char *sql, int nparams, const char *const *params);
 /* Reads a whole file (tests only; aborts on error); *len may be NULL. */
