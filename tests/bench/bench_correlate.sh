@@ -19,7 +19,9 @@
 #   5. times `dmarcsift correlate --full` (twice: the second is the warm
 #      figure) and then one new day — a day of reports and bounces — and
 #      the incremental `dmarcsift correlate` that follows;
-#   6. also times that new day's records insert against the same insert
+#   6. checks that a full run after the incremental one changes no flag
+#      (the incremental run left what recomputing everything gives);
+#   7. also times that new day's records insert against the same insert
 #      into a plain copy of the table without triggers (the rollup's cost
 #      at ingest).
 #
@@ -261,6 +263,13 @@ incr=$(corr)
 incr_line=$(cat "$work/corr.txt")
 noop=$(corr)
 noop_line=$(cat "$work/corr.txt")
+# the incremental run must have left what a full run computes
+check=$(corr --full)
+check_line=$(cat "$work/corr.txt")
+case $check_line in
+*" 0 new flags, 0 changed, 0 resolved"*) ;;
+*) fail "a full run after the incremental one changed flags: $check_line" ;;
+esac
 
 # --- 6. figures --------------------------------------------------------------------
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -276,4 +285,5 @@ data: $nrecords aggregate records in $((20 * 5 * 6 * (days + 1))) reports ($nrol
   one new day, records insert with rollup ${ins_trig} s for $day_records records (same rows into a plain table: ${ins_plain} s)
   correlate (incremental, one new day)    ${incr} s   ($incr_line)
   correlate (incremental, nothing new)    ${noop} s   ($noop_line)
+  check: correlate --full after them      ${check} s   ($check_line: the same flags)
 EOF
