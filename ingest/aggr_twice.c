@@ -5,33 +5,16 @@
  */
 #include "ingest/aggr.h"
 
+#include "core/memread.h"
+
 #include <stdio.h>
 #include <string.h>
-
-struct mem_reader {
-	const unsigned char *data;
-	size_t len, pos;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t n, struct err *e)
-{
-	struct mem_reader *m = ctx;
-	(void)e;
-	size_t left = m->len - m->pos;
-	if (n > left)
-		n = left;
-	if (n == 0)
-		return 0;
-	memcpy(buf, m->data + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
 
 int aggr_parse_mem(const void *data, size_t len, bool recover, const struct aggr_handler *h,
                    struct aggr_result *res, struct err *e)
 {
-	struct mem_reader m = {data, len, 0};
-	return aggr_parse(mem_read, &m, recover, NULL, h, res, e);
+	struct memread m = {data, len, 0};
+	return aggr_parse(memread, &m, recover, NULL, h, res, e);
 }
 
 static int one_pass(const struct aggr_doc *doc, const struct aggr_pass *pass,
@@ -80,11 +63,11 @@ int aggr_parse_twice(const struct aggr_doc *doc, const struct aggr_limits *lim,
 static int mem_open(void *ctx, const struct aggr_pass *pass, aggr_read_fn *rd, void **rdctx,
                     struct err *e)
 {
-	struct mem_reader *m = ctx;
+	struct memread *m = ctx;
 	(void)pass;
 	(void)e;
 	m->pos = 0;
-	*rd = mem_read;
+	*rd = memread;
 	*rdctx = m;
 	return 0;
 }
@@ -92,7 +75,7 @@ static int mem_open(void *ctx, const struct aggr_pass *pass, aggr_read_fn *rd, v
 int aggr_parse_mem_twice(const void *data, size_t len, const struct aggr_handler *h,
                          struct aggr_result *res, struct err *e)
 {
-	struct mem_reader m = {data, len, 0};
+	struct memread m = {data, len, 0};
 	struct aggr_doc doc = {.open = mem_open, .ctx = &m};
 	return aggr_parse_twice(&doc, NULL, h, res, e);
 }

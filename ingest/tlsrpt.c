@@ -9,6 +9,7 @@
  */
 #include "ingest/tlsrpt.h"
 
+#include "core/memread.h"
 #include "core/xalloc.h"
 #include "ingest/complaints.h"
 #include "ingest/validate.h"
@@ -505,25 +506,8 @@ out:
 	return rc;
 }
 
-struct mem_reader {
-	const unsigned char *data;
-	size_t len, pos;
-};
-
-static ssize_t mem_read(void *ctx, void *buf, size_t n, struct err *e)
-{
-	struct mem_reader *m = ctx;
-	(void)e;
-	size_t left = m->len - m->pos;
-	if (n > left)
-		n = left;
-	memcpy(buf, m->data + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
 int tlsrpt_parse_mem(const void *data, size_t len, struct tlsrpt_report **out, struct err *e)
 {
-	struct mem_reader m = {data, len, 0};
-	return tlsrpt_parse(mem_read, &m, NULL, out, e);
+	struct memread m = {data, len, 0};
+	return tlsrpt_parse(memread, &m, NULL, out, e);
 }
