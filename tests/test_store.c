@@ -1,6 +1,7 @@
 /*
- * test_store: the store against a real PostgreSQL (DMARCSIFT_TEST_DB), each
- * test in a database of its own.
+ * test_store: the report store against a real PostgreSQL (DMARCSIFT_TEST_DB),
+ * each test in a database of its own (the raw-message store:
+ * test_store_raw.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,7 @@
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/store.h"
-#include "tests/support/testdb.h"
+#include "tests/support/dbfx.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -22,34 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-struct fx {
-	char *conninfo;
-	struct db *db;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = xcalloc(1, sizeof *f);
-	struct err e = {0};
-	*state = f;
-	if (testdb_create(&f->conninfo) < 0)
-		return -1;
-	if (db_connect(&f->db, f->conninfo, true, &e) < 0) {
-		fprintf(stderr, "connect: %s\n", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	db_close(f->db);
-	testdb_drop(f->conninfo);
-	free(f->conninfo);
-	free(f);
-	return 0;
-}
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* ---- building reports by hand ------------------------------------------ */
 
@@ -120,246 +95,9 @@ static bool store(struct db *db, const struct aggr_report *r, const struct aggr_
 	return how == STORE_DUPLICATE;
 }
 
-/* One value of a one-row query with text parameters; the caller frees. */
-static char *q1(struct db *db, const char *sql, int n, const char *const *params)
-{
-	PGresult *res = db_query(db, sql, n, params);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
-	assert_int_equal(PQntuples(res), 1);
-	char *v = PQgetisnull(res, 0, 0) ? NULL : xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-static int64_t qint(struct db *db, const char *sql, int n, const char *const *params)
-{
-	char *v = q1(db, sql, n, params);
-	assert_non_null(v);
-	int64_t x = strtoll(v, NULL, 10);
-	free(v);
-	return x;
-}
-
-static void assert_q(struct db *db, const char *sql, const char *param, const char *want)
-{
-	const char *p[1] = {param};
-	char *v = q1(db, sql, param ? 1 : 0, p);
-	if (!want)
-		assert_null(v);
-	else {
-		assert_non_null(v);
-		assert_string_equal(v, want);
-	}
-	free(v);
-}
-
-/* ---- raw messages ----------------------------------------------------- */
-
-#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define SHA_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-static void test_raw_round_trip(void **state)
-{
-	struct fx *f = *state;
-	struct err e = {0};
-	bool known = true, done = true;
-	size_t len = 200000;
-	unsigned char *data = xmalloc(len);
-	/* Compressible text with binary bytes (NUL, 0xff) in it. */
-	for (size_t i = 0; i < len; i++)
-		data[i] =
-		    (i % 997 == 0) ? (unsigned char)(i % 256) : (unsigned char)("<record/>"[i % 9]);
-
-	const char *sha = SHA_A; /* 64 hex chars */
-	assert_int_equal(store_raw_put(f->db, sha, data, len, "inbox/1.eml", &known, &e), 0);
-	assert_false(known);
-	assert_int_equal(store_raw_put(f->db, sha, data, len, "elsewhere", &known, &e), 0);
-	assert_true(known);
-
-	unsigned char *out = NULL;
-	size_t outlen = 0;
-	char *source = NULL;
-	assert_int_equal(store_raw_get(f->db, sha, &out, &outlen, &source, &e), 0);
-	assert_int_equal(outlen, len);
-	assert_memory_equal(out, data, len);
-	assert_string_equal(source, "inbox/1.eml"); /* not rewritten */
-	free(out);
-	free(source);
-
-	/* Stored as received, compressed by the column, under the intake tenant. */
-	const char *p[1] = {sha};
-	assert_q(f->db, "SELECT encoding FROM dmarcsift.raw_messages WHERE sha256 = $1", sha,
-	         "identity");
-	assert_true(qint(f->db,
-	                 "SELECT octet_length(data) FROM dmarcsift.raw_messages"
-	                 " WHERE tenant_id = 0 AND sha256 = $1",
-	                 1, p) == (int64_t)len);
-	assert_true(qint(f->db,
-	                 "SELECT pg_column_size(data) FROM dmarcsift.raw_messages"
-	                 " WHERE tenant_id = 0 AND sha256 = $1",
-	                 1, p) < (int64_t)len / 4);
-	assert_true(qint(f->db, "SELECT size FROM dmarcsift.raw_messages WHERE sha256 = $1", 1,
-	                 p) == (int64_t)len);
-
-	assert_int_equal(store_raw_is_done(f->db, sha, &done, &e), 0);
-	assert_false(done);
-	assert_int_equal(store_raw_done(f->db, sha, &e), 0);
-	assert_int_equal(store_raw_is_done(f->db, sha, &done, &e), 0);
-	assert_true(done);
-
-	/* Empty input is an input too. */
-	assert_int_equal(store_raw_put(f->db, SHA_B, "", 0, NULL, &known, &e), 0);
-	assert_int_equal(store_raw_get(f->db, SHA_B, &out, &outlen, NULL, &e), 0);
-	assert_int_equal(outlen, 0);
-	free(out);
-
-	/* Not a SHA-256; unknown bytes. */
-	assert_int_equal(store_raw_put(f->db, "ABC", data, 3, NULL, &known, &e), -1);
-	assert_int_equal(e.kind, ERR_INPUT);
-	err_clear(&e);
-	assert_int_equal(store_raw_get(f->db,
-	                               "ffffffffffffffffffffffffffffffffffffffffffffffffffff"
-	                               "ffffffffffff",
-	                               &out, &outlen, NULL, &e),
-	                 -1);
-	assert_non_null(strstr(e.msg, "no stored message"));
-	assert_null(out);
-	free(data);
-}
-
-/* A file as it is stored by the streaming path: the same bytes come back;
- * an input over the identity limit is deflated by the client instead and
- * comes back the same too; a row from before 0029 (zlib, the encoding's
- * default) is still read. */
-static void test_raw_fd_and_encodings(void **state)
-{
-	struct fx *f = *state;
-	struct err e = {0};
-	bool known = true;
-	size_t len = 300000;
-	unsigned char *data = xmalloc(len);
-	for (size_t i = 0; i < len; i++)
-		data[i] = (unsigned char)((i * 2654435761u) >> 13); /* bytes of every value */
-	char path[] = "/tmp/test_store_rawXXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	unlink(path);
-
-	const char *shas[] = {SHA_A, SHA_B};
-	const char *want_enc[] = {"identity", "zlib"};
-	for (int k = 0; k < 2; k++) {
-		store_raw_set_identity_max(k == 0 ? (size_t)512 << 20 : len - 1);
-		assert_int_equal(store_raw_put_fd(f->db, shas[k], fd, len, "big.xml", &known, &e),
-		                 0);
-		assert_false(known);
-		assert_int_equal(store_raw_put_fd(f->db, shas[k], fd, len, "big.xml", &known, &e),
-		                 0);
-		assert_true(known);
-		assert_q(f->db, "SELECT encoding FROM dmarcsift.raw_messages WHERE sha256 = $1",
-		         shas[k], want_enc[k]);
-		unsigned char *out = NULL;
-		size_t outlen = 0;
-		char *source = NULL;
-		assert_int_equal(store_raw_get(f->db, shas[k], &out, &outlen, &source, &e), 0);
-		assert_int_equal(outlen, len);
-		assert_memory_equal(out, data, len);
-		assert_string_equal(source, "big.xml");
-		free(out);
-		free(source);
-	}
-	/* In memory, over the limit: deflated too. */
-	const char *sha_c = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
-	assert_int_equal(store_raw_put(f->db, sha_c, data, len, NULL, &known, &e), 0);
-	assert_q(f->db, "SELECT encoding FROM dmarcsift.raw_messages WHERE sha256 = $1", sha_c,
-	         "zlib");
-	unsigned char *out = NULL;
-	size_t outlen = 0;
-	assert_int_equal(store_raw_get(f->db, sha_c, &out, &outlen, NULL, &e), 0);
-	assert_int_equal(outlen, len);
-	assert_memory_equal(out, data, len);
-	free(out);
-	store_raw_set_identity_max((size_t)512 << 20);
-
-	/* A row as every version before 0029 wrote it: no encoding named. */
-	const char *sha_d = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
-	const char *pd[1] = {sha_d};
-	assert_true(qint(f->db,
-	                 "WITH i AS (INSERT INTO dmarcsift.raw_messages (sha256, size, data)"
-	                 " VALUES ($1, 11, '\\x789ccb48cdc9c95728cf2fca4901001a0b045d')"
-	                 " RETURNING 1) SELECT count(*) FROM i",
-	                 1, pd) == 1);
-	assert_int_equal(store_raw_get(f->db, sha_d, &out, &outlen, NULL, &e), 0);
-	assert_int_equal(outlen, 11);
-	assert_memory_equal(out, "hello world", 11);
-	free(out);
-	/* As received must mean whole: a short value is corruption, not data. */
-	assert_true(qint(f->db,
-	                 "WITH u AS (UPDATE dmarcsift.raw_messages SET encoding = 'identity',"
-	                 " data = '\\x6869' WHERE sha256 = $1 RETURNING 1)"
-	                 " SELECT count(*) FROM u",
-	                 1, pd) == 1);
-	assert_int_equal(store_raw_get(f->db, sha_d, &out, &outlen, NULL, &e), -1);
-	assert_int_equal(e.kind, ERR_INTERNAL);
-	assert_null(out);
-	close(fd);
-	free(data);
-}
-
-/* The same bytes stored from two places at once: the one that loses the
- * race on the key learns that the bytes are known, nothing fails, and its
- * connection is usable afterwards. The other session inserts the row first
- * and commits it while this one's COPY waits on the key. */
-static void test_raw_fd_race(void **state)
-{
-	struct fx *f = *state;
-	struct err e = {0};
-	bool known = false;
-	const char *text = "<feedback>raced</feedback>\n";
-	char path[] = "/tmp/test_store_raceXXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	unlink(path);
-
-	PGconn *rival = PQconnectdb(f->conninfo);
-	assert_int_equal(PQstatus(rival), CONNECTION_OK);
-	assert_int_equal(
-	    PQsendQuery(rival, "BEGIN;"
-	                       " INSERT INTO dmarcsift.raw_messages (sha256, size, data, encoding)"
-	                       " VALUES (repeat('e', 64), 5, '\\x7269766131', 'identity');"
-	                       " SELECT pg_sleep(1); COMMIT"),
-	    1);
-	/* Until the rival's INSERT has run, this one's look-up would see nothing
-	 * anyway; give it the time to get there. */
-	struct timespec ts = {0, 300L * 1000 * 1000};
-	nanosleep(&ts, NULL);
-	const char *sha = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
-	assert_int_equal(store_raw_put_fd(f->db, sha, fd, strlen(text), "race.xml", &known, &e), 0);
-	assert_true(known);
-	PGresult *r;
-	while ((r = PQgetResult(rival)) != NULL) {
-		assert_true(PQresultStatus(r) == PGRES_COMMAND_OK ||
-		            PQresultStatus(r) == PGRES_TUPLES_OK);
-		PQclear(r);
-	}
-	PQfinish(rival);
-	/* The rival's row is the one kept, and the connection still works. */
-	unsigned char *out = NULL;
-	size_t outlen = 0;
-	assert_int_equal(store_raw_get(f->db, sha, &out, &outlen, NULL, &e), 0);
-	assert_int_equal(outlen, 5);
-	assert_memory_equal(out, "riva1", 5);
-	free(out);
-	close(fd);
-}
-
-/* ---- reports ---------------------------------------------------------- */
-
 static void test_report_round_trip(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct aggr_report r = report("google.com", "rt-1", "example.com", 1700000000);
 	r.schema = AGGR_SCHEMA_RFC9990;
 	r.namespace_uri = S("urn:ietf:params:xml:ns:dmarc-2.0");
@@ -388,27 +126,28 @@ static void test_report_round_trip(void **state)
 	char *want_messages = xasprintf("%" PRId64, recs[0].count + recs[1].count);
 
 	const char *id = "rt-1";
-	assert_q(
+	dbfx_assert_q(
 	    f->db,
 	    "SELECT concat_ws('|', tenant, org_name, policy_domain, schema, recovered, records,"
 	    " messages, extract(epoch FROM begin_at)::bigint, extract(epoch FROM end_at)::bigint)"
 	    " FROM dmarcsift.v_reports WHERE report_id = $1",
 	    id, "unassigned|google.com|example.com|rfc9990|f|2|42|1700000000|1700086399");
-	assert_q(f->db, "SELECT messages::text FROM dmarcsift.v_reports WHERE report_id = $1", id,
-	         want_messages);
+	dbfx_assert_q(f->db, "SELECT messages::text FROM dmarcsift.v_reports WHERE report_id = $1",
+	              id, want_messages);
 	free(want_messages);
-	assert_q(f->db,
-	         "SELECT concat_ws('|', pct, np, generator, namespace, extra->>'feedback/x-extra',"
-	         " coalesce(sp, 'null')) FROM dmarcsift.reports WHERE report_id = $1",
-	         id, "50|quarantine|gen/1.0|urn:ietf:params:xml:ns:dmarc-2.0|kept|null");
+	dbfx_assert_q(
+	    f->db,
+	    "SELECT concat_ws('|', pct, np, generator, namespace, extra->>'feedback/x-extra',"
+	    " coalesce(sp, 'null')) FROM dmarcsift.reports WHERE report_id = $1",
+	    id, "50|quarantine|gen/1.0|urn:ietf:params:xml:ns:dmarc-2.0|kept|null");
 
 	/* Records: inet values, counts, jsonb arrays in order. */
-	assert_q(
+	dbfx_assert_q(
 	    f->db,
 	    "SELECT string_agg(concat_ws('|', source_ip, family(source_ip), count, disposition,"
 	    " dkim, spf), ';' ORDER BY count) FROM dmarcsift.v_records WHERE report_id = $1",
 	    id, "192.0.2.10|4|7|none|pass|fail;2001:db8::1|6|35|reject|pass|fail");
-	assert_q(
+	dbfx_assert_q(
 	    f->db,
 	    "SELECT concat_ws('|', jsonb_array_length(dkim_auth), dkim_auth->1->>'domain',"
 	    " dkim_auth->1->>'selector', dkim_auth->1->>'result', dkim_auth->1->>'human_result',"
@@ -417,22 +156,22 @@ static void test_report_round_trip(void **state)
 	    " envelope_from = '', envelope_to IS NULL)"
 	    " FROM dmarcsift.v_records WHERE report_id = $1 AND count = 7",
 	    id, "2|esp.example|k2|fail|bad sig|null|mfrom|softfail|forwarded|list|t|t");
-	assert_q(
+	dbfx_assert_q(
 	    f->db,
 	    "SELECT dkim_auth::text || spf_auth::text || reasons::text FROM dmarcsift.v_records"
 	    " WHERE report_id = $1 AND count = 35",
 	    id, "[][][]");
 	/* host() and the IP operators work: it is inet, not text. */
-	assert_q(f->db,
-	         "SELECT count(*)::text FROM dmarcsift.v_records WHERE report_id = $1"
-	         " AND source_ip << '192.0.2.0/24'",
-	         id, "1");
+	dbfx_assert_q(f->db,
+	              "SELECT count(*)::text FROM dmarcsift.v_records WHERE report_id = $1"
+	              " AND source_ip << '192.0.2.0/24'",
+	              id, "1");
 	pool_free();
 }
 
 static void test_duplicate_and_identity(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct aggr_record rec = record("198.51.100.1", 3);
 	struct aggr_report a = report("google.com", "same-id", "example.org", 1700000000);
 	struct aggr_report b = report("yahoo.com", "same-id", "example.org", 1700000000);
@@ -444,8 +183,8 @@ static void test_duplicate_and_identity(void **state)
 	assert_false(store(f->db, &b, &rec, 1, NULL));
 	assert_false(store(f->db, &c, &rec, 1, NULL));
 	assert_true(store(f->db, &c, &rec, 1, NULL));
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_records", 0, NULL), 3);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_records", 0, NULL), 3);
 
 	/* A duplicate left no transaction open behind it. */
 	assert_true(store(f->db, &a, &rec, 1, NULL));
@@ -455,7 +194,7 @@ static void test_duplicate_and_identity(void **state)
 
 static void test_abort_leaves_nothing(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
 	struct aggr_report r = report("google.com", "aborted-1", "example.net", 1700000000);
@@ -466,20 +205,20 @@ static void test_abort_leaves_nothing(void **state)
 		assert_int_equal(store_report_record(tx, &rec, &e), 0);
 	store_report_abort(tx);
 	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_IDLE);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 0);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 0);
 
 	/* Aborted before any record, then stored for real: not a duplicate. */
 	assert_int_equal(store_report_begin(&tx, f->db, &r, SHA_B, NULL, true, "truncated", &e), 0);
 	store_report_abort(tx);
 	assert_false(store(f->db, &r, &rec, 1, NULL));
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 1);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 1);
 	pool_free();
 }
 
 static void test_bad_records_fail_the_report(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
 	struct aggr_report r = report("google.com", "bad-1", "example.net", 1700000000);
@@ -516,14 +255,14 @@ static void test_bad_records_fail_the_report(void **state)
 	assert_int_equal(e.kind, ERR_INPUT);
 	store_report_abort(tx);
 
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
 	assert_false(store(f->db, &r, &good, 1, NULL));
 	pool_free();
 }
 
 static void test_many_records(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
 	struct aggr_report r = report("google.com", "many-1", "example.com", 1700000000);
@@ -542,27 +281,28 @@ static void test_many_records(void **state)
 	}
 	assert_int_equal(store_report_commit(tx, NULL, &e), 0);
 	char *want = xasprintf("%d|%" PRId64 "|%d|%" PRId64, N, sum, N, sum);
-	assert_q(f->db,
-	         "SELECT concat_ws('|', r.records, r.messages, (SELECT count(*) FROM"
-	         " dmarcsift.v_records v WHERE v.report_id = r.report_id), (SELECT sum(count) FROM"
-	         " dmarcsift.v_records v WHERE v.report_id = r.report_id))"
-	         " FROM dmarcsift.v_reports r WHERE report_id = $1",
-	         "many-1", want);
+	dbfx_assert_q(
+	    f->db,
+	    "SELECT concat_ws('|', r.records, r.messages, (SELECT count(*) FROM"
+	    " dmarcsift.v_records v WHERE v.report_id = r.report_id), (SELECT sum(count) FROM"
+	    " dmarcsift.v_records v WHERE v.report_id = r.report_id))"
+	    " FROM dmarcsift.v_reports r WHERE report_id = $1",
+	    "many-1", want);
 	free(want);
 	/* seq numbers the records in order. */
 	char last[32];
 	snprintf(last, sizeof last, "10.%d.%d.%d", (N - 1) / 65536, ((N - 1) / 256) % 256,
 	         (N - 1) % 256);
 	char *seq = xasprintf("%d", N - 1);
-	assert_q(f->db, "SELECT host(source_ip) FROM dmarcsift.records WHERE seq = $1::int", seq,
-	         last);
+	dbfx_assert_q(f->db, "SELECT host(source_ip) FROM dmarcsift.records WHERE seq = $1::int",
+	              seq, last);
 	free(seq);
 	pool_free();
 }
 
 static void test_copy_escaping(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct aggr_report r = report("org\twith\ttabs", "esc-1", "example.com", 1700000000);
 	struct aggr_record rec = record("192.0.2.1", 1);
 	const char *hf = "tab\there";
@@ -579,21 +319,24 @@ static void test_copy_escaping(void **state)
 	assert_false(store(f->db, &r, &rec, 1, NULL));
 
 	const char *id = "esc-1";
-	assert_q(f->db, "SELECT header_from FROM dmarcsift.v_records WHERE report_id = $1", id, hf);
-	assert_q(f->db, "SELECT envelope_from FROM dmarcsift.v_records WHERE report_id = $1", id,
-	         ef);
-	assert_q(f->db, "SELECT envelope_to FROM dmarcsift.v_records WHERE report_id = $1", id, et);
-	assert_q(f->db,
-	         "SELECT reasons->0->>'comment' FROM dmarcsift.v_records WHERE report_id = $1", id,
-	         comment);
-	assert_q(f->db, "SELECT reasons->0->>'type' FROM dmarcsift.v_records WHERE report_id = $1",
-	         id, "");
-	assert_q(f->db,
-	         "SELECT x.extra->>E'x\\ty' FROM dmarcsift.records x JOIN dmarcsift.reports r"
-	         " ON r.id = x.report_pk WHERE r.report_id = $1",
-	         id, "a\\b\n");
-	assert_q(f->db, "SELECT org_name FROM dmarcsift.v_reports WHERE report_id = $1", id,
-	         "org\twith\ttabs");
+	dbfx_assert_q(f->db, "SELECT header_from FROM dmarcsift.v_records WHERE report_id = $1", id,
+	              hf);
+	dbfx_assert_q(f->db, "SELECT envelope_from FROM dmarcsift.v_records WHERE report_id = $1",
+	              id, ef);
+	dbfx_assert_q(f->db, "SELECT envelope_to FROM dmarcsift.v_records WHERE report_id = $1", id,
+	              et);
+	dbfx_assert_q(f->db,
+	              "SELECT reasons->0->>'comment' FROM dmarcsift.v_records WHERE report_id = $1",
+	              id, comment);
+	dbfx_assert_q(f->db,
+	              "SELECT reasons->0->>'type' FROM dmarcsift.v_records WHERE report_id = $1",
+	              id, "");
+	dbfx_assert_q(f->db,
+	              "SELECT x.extra->>E'x\\ty' FROM dmarcsift.records x JOIN dmarcsift.reports r"
+	              " ON r.id = x.report_pk WHERE r.report_id = $1",
+	              id, "a\\b\n");
+	dbfx_assert_q(f->db, "SELECT org_name FROM dmarcsift.v_reports WHERE report_id = $1", id,
+	              "org\twith\ttabs");
 	pool_free();
 }
 
@@ -605,7 +348,7 @@ static void test_copy_escaping(void **state)
  * mid-way each keep their own way. */
 static void test_batch_deferred(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
 	enum store_outcome how = STORE_DUPLICATE;
@@ -691,12 +434,12 @@ static void test_batch_deferred(void **state)
 	assert_int_equal(db_batch_commit(f->db, &e), 0);
 
 	const char *id = "def-1";
-	assert_q(f->db, "SELECT org_name FROM dmarcsift.v_reports WHERE report_id = $1", id,
-	         "org\"q\\b");
-	assert_q(f->db,
-	         "SELECT concat_ws('|', records, messages, recovered, complaint)"
-	         " FROM dmarcsift.reports WHERE report_id = $1",
-	         id, "2|3|t|kept with deviations");
+	dbfx_assert_q(f->db, "SELECT org_name FROM dmarcsift.v_reports WHERE report_id = $1", id,
+	              "org\"q\\b");
+	dbfx_assert_q(f->db,
+	              "SELECT concat_ws('|', records, messages, recovered, complaint)"
+	              " FROM dmarcsift.reports WHERE report_id = $1",
+	              id, "2|3|t|kept with deviations");
 	struct {
 		const char *col;
 		int seq;
@@ -720,19 +463,19 @@ static void test_batch_deferred(void **state)
 		                      " ON r.id = x.report_pk WHERE r.report_id = 'def-1'"
 		                      " AND x.seq = %d",
 		                      cases[i].col, cases[i].seq);
-		assert_q(f->db, sql, NULL, cases[i].want);
+		dbfx_assert_q(f->db, sql, NULL, cases[i].want);
 		free(sql);
 	}
-	assert_int_equal(qint(f->db,
-	                      "SELECT count(*) FROM dmarcsift.reports WHERE report_id = 'def-bad'",
-	                      0, NULL),
-	                 0);
-	assert_q(
+	assert_int_equal(
+	    dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.reports WHERE report_id = 'def-bad'",
+	              0, NULL),
+	    0);
+	dbfx_assert_q(
 	    f->db,
 	    "SELECT concat_ws('|', records, messages, (SELECT count(*) FROM dmarcsift.records x"
 	    " WHERE x.report_pk = r.id)) FROM dmarcsift.reports r WHERE report_id = $1",
 	    "def-big", "3000|3000|3000");
-	assert_q(
+	dbfx_assert_q(
 	    f->db,
 	    "SELECT concat_ws('|', records, messages, (SELECT count(*) FROM dmarcsift.records x"
 	    " WHERE x.report_pk = r.id)) FROM dmarcsift.reports r WHERE report_id = $1",
@@ -744,7 +487,7 @@ static void test_batch_deferred(void **state)
 
 static void test_tenants(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	const char *acme[] = {"Example.CO.UK.", "acme.example"};
 	const char *beta[] = {"beta.example"};
@@ -758,8 +501,10 @@ static void test_tenants(void **state)
 	/* A domain belongs to one tenant only; nothing of the add remains. */
 	assert_int_equal(store_tenant_add(f->db, "gamma", gamma, 2, &e), -1);
 	assert_string_equal(e.msg, "domain example.co.uk already belongs to tenant acme");
-	assert_int_equal(
-	    qint(f->db, "SELECT count(*) FROM dmarcsift.tenants WHERE name = 'gamma'", 0, NULL), 0);
+	assert_int_equal(dbfx_qint(f->db,
+	                           "SELECT count(*) FROM dmarcsift.tenants WHERE name = 'gamma'", 0,
+	                           NULL),
+	                 0);
 	err_clear(&e);
 	assert_int_equal(store_tenant_add(f->db, "unassigned", beta, 1, &e), -1);
 	err_clear(&e);
@@ -799,10 +544,10 @@ static void test_tenants(void **state)
 	assert_false(store(f->db, &r3, &rec, 1, NULL));
 	assert_false(store(f->db, &r4, &rec, 1, "acme"));
 	assert_false(store(f->db, &r5, &rec, 1, NULL));
-	assert_q(f->db,
-	         "SELECT string_agg(report_id || '=' || tenant, ',' ORDER BY report_id)"
-	         " FROM dmarcsift.v_reports",
-	         NULL, "t-1=acme,t-2=beta,t-3=unassigned,t-4=acme,t-5=unassigned");
+	dbfx_assert_q(f->db,
+	              "SELECT string_agg(report_id || '=' || tenant, ',' ORDER BY report_id)"
+	              " FROM dmarcsift.v_reports",
+	              NULL, "t-1=acme,t-2=beta,t-3=unassigned,t-4=acme,t-5=unassigned");
 
 	struct store_tenant *t = NULL;
 	size_t n = 0;
@@ -823,7 +568,7 @@ static void test_tenants(void **state)
 
 static void test_rls_isolation(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	const char *a[] = {"a.example"};
 	const char *b[] = {"b.example"};
@@ -842,36 +587,36 @@ static void test_rls_isolation(void **state)
 	snprintf(tbs, sizeof tbs, "%d", tb);
 
 	/* The owner sees everything. */
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
 
 	assert_int_equal(db_exec(f->db, "SET ROLE dmarcsift_reader", &e), 0);
 	/* No tenant chosen: nothing. */
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 0);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 0);
 	/* The setting the policies once read changes nothing any more. */
 	const char *p[1] = {tbs};
-	char *v = q1(f->db, "SELECT set_config('dmarcsift.tenant_id', $1, false)", 1, p);
+	char *v = dbfx_q1(f->db, "SELECT set_config('dmarcsift.tenant_id', $1, false)", 1, p);
 	free(v);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 0);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 0);
 	assert_int_equal(db_exec(f->db, "RESET ROLE", &e), 0);
 
 	/* A role granted tenant tb sees tb's rows, and only those. Roles are
 	 * cluster-wide: named after this run's database. */
-	char *role = q1(f->db, "SELECT 'rd_' || current_database()", 0, NULL);
+	char *role = dbfx_q1(f->db, "SELECT 'rd_' || current_database()", 0, NULL);
 	char **dba = NULL;
 	size_t ndba = 0;
 	assert_int_equal(store_tenant_grant(f->db, "tb", role, false, &dba, &ndba, &e), 0);
 	assert_int_equal(ndba, 0); /* a superuser may do it all */
 	migrate_sql_free(dba, ndba);
 	const char *pr[1] = {role};
-	free(q1(f->db, "SELECT set_config('role', $1, false)", 1, pr));
-	assert_q(f->db,
-	         "SELECT string_agg(tenant || ':' || report_id, ',' ORDER BY report_id)"
-	         " FROM dmarcsift.v_reports",
-	         NULL, "tb:rls-b1,tb:rls-b2");
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_records", 0, NULL), 2);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 2);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 2);
-	assert_q(f->db, "SELECT string_agg(name, ',') FROM dmarcsift.tenants", NULL, "tb");
+	free(dbfx_q1(f->db, "SELECT set_config('role', $1, false)", 1, pr));
+	dbfx_assert_q(f->db,
+	              "SELECT string_agg(tenant || ':' || report_id, ',' ORDER BY report_id)"
+	              " FROM dmarcsift.v_reports",
+	              NULL, "tb:rls-b1,tb:rls-b2");
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_records", 0, NULL), 2);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 2);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 2);
+	dbfx_assert_q(f->db, "SELECT string_agg(name, ',') FROM dmarcsift.tenants", NULL, "tb");
 	/* Raw bytes are not for readers at all. */
 	PGresult *res = db_query(f->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL);
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
@@ -879,10 +624,10 @@ static void test_rls_isolation(void **state)
 	PQclear(res);
 	assert_int_equal(db_exec(f->db, "RESET ROLE", &e), 0);
 	assert_int_equal(db_exec(f->db, "RESET dmarcsift.tenant_id", &e), 0);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_reports", 0, NULL), 3);
 	assert_int_equal(store_tenant_revoke(f->db, "tb", role, &dba, &ndba, &e), 0);
 	migrate_sql_free(dba, ndba);
-	char *drop = q1(f->db, "SELECT format('DROP ROLE %I', $1::text)", 1, pr);
+	char *drop = dbfx_q1(f->db, "SELECT format('DROP ROLE %I', $1::text)", 1, pr);
 	assert_int_equal(db_exec(f->db, drop, &e), 0);
 	free(drop);
 	free(role);
@@ -893,7 +638,7 @@ static void test_rls_isolation(void **state)
 
 static void test_failures(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	bool known;
 	const char *sha_a = SHA_A;
@@ -906,20 +651,20 @@ static void test_failures(void **state)
 	/* The same bytes failing again keep their first diagnosis and time;
 	 * the latest attempt is noted beside them. */
 	char *first_at =
-	    q1(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1", 1,
-	       (const char *[]){sha_a});
+	    dbfx_q1(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1", 1,
+	            (const char *[]){sha_a});
 	assert_int_equal(
 	    store_failure_add(f->db, sha_a, "a.xml", "validate", "bad count -1", NULL, NULL, &e),
 	    0);
-	assert_q(f->db, "SELECT status FROM dmarcsift.raw_messages WHERE sha256 = $1", sha_a,
-	         "quarantined");
-	assert_q(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1", sha_a,
-	         first_at);
+	dbfx_assert_q(f->db, "SELECT status FROM dmarcsift.raw_messages WHERE sha256 = $1", sha_a,
+	              "quarantined");
+	dbfx_assert_q(f->db, "SELECT received_at::text FROM dmarcsift.failures WHERE sha256 = $1",
+	              sha_a, first_at);
 	free(first_at);
-	assert_q(f->db,
-	         "SELECT attempts || ' ' || last_stage || ': ' || last_reason"
-	         " FROM dmarcsift.v_failures WHERE sha256 = $1",
-	         sha_a, "2 validate: bad count -1");
+	dbfx_assert_q(f->db,
+	              "SELECT attempts || ' ' || last_stage || ': ' || last_reason"
+	              " FROM dmarcsift.v_failures WHERE sha256 = $1",
+	              sha_a, "2 validate: bad count -1");
 
 	struct store_failure *l = NULL;
 	size_t n = 0;
@@ -942,20 +687,21 @@ static void test_failures(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(l[0].sha256, SHA_B);
 	store_failures_free(l, n);
-	assert_q(f->db, "SELECT string_agg(sha256 || ':' || stage, ',') FROM dmarcsift.v_failures",
-	         NULL, SHA_B ":unpack");
+	dbfx_assert_q(f->db,
+	              "SELECT string_agg(sha256 || ':' || stage, ',') FROM dmarcsift.v_failures",
+	              NULL, SHA_B ":unpack");
 	/* Fails again after being resolved: a new open entry, history kept. */
 	assert_int_equal(
 	    store_failure_add(f->db, sha_a, "a.xml", "xml", "still not XML", NULL, NULL, &e), 0);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 3);
-	assert_int_equal(qint(f->db, "SELECT count(*) FROM dmarcsift.v_failures", 0, NULL), 2);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 3);
+	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.v_failures", 0, NULL), 2);
 }
 
 /* The server goes away in the middle of a report: a retryable error, and the
  * report is not there afterwards. */
 static void test_connection_lost_is_retry(void **state)
 {
-	struct fx *f = *state;
+	struct dbfx *f = *state;
 	struct err e = {0};
 	struct store_tx *tx = NULL;
 	struct aggr_report r = report("google.com", "lost-1", "example.com", 1700000000);
@@ -968,7 +714,7 @@ static void test_connection_lost_is_retry(void **state)
 	assert_int_equal(db_connect(&other, f->conninfo, false, &e), 0);
 	char *pid = xasprintf("%d", PQbackendPID(db_pg(f->db)));
 	const char *p[1] = {pid};
-	char *ok = q1(other, "SELECT pg_terminate_backend($1::int, 5000)", 1, p);
+	char *ok = dbfx_q1(other, "SELECT pg_terminate_backend($1::int, 5000)", 1, p);
 	assert_string_equal(ok, "t");
 	free(ok);
 	free(pid);
@@ -976,7 +722,7 @@ static void test_connection_lost_is_retry(void **state)
 	assert_int_equal(store_report_commit(tx, NULL, &e), -1);
 	assert_int_equal(e.kind, ERR_RETRY);
 	assert_true(strncmp(e.msg, "database unreachable: ", 22) == 0);
-	assert_int_equal(qint(other, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
+	assert_int_equal(dbfx_qint(other, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
 	/* Later calls on the dead connection say the same. */
 	err_clear(&e);
 	bool known;
@@ -988,11 +734,8 @@ static void test_connection_lost_is_retry(void **state)
 
 int main(void)
 {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, dbfx_setup, dbfx_teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_raw_round_trip),
-	    T(test_raw_fd_and_encodings),
-	    T(test_raw_fd_race),
 	    T(test_report_round_trip),
 	    T(test_duplicate_and_identity),
 	    T(test_abort_leaves_nothing),
