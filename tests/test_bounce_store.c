@@ -11,7 +11,7 @@
 #include "db/bounce_store.h"
 #include "db/db.h"
 #include "db/store.h"
-#include "tests/support/testdb.h"
+#include "tests/support/bstorefx.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,166 +24,10 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#define DAY 86400
-/* Midnight UTC, so the one-day escalation windows start here. */
-#define BASE ((int64_t)1792972800)
-
-static char *conninfo;
-static struct db *db;
-
-/* Verdicts as the classifier would give them. */
-static const struct bounce_verdict V_OK = {"accepted", "accepted", "none",       false,
-                                           NULL,       NULL,       "t-accepted", NULL};
-static const struct bounce_verdict V_SOFT = {
-    "mailbox_issue", "watch", "retry_then_suppress", false, NULL, NULL, "t-full", NULL};
-static const struct bounce_verdict V_HARD = {
-    "invalid_recipient", "clean", "suppress", false, NULL, NULL, "t-unknown", NULL};
-static const struct bounce_verdict V_POLICY = {"policy", "escalate", "investigate", true,
-                                               NULL,     NULL,       "t-policy",    NULL};
-static const struct bounce_verdict V_AUTH = {
-    "auth_failure", "escalate", "investigate_auth", true, NULL, NULL, "t-auth", "google"};
-static const struct bounce_verdict V_LISTED = {"blocklisted",  "escalate", "check_listing", true,
-                                               "Spamhaus ZEN", "ip",       "t-zen",         NULL};
-static const struct bounce_verdict V_REPUTATION = {"reputation", "escalate", "slow_down", true,
-                                                   NULL,         NULL,       "t-rep",     NULL};
-static const struct bounce_verdict V_CONTENT = {"content", "escalate", "investigate_content", true,
-                                                NULL,      NULL,       "t-content",           NULL};
-static const struct bounce_verdict V_DEFER = {"deferred", "watch", "retry", false,
-                                              NULL,       NULL,    "t-421", NULL};
-
-struct ev {
-	int64_t at;
-	enum bounce_status st;
-	const char *rcpt;
-	const char *from_domain; /* header From */
-	int reply;
-	const char *enh;
-	const char *text;
-	const char *queue_id;
-	const char *mta;
-	const struct bounce_verdict *v;
-};
-
-static struct bounce_event to_event(const struct ev *x, char *rdom, size_t rdomsz)
-{
-	const char *at = x->rcpt ? strrchr(x->rcpt, '@') : NULL;
-	snprintf(rdom, rdomsz, "%s", at ? at + 1 : "");
-	struct bounce_event e = {
-	    .at = x->at,
-	    .status = x->st,
-	    .source = "postfix",
-	    .sending_ip = "192.0.2.10",
-	    .mail_from = "bounces@acme.example",
-	    .mail_from_domain = "acme.example",
-	    .header_from_domain = x->from_domain ? x->from_domain : "acme.example",
-	    .recipient = x->rcpt,
-	    .recipient_domain = at ? rdom : NULL,
-	    .remote_mta = x->mta,
-	    .remote_ip = "[203.0.113.25]",
-	    .reply_code = x->reply,
-	    .enhanced_code = x->enh,
-	    .text = x->text,
-	    .queue_id = x->queue_id,
-	};
-	return e;
-}
-
-static struct bounce_store_stats batch_rules(const struct ev *evs, size_t n, const char *tenant,
-                                             const struct bounce_rules *rules)
-{
-	struct bounce_store *s = NULL;
-	struct bounce_store_stats st = {0};
-	struct err e = {0};
-	if (bounce_store_begin(&s, db, tenant, &e) != 0)
-		fail_msg("begin: %s", e.msg);
-	if (rules)
-		bounce_store_set_rules(s, rules);
-	for (size_t i = 0; i < n; i++) {
-		char rdom[256];
-		struct bounce_event ev = to_event(&evs[i], rdom, sizeof rdom);
-		if (bounce_store_add(s, &ev, evs[i].v, &e) != 0)
-			fail_msg("add %zu: %s", i, e.msg);
-	}
-	if (bounce_store_commit(s, &st, &e) != 0)
-		fail_msg("commit: %s", e.msg);
-	return st;
-}
-
-static struct bounce_store_stats batch(const struct ev *evs, size_t n)
-{
-	return batch_rules(evs, n, NULL, NULL);
-}
-
-/* First column of the first row, or NULL when there is no row. */
-static char *q1(const char *sql, const char *p1)
-{
-	const char *params[1] = {p1};
-	PGresult *res = db_query(db, sql, p1 ? 1 : 0, params);
-	struct err e = {0};
-	if (db_check(db, &res, PGRES_TUPLES_OK, sql, &e) != 0)
-		fail_msg("%s", e.msg);
-	char *v = NULL;
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		v = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
-}
-
-static long q1_long(const char *sql, const char *p1)
-{
-	char *v = q1(sql, p1);
-	assert_non_null(v);
-	long n = strtol(v, NULL, 10);
-	free(v);
-	return n;
-}
-
-static void assert_q1(const char *sql, const char *p1, const char *want)
-{
-	char *v = q1(sql, p1);
-	if (want == NULL && v != NULL)
-		fail_msg("%s [%s]: got '%s', want no value", sql, p1 ? p1 : "", v);
-	if (want != NULL && (v == NULL || strcmp(v, want) != 0))
-		fail_msg("%s [%s]: got '%s', want '%s'", sql, p1 ? p1 : "", v ? v : "(none)", want);
-	free(v);
-}
-
-static const char SUPP_REASON[] = "SELECT reason FROM dmarcsift.v_suppressions WHERE address = $1";
-
-static int setup(void **state)
-{
-	(void)state;
-	struct err e = {0};
-	if (testdb_create(&conninfo) != 0)
-		return -1;
-	if (db_connect(&db, conninfo, true, &e) != 0) {
-		fprintf(stderr, "connect: %s\n", e.msg);
-		return -1;
-	}
-	const char *acme[] = {"acme.example"};
-	const char *globex[] = {"globex.example"};
-	if (store_tenant_add(db, "acme", acme, 1, &e) != 0 ||
-	    store_tenant_add(db, "globex", globex, 1, &e) != 0) {
-		fprintf(stderr, "tenants: %s\n", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	db_close(db);
-	if (conninfo)
-		testdb_drop(conninfo);
-	free(conninfo);
-	return 0;
-}
-
 static void test_idempotent(void **state)
 {
 	(void)state;
-	const struct ev evs[] = {
+	const struct bs_ev evs[] = {
 	    {BASE + 100, BOUNCE_DELIVERED, "a1@idem.example", NULL, 250, "2.0.0", "250 2.0.0 OK",
 	     "Q1", "mx.idem.example", &V_OK},
 	    {BASE + 200, BOUNCE_DEFERRED, "a2@idem.example", NULL, 421, "4.3.2",
@@ -194,22 +38,22 @@ static void test_idempotent(void **state)
 	    {BASE + 300, BOUNCE_BOUNCED, "a3@idem.example", NULL, 550, "5.1.1",
 	     "550 5.1.1 <a3@idem.example>: user unknown", "Q3", "mx.idem.example", &V_HARD},
 	};
-	struct bounce_store_stats st = batch(evs, 4);
+	struct bounce_store_stats st = bs_batch(evs, 4);
 	assert_int_equal(st.added, 3);
 	assert_int_equal(st.known, 1);
 	assert_int_equal(st.suppressed, 1);
-	st = batch(evs, 4);
+	st = bs_batch(evs, 4);
 	assert_int_equal(st.added, 0);
 	assert_int_equal(st.known, 4);
 	assert_int_equal(st.suppressed, 0);
-	assert_int_equal(q1_long("SELECT count(*) FROM dmarcsift.bounces"
-	                         " WHERE recipient_domain = $1",
-	                         "idem.example"),
+	assert_int_equal(bs_q1_long("SELECT count(*) FROM dmarcsift.bounces"
+	                            " WHERE recipient_domain = $1",
+	                            "idem.example"),
 	                 3);
 	/* A different attempt of the same message (another time) is new. */
-	struct ev again = evs[1];
+	struct bs_ev again = evs[1];
 	again.at += 600;
-	st = batch(&again, 1);
+	st = bs_batch(&again, 1);
 	assert_int_equal(st.added, 1);
 }
 
@@ -218,30 +62,31 @@ static void test_soft_interrupted_by_delivery(void **state)
 	(void)state;
 	const char *r = "soft1@soft.example";
 	const char *t = "452 4.2.2 The email account that you tried to reach is over quota";
-	const struct ev evs[] = {
+	const struct bs_ev evs[] = {
 	    {BASE + 1 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "S1", NULL, &V_SOFT},
 	    {BASE + 2 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "S2", NULL, &V_SOFT},
 	    {BASE + 3 * DAY, BOUNCE_DELIVERED, r, NULL, 250, "2.0.0", "250 ok", "S3", NULL, &V_OK},
 	    {BASE + 4 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "S4", NULL, &V_SOFT},
 	};
-	struct bounce_store_stats st = batch(evs, 4);
+	struct bounce_store_stats st = bs_batch(evs, 4);
 	assert_int_equal(st.added, 4);
 	assert_int_equal(st.suppressed, 0);
-	assert_q1(SUPP_REASON, r, NULL);
-	assert_q1("SELECT count(*) FROM dmarcsift.suppressions WHERE address = $1", r, "0");
+	bs_assert_q1(SUPP_REASON, r, NULL);
+	bs_assert_q1("SELECT count(*) FROM dmarcsift.suppressions WHERE address = $1", r, "0");
 
 	/* Two more after the delivery make three in a row: now suppressed. */
-	const struct ev more[] = {
+	const struct bs_ev more[] = {
 	    {BASE + 5 * DAY, BOUNCE_BOUNCED, r, NULL, 552, "5.2.2", t, "S5", NULL, &V_SOFT},
 	    {BASE + 6 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "S6", NULL, &V_SOFT},
 	};
-	st = batch(more, 2);
+	st = bs_batch(more, 2);
 	assert_int_equal(st.suppressed, 1);
-	assert_q1(SUPP_REASON, r, "mailbox_issue");
-	assert_q1("SELECT evidence_count FROM dmarcsift.v_suppressions WHERE address = $1", r, "3");
-	assert_q1("SELECT extract(epoch FROM first_evidence_at)::bigint"
-	          " FROM dmarcsift.v_suppressions WHERE address = $1",
-	          r, "1793318400"); /* BASE + 4 days */
+	bs_assert_q1(SUPP_REASON, r, "mailbox_issue");
+	bs_assert_q1("SELECT evidence_count FROM dmarcsift.v_suppressions WHERE address = $1", r,
+	             "3");
+	bs_assert_q1("SELECT extract(epoch FROM first_evidence_at)::bigint"
+	             " FROM dmarcsift.v_suppressions WHERE address = $1",
+	             r, "1793318400"); /* BASE + 4 days */
 }
 
 static void test_soft_three_then_lift(void **state)
@@ -249,28 +94,28 @@ static void test_soft_three_then_lift(void **state)
 	(void)state;
 	const char *r = "Soft2@Soft.example"; /* stored lower-cased */
 	const char *t = "452 4.2.2 Mailbox full";
-	const struct ev evs[] = {
+	const struct bs_ev evs[] = {
 	    {BASE + 1 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "L1", NULL, &V_SOFT},
 	    {BASE + 10 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "L2", NULL, &V_SOFT},
 	    {BASE + 20 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "L3", NULL, &V_SOFT},
 	};
-	struct bounce_store_stats st = batch(evs, 3);
+	struct bounce_store_stats st = bs_batch(evs, 3);
 	assert_int_equal(st.suppressed, 1);
 	assert_int_equal(st.lifted, 0);
-	assert_q1(SUPP_REASON, "soft2@soft.example", "mailbox_issue");
-	assert_q1("SELECT extract(epoch FROM last_evidence_at)::bigint"
-	          " FROM dmarcsift.v_suppressions WHERE address = $1",
-	          "soft2@soft.example", "1794700800"); /* BASE + 20 days */
+	bs_assert_q1(SUPP_REASON, "soft2@soft.example", "mailbox_issue");
+	bs_assert_q1("SELECT extract(epoch FROM last_evidence_at)::bigint"
+	             " FROM dmarcsift.v_suppressions WHERE address = $1",
+	             "soft2@soft.example", "1794700800"); /* BASE + 20 days */
 
-	const struct ev ok = {BASE + 25 * DAY, BOUNCE_DELIVERED, r,    NULL, 250,
-	                      "2.0.0",         "250 2.0.0 OK",   "L4", NULL, &V_OK};
-	st = batch(&ok, 1);
+	const struct bs_ev ok = {BASE + 25 * DAY, BOUNCE_DELIVERED, r,    NULL, 250,
+	                         "2.0.0",         "250 2.0.0 OK",   "L4", NULL, &V_OK};
+	st = bs_batch(&ok, 1);
 	assert_int_equal(st.lifted, 1);
 	assert_int_equal(st.suppressed, 0);
-	assert_q1(SUPP_REASON, "soft2@soft.example", NULL);
-	assert_q1("SELECT extract(epoch FROM lifted_at)::bigint FROM dmarcsift.suppressions"
-	          " WHERE address = $1",
-	          "soft2@soft.example", "1795132800"); /* BASE + 25 days */
+	bs_assert_q1(SUPP_REASON, "soft2@soft.example", NULL);
+	bs_assert_q1("SELECT extract(epoch FROM lifted_at)::bigint FROM dmarcsift.suppressions"
+	             " WHERE address = $1",
+	             "soft2@soft.example", "1795132800"); /* BASE + 25 days */
 }
 
 static void test_soft_outside_window_or_retries(void **state)
@@ -279,29 +124,29 @@ static void test_soft_outside_window_or_retries(void **state)
 	const char *t = "452 4.2.2 Mailbox full";
 	/* Three soft bounces, but never three within 30 days. */
 	const char *r = "slow@soft.example";
-	const struct ev spread[] = {
+	const struct bs_ev spread[] = {
 	    {BASE + 1 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "W1", NULL, &V_SOFT},
 	    {BASE + 35 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "W2", NULL, &V_SOFT},
 	    {BASE + 70 * DAY, BOUNCE_DEFERRED, r, NULL, 452, "4.2.2", t, "W3", NULL, &V_SOFT},
 	};
-	assert_int_equal(batch(spread, 3).suppressed, 0);
-	assert_q1(SUPP_REASON, r, NULL);
+	assert_int_equal(bs_batch(spread, 3).suppressed, 0);
+	bs_assert_q1(SUPP_REASON, r, NULL);
 	/* One message deferred three times is one soft bounce, not three. */
 	const char *r2 = "retry@soft.example";
-	const struct ev retries[] = {
+	const struct bs_ev retries[] = {
 	    {BASE + 3600, BOUNCE_DEFERRED, r2, NULL, 452, "4.2.2", t, "RQ", NULL, &V_SOFT},
 	    {BASE + 7200, BOUNCE_DEFERRED, r2, NULL, 452, "4.2.2", t, "RQ", NULL, &V_SOFT},
 	    {BASE + 14400, BOUNCE_DEFERRED, r2, NULL, 452, "4.2.2", t, "RQ", NULL, &V_SOFT},
 	};
-	assert_int_equal(batch(retries, 3).suppressed, 0);
-	assert_q1(SUPP_REASON, r2, NULL);
+	assert_int_equal(bs_batch(retries, 3).suppressed, 0);
+	bs_assert_q1(SUPP_REASON, r2, NULL);
 }
 
 static void test_hard_bounce(void **state)
 {
 	(void)state;
 	const char *r = "gone@hard.example";
-	const struct ev bounce = {
+	const struct bs_ev bounce = {
 	    BASE + DAY,
 	    BOUNCE_BOUNCED,
 	    r,
@@ -312,17 +157,17 @@ static void test_hard_bounce(void **state)
 	    "H1",
 	    "mx.hard.example",
 	    &V_HARD};
-	struct bounce_store_stats st = batch(&bounce, 1);
+	struct bounce_store_stats st = bs_batch(&bounce, 1);
 	assert_int_equal(st.suppressed, 1);
-	assert_q1(SUPP_REASON, r, "invalid_recipient");
-	assert_q1("SELECT last_text FROM dmarcsift.v_suppressions WHERE address = $1", r,
-	          bounce.text);
+	bs_assert_q1(SUPP_REASON, r, "invalid_recipient");
+	bs_assert_q1("SELECT last_text FROM dmarcsift.v_suppressions WHERE address = $1", r,
+	             bounce.text);
 	/* A later delivery does not lift a hard-bounce suppression. */
-	const struct ev ok = {BASE + 2 * DAY, BOUNCE_DELIVERED, r,    NULL, 250,
-	                      "2.0.0",        "250 OK",         "H2", NULL, &V_OK};
-	st = batch(&ok, 1);
+	const struct bs_ev ok = {BASE + 2 * DAY, BOUNCE_DELIVERED, r,    NULL, 250,
+	                         "2.0.0",        "250 OK",         "H2", NULL, &V_OK};
+	st = bs_batch(&ok, 1);
 	assert_int_equal(st.lifted, 0);
-	assert_q1(SUPP_REASON, r, "invalid_recipient");
+	bs_assert_q1(SUPP_REASON, r, "invalid_recipient");
 }
 
 static void test_policy_rejects_never_suppress(void **state)
@@ -339,40 +184,40 @@ static void test_policy_rejects_never_suppress(void **state)
 	    "550 5.7.1 Our system has detected an unusual rate of unsolicited mail",
 	    "554 5.7.1 Message rejected as spam by Content Filtering",
 	};
-	struct ev evs[25];
+	struct bs_ev evs[25];
 	char rcpt[5][64];
 	for (int k = 0; k < 5; k++) {
 		snprintf(rcpt[k], sizeof rcpt[k], "never%d@never.example", k);
 		for (int j = 0; j < 5; j++) {
-			struct ev x = {BASE + 40 * DAY + j * DAY,
-			               BOUNCE_BOUNCED,
-			               rcpt[k],
-			               NULL,
-			               k == 1 ? 550 : 554,
-			               k == 1 ? "5.7.26" : "5.7.1",
-			               texts[k],
-			               NULL,
-			               "mx.never.example",
-			               vs[k]};
+			struct bs_ev x = {BASE + 40 * DAY + j * DAY,
+			                  BOUNCE_BOUNCED,
+			                  rcpt[k],
+			                  NULL,
+			                  k == 1 ? 550 : 554,
+			                  k == 1 ? "5.7.26" : "5.7.1",
+			                  texts[k],
+			                  NULL,
+			                  "mx.never.example",
+			                  vs[k]};
 			evs[k * 5 + j] = x;
 		}
 	}
-	struct bounce_store_stats st = batch(evs, 25);
+	struct bounce_store_stats st = bs_batch(evs, 25);
 	assert_int_equal(st.added, 25);
 	assert_int_equal(st.suppressed, 0);
-	assert_q1("SELECT count(*) FROM dmarcsift.suppressions WHERE address LIKE $1",
-	          "%@never.example", "0");
+	bs_assert_q1("SELECT count(*) FROM dmarcsift.suppressions WHERE address LIKE $1",
+	             "%@never.example", "0");
 }
 
 static void test_421_burst(void **state)
 {
 	(void)state;
-	struct ev evs[60];
+	struct bs_ev evs[60];
 	char rcpt[10][64];
 	for (int k = 0; k < 10; k++)
 		snprintf(rcpt[k], sizeof rcpt[k], "user%d@burst.example", k);
 	for (int j = 0; j < 60; j++) {
-		struct ev x = {
+		struct bs_ev x = {
 		    BASE + 50 * DAY + j * 60,
 		    BOUNCE_DEFERRED,
 		    rcpt[j % 10],
@@ -385,12 +230,12 @@ static void test_421_burst(void **state)
 		    &V_DEFER};
 		evs[j] = x;
 	}
-	struct bounce_store_stats st = batch(evs, 60);
+	struct bounce_store_stats st = bs_batch(evs, 60);
 	assert_int_equal(st.added, 60);
 	assert_int_equal(st.suppressed, 0);
 	assert_int_equal(st.escalations_opened, 0);
-	assert_q1("SELECT count(*) FROM dmarcsift.suppressions WHERE address LIKE $1",
-	          "%burst.example", "0");
+	bs_assert_q1("SELECT count(*) FROM dmarcsift.suppressions WHERE address LIKE $1",
+	             "%burst.example", "0");
 }
 
 /* n rejects and m deliveries on day `day`, to `ndom` recipient domains
@@ -398,7 +243,7 @@ static void test_421_burst(void **state)
 static void traffic(int day, int n, int m, int ndom, const char *from, const char *rprefix,
                     const struct bounce_verdict *v, struct bounce_store_stats *st)
 {
-	struct ev *evs = xcalloc((size_t)(n + m), sizeof *evs);
+	struct bs_ev *evs = xcalloc((size_t)(n + m), sizeof *evs);
 	char(*rcpt)[96] = xcalloc((size_t)(n + m), sizeof *rcpt);
 	char(*mta)[96] = xcalloc((size_t)(n + m), sizeof *mta);
 	char(*text)[160] = xcalloc((size_t)(n + m), sizeof *text);
@@ -418,19 +263,19 @@ static void traffic(int day, int n, int m, int ndom, const char *from, const cha
 		               "by policy (ref %08x)"
 		             : "250 2.0.0 OK %d %08x",
 		         i % 250 + 1, (unsigned)(i * 2654435761u));
-		struct ev x = {BASE + day * DAY + 3600 + i * 30,
-		               rej ? BOUNCE_BOUNCED : BOUNCE_DELIVERED,
-		               rcpt[i],
-		               from,
-		               rej ? 554 : 250,
-		               rej ? "5.7.1" : "2.0.0",
-		               text[i],
-		               NULL,
-		               mta[i],
-		               rej ? v : &V_OK};
+		struct bs_ev x = {BASE + day * DAY + 3600 + i * 30,
+		                  rej ? BOUNCE_BOUNCED : BOUNCE_DELIVERED,
+		                  rcpt[i],
+		                  from,
+		                  rej ? 554 : 250,
+		                  rej ? "5.7.1" : "2.0.0",
+		                  text[i],
+		                  NULL,
+		                  mta[i],
+		                  rej ? v : &V_OK};
 		evs[i] = x;
 	}
-	*st = batch(evs, (size_t)(n + m));
+	*st = bs_batch(evs, (size_t)(n + m));
 	free(evs);
 	free(rcpt);
 	free(mta);
@@ -447,19 +292,19 @@ static void test_escalation_spike_vs_spread(void **state)
 	const char *sql = "SELECT provider || '|' || class || '|' || code_family || '|' || count"
 	                  " || '|' || attempts || '|' || rate || '|' || status || '|' || pattern"
 	                  " FROM dmarcsift.v_escalations WHERE tenant = $1";
-	assert_q1(sql, "acme",
-	          "microsoft|policy|5.7|25|100|0.25|open|# # service unavailable, client host "
-	          "[<ip>] blocked by policy (ref #)");
+	bs_assert_q1(sql, "acme",
+	             "microsoft|policy|5.7|25|100|0.25|open|# # service unavailable, client host "
+	             "[<ip>] blocked by policy (ref #)");
 	/* The same count spread over ten corporate gateways: ten groups of 2-3. */
 	traffic(60, 25, 75, 10, "globex.example", "spread", &V_POLICY, &st);
 	assert_int_equal(st.added, 100);
 	assert_int_equal(st.escalations_opened, 0);
-	assert_q1(sql, "globex", NULL);
+	bs_assert_q1(sql, "globex", NULL);
 	/* Re-ingesting the spike opens nothing new. */
 	traffic(60, 25, 75, 0, "acme.example", "spike", &V_POLICY, &st);
 	assert_int_equal(st.added, 0);
 	assert_int_equal(st.escalations_opened, 0);
-	assert_q1("SELECT count(*) FROM dmarcsift.escalations", NULL, "1");
+	bs_assert_q1("SELECT count(*) FROM dmarcsift.escalations", NULL, "1");
 }
 
 static void test_escalation_rate_and_jump(void **state)
@@ -474,30 +319,31 @@ static void test_escalation_rate_and_jump(void **state)
 	struct bounce_rules rules;
 	bounce_rules_default(&rules);
 	rules.esc_min_rate = 1.01;
-	struct ev *evs = xcalloc(100, sizeof *evs);
+	struct bs_ev *evs = xcalloc(100, sizeof *evs);
 	char(*rcpt)[64] = xcalloc(100, sizeof *rcpt);
 	for (int i = 0; i < 100; i++) {
 		snprintf(rcpt[i], sizeof rcpt[i], "jump%d@outlook.com", i);
-		struct ev x = {BASE + 71 * DAY + 600 + i * 10,
-		               BOUNCE_BOUNCED,
-		               rcpt[i],
-		               "globex.example",
-		               554,
-		               "5.7.1",
-		               "554 5.7.1 Service unavailable, Client host [192.0.2.7] blocked by "
-		               "policy (ref 0badc0de)",
-		               NULL,
-		               "outlook-com.olc.protection.outlook.com",
-		               &V_REPUTATION};
+		struct bs_ev x = {
+		    BASE + 71 * DAY + 600 + i * 10,
+		    BOUNCE_BOUNCED,
+		    rcpt[i],
+		    "globex.example",
+		    554,
+		    "5.7.1",
+		    "554 5.7.1 Service unavailable, Client host [192.0.2.7] blocked by "
+		    "policy (ref 0badc0de)",
+		    NULL,
+		    "outlook-com.olc.protection.outlook.com",
+		    &V_REPUTATION};
 		evs[i] = x;
 	}
-	st = batch_rules(evs, 100, NULL, &rules);
+	st = bs_batch_rules(evs, 100, NULL, &rules);
 	free(evs);
 	free(rcpt);
 	assert_int_equal(st.escalations_opened, 1);
-	assert_q1("SELECT reason || '|' || count || '|' || prev_count FROM dmarcsift.escalations"
-	          " e JOIN dmarcsift.tenants t USING (tenant_id) WHERE t.name = $1",
-	          "globex", "jump|100|25");
+	bs_assert_q1("SELECT reason || '|' || count || '|' || prev_count FROM dmarcsift.escalations"
+	             " e JOIN dmarcsift.tenants t USING (tenant_id) WHERE t.name = $1",
+	             "globex", "jump|100|25");
 }
 
 /* An open escalation closes when a later batch brings the rate under the
@@ -515,30 +361,30 @@ static void test_escalation_closes(void **state)
 	snprintf(day65, sizeof day65, "%lld", (long long)(BASE + 65 * DAY));
 	traffic(64, 25, 75, 0, "acme.example", "close", &V_CONTENT, &st);
 	assert_int_equal(st.escalations_opened, 1);
-	assert_q1(sql, day64, "open|25|100");
+	bs_assert_q1(sql, day64, "open|25|100");
 	/* 500 more deliveries to the provider that day: 25 of 600 is 4.2 % */
 	traffic(64, 0, 500, 0, "acme.example", "more", &V_CONTENT, &st);
 	assert_int_equal(st.added, 500);
-	assert_q1(sql, day64, "closed|25|600");
+	bs_assert_q1(sql, day64, "closed|25|600");
 
 	traffic(65, 25, 75, 0, "acme.example", "floor", &V_CONTENT, &st);
-	assert_q1(sql, day65, "open|25|100");
+	bs_assert_q1(sql, day65, "open|25|100");
 	struct bounce_rules rules;
 	bounce_rules_default(&rules);
 	rules.esc_min_count = 100;
-	const struct ev one = {BASE + 65 * DAY + 7200,
-	                       BOUNCE_DELIVERED,
-	                       "late@outlook.com",
-	                       "acme.example",
-	                       250,
-	                       "2.0.0",
-	                       "250 2.0.0 OK late",
-	                       NULL,
-	                       "outlook-com.olc.protection.outlook.com",
-	                       &V_OK};
-	st = batch_rules(&one, 1, NULL, &rules);
+	const struct bs_ev one = {BASE + 65 * DAY + 7200,
+	                          BOUNCE_DELIVERED,
+	                          "late@outlook.com",
+	                          "acme.example",
+	                          250,
+	                          "2.0.0",
+	                          "250 2.0.0 OK late",
+	                          NULL,
+	                          "outlook-com.olc.protection.outlook.com",
+	                          &V_OK};
+	st = bs_batch_rules(&one, 1, NULL, &rules);
 	assert_int_equal(st.added, 1);
-	assert_q1(sql, day65, "closed|25|101");
+	bs_assert_q1(sql, day65, "closed|25|101");
 }
 
 static void test_single_reject_never_escalates(void **state)
@@ -547,27 +393,27 @@ static void test_single_reject_never_escalates(void **state)
 	struct bounce_rules rules;
 	bounce_rules_default(&rules);
 	rules.esc_min_count = 1; /* even with the floor set to one */
-	const struct ev one = {BASE + 80 * DAY,
-	                       BOUNCE_BOUNCED,
-	                       "ceo@bigcorp.example",
-	                       NULL,
-	                       554,
-	                       "5.7.1",
-	                       "554 5.7.1 Rejected by corporate gateway policy",
-	                       "G1",
-	                       "gw.bigcorp.example",
-	                       &V_POLICY};
-	struct bounce_store_stats st = batch_rules(&one, 1, NULL, &rules);
+	const struct bs_ev one = {BASE + 80 * DAY,
+	                          BOUNCE_BOUNCED,
+	                          "ceo@bigcorp.example",
+	                          NULL,
+	                          554,
+	                          "5.7.1",
+	                          "554 5.7.1 Rejected by corporate gateway policy",
+	                          "G1",
+	                          "gw.bigcorp.example",
+	                          &V_POLICY};
+	struct bounce_store_stats st = bs_batch_rules(&one, 1, NULL, &rules);
 	assert_int_equal(st.added, 1);
 	assert_int_equal(st.escalations_opened, 0);
-	assert_q1("SELECT count(*) FROM dmarcsift.escalations WHERE provider = $1",
-	          "bigcorp.example", "0");
+	bs_assert_q1("SELECT count(*) FROM dmarcsift.escalations WHERE provider = $1",
+	             "bigcorp.example", "0");
 }
 
 static void test_tenants_and_view(void **state)
 {
 	(void)state;
-	const struct ev evs[] = {
+	const struct bs_ev evs[] = {
 	    /* Subdomain of a tenant's domain: the organisational domain decides. */
 	    {BASE + 90 * DAY, BOUNCE_BOUNCED, "t1@gmail.com", "news.Acme.example", 550, "5.7.26",
 	     "550-5.7.26 Unauthenticated email\n550 5.7.26 is not accepted\t(DMARC) \\ x", "T1",
@@ -581,342 +427,48 @@ static void test_tenants_and_view(void **state)
 	    {BASE + 90 * DAY, BOUNCE_DELIVERED, "t5@gmail.com", "Boss@Globex.example", 250, NULL,
 	     "250 OK", "T5", NULL, &V_OK},
 	};
-	struct bounce_store_stats st = batch(evs, 4);
+	struct bounce_store_stats st = bs_batch(evs, 4);
 	assert_int_equal(st.added, 4);
 	const char *tenant = "SELECT tenant FROM dmarcsift.v_bounces WHERE recipient = $1";
-	assert_q1(tenant, "t5@gmail.com", "globex");
-	assert_q1(tenant, "t1@gmail.com", "acme");
-	assert_q1(tenant, "t2@gmail.com", "globex");
-	assert_q1(tenant, "t3@gmail.com", "unassigned");
-	assert_q1("SELECT concat_ws('|', extract(epoch FROM at)::bigint, sending_ip,"
-	          " mail_from_domain, header_from_domain, recipient_domain, provider, reply_code,"
-	          " enhanced_code, class, severity, action, is_block, source)"
-	          " FROM dmarcsift.v_bounces WHERE recipient = $1",
-	          "t1@gmail.com",
-	          "1800748800|192.0.2.10|acme.example|news.acme.example|gmail.com|google|550|"
-	          "5.7.26|auth_failure|escalate|investigate_auth|t|postfix");
-	assert_q1("SELECT listed_on || '|' || listed_asset FROM dmarcsift.v_bounces"
-	          " WHERE recipient = $1",
-	          "t2@gmail.com", "Spamhaus ZEN|ip");
+	bs_assert_q1(tenant, "t5@gmail.com", "globex");
+	bs_assert_q1(tenant, "t1@gmail.com", "acme");
+	bs_assert_q1(tenant, "t2@gmail.com", "globex");
+	bs_assert_q1(tenant, "t3@gmail.com", "unassigned");
+	bs_assert_q1(
+	    "SELECT concat_ws('|', extract(epoch FROM at)::bigint, sending_ip,"
+	    " mail_from_domain, header_from_domain, recipient_domain, provider, reply_code,"
+	    " enhanced_code, class, severity, action, is_block, source)"
+	    " FROM dmarcsift.v_bounces WHERE recipient = $1",
+	    "t1@gmail.com",
+	    "1800748800|192.0.2.10|acme.example|news.acme.example|gmail.com|google|550|"
+	    "5.7.26|auth_failure|escalate|investigate_auth|t|postfix");
+	bs_assert_q1("SELECT listed_on || '|' || listed_asset FROM dmarcsift.v_bounces"
+	             " WHERE recipient = $1",
+	             "t2@gmail.com", "Spamhaus ZEN|ip");
 	/* Raw text kept as is: line breaks, tabs, backslashes; bytes that are
 	 * not UTF-8 replaced, not a failed batch. */
-	assert_q1("SELECT text FROM dmarcsift.v_bounces WHERE recipient = $1", "t1@gmail.com",
-	          evs[0].text);
-	assert_q1("SELECT text FROM dmarcsift.v_bounces WHERE recipient = $1", "t2@gmail.com",
-	          "554 5.7.1 blocked using zen.spamhaus.org \xef\xbf\xbd\xef\xbf\xbd bytes");
+	bs_assert_q1("SELECT text FROM dmarcsift.v_bounces WHERE recipient = $1", "t1@gmail.com",
+	             evs[0].text);
+	bs_assert_q1("SELECT text FROM dmarcsift.v_bounces WHERE recipient = $1", "t2@gmail.com",
+	             "554 5.7.1 blocked using zen.spamhaus.org \xef\xbf\xbd\xef\xbf\xbd bytes");
 
 	/* An override puts everything into one tenant. */
-	const struct ev forced = {BASE + 91 * DAY,
-	                          BOUNCE_DELIVERED,
-	                          "t4@gmail.com",
-	                          "acme.example",
-	                          250,
-	                          NULL,
-	                          "250 OK",
-	                          "T4",
-	                          NULL,
-	                          &V_OK};
-	st = batch_rules(&forced, 1, "globex", NULL);
-	assert_q1(tenant, "t4@gmail.com", "globex");
+	const struct bs_ev forced = {BASE + 91 * DAY,
+	                             BOUNCE_DELIVERED,
+	                             "t4@gmail.com",
+	                             "acme.example",
+	                             250,
+	                             NULL,
+	                             "250 OK",
+	                             "T4",
+	                             NULL,
+	                             &V_OK};
+	st = bs_batch_rules(&forced, 1, "globex", NULL);
+	bs_assert_q1(tenant, "t4@gmail.com", "globex");
 	struct bounce_store *s = NULL;
 	struct err e = {0};
-	assert_int_equal(bounce_store_begin(&s, db, "no-such-tenant", &e), -1);
+	assert_int_equal(bounce_store_begin(&s, bs_db, "no-such-tenant", &e), -1);
 	assert_int_equal(e.kind, ERR_CONFIG);
-}
-
-/* Events given whole (every field), stored in one batch with blocks of
- * `block` row bytes (0: the default). */
-static struct bounce_store_stats batch_raw(const struct bounce_event *evs,
-                                           const struct bounce_verdict *const *v, size_t n,
-                                           size_t block)
-{
-	struct bounce_store *s = NULL;
-	struct bounce_store_stats st = {0};
-	struct err e = {0};
-	if (bounce_store_begin(&s, db, NULL, &e) != 0)
-		fail_msg("begin: %s", e.msg);
-	bounce_store_set_block(s, block);
-	for (size_t i = 0; i < n; i++)
-		if (bounce_store_add(s, &evs[i], v[i], &e) != 0)
-			fail_msg("add %zu: %s", i, e.msg);
-	if (bounce_store_commit(s, &st, &e) != 0)
-		fail_msg("commit: %s", e.msg);
-	return st;
-}
-
-/* md5 over every stored column of the rows of recipient domain $1 but id
- * and ingested_at, in event-key order. */
-static char *rows_digest(const char *rdom)
-{
-	return q1("SELECT md5(string_agg(r::text, '|' ORDER BY r.event_key)) FROM "
-	          "(SELECT " BOUNCE_STORE_COLUMNS
-	          ", provider_key, code_family, from_domain FROM dmarcsift.bounces"
-	          " WHERE recipient_domain = $1) r",
-	          rdom);
-}
-
-/* The event key as SQL computes it, against the one stored. */
-static const char KEYS_OFF[] =
-    "SELECT count(*) FROM dmarcsift.bounces WHERE recipient_domain = $1 AND event_key <>"
-    " encode(sha256(convert_to(concat_ws(chr(31), source,"
-    " coalesce(extract(epoch FROM at)::bigint, 0)::text, coalesce(lower(recipient), ''),"
-    " coalesce(queue_id, ''), status, coalesce(reply_code::text, ''), coalesce(text, '')),"
-    " 'UTF8')), 'hex')";
-
-/* Rows straight into bounces and rows through the staging table are the
- * same rows, column for column; and the key C computes is SQL's. */
-static void test_direct_and_staging_rows_equal(void **state)
-{
-	(void)state;
-	static char long_text[9000];
-	memset(long_text, 'x', sizeof long_text - 1);
-	memcpy(long_text, "550 ", 4);
-	const struct bounce_event evs[] = {
-	    /* the event that is stored first, so that the second batch clashes */
-	    {.at = BASE + 1,
-	     .status = BOUNCE_DELIVERED,
-	     .source = "postfix",
-	     .recipient = "first@rows.example",
-	     .recipient_domain = "rows.example",
-	     .text = "250 ok",
-	     .queue_id = "R0",
-	     .header_from_domain = "acme.example"},
-	    {.at = BASE + 2,
-	     .status = BOUNCE_BOUNCED,
-	     .source = "postfix",
-	     .sending_ip = "[ipv6:2001:DB8::1]",
-	     .ip_source = "text",
-	     .mail_from = "B@Acme.Example",
-	     .mail_from_domain = "Acme.Example",
-	     .header_from_domain = "NEWS.acme.example.",
-	     .recipient = "Mixed.Case@ROWS.example",
-	     .recipient_domain = "ROWS.example",
-	     .remote_mta = "MX1.Rows.Example",
-	     .remote_ip = "203.0.113.9",
-	     .reply_code = 550,
-	     .enhanced_code = "5.1.1",
-	     .text = "550 5.1.1 <Mixed.Case@ROWS.example>\tno\\such\nuser",
-	     .queue_id = "R1",
-	     .message_id = "<m1@acme.example>",
-	     .campaign = "c1",
-	     .format = "postfix"},
-	    /* no time, no code, no text, an address inet cannot take */
-	    {.at = 0,
-	     .status = BOUNCE_DEFERRED,
-	     .source = NULL,
-	     .sending_ip = "not-an-ip",
-	     .ip_source = "log",
-	     .mail_from = "x@globex.example",
-	     .recipient = "n@rows.example",
-	     .recipient_domain = "rows.example",
-	     .reply_code = 0},
-	    /* a complaint and an auto-reply */
-	    {.at = BASE + 3,
-	     .status = BOUNCE_DELIVERED,
-	     .source = "dsn",
-	     .format = "arf",
-	     .feedback_type = "abuse",
-	     .recipient = "c@rows.example",
-	     .recipient_domain = "rows.example",
-	     .header_from_domain = "globex.example"},
-	    {.at = BASE + 4,
-	     .status = BOUNCE_DELIVERED,
-	     .source = "dsn",
-	     .format = "auto_reply",
-	     .auto_reply = true,
-	     .recipient = "a@rows.example",
-	     .recipient_domain = "rows.example",
-	     .reply_code = 250,
-	     .text = "250 2.0.0 ok",
-	     .header_from_domain = "nobody.example"},
-	    /* what C leaves to SQL: a text cut at 8 KiB, bytes that are not
-	     * UTF-8, a recipient and a domain that are not ASCII */
-	    {.at = BASE + 5,
-	     .status = BOUNCE_BOUNCED,
-	     .source = "postfix",
-	     .recipient = "l@rows.example",
-	     .recipient_domain = "rows.example",
-	     .reply_code = 550,
-	     .text = long_text},
-	    {.at = BASE + 6,
-	     .status = BOUNCE_BOUNCED,
-	     .source = "postfix",
-	     .recipient = "b@rows.example",
-	     .recipient_domain = "rows.example",
-	     .reply_code = 550,
-	     .text = "550 \xff\xfe bytes"},
-	    {.at = BASE + 7,
-	     .status = BOUNCE_BOUNCED,
-	     .source = "postfix",
-	     .recipient = "J\xc3\x9cRGEN@rows.example",
-	     .recipient_domain = "rows.example",
-	     .reply_code = 550,
-	     .text = "550 5.1.1 unknown"},
-	    {.at = BASE + 8,
-	     .status = BOUNCE_BOUNCED,
-	     .source = "postfix",
-	     .recipient = "d@rows.example",
-	     .recipient_domain = "rows.example",
-	     .remote_mta = "MX.B\xc3\x9c\x43HER.example",
-	     .header_from_domain = "B\xc3\x9c\x43HER.example",
-	     .reply_code = 550,
-	     .text = "550 no"},
-	};
-	const struct bounce_verdict *v[] = {&V_OK,   &V_HARD,   &V_DEFER, &V_OK,    &V_OK,
-	                                    &V_HARD, &V_POLICY, &V_HARD,  &V_LISTED};
-	size_t n = sizeof evs / sizeof evs[0];
-	/* Every row direct (one block each): the rows C can finish go straight
-	 * in; each of the others sends its block to staging. */
-	struct bounce_store_stats st = batch_raw(evs + 1, v + 1, n - 1, 1);
-	assert_int_equal(st.added, n - 1);
-	assert_int_equal(st.known, 0);
-	assert_q1(KEYS_OFF, "rows.example", "0");
-	/* values lower-cased in C: NULL stays NULL */
-	assert_q1("SELECT concat_ws('|', mail_from_domain IS NULL, header_from_domain IS NULL,"
-	          " remote_mta IS NULL, from_domain) FROM dmarcsift.bounces WHERE recipient = $1",
-	          "n@rows.example", "t|t|t");
-	assert_q1(
-	    "SELECT concat_ws('|', mail_from_domain, header_from_domain, recipient_domain,"
-	    " remote_mta, provider_key, ip_source, sending_ip, from_org_domain, tenant_id <> 0)"
-	    " FROM dmarcsift.bounces WHERE recipient = $1",
-	    "Mixed.Case@ROWS.example",
-	    "acme.example|news.acme.example.|rows.example|mx1.rows.example|rows.example|text|"
-	    "2001:db8::1|acme.example|t");
-	char *direct = rows_digest("rows.example");
-	assert_non_null(direct);
-	/* The keyed rows again, all through staging: the first clashes. */
-	assert_int_equal(q1_long("WITH d AS (DELETE FROM dmarcsift.bounces"
-	                         " WHERE recipient_domain = $1 RETURNING 1) SELECT count(*) FROM d",
-	                         "rows.example"),
-	                 (long)n - 1);
-	st = batch_raw(evs, v, 1, 0);
-	assert_int_equal(st.added, 1);
-	st = batch_raw(evs, v, n, 0);
-	assert_int_equal(st.added, n - 1);
-	assert_int_equal(st.known, 1);
-	assert_q1(KEYS_OFF, "rows.example", "0");
-	assert_int_equal(q1_long("WITH d AS (DELETE FROM dmarcsift.bounces"
-	                         " WHERE recipient = $1 RETURNING 1) SELECT count(*) FROM d",
-	                         "first@rows.example"),
-	                 1);
-	char *staged = rows_digest("rows.example");
-	assert_string_equal(direct, staged);
-	free(direct);
-	free(staged);
-	/* and a re-ingest of them all adds nothing */
-	st = batch_raw(evs + 1, v + 1, n - 1, 1);
-	assert_int_equal(st.added, 0);
-	assert_int_equal(st.known, n - 1);
-}
-
-/* A block that meets a stored event is undone and, with every row after
- * it, stored through staging: nothing lost, nothing twice, and the
- * suppressions see the new events of both paths. */
-static void test_clash_in_a_later_block(void **state)
-{
-	(void)state;
-	const struct ev evs[] = {
-	    {BASE + 10, BOUNCE_BOUNCED, "old@clash.example", NULL, 550, "5.1.1",
-	     "550 5.1.1 user unknown", "C0", "mx.clash.example", &V_HARD},
-	    {BASE + 11, BOUNCE_BOUNCED, "new1@clash.example", NULL, 550, "5.1.1",
-	     "550 5.1.1 user unknown", "C1", "mx.clash.example", &V_HARD},
-	    {BASE + 12, BOUNCE_BOUNCED, "new2@clash.example", NULL, 550, "5.1.1",
-	     "550 5.1.1 user unknown", "C2", "mx.clash.example", &V_HARD},
-	    {BASE + 13, BOUNCE_BOUNCED, "new3@clash.example", NULL, 550, "5.1.1",
-	     "550 5.1.1 user unknown", "C3", "mx.clash.example", &V_HARD},
-	};
-	struct bounce_event raw[5];
-	const struct bounce_verdict *v[5];
-	char rdom[5][256];
-	/* new1, new2 (direct blocks), old (stored before: clash), new3, and
-	 * new1 again (twice in one batch) */
-	const size_t order[5] = {1, 2, 0, 3, 1};
-	for (size_t i = 0; i < 5; i++) {
-		raw[i] = to_event(&evs[order[i]], rdom[i], sizeof rdom[i]);
-		v[i] = evs[order[i]].v;
-	}
-	struct bounce_store_stats st = batch(evs, 1);
-	assert_int_equal(st.added, 1);
-	st = batch_raw(raw, v, 5, 1);
-	assert_int_equal(st.added, 3);
-	assert_int_equal(st.known, 2);
-	assert_int_equal(st.suppressed, 3);
-	assert_int_equal(
-	    q1_long("SELECT count(*) FROM dmarcsift.bounces WHERE recipient_domain = $1",
-	            "clash.example"),
-	    4);
-	assert_int_equal(q1_long("SELECT count(*) FROM dmarcsift.v_suppressions"
-	                         " WHERE address LIKE '%@' || $1",
-	                         "clash.example"),
-	                 4);
-	/* the same with the default blocks: the batch is one block, which
-	 * clashes at once */
-	st = batch_raw(raw, v, 5, 0);
-	assert_int_equal(st.added, 0);
-	assert_int_equal(st.known, 5);
-}
-
-/* A spool file that cannot be made (TMPDIR unwritable) sends the batch
- * through the staging table: stored all the same, once. */
-static void test_no_spool_file(void **state)
-{
-	(void)state;
-	const struct ev evs[] = {
-	    {BASE + 20, BOUNCE_BOUNCED, "s1@spool.example", NULL, 550, "5.1.1",
-	     "550 5.1.1 user unknown", "S1", "mx.spool.example", &V_HARD},
-	    {BASE + 21, BOUNCE_DELIVERED, "s2@spool.example", NULL, 250, "2.0.0", "250 ok", "S2",
-	     "mx.spool.example", &V_OK},
-	};
-	const char *old = getenv("TMPDIR");
-	char *keep = old ? xstrdup(old) : NULL;
-	setenv("TMPDIR", "/nonexistent/dmarcsift-test", 1);
-	struct bounce_store_stats first = batch(evs, 2);
-	struct bounce_store_stats st = batch(evs, 2);
-	if (keep)
-		setenv("TMPDIR", keep, 1);
-	else
-		unsetenv("TMPDIR");
-	free(keep);
-	assert_int_equal(first.added, 2);
-	assert_int_equal(first.suppressed, 1);
-	assert_int_equal(st.added, 0);
-	assert_int_equal(st.known, 2);
-	assert_int_equal(
-	    q1_long("SELECT count(*) FROM dmarcsift.bounces WHERE recipient_domain = $1",
-	            "spool.example"),
-	    2);
-	assert_q1(SUPP_REASON, "s1@spool.example", "invalid_recipient");
-}
-
-/* A large batch raises work_mem for its own transaction only: the
- * session's setting is what it was afterwards, and the batch is stored. */
-static void test_large_batch_work_mem(void **state)
-{
-	(void)state;
-	struct err e = {0};
-	assert_int_equal(db_exec(db, "SET work_mem = '1MB'", &e), 0);
-	struct ev *evs = xcalloc(1200, sizeof *evs);
-	char(*rcpt)[64] = xcalloc(1200, sizeof *rcpt);
-	for (int i = 0; i < 1200; i++) {
-		snprintf(rcpt[i], sizeof rcpt[i], "wm%d@workmem.example", i);
-		struct ev x = {BASE + 100 * DAY + i,
-		               BOUNCE_DELIVERED,
-		               rcpt[i],
-		               NULL,
-		               250,
-		               "2.0.0",
-		               "250 2.0.0 OK",
-		               NULL,
-		               "mx.workmem.example",
-		               &V_OK};
-		evs[i] = x;
-	}
-	struct bounce_store_stats st = batch(evs, 1200);
-	free(evs);
-	free(rcpt);
-	assert_int_equal(st.added, 1200);
-	assert_q1("SHOW work_mem", NULL, "1MB");
-	assert_int_equal(db_exec(db, "RESET work_mem", &e), 0);
 }
 
 static int run(const char *cmd, struct buf *out)
@@ -937,7 +489,7 @@ static void test_cli(void **state)
 	struct buf out;
 	buf_init(&out, 1 << 20);
 	char *cmd = xasprintf("%s suppressions --db '%s' --tenant acme --format csv", DMARCSIFT_BIN,
-	                      conninfo);
+	                      bs_conninfo);
 	assert_int_equal(run(cmd, &out), 0);
 	free(cmd);
 	assert_non_null(strstr(out.data, "tenant,address,reason,first_evidence,last_evidence,"));
@@ -948,7 +500,7 @@ static void test_cli(void **state)
 
 	buf_reset(&out);
 	cmd = xasprintf("%s suppressions --db '%s' --since 1h --format json", DMARCSIFT_BIN,
-	                conninfo);
+	                bs_conninfo);
 	assert_int_equal(run(cmd, &out), 0);
 	free(cmd);
 	assert_non_null(strstr(out.data, "\"address\":\"gone@hard.example\""));
@@ -956,26 +508,27 @@ static void test_cli(void **state)
 
 	/* --since a date: everything was added after 2000, nothing after 2999. */
 	buf_reset(&out);
-	cmd = xasprintf("%s suppressions --db '%s' --since 2000-01-01", DMARCSIFT_BIN, conninfo);
+	cmd = xasprintf("%s suppressions --db '%s' --since 2000-01-01", DMARCSIFT_BIN, bs_conninfo);
 	assert_int_equal(run(cmd, &out), 0);
 	free(cmd);
 	assert_non_null(strstr(out.data, "gone@hard.example"));
 	buf_reset(&out);
 	cmd = xasprintf("%s suppressions --db '%s' --since 2999-01-01T00:00", DMARCSIFT_BIN,
-	                conninfo);
+	                bs_conninfo);
 	assert_int_equal(run(cmd, &out), 0);
 	free(cmd);
 	assert_string_equal(out.data, "no suppressed addresses\n");
 
 	buf_reset(&out);
-	cmd = xasprintf("%s escalations --db '%s' --format json", DMARCSIFT_BIN, conninfo);
+	cmd = xasprintf("%s escalations --db '%s' --format json", DMARCSIFT_BIN, bs_conninfo);
 	assert_int_equal(run(cmd, &out), 0);
 	free(cmd);
 	assert_non_null(strstr(out.data, "\"provider\":\"microsoft\""));
 	assert_non_null(strstr(out.data, "\"count\":25,\"attempts\":100,\"rate\":0.25"));
 
 	buf_reset(&out);
-	cmd = xasprintf("%s escalations --db '%s' --tenant nosuch 2>&1", DMARCSIFT_BIN, conninfo);
+	cmd =
+	    xasprintf("%s escalations --db '%s' --tenant nosuch 2>&1", DMARCSIFT_BIN, bs_conninfo);
 	assert_int_equal(run(cmd, &out), 2);
 	free(cmd);
 
@@ -1002,11 +555,7 @@ int main(void)
 	    cmocka_unit_test(test_escalation_closes),
 	    cmocka_unit_test(test_single_reject_never_escalates),
 	    cmocka_unit_test(test_tenants_and_view),
-	    cmocka_unit_test(test_direct_and_staging_rows_equal),
-	    cmocka_unit_test(test_clash_in_a_later_block),
-	    cmocka_unit_test(test_no_spool_file),
-	    cmocka_unit_test(test_large_batch_work_mem),
 	    cmocka_unit_test(test_cli),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, bs_setup, bs_teardown);
 }
