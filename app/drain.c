@@ -16,11 +16,25 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A batch that did not commit: its inputs are not counted. */
-static int lost(struct drain_counts *c, const struct drain_counts *at)
+/* A batch that did not commit: its inputs are not counted, nor those of
+ * the batch after it when the one in flight was lost (pipeline.h). */
+static int lost(struct pipeline *p, struct drain_counts *c, const struct drain_counts *at,
+                const struct drain_counts *at_flight)
 {
-	*c = *at;
+	*c = pipeline_batch_lost_flight(p) ? *at_flight : *at;
 	return -1;
+}
+
+/* The open batch committed and the one in flight settled: everything
+ * counted is kept. */
+static int finish(struct pipeline *p, unsigned pending, struct drain_counts *c,
+                  const struct drain_counts *at, const struct drain_counts *at_flight,
+                  struct err *fatal)
+{
+	if ((pending > 0 && pipeline_batch_commit(p, fatal) != 0) ||
+	    pipeline_batch_settle(p, fatal) != 0)
+		return lost(p, c, at, at_flight);
+	return 0;
 }
 
 int drain(struct source *s, struct pipeline *p, const volatile sig_atomic_t *stop,
@@ -32,16 +46,19 @@ int drain(struct source *s, struct pipeline *p, const volatile sig_atomic_t *sto
 	bool batch = source_batchable(s);
 	unsigned pending = 0;
 	int64_t opened = 0;
-	/* The counts as of the open batch's start: a batch that fails takes
-	 * its inputs back (nothing of it was kept; the next run redoes them). */
-	struct drain_counts at = *c;
+	/* The counts as of the open batch's start, and of the batch in flight:
+	 * a batch that fails takes its inputs back (nothing of it was kept; the
+	 * next run redoes them). */
+	struct drain_counts at = *c, at_flight = *c;
 	while (!(stop && *stop) && (got = source_next(s, &m, source_err)) == 1) {
 		enum pipeline_outcome oc = PIPE_QUARANTINED;
 		int rc;
 		if (batch && pending == 0) {
 			at = *c;
-			if (pipeline_batch_begin(p, fatal) != 0)
-				return -1;
+			if (pipeline_batch_begin(p, fatal) != 0) {
+				pipeline_batch_abort(p);
+				return lost(p, c, &at, &at_flight);
+			}
 			opened = now_ms();
 		}
 		if (m.short_read)
@@ -53,7 +70,7 @@ int drain(struct source *s, struct pipeline *p, const volatile sig_atomic_t *sto
 			rc = pipeline_ingest(p, m.data, m.len, m.name, &oc, fatal);
 		if (rc != 0) {
 			pipeline_batch_abort(p);
-			return batch ? lost(c, &at) : -1;
+			return batch ? lost(p, c, &at, &at_flight) : -1;
 		}
 		switch (oc) {
 		case PIPE_INGESTED:
@@ -71,26 +88,20 @@ int drain(struct source *s, struct pipeline *p, const volatile sig_atomic_t *sto
 		}
 		/* Batched: done keeps nothing (source_batchable), so it may come
 		 * before the commit. */
-		if (batch && ++pending >= BATCH_INPUTS) {
+		if (batch && (++pending >= BATCH_INPUTS || now_ms() - opened >= BATCH_MS)) {
 			pending = 0;
 			if (pipeline_batch_commit(p, fatal) != 0)
-				return lost(c, &at);
+				return lost(p, c, &at, &at_flight);
+			if (pipeline_batch_in_flight(p))
+				at_flight = at;
 		}
 		if (source_done(s, oc == PIPE_QUARANTINED ? SOURCE_QUARANTINED : SOURCE_STORED,
-		                source_err) != 0) {
-			if (pending > 0 && pipeline_batch_commit(p, fatal) != 0)
-				return lost(c, &at);
-			return 1;
-		}
-		if (batch && pending > 0 && now_ms() - opened >= BATCH_MS) {
-			pending = 0;
-			if (pipeline_batch_commit(p, fatal) != 0)
-				return lost(c, &at);
-		}
+		                source_err) != 0)
+			return finish(p, pending, c, &at, &at_flight, fatal) != 0 ? -1 : 1;
 		if (tick)
 			tick(tick_ctx);
 	}
-	if (pending > 0 && pipeline_batch_commit(p, fatal) != 0)
-		return lost(c, &at);
+	if (finish(p, pending, c, &at, &at_flight, fatal) != 0)
+		return -1;
 	return stop && *stop ? 0 : got < 0 ? 1 : 0;
 }

@@ -25,7 +25,19 @@
 #include <unistd.h>
 
 struct pipeline {
-	struct db *db;
+	struct db *db; /* the connection of the open batch (or the only one) */
+	/* A second connection (pipeline_set_spare): batches take turns on the
+	 * two. A batch's end (its statuses, the move of its records, COMMIT)
+	 * is sent without waiting (db_batch_send_commit) and the next batch
+	 * opens on the other connection at once, so the server ends one batch
+	 * while the client parses the next. A batch is sent only after the one
+	 * before it has settled, so at most one is in flight, and what the
+	 * summary counts never has a hole: a batch that fails to commit takes
+	 * the open one back with it. */
+	struct db *spare;
+	bool flight;                     /* a batch was sent on `spare`, not yet settled */
+	bool lost_flight;                /* the last failure took that batch with it */
+	struct pipeline_stats st_flight; /* st as of the sent batch's start */
 	struct pipeline_opts opts;
 	struct pipeline_stats st;
 	/* st as of the last batch commit (or begin): what an aborted or
@@ -226,6 +238,9 @@ static int process_tls(struct input_run *in, struct unpack *u, struct err *e)
 {
 	struct tls_ingest_result res;
 	struct store_pin pin;
+	/* Not a report's fast path: the sent batch goes first (db.h). */
+	if (db_settle_peer(in->p->db, e) != 0)
+		return -1;
 	int rc = tls_ingest(in->p->db, u, in->sha256, pin_of(in->p, &pin), &res, e);
 	pin_checked(in, &pin, "TLS report", rc == 0);
 	if (rc != 0)
@@ -319,6 +334,8 @@ static int quarantine(struct pipeline *p, const char *sha, const char *source,
 {
 	const char *stage = why->stage[0] ? why->stage : err_stage_name(ERR_STAGE_STORE);
 	snprintf(p->last_reason, sizeof p->last_reason, "%s: %s", stage, why->msg);
+	if (db_settle_peer(p->db, e) != 0)
+		return -1;
 	if (store_failure_add(p->db, sha, source, stage, why->msg, p->domain,
 	                      p->opts.tenant_override, e) != 0)
 		return -1;
@@ -386,6 +403,8 @@ static int ingest_ruf(struct input_run *in, const void *data, size_t len, struct
 	if (ruf_parse(data, len, &in->p->opts.ruf, &r, perr) != 0)
 		return -1;
 	struct store_pin pin;
+	if (db_settle_peer(in->p->db, perr) != 0)
+		return -1;
 	int rc = ruf_store_add(in->p->db, r, in->sha256, pin_of(in->p, &pin), &dup, perr);
 	pin_checked(in, &pin, "failure report", rc == 0);
 	if (rc == 0) {
@@ -444,7 +463,9 @@ static int raw_first(struct pipeline *p, const char *sha, const void *data, size
 static int unbatch(struct pipeline *p, bool *was, struct err *e)
 {
 	*was = db_in_batch(p->db);
-	return *was ? pipeline_batch_commit(p, e) : 0;
+	if (*was && pipeline_batch_commit(p, e) != 0)
+		return -1;
+	return pipeline_batch_settle(p, e);
 }
 
 static int rebatch(struct pipeline *p, bool was, struct err *e)
@@ -464,32 +485,120 @@ int pipeline_batch_begin(struct pipeline *p, struct err *e)
 	return 0;
 }
 
+/* After a failure, with no batch open any more: the sent batch settles,
+ * and the counts go back to where nothing after the last commit that held
+ * is counted. */
+static void take_back(struct pipeline *p)
+{
+	p->lost_flight = false;
+	if (p->flight) {
+		struct err ignored = {0};
+		p->flight = false;
+		if (db_batch_settle(p->spare, NULL, &ignored) != 0 || db_batch_failed(p->spare)) {
+			p->st = p->st_flight;
+			p->lost_flight = true;
+			return;
+		}
+	}
+	p->st = p->st_batch;
+}
+
+/* The batch's end, sent on its connection without waiting; the
+ * connections swap. */
+static int send_batch(struct pipeline *p, const char **shas, struct err *e)
+{
+	struct db *db = p->db;
+	if (db_batch_send_open(db, e) != 0 ||
+	    store_raw_finish_many_send(db, shas, p->n_batch_ok, "ok", e) != 0 ||
+	    store_report_batch_flush_send(db, e) != 0 || db_batch_send_commit(db, e) != 0)
+		return -1;
+	p->st_flight = p->st_batch;
+	p->flight = true;
+	p->db = p->spare;
+	p->spare = db;
+	return 0;
+}
+
 int pipeline_batch_commit(struct pipeline *p, struct err *e)
 {
 	if (!db_in_batch(p->db))
 		return 0;
+	/* The batch before this one first: this one may only commit after it. */
+	if (p->flight) {
+		int rc = db_batch_settle(p->spare, p->db, e);
+		if (rc == -2)
+			err_stage(
+			    e, ERR_STAGE_STORE, ERR_RETRY,
+			    "the previous batch waits, through another transaction, on this one");
+		if (rc != 0 || db_batch_failed(p->spare)) {
+			if (rc == 0)
+				err_stage(e, ERR_STAGE_STORE, ERR_RETRY,
+				          "the previous batch did not commit");
+			p->n_batch_ok = 0;
+			db_batch_rollback(p->db);
+			take_back(p);
+			return -1;
+		}
+		p->flight = false;
+	}
 	const char **shas = xcalloc(p->n_batch_ok + 1, sizeof *shas);
 	for (size_t i = 0; i < p->n_batch_ok; i++)
 		shas[i] = p->batch_ok[i];
-	int rc = store_raw_finish_many(p->db, shas, p->n_batch_ok, "ok", e);
+	int rc = p->spare ? send_batch(p, shas, e)
+	         : store_raw_finish_many(p->db, shas, p->n_batch_ok, "ok", e) != 0 ||
+	                 store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0
+	             ? -1
+	             : 0;
 	free(shas);
 	p->n_batch_ok = 0;
-	if (rc != 0 || store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0) {
+	if (rc != 0) {
 		db_batch_rollback(p->db);
-		p->st = p->st_batch;
+		take_back(p);
 		return -1;
 	}
 	p->st_batch = p->st;
 	return 0;
 }
 
+int pipeline_batch_settle(struct pipeline *p, struct err *e)
+{
+	if (!p->flight)
+		return 0;
+	p->flight = false;
+	if (db_batch_settle(p->spare, NULL, e) != 0 || db_batch_failed(p->spare)) {
+		if (e->kind == ERR_NONE)
+			err_stage(e, ERR_STAGE_STORE, ERR_RETRY, "a batch did not commit");
+		p->st = p->st_flight;
+		p->lost_flight = true;
+		return -1;
+	}
+	return 0;
+}
+
+bool pipeline_batch_in_flight(const struct pipeline *p)
+{
+	return p->flight;
+}
+
+bool pipeline_batch_lost_flight(const struct pipeline *p)
+{
+	return p->lost_flight;
+}
+
 void pipeline_batch_abort(struct pipeline *p)
 {
 	p->n_batch_ok = 0;
-	if (!db_in_batch(p->db))
+	if (!db_in_batch(p->db) && !p->flight)
 		return;
 	db_batch_rollback(p->db);
-	p->st = p->st_batch;
+	take_back(p);
+}
+
+void pipeline_set_spare(struct pipeline *p, struct db *spare)
+{
+	p->spare = spare;
+	db_set_peer(p->db, spare);
+	db_set_peer(spare, p->db);
 }
 
 /* An input of the open batch ended well: its status waits for the commit. */

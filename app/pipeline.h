@@ -83,12 +83,23 @@ int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const 
                         enum err_stage_id stage, const char *reason, struct err *e);
 /* Batches (db/db.h): the inputs between pipeline_batch_begin and
  * pipeline_batch_commit share one transaction, each report in a savepoint
- * of its own, and are durable only once the commit returned 0; abort rolls
- * all of them back. A DSN or a large file read block by block commits the
+ * of its own, and are durable only once the commit returned 0 (with a
+ * spare connection: once the batch settled, below); abort rolls all of
+ * them back. A DSN or a large file read block by block commits the
  * batch before it and opens the next after (see pipeline.c). */
 int pipeline_batch_begin(struct pipeline *p, struct err *e);
 int pipeline_batch_commit(struct pipeline *p, struct err *e);
 void pipeline_batch_abort(struct pipeline *p);
+/* A second connection to the same database for batches to take turns on
+ * (see pipeline.c): the caller's, closed after pipeline_free. With it,
+ * pipeline_batch_commit returns once the batch is sent, and the batch sent
+ * before it has committed; pipeline_batch_settle waits for the one in
+ * flight (0: committed, or none). After a failure, lost_flight says whether
+ * the batch in flight was lost too (so were the counts since its start). */
+void pipeline_set_spare(struct pipeline *p, struct db *spare);
+int pipeline_batch_settle(struct pipeline *p, struct err *e);
+bool pipeline_batch_in_flight(const struct pipeline *p);
+bool pipeline_batch_lost_flight(const struct pipeline *p);
 const struct pipeline_stats *pipeline_stats(const struct pipeline *p);
 /* The reason of the last quarantine, for callers that report per input. */
 const char *pipeline_last_reason(const struct pipeline *p);

@@ -217,6 +217,12 @@ int cmd_ingest(int argc, char **argv)
 	struct ingest_run run = {.progress = !quiet && !json && isatty(STDERR_FILENO)};
 	clock_gettime(CLOCK_MONOTONIC, &run.last_progress);
 	pipeline_new(&run.pipe, db, &po);
+	/* A second connection lets one batch's end run on the server while the
+	 * next is parsed (app/pipeline.c); without it, batches take turns on
+	 * the one connection as before. */
+	struct db *spare = NULL;
+	if (cli_connect_spare(co.db, &spare) == 0)
+		pipeline_set_spare(run.pipe, spare);
 
 	/* Files, directories and "-" (standard input): one source, drained
 	 * like a mailbox. */
@@ -234,7 +240,7 @@ int cmd_ingest(int argc, char **argv)
 		print_summary(st, unreadable, json);
 		rc = cli_fail(&fatal);
 		/* A lost connection is exit 3 whatever the failed call said. */
-		if (fatal.kind == ERR_RETRY || db_lost(db))
+		if (fatal.kind == ERR_RETRY || db_lost(db) || (spare && db_lost(spare)))
 			rc = EXIT_DB;
 	} else {
 		print_summary(st, unreadable, json);
@@ -259,6 +265,7 @@ int cmd_ingest(int argc, char **argv)
 			rc = EXIT_DB;
 	}
 	pipeline_free(run.pipe);
+	db_close(spare);
 	db_close(db);
 	config_free(cfg);
 	return rc;

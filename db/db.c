@@ -8,6 +8,8 @@
 #include "core/xalloc.h"
 #include "db/migrate.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,12 @@ struct prepared {
 struct db {
 	PGconn *conn;
 	bool batch; /* db_batch_begin: db_begin and friends use a savepoint */
+	/* db_batch_send_open .. db_batch_settle: statements queued in
+	 * pipeline mode (`nsent`), `sent` once the COMMIT went. */
+	bool sending, sent, failed, sent_bad;
+	int nsent, nread;
+	struct err sent_err; /* the first statement of the sent batch that failed */
+	struct db *peer;     /* db_set_peer */
 	struct prepared prep[DB_PREPARED_MAX];
 	size_t n_prep;
 };
@@ -489,6 +497,17 @@ void db_batch_rollback(struct db *db)
 	if (!db->batch)
 		return;
 	db->batch = false;
+	if (db->sending) {
+		/* Sending failed part way: what went is read and dropped. */
+		PGconn *c = db->conn;
+		db->sending = false;
+		if (PQstatus(c) == CONNECTION_OK && PQpipelineSync(c) == 1) {
+			for (int i = 0; i < db->nsent && PQstatus(c) == CONNECTION_OK; i++)
+				PQclear(take_result(c));
+			PQclear(PQgetResult(c));
+		}
+		PQexitPipelineMode(c);
+	}
 	if (PQstatus(db->conn) == CONNECTION_OK)
 		PQclear(PQexec(db->conn, "ROLLBACK"));
 }
@@ -514,4 +533,175 @@ void db_rollback(struct db *db)
 		return;
 	PQclear(PQexec(db->conn, db->batch ? "ROLLBACK TO SAVEPOINT ds_tx; RELEASE SAVEPOINT ds_tx"
 	                                   : "ROLLBACK"));
+}
+
+int db_batch_send_open(struct db *db, struct err *e)
+{
+	if (!db->batch || db->sending || db->sent)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		                 "db_batch_send_open: no batch open, or one being sent");
+	if (PQenterPipelineMode(db->conn) != 1)
+		return db_check(db, NULL, PGRES_COMMAND_OK, "ending a batch", e);
+	db->sending = true;
+	db->nsent = db->nread = 0;
+	db->failed = db->sent_bad = false;
+	return 0;
+}
+
+int db_batch_send(struct db *db, const char *sql, int nparams, const char *const *params,
+                  struct err *e)
+{
+	if (!db->sending)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "db_batch_send: not sending");
+	if (PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
+		return db_check(db, NULL, PGRES_COMMAND_OK, "ending a batch", e);
+	db->nsent++;
+	return 0;
+}
+
+int db_batch_send_commit(struct db *db, struct err *e)
+{
+	if (db_batch_send(db, "COMMIT", 0, NULL, e) < 0)
+		return -1;
+	if (PQpipelineSync(db->conn) != 1)
+		return db_check(db, NULL, PGRES_COMMAND_OK, "committing a batch", e);
+	db->sending = false;
+	db->sent = true;
+	db->batch = false;
+	return 0;
+}
+
+bool db_batch_sent(const struct db *db)
+{
+	return db->sent;
+}
+
+bool db_batch_failed(const struct db *db)
+{
+	return db->failed;
+}
+
+/* Whether `sent`'s backend waits, directly or through other backends, on
+ * `open`'s (asked on `open`'s connection, which is idle). */
+static int waits_on(struct db *open, struct db *sent, bool *waits, struct err *e)
+{
+	char a[16], b[16];
+	snprintf(a, sizeof a, "%d", PQbackendPID(sent->conn));
+	snprintf(b, sizeof b, "%d", PQbackendPID(open->conn));
+	const char *params[2] = {a, b};
+	PGresult *res = db_query(open,
+	                         "WITH RECURSIVE w(pid) AS ("
+	                         " SELECT unnest(pg_blocking_pids($1::integer))"
+	                         " UNION SELECT unnest(pg_blocking_pids(w.pid)) FROM w)"
+	                         " SELECT EXISTS (SELECT 1 FROM w WHERE pid = $2::integer)",
+	                         2, params);
+	if (db_check(open, &res, PGRES_TUPLES_OK, "looking for a wait between two batches", e) < 0)
+		return -1;
+	*waits = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return 0;
+}
+
+/* Until a result can be read without blocking: 0; -2 when the sent batch
+ * waits on `open` (see db.h); -1 when the connection failed. */
+static int wait_result(struct db *db, struct db *open, struct err *e)
+{
+	for (;;) {
+		if (PQconsumeInput(db->conn) != 1)
+			return db_check(db, NULL, PGRES_COMMAND_OK, "committing a batch", e);
+		if (!PQisBusy(db->conn))
+			return 0;
+		struct pollfd pfd = {.fd = PQsocket(db->conn), .events = POLLIN};
+		int n = poll(&pfd, 1, 500);
+		if (n < 0 && errno != EINTR)
+			return err_stage(e, ERR_STAGE_STORE, ERR_RETRY,
+			                 "committing a batch: poll: %s", strerror(errno));
+		if (n == 0 && open) {
+			bool waits = false;
+			if (waits_on(open, db, &waits, e) < 0)
+				return -1;
+			if (waits)
+				return -2;
+		}
+	}
+}
+
+int db_batch_settle(struct db *db, struct db *open, struct err *e)
+{
+	if (!db->sent)
+		return 0;
+	PGconn *c = db->conn;
+	int rc = 0;
+	/* The statements, COMMIT last, then the pipeline's sync; resumed where
+	 * a -2 left off. */
+	while (db->nread <= db->nsent) {
+		rc = wait_result(db, open, e);
+		if (rc == -2)
+			return -2;
+		if (rc != 0)
+			break;
+		int i = db->nread++;
+		if (i == db->nsent) {
+			PGresult *s = PQgetResult(c);
+			if (!s || PQresultStatus(s) != PGRES_PIPELINE_SYNC)
+				rc = -1;
+			PQclear(s);
+			break;
+		}
+		PGresult *res = take_result(c);
+		if (db->sent_bad) {
+			PQclear(res); /* aborted with the pipeline */
+			continue;
+		}
+		bool last = i == db->nsent - 1;
+		if (db_check(db, &res, PGRES_COMMAND_OK,
+		             last ? "committing a batch" : "ending a batch", &db->sent_err) < 0) {
+			db->sent_bad = true;
+			continue;
+		}
+		if (last && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+			err_stage(&db->sent_err, ERR_STAGE_STORE, ERR_INTERNAL,
+			          "committing a batch: the server rolled it back");
+			db->sent_bad = true;
+		}
+		PQclear(res);
+	}
+	db->sent = false;
+	bool left = PQexitPipelineMode(c) == 1;
+	if (rc == 0 && !db->sent_bad && left)
+		return 0;
+	db->failed = true;
+	if (db->sent_bad)
+		*e = db->sent_err;
+	else if (rc == 0)
+		db_check(db, NULL, PGRES_COMMAND_OK, "committing a batch", e);
+	/* A statement that failed left the transaction aborted: it ends. */
+	if (PQstatus(c) == CONNECTION_OK && left)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return -1;
+}
+
+void db_set_peer(struct db *db, struct db *peer)
+{
+	db->peer = peer;
+}
+
+int db_settle_peer(struct db *db, struct err *e)
+{
+	struct db *peer = db->peer;
+	if (!peer || !peer->sent)
+		return 0;
+	int rc = db_batch_settle(peer, db, e);
+	if (rc == -2)
+		return err_stage(
+		    e, ERR_STAGE_STORE, ERR_RETRY,
+		    "the previous batch waits, through another transaction, on this one");
+	if (rc < 0 && e->kind != ERR_RETRY) {
+		/* Whatever it was, it says nothing about the input at hand. */
+		char msg[sizeof e->msg];
+		snprintf(msg, sizeof msg, "the previous batch did not commit: %.450s", e->msg);
+		memcpy(e->msg, msg, sizeof msg);
+		e->kind = ERR_RETRY;
+	}
+	return rc < 0 ? -1 : 0;
 }

@@ -85,4 +85,42 @@ int db_begin(struct db *db, struct err *e);
 int db_commit(struct db *db, struct err *e);
 void db_rollback(struct db *db);
 
+/*
+ * Ending a batch without waiting for it, so that the server's end of one
+ * batch (its last statements, the move of its records, the COMMIT and its
+ * WAL flush) runs while the caller fills the next batch on a second
+ * connection (app/pipeline.c). db_batch_send_open puts the batch's
+ * connection in pipeline mode; db_batch_send queues a statement (text
+ * parameters); db_batch_send_commit adds COMMIT and returns at once: the
+ * batch is "sent" and the connection takes nothing else until
+ * db_batch_settle has read the outcome — 0 when every statement and the
+ * COMMIT went through, -1 otherwise (the batch is then rolled back and
+ * lost, e says why). A failure while sending leaves the batch open for
+ * db_batch_rollback.
+ *
+ * The two connections must never wait on each other through the caller:
+ * the sent batch may wait for a lock that a third transaction holds while
+ * that one waits for the open batch, which is idle while the caller waits
+ * for the sent one. So db_batch_settle, given the open batch's connection,
+ * looks every half second whether the sent batch's backend waits, directly
+ * or through others, on the open one's; if so it returns -2 with nothing
+ * read, and the caller rolls the open batch back (freeing the others) and
+ * settles again with `open` NULL.
+ *
+ * db_set_peer links a connection to the one whose batch may be in flight:
+ * db_settle_peer (called by the store before any work that may take locks
+ * the sent batch needs, i.e. anything but a report's fast path) settles it
+ * first. Its outcome stays readable by db_batch_failed.
+ */
+int db_batch_send_open(struct db *db, struct err *e);
+int db_batch_send(struct db *db, const char *sql, int nparams, const char *const *params,
+                  struct err *e);
+int db_batch_send_commit(struct db *db, struct err *e);
+bool db_batch_sent(const struct db *db);
+int db_batch_settle(struct db *db, struct db *open, struct err *e);
+/* The last settled batch of this connection failed (and nothing was sent since). */
+bool db_batch_failed(const struct db *db);
+void db_set_peer(struct db *db, struct db *peer);
+int db_settle_peer(struct db *db, struct err *e);
+
 #endif

@@ -67,6 +67,9 @@ int store_raw_finish(struct db *db, const char *sha256, const char *status, stru
 /* The same for n inputs at once (a batch's, at its end): one statement. */
 int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
                           struct err *e);
+/* The same queued on a batch being sent (db_batch_send, db/db.h). */
+int store_raw_finish_many_send(struct db *db, const char *const *sha256, size_t n,
+                               const char *status, struct err *e);
 
 enum store_outcome {
 	STORE_ADDED,     /* a new report */
@@ -112,6 +115,8 @@ void store_report_abort(struct store_tx *tx);
  * before db_batch_commit (nothing to do outside a batch). */
 int store_report_batch_open(struct db *db, struct err *e);
 int store_report_batch_flush(struct db *db, struct err *e);
+/* The same queued on a batch being sent (db_batch_send, db/db.h). */
+int store_report_batch_flush_send(struct db *db, struct err *e);
 
 /* Quarantine: one open failure per raw sha256; a newer attempt keeps the
  * first diagnosis. `domain` (the report's policy domain, when the input was

@@ -659,22 +659,23 @@ int store_raw_finish(struct db *db, const char *sha256, const char *status, stru
 	return 0;
 }
 
-int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
-                          struct err *e)
+/* "{a,b,...}" of checked SHA-256s (lowercase hex needs no quoting); NULL
+ * with e set when one is not a SHA-256 or the status is not a final one. */
+static char *finish_many_array(const char *const *sha256, size_t n, const char *status,
+                               struct err *e)
 {
-	if (n == 0)
-		return 0;
-	if (strcmp(status, "ok") != 0 && strcmp(status, "dsn") != 0)
-		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
-		                 "store_raw_finish_many: status '%s' is not ok or dsn", status);
-	/* "{a,b,...}": checked lowercase hex needs no quoting. */
+	if (strcmp(status, "ok") != 0 && strcmp(status, "dsn") != 0) {
+		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+		          "store_raw_finish_many: status '%s' is not ok or dsn", status);
+		return NULL;
+	}
 	char *arr = xmalloc(n * 65 + 2);
 	size_t k = 0;
 	arr[k++] = '{';
 	for (size_t i = 0; i < n; i++) {
 		if (check_sha(sha256[i], e) < 0) {
 			free(arr);
-			return -1;
+			return NULL;
 		}
 		if (i > 0)
 			arr[k++] = ',';
@@ -683,6 +684,17 @@ int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, co
 	}
 	arr[k++] = '}';
 	arr[k] = '\0';
+	return arr;
+}
+
+int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
+                          struct err *e)
+{
+	if (n == 0)
+		return 0;
+	char *arr = finish_many_array(sha256, n, status, e);
+	if (!arr)
+		return -1;
 	const char *params[2] = {arr, status};
 	PGresult *res = db_query_prepared(db, db_sql("raw_finish_many"), 2, params, NULL, NULL);
 	free(arr);
@@ -690,6 +702,20 @@ int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, co
 		return -1;
 	PQclear(res);
 	return 0;
+}
+
+int store_raw_finish_many_send(struct db *db, const char *const *sha256, size_t n,
+                               const char *status, struct err *e)
+{
+	if (n == 0)
+		return 0;
+	char *arr = finish_many_array(sha256, n, status, e);
+	if (!arr)
+		return -1;
+	const char *params[2] = {arr, status};
+	int rc = db_batch_send(db, db_sql("raw_finish_many"), 2, params, e);
+	free(arr);
+	return rc;
 }
 
 int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,

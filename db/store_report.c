@@ -131,6 +131,11 @@ int store_report_batch_open(struct db *db, struct err *e)
 	return db_exec(db, batch_table_sql, e);
 }
 
+int store_report_batch_flush_send(struct db *db, struct err *e)
+{
+	return db_batch_send(db, batch_flush_sql, 0, NULL, e);
+}
+
 int store_report_batch_flush(struct db *db, struct err *e)
 {
 	if (!db_in_batch(db))
@@ -336,8 +341,11 @@ static int open_tx(struct store_tx *tx, struct store_pin *pin, struct err *e)
 	 * otherwise a report resolved to 'unassigned' just before `tenant add`
 	 * commits would be stored there after the adoption ran, and stay.
 	 * SHARE mode: ingests do not wait for each other. A batch holds it
-	 * from its start. */
-	if (db_begin(db, e) < 0)
+	 * from its start.
+	 * Everything past a small new report's fast path may take locks that
+	 * the batch sent before this one needs (rollup rows, a stored report):
+	 * that batch settles first (db_settle_peer, db/db.h). */
+	if (db_settle_peer(db, e) < 0 || db_begin(db, e) < 0)
 		return -1;
 	tx->in_tx = true;
 	tx->deferred = false;

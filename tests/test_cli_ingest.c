@@ -13,6 +13,7 @@
 #include "support/run.h"
 #include "support/testdb.h"
 
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -357,6 +358,111 @@ static void test_batch_lost_not_counted(void **state)
 	free(out);
 }
 
+/* More inputs than one batch holds (200): batches take turns on the run's
+ * two connections, each ended while the next fills (app/pipeline.c), and a
+ * copy of the first batch's first report in a later batch (a replacement:
+ * one record more) is compared with it once that batch has settled. */
+static void test_batches_take_turns(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192], id[32];
+	snprintf(dir, sizeof dir, "%s/turns", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (int i = 0; i < 450; i++) {
+		snprintf(path, sizeof path, "%s/t%03d.xml", dir, i);
+		snprintf(id, sizeof id, "turn-%03d", i);
+		write_report(path, "turns.example", id, "turns.example", 2);
+	}
+	snprintf(path, sizeof path, "%s/zz-copy.xml", dir);
+	write_report(path, "turns.example", "turn-000", "turns.example", 3);
+	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
+	assert_int_equal(run_bin(mig, NULL, NULL), 0);
+	/* Which backend stored each report's row. */
+	q_exec(c->db, "CREATE TABLE public.turn_pids (pid integer);"
+	              " CREATE FUNCTION public.note_pid() RETURNS trigger LANGUAGE plpgsql AS $$"
+	              " BEGIN INSERT INTO public.turn_pids VALUES (pg_backend_pid()); RETURN NULL;"
+	              " END $$;"
+	              " CREATE TRIGGER note_pid AFTER INSERT ON dmarcsift.reports FOR EACH ROW"
+	              " EXECUTE FUNCTION public.note_pid()");
+
+	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", "--no-correlate", dir, NULL};
+	char *out = NULL;
+	assert_int_equal(run_bin(a, NULL, &out), 0);
+	if (!strstr(out, "450 reports (903 records) ingested") || !strstr(out, "1 replaced"))
+		fail_msg("%s", out);
+	free(out);
+	q_exec(c->db, "DROP TRIGGER note_pid ON dmarcsift.reports");
+	assert_int_equal(q_int(c->db, "SELECT count(DISTINCT pid) FROM public.turn_pids", 0, NULL),
+	                 2);
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'turns.example'",
+	          0, NULL),
+	    450);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT records FROM dmarcsift.reports WHERE report_id = 'turn-000'",
+	                       0, NULL),
+	                 3);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.records r JOIN dmarcsift.reports p"
+	                       " ON p.tenant_id = r.tenant_id AND p.id = r.report_pk"
+	                       " WHERE p.org_name = 'turns.example'",
+	                       0, NULL),
+	                 901);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.raw_messages WHERE status <> 'ok'",
+	                       0, NULL),
+	                 0);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 0);
+}
+
+/* The first batch fails at its COMMIT after the run went on with the next
+ * one: both are lost, the summary counts neither, and the next run stores
+ * everything. */
+static void test_sent_batch_lost(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192], id[32];
+	snprintf(dir, sizeof dir, "%s/sentlost", c->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (int i = 0; i < 260; i++) {
+		snprintf(path, sizeof path, "%s/s%03d.xml", dir, i);
+		snprintf(id, sizeof id, "sent-%03d", i);
+		write_report(path, "sentlost.example", id, "sentlost.example", 2);
+	}
+	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
+	assert_int_equal(run_bin(mig, NULL, NULL), 0);
+	q_exec(c->db,
+	       "CREATE FUNCTION public.refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
+	       " BEGIN IF NEW.report_id = 'sent-000' THEN"
+	       " RAISE EXCEPTION 'refused at commit'; END IF; RETURN NULL; END $$;"
+	       " CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON dmarcsift.reports"
+	       " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+	       " EXECUTE FUNCTION public.refuse_commit()");
+
+	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", "--no-correlate", dir, NULL};
+	char both[200];
+	snprintf(both, sizeof both, "%s/sentlost.out", c->dir);
+	int fd = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_not_equal(run_wait(run_spawn(a, NULL, fd, true)), 0);
+	close(fd);
+	char *out = slurp(both, NULL);
+	if (!strstr(out, "0 reports (0 records) ingested") || !strstr(out, "refused at commit"))
+		fail_msg("%s", out);
+	free(out);
+	const char *n_sql =
+	    "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'sentlost.example'";
+	assert_int_equal(q_int(c->db, n_sql, 0, NULL), 0);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 0);
+
+	q_exec(c->db, "DROP TRIGGER refuse ON dmarcsift.reports");
+	assert_int_equal(run_bin(a, NULL, &out), 0);
+	if (!strstr(out, "260 reports (520 records) ingested"))
+		fail_msg("%s", out);
+	free(out);
+	assert_int_equal(q_int(c->db, n_sql, 0, NULL), 260);
+}
+
 /* Copies of one report in one batch: each is compared with the stored copy
  * alone, not with the staged records of the copy before it (a savepoint's
  * release empties no ON COMMIT DELETE ROWS table). */
@@ -673,6 +779,8 @@ int main(void)
 	    cmocka_unit_test(test_batch_copies_of_one_report),
 	    cmocka_unit_test(test_batch_killed),
 	    cmocka_unit_test(test_batch_lost_not_counted),
+	    cmocka_unit_test(test_batches_take_turns),
+	    cmocka_unit_test(test_sent_batch_lost),
 	    cmocka_unit_test(test_batch_status_at_commit),
 	    cmocka_unit_test(test_batch_server_refuses_report),
 	};

@@ -1,8 +1,9 @@
 /*
  * test_db_lost: the database goes away in the middle of an ingest, 50 times,
- * at a different input each time and in four ways — the run's backend
- * terminated (the server says why), its backend killed with SIGKILL (the
- * socket just closes, and the server restarts every backend), and the whole
+ * at a different input each time and in four ways — the run's backends
+ * terminated (the server says why; an ingest has two connections, its
+ * batches take turns on them), one killed with SIGKILL (the socket just
+ * closes, and the server restarts every backend), and the whole
  * server stopped immediately or fast: every run
  * that had not finished exits 3 (the systemd unit retries 3 and treats 1 as
  * done), nothing is ever quarantined because of it, and a final run after
@@ -275,11 +276,12 @@ static void lose_database(int mode, long backend)
 {
 	const char *m = modes[mode];
 	if (strcmp(m, "terminate") == 0) {
-		char pid[24];
-		snprintf(pid, sizeof pid, "%ld", backend);
-		const char *p[] = {pid};
-		/* The backend may be gone already when the run ended first. */
-		q_int(conninfo, "SELECT count(*) FROM pg_terminate_backend($1::int, 5000)", 1, p);
+		/* Every backend of the run (they may be gone already when the
+		 * run ended first). */
+		q_int(conninfo,
+		      "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+		      " WHERE application_name = 'dmarcsift'",
+		      0, NULL);
 	} else if (strcmp(m, "SIGKILL") == 0) {
 		kill((pid_t)backend, SIGKILL);
 		/* The server notices the dead backend a moment later and only

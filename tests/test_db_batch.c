@@ -1,0 +1,231 @@
+/*
+ * test_db_batch: a batch ended without waiting (db/db.h: db_batch_send_open,
+ * db_batch_send, db_batch_send_commit, db_batch_settle, db_settle_peer),
+ * against a real server: what settles is what the server did, a failure
+ * anywhere in the sent batch (a statement, the COMMIT itself) loses all of
+ * it and leaves the connection usable, and the one wait that would hang
+ * (the sent batch waiting, through a third transaction, on the open batch
+ * of the other connection) is found and reported instead.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "db/db.h"
+#include "tests/support/dbfx.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char count_sql[] = "SELECT count(*) FROM public.batch_t";
+
+static struct db *second(struct dbfx *f)
+{
+	struct db *db = NULL;
+	struct err e = {0};
+	if (db_connect(&db, f->conninfo, false, &e) != 0)
+		fail_msg("second connection: %s", e.msg);
+	return db;
+}
+
+static void table(struct dbfx *f)
+{
+	struct err e = {0};
+	assert_int_equal(db_exec(f->db,
+	                         "DROP TABLE IF EXISTS public.batch_t;"
+	                         " CREATE TABLE public.batch_t (k integer PRIMARY KEY, v text)",
+	                         &e),
+	                 0);
+}
+
+static int send_one(struct db *db, const char *sql, struct err *e)
+{
+	if (db_batch_send_open(db, e) != 0 || db_batch_send(db, sql, 0, NULL, e) != 0)
+		return -1;
+	return db_batch_send_commit(db, e);
+}
+
+/* Sent, then settled: the statements and the COMMIT went through, and the
+ * connection takes ordinary statements again. */
+static void test_sent_batch_commits(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	table(f);
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO public.batch_t VALUES (1, 'open')", &e), 0);
+	const char *p[] = {"2", "sent"};
+	assert_int_equal(db_batch_send_open(f->db, &e), 0);
+	assert_int_equal(
+	    db_batch_send(f->db, "INSERT INTO public.batch_t VALUES ($1::integer, $2)", 2, p, &e),
+	    0);
+	assert_int_equal(db_batch_send_commit(f->db, &e), 0);
+	assert_true(db_batch_sent(f->db));
+	assert_false(db_in_batch(f->db));
+	assert_int_equal(db_batch_settle(f->db, NULL, &e), 0);
+	assert_false(db_batch_sent(f->db));
+	assert_false(db_batch_failed(f->db));
+	struct db *other = second(f);
+	assert_int_equal(dbfx_qint(other, count_sql, 0, NULL), 2);
+	db_close(other);
+	assert_int_equal(
+	    dbfx_qint(f->db, "SELECT count(*) FROM public.batch_t WHERE v = 'sent'", 0, NULL), 1);
+	/* Nothing in flight: settling again is nothing. */
+	assert_int_equal(db_batch_settle(f->db, NULL, &e), 0);
+}
+
+/* A statement of the sent batch fails: the whole batch is lost, the error
+ * is the server's, and the connection is out of the aborted transaction. */
+static void test_sent_statement_fails(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	table(f);
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO public.batch_t VALUES (1, 'open')", &e), 0);
+	assert_int_equal(send_one(f->db, "INSERT INTO public.batch_t VALUES (1, 'again')", &e), 0);
+	assert_int_equal(db_batch_settle(f->db, NULL, &e), -1);
+	assert_true(db_batch_failed(f->db));
+	if (!strstr(e.msg, "duplicate key"))
+		fail_msg("not the server's words: %s", e.msg);
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 0);
+	/* The next batch on it starts afresh. */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(send_one(f->db, "INSERT INTO public.batch_t VALUES (3, 'next')", &e), 0);
+	assert_int_equal(db_batch_settle(f->db, NULL, &e), 0);
+	assert_false(db_batch_failed(f->db));
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 1);
+}
+
+/* The COMMIT itself fails (a deferred constraint): nothing is kept. */
+static void test_sent_commit_fails(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	table(f);
+	assert_int_equal(
+	    db_exec(f->db,
+	            "CREATE FUNCTION public.batch_no() RETURNS trigger LANGUAGE plpgsql"
+	            " AS $$ BEGIN IF NEW.v = 'poison' THEN RAISE EXCEPTION"
+	            " 'poisoned at commit'; END IF; RETURN NULL; END $$;"
+	            " CREATE CONSTRAINT TRIGGER batch_no AFTER INSERT ON public.batch_t"
+	            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+	            " EXECUTE FUNCTION public.batch_no()",
+	            &e),
+	    0);
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO public.batch_t VALUES (1, 'poison')", &e), 0);
+	assert_int_equal(send_one(f->db, "INSERT INTO public.batch_t VALUES (2, 'fine')", &e), 0);
+	assert_int_equal(db_batch_settle(f->db, NULL, &e), -1);
+	if (!strstr(e.msg, "poisoned at commit"))
+		fail_msg("not the server's words: %s", e.msg);
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 0);
+	assert_int_equal(
+	    db_exec(f->db, "DROP TABLE public.batch_t; DROP FUNCTION public.batch_no()", &e), 0);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The wait that would hang: the sent batch (a) waits for a row a third
+ * transaction (x) holds, and x waits for a row of the open batch (b) on
+ * the other connection, idle while its client waits for a. The server sees
+ * no deadlock; settling with b named as the open batch says so (-2) within
+ * a second or so, then b rolls back, x goes on, and a settles. And
+ * db_settle_peer reports the same wait as a retryable error. */
+static void test_wait_through_a_third(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	table(f);
+	struct db *b = second(f);
+	PGconn *x = PQconnectdb(f->conninfo);
+	assert_int_equal(PQstatus(x), CONNECTION_OK);
+
+	PQclear(PQexec(x, "BEGIN"));
+	PGresult *r = PQexec(x, "INSERT INTO public.batch_t VALUES (1, 'x')");
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	assert_int_equal(db_batch_begin(b, &e), 0);
+	assert_int_equal(db_exec(b, "INSERT INTO public.batch_t VALUES (2, 'b')", &e), 0);
+	/* x now waits for b's row 2 */
+	assert_int_equal(PQsendQuery(x, "INSERT INTO public.batch_t VALUES (2, 'x')"), 1);
+	/* and a, sent, waits for x's row 1 */
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(send_one(f->db, "INSERT INTO public.batch_t VALUES (1, 'a')", &e), 0);
+
+	double t0 = now_s();
+	assert_int_equal(db_batch_settle(f->db, b, &e), -2);
+	assert_true(now_s() - t0 < 10);
+	assert_true(db_batch_sent(f->db)); /* nothing read: still to settle */
+	/* The same through the peer link: retryable, naming the wait. */
+	db_set_peer(b, f->db);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(db_settle_peer(b, &e), -1);
+	assert_int_equal(e.kind, ERR_RETRY);
+	assert_non_null(strstr(e.msg, "waits"));
+
+	db_batch_rollback(b); /* x gets row 2 */
+	while ((r = PQgetResult(x)) != NULL) {
+		assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+		PQclear(r);
+	}
+	PQclear(PQexec(x, "ROLLBACK")); /* and a gets row 1 */
+	memset(&e, 0, sizeof e);
+	assert_int_equal(db_batch_settle(f->db, NULL, &e), 0);
+	assert_int_equal(dbfx_qint(b, "SELECT count(*) FROM public.batch_t WHERE v = 'a'", 0, NULL),
+	                 1);
+	assert_int_equal(dbfx_qint(b, count_sql, 0, NULL), 1);
+	PQfinish(x);
+	db_close(b);
+}
+
+/* db_settle_peer: the peer's sent batch settles before the caller goes on;
+ * when it failed, the caller gets a retryable error that names it, not one
+ * that would blame the input at hand. */
+static void test_settle_peer(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	table(f);
+	struct db *b = second(f);
+	db_set_peer(b, f->db);
+	assert_int_equal(db_settle_peer(b, &e), 0); /* nothing sent */
+
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(send_one(f->db, "INSERT INTO public.batch_t VALUES (1, 'a')", &e), 0);
+	assert_int_equal(db_settle_peer(b, &e), 0);
+	assert_false(db_batch_sent(f->db));
+	assert_int_equal(dbfx_qint(b, count_sql, 0, NULL), 1);
+
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(send_one(f->db, "INSERT INTO public.batch_t VALUES (1, 'again')", &e), 0);
+	assert_int_equal(db_settle_peer(b, &e), -1);
+	assert_int_equal(e.kind, ERR_RETRY);
+	if (!strstr(e.msg, "the previous batch did not commit") || !strstr(e.msg, "duplicate key"))
+		fail_msg("%s", e.msg);
+	assert_true(db_batch_failed(f->db));
+	db_close(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_sent_batch_commits, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_sent_statement_fails, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_sent_commit_fails, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_through_a_third, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_settle_peer, dbfx_setup, dbfx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
