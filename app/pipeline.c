@@ -688,16 +688,22 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 	if (len == 0) {
 		err_stage(&perr, ERR_STAGE_UNPACK, ERR_INPUT, "empty input (0 bytes)");
 	} else if (mime_looks_like_message(data, len)) {
-		enum route_kind kind = route_message(data, len);
+		/* Parsed once: routing and extraction read the same tree. */
+		struct err why = {0};
+		struct mime_msg *mm = mime_msg_parse(data, len, &why);
+		enum route_kind kind = route_message_parsed(mm, data, len);
 		switch (kind) {
 		case ROUTE_BOUNCE:
 		case ROUTE_COMPLAINT:
 		case ROUTE_AUTO_REPLY:
 			/* The bounce store's: its reader, the one that recognised
 			 * them, classifies what they are. */
-			if (dsn_outside_batch(p, data, len, &stored, &perr, e) != 0)
+			if (dsn_outside_batch(p, data, len, &stored, &perr, e) != 0) {
+				mime_msg_free(mm);
 				return -1;
+			}
 			if (stored) {
+				mime_msg_free(mm);
 				if (store_raw_finish(p->db, sha, "dsn", e) != 0)
 					return -1;
 				p->st.dsn += kind == ROUTE_BOUNCE;
@@ -720,13 +726,16 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 		case ROUTE_OTHER:
 		case ROUTE_REPORTS: {
 			size_t nparts = 0;
-			if (mime_extract(data, len, on_mime_part, &in, &nparts, &perr) == 0 &&
+			if ((mm ? mime_msg_extract(mm, on_mime_part, &in, &nparts, &perr)
+			        : mime_extract(data, len, on_mime_part, &in, &nparts, &perr)) ==
+			        0 &&
 			    in.parts_failed > 0)
 				perr = in.first_failure;
 			p->st.other += kind == ROUTE_OTHER && perr.kind == ERR_INPUT;
 			break;
 		}
 		}
+		mime_msg_free(mm);
 	} else {
 		struct part_bytes pb = {.data = data, .len = len, .fd = -1};
 		process_part(&in, &pb, &perr);

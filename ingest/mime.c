@@ -8,6 +8,7 @@
  * what is wrong with it instead of the message being dropped silently.
  */
 #include "ingest/mime.h"
+#include "ingest/mime_int.h"
 
 #include "core/buf.h"
 #include "ingest/unpack.h"
@@ -337,21 +338,46 @@ bool mime_looks_like_message(const void *data, size_t len)
 	return i > 0 && i < len && p[i] == ':';
 }
 
-int mime_extract(const void *data, size_t len, mime_part_fn fn, void *ctx, size_t *nparts,
-                 struct err *e)
+struct mime_msg {
+	GMimeMessage *msg;
+	bool mbox_line; /* the bytes began with an mbox "From " line */
+};
+
+struct mime_msg *mime_msg_parse(const void *data, size_t len, struct err *e)
+{
+	GMimeMessage *msg = parse(data, len, e);
+	if (!msg)
+		return NULL;
+	struct mime_msg *m = g_new0(struct mime_msg, 1);
+	m->msg = msg;
+	m->mbox_line = len >= 5 && memcmp(data, "From ", 5) == 0;
+	return m;
+}
+
+void mime_msg_free(struct mime_msg *m)
+{
+	if (!m)
+		return;
+	g_object_unref(m->msg);
+	g_free(m);
+}
+
+GMimeMessage *mime_msg_gmime(const struct mime_msg *m, bool *mbox_line)
+{
+	if (mbox_line)
+		*mbox_line = m->mbox_line;
+	return m->msg;
+}
+
+int mime_msg_extract(const struct mime_msg *m, mime_part_fn fn, void *ctx, size_t *nparts,
+                     struct err *e)
 {
 	struct walk w = {.fn = fn, .ctx = ctx};
-	GMimeMessage *msg = NULL;
 	int rc = -1;
 
 	buf_init(&w.types, 4096);
 	buf_init(&w.body, SHORT_BODY + 1);
-	if (nparts)
-		*nparts = 0;
-	msg = parse(data, len, e);
-	if (!msg)
-		goto out;
-	if (walk_object(&w, g_mime_message_get_mime_part(msg), 0, e) != 0)
+	if (walk_object(&w, g_mime_message_get_mime_part(m->msg), 0, e) != 0)
 		goto out;
 	if (w.nreports == 0) {
 		if (w.body.len)
@@ -366,48 +392,59 @@ int mime_extract(const void *data, size_t len, mime_part_fn fn, void *ctx, size_
 out:
 	if (nparts)
 		*nparts = w.nreports;
-	if (msg)
-		g_object_unref(msg);
 	buf_free(&w.types);
 	buf_free(&w.body);
 	return rc;
 }
 
-enum mime_kind mime_classify(const void *data, size_t len)
+int mime_extract(const void *data, size_t len, mime_part_fn fn, void *ctx, size_t *nparts,
+                 struct err *e)
+{
+	if (nparts)
+		*nparts = 0;
+	struct mime_msg *m = mime_msg_parse(data, len, e);
+	if (!m)
+		return -1;
+	int rc = mime_msg_extract(m, fn, ctx, nparts, e);
+	mime_msg_free(m);
+	return rc;
+}
+
+enum mime_kind mime_msg_classify(const struct mime_msg *m)
 {
 	struct err e = {0};
 	struct walk w = {0};
 	enum mime_kind kind = MIME_OTHER;
-	GMimeMessage *msg = NULL;
 
-	if (!mime_looks_like_message(data, len))
-		return unpack_sniff(data, len) != UNPACK_UNKNOWN ? MIME_AGGREGATE : MIME_OTHER;
-	buf_init(&w.types, 4096);
-	buf_init(&w.body, SHORT_BODY + 1);
-	msg = parse(data, len, &e);
-	if (!msg)
-		goto out;
-	GMimeObject *root = g_mime_message_get_mime_part(msg);
+	GMimeObject *root = g_mime_message_get_mime_part(m->msg);
 	if (root) {
 		GMimeContentType *ct = g_mime_object_get_content_type(root);
 		if (g_mime_content_type_is_type(ct, "multipart", "report")) {
 			const char *rt = g_mime_content_type_get_parameter(ct, "report-type");
-			if (rt && strcasecmp(rt, "delivery-status") == 0) {
-				kind = MIME_DSN;
-				goto out;
-			}
-			if (rt && strcasecmp(rt, "feedback-report") == 0) {
-				kind = MIME_FAILURE_REPORT;
-				goto out;
-			}
+			if (rt && strcasecmp(rt, "delivery-status") == 0)
+				return MIME_DSN;
+			if (rt && strcasecmp(rt, "feedback-report") == 0)
+				return MIME_FAILURE_REPORT;
 		}
 	}
+	buf_init(&w.types, 4096);
+	buf_init(&w.body, SHORT_BODY + 1);
 	if (walk_object(&w, root, 0, &e) == 0 && w.nreports > 0)
 		kind = MIME_AGGREGATE;
-out:
-	if (msg)
-		g_object_unref(msg);
 	buf_free(&w.types);
 	buf_free(&w.body);
+	return kind;
+}
+
+enum mime_kind mime_classify(const void *data, size_t len)
+{
+	struct err e = {0};
+	if (!mime_looks_like_message(data, len))
+		return unpack_sniff(data, len) != UNPACK_UNKNOWN ? MIME_AGGREGATE : MIME_OTHER;
+	struct mime_msg *m = mime_msg_parse(data, len, &e);
+	if (!m)
+		return MIME_OTHER;
+	enum mime_kind kind = mime_msg_classify(m);
+	mime_msg_free(m);
 	return kind;
 }

@@ -43,4 +43,14 @@ int mime_extract(const void *data, size_t len, mime_part_fn fn, void *ctx, size_
                  struct err *e);
 enum mime_kind mime_classify(const void *data, size_t len);
 
+/* The same on a message parsed once (routing, then extraction, read the
+ * one tree; app/pipeline.c). mime_msg_parse returns NULL with e set as
+ * mime_extract would (too large, too many parts, no header block). */
+struct mime_msg;
+struct mime_msg *mime_msg_parse(const void *data, size_t len, struct err *e);
+void mime_msg_free(struct mime_msg *m);
+enum mime_kind mime_msg_classify(const struct mime_msg *m);
+int mime_msg_extract(const struct mime_msg *m, mime_part_fn fn, void *ctx, size_t *nparts,
+                     struct err *e);
+
 #endif

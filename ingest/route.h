@@ -39,6 +39,10 @@ enum route_kind {
 };
 
 enum route_kind route_message(const void *data, size_t len);
+/* The same for a message parsed once already (ingest/mime.h), or NULL when
+ * mime_msg_parse refused it: the answer route_message gives. */
+struct mime_msg;
+enum route_kind route_message_parsed(const struct mime_msg *m, const void *data, size_t len);
 const char *route_kind_name(enum route_kind k);
 
 #endif

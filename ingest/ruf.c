@@ -9,6 +9,7 @@
 #include "core/xalloc.h"
 #include "ingest/complaints.h"
 #include "ingest/mime.h"
+#include "ingest/mime_int.h"
 #include "ingest/redact.h"
 #include "ingest/validate.h"
 
@@ -164,15 +165,10 @@ static char *lower_value(GMimeObject *o, const char *name)
 	return v;
 }
 
-static char *feedback_type(const void *data, size_t len)
+static char *feedback_type_of(GMimeMessage *msg)
 {
 	struct found f = {0};
 	char *type = NULL;
-	if (len > MAX_MESSAGE)
-		return NULL;
-	GMimeMessage *msg = parse_message(data, len);
-	if (!msg)
-		return NULL;
 	walk(&f, g_mime_message_get_mime_part(msg), 0);
 	if (f.fields) {
 		GMimeMessage *fm = parse_fields(f.fields);
@@ -182,16 +178,38 @@ static char *feedback_type(const void *data, size_t len)
 		}
 	}
 	found_free(&f);
-	g_object_unref(msg);
 	return type;
+}
+
+static bool is_auth_failure(GMimeMessage *msg)
+{
+	char *type = feedback_type_of(msg);
+	bool yes = type && strcmp(type, "auth-failure") == 0;
+	free(type);
+	return yes;
 }
 
 bool ruf_is_failure_report(const void *data, size_t len)
 {
-	char *type = feedback_type(data, len);
-	bool yes = type && strcmp(type, "auth-failure") == 0;
-	free(type);
+	if (len > MAX_MESSAGE)
+		return false;
+	GMimeMessage *msg = parse_message(data, len);
+	if (!msg)
+		return false;
+	bool yes = is_auth_failure(msg);
+	g_object_unref(msg);
 	return yes;
+}
+
+bool ruf_msg_is_failure_report(const struct mime_msg *m, const void *data, size_t len)
+{
+	bool mbox_line = false;
+	GMimeMessage *msg = mime_msg_gmime(m, &mbox_line);
+	/* This reader's own parse keeps an mbox "From " line: the same answer
+	 * as ruf_is_failure_report, always. */
+	if (mbox_line)
+		return ruf_is_failure_report(data, len);
+	return len <= MAX_MESSAGE && is_auth_failure(msg);
 }
 
 static char *received_json(GMimeObject *o)

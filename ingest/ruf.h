@@ -42,5 +42,8 @@ int ruf_parse(const void *data, size_t len, const struct ruf_options *opts, stru
 void ruf_free(struct ruf_report *r);
 /* True when the message is a DMARC failure report (either layout). */
 bool ruf_is_failure_report(const void *data, size_t len);
+/* The same for a message parsed already (ingest/mime.h), same answer. */
+struct mime_msg;
+bool ruf_msg_is_failure_report(const struct mime_msg *m, const void *data, size_t len);
 
 #endif

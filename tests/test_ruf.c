@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "ingest/mime.h"
 #include "ingest/redact.h"
 #include "ingest/route.h"
 #include "ingest/ruf.h"
@@ -185,6 +186,24 @@ static void test_route(void **state)
 		if (k != cases[i].kind)
 			fail_msg("%s: routed as %s, expected %s", cases[i].file, route_kind_name(k),
 			         route_kind_name(cases[i].kind));
+		/* The tree parsed once (app/pipeline.c) gives the recogniser's
+		 * own answer, also behind an mbox "From " line. */
+		struct err e = {0};
+		struct mime_msg *m = mime_msg_parse(data, len, &e);
+		assert_non_null(m);
+		assert_int_equal(ruf_msg_is_failure_report(m, data, len), k == ROUTE_FAILURE);
+		mime_msg_free(m);
+		size_t blen = len + 64;
+		char *boxed = malloc(blen + 1);
+		assert_non_null(boxed);
+		int hl = snprintf(boxed, blen + 1, "From a@b.example Mon Jan  1 00:00:00 2024\n");
+		memcpy(boxed + hl, data, len);
+		m = mime_msg_parse(boxed, (size_t)hl + len, &e);
+		assert_non_null(m);
+		assert_int_equal(ruf_msg_is_failure_report(m, boxed, (size_t)hl + len),
+		                 ruf_is_failure_report(boxed, (size_t)hl + len));
+		mime_msg_free(m);
+		free(boxed);
 		free(data);
 	}
 	assert_int_equal(route_message("", 0), ROUTE_OTHER);

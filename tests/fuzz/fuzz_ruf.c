@@ -3,11 +3,13 @@
  * routed, then parsed as a failure report with redaction and the body kept
  * (the paths that touch the most), and every field is touched.
  */
+#include "ingest/mime.h"
 #include "ingest/route.h"
 #include "ingest/ruf.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,6 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ruf_report *r = NULL;
 	struct err e;
 	size_t sum = (size_t)route_message(data, size);
+	/* Routing reads the tree mime parsed; the failure-report recogniser
+	 * must answer as on its own parse. */
+	err_clear(&e);
+	struct mime_msg *m =
+	    mime_looks_like_message(data, size) ? mime_msg_parse(data, size, &e) : NULL;
+	if (m && ruf_msg_is_failure_report(m, data, size) != ruf_is_failure_report(data, size))
+		abort();
+	mime_msg_free(m);
 	err_clear(&e);
 	if (ruf_parse(data, size, &o, &r, &e) != 0)
 		return 0;
