@@ -135,22 +135,19 @@ int db_conninfo_check(const char *conninfo, char *why, size_t n)
 	return -1;
 }
 
-char *db_conninfo_display(const char *conninfo)
+/* key=value pairs of the set options, values quoted where needed;
+ * without the password unless `password`. */
+static char *conninfo_string(PQconninfoOption *opts, bool password)
 {
-	char *perr = NULL;
-	PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, &perr) : NULL;
-	PQfreemem(perr);
-	if (!opts)
-		return xstrdup("(a connection string libpq cannot parse; not shown)");
 	struct buf b;
 	buf_init(&b, 1 << 16);
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (!o->val || !*o->val || strcmp(o->keyword, "password") == 0)
+		if (!o->val || !*o->val || (!password && strcmp(o->keyword, "password") == 0))
 			continue;
 		if (b.len)
 			buf_putc(&b, ' ');
 		buf_printf(&b, "%s=", o->keyword);
-		bool plain = strcspn(o->val, " \t\n'\\") == strlen(o->val);
+		bool plain = *o->val && strcspn(o->val, " \t\n'\\") == strlen(o->val);
 		if (plain) {
 			buf_puts(&b, o->val);
 			continue;
@@ -163,8 +160,19 @@ char *db_conninfo_display(const char *conninfo)
 		}
 		buf_putc(&b, '\'');
 	}
-	PQconninfoFree(opts);
 	return buf_steal(&b);
+}
+
+char *db_conninfo_display(const char *conninfo)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts = conninfo ? PQconninfoParse(conninfo, &perr) : NULL;
+	PQfreemem(perr);
+	if (!opts)
+		return xstrdup("(a connection string libpq cannot parse; not shown)");
+	char *s = conninfo_string(opts, false);
+	PQconninfoFree(opts);
+	return s;
 }
 
 /* A connection the server refused for who we are or what we asked for:
@@ -252,6 +260,20 @@ out:
 	PQfreemem(perr);
 	PQclear(res);
 	db_close(db);
+	return rc;
+}
+
+int db_connect_again(struct db **out, struct db *like, struct err *e)
+{
+	*out = NULL;
+	PQconninfoOption *opts = PQconninfo(like->conn);
+	if (!opts)
+		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "out of memory in libpq");
+	char *s = conninfo_string(opts, true);
+	PQconninfoFree(opts);
+	int rc = db_connect(out, s, false, e);
+	explicit_bzero(s, strlen(s)); /* it may hold a password */
+	free(s);
 	return rc;
 }
 

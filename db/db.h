@@ -31,6 +31,10 @@ int db_conninfo_check(const char *conninfo, char *why, size_t n);
  * `db url`, `db status`, `config check`); always a new string. */
 char *db_conninfo_display(const char *conninfo);
 int db_connect(struct db **out, const char *conninfo, bool migrate, struct err *e);
+/* One more connection with the settings `like` was made with (its
+ * password included), migrations not applied: for work split over two
+ * connections. */
+int db_connect_again(struct db **out, struct db *like, struct err *e);
 void db_close(struct db *db);
 PGconn *db_pg(struct db *db);
 /* Whether the connection is gone (status, socket, or a read that fails):

@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Any constant both runs agree on: one correlation at a time. */
-#define CORRELATE_LOCK "SELECT pg_advisory_xact_lock(4242424201)"
+/* Any constant all runs agree on, and the share: one correlation of a
+ * share of the tenants at a time. */
+#define CORRELATE_LOCK "SELECT pg_advisory_xact_lock(424242, $1::integer)"
 
 static int run_counts(struct db *db, const char *sql, const char *what, uint64_t *out, int n,
                       struct err *e)
@@ -66,11 +67,15 @@ static int put_params(struct db *db, const struct flags_params *p, struct err *e
 	snprintf(mm, sizeof mm, "%ld", p->min_messages);
 	snprintf(rs, sizeof rs, "%d days", p->resolve_days);
 	snprintf(tid, sizeof tid, "%d", tenant_id);
-	const char *v[7] = {fb, pa, mm, rs, p->tenant ? tid : NULL, p->since, p->until};
+	char part[16], parts[16];
+	snprintf(part, sizeof part, "%d", p->parts > 1 ? p->part : 0);
+	snprintf(parts, sizeof parts, "%d", p->parts > 1 ? p->parts : 1);
+	const char *v[9] = {fb,       pa,       mm,   rs,   p->tenant ? tid : NULL,
+	                    p->since, p->until, part, parts};
 	PGresult *res = db_query(db,
 	                         "INSERT INTO pg_temp.corr_params VALUES ($1, $2, $3, $4::interval,"
-	                         " $5, $6::date, $7::date)",
-	                         7, v);
+	                         " $5, $6::date, $7::date, $8::integer, $9::integer)",
+	                         9, v);
 	if (db_check(db, &res, PGRES_COMMAND_OK, "correlation settings", e) < 0)
 		return -1;
 	PQclear(res);
@@ -114,6 +119,18 @@ void flags_stats_free(struct flags_stats *st)
 	}
 }
 
+static int lock_share(struct db *db, const struct flags_params *p, struct err *e)
+{
+	char part[16];
+	snprintf(part, sizeof part, "%d", p->parts > 1 ? p->part : 0);
+	const char *v[1] = {part};
+	PGresult *res = db_query(db, CORRELATE_LOCK, 1, v);
+	if (db_check(db, &res, PGRES_TUPLES_OK, "waiting for another correlation", e) < 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 int flags_recompute(struct db *db, const struct flags_params *p, struct flags_stats *st,
                     struct err *e)
 {
@@ -127,8 +144,7 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 	 * compilation costs seconds on these wide expressions and buys nothing
 	 * on the row counts a correlation touches. */
 	if (db_exec(db, "SET LOCAL TimeZone = 'UTC'", e) < 0 ||
-	    db_exec(db, "SET LOCAL jit = off", e) < 0 ||
-	    run_counts(db, CORRELATE_LOCK, "waiting for another correlation", c, 0, e) < 0 ||
+	    db_exec(db, "SET LOCAL jit = off", e) < 0 || lock_share(db, p, e) < 0 ||
 	    db_exec(db, db_sql("correlate_setup"), e) < 0 || put_params(db, p, e) < 0)
 		goto out;
 	if (run_cmd(db, db_sql(p->full ? "correlate_keys_full" : "correlate_keys_dirty"),

@@ -35,6 +35,11 @@ struct flags_params {
 	bool full;                      /* recompute everything in scope, not only what changed */
 	bool want_events;               /* fill flags_stats.events */
 	const struct provider_map *map; /* NULL: the embedded one */
+	/* This run's share of the tenants, those with tenant_id % parts =
+	 * part (parts 0: all of them). Shares are disjoint work: each has its
+	 * own lock, its own part of the queue and its own transaction, so two
+	 * run at once on two connections (app/correlate.c). */
+	int part, parts;
 };
 
 struct flags_stats {

@@ -267,6 +267,70 @@ static void s6_two_tenants(void **state)
 	         "0");
 }
 
+/* The tenants are correlated in two shares (tenant_id odd, even), each in
+ * a transaction of its own on its own connection, at once. A share that
+ * fails keeps its queue and the other's flags stand; the next run does the
+ * rest. */
+static void tenant_shares(void **state)
+{
+	struct db *d = *state;
+	const char *t1[] = {"tenant", "add", "alpha", "alpha.example", "--db", d->conn, NULL};
+	const char *t2[] = {"tenant", "add", "beta", "beta.example", "--db", d->conn, NULL};
+	ok(run_bin(t1, NULL, NULL), "tenant add alpha");
+	ok(run_bin(t2, NULL, NULL), "tenant add beta");
+	expect_q(d,
+	         "SELECT count(DISTINCT tenant_id % 2) FROM dmarcsift.tenants WHERE tenant_id > 0",
+	         "2");
+	reports(d, CDIR "s6-two-tenants/google-alpha-2026-11-10.xml");
+	reports(d, CDIR "s6-two-tenants/google-beta-2026-11-10.xml");
+	bounces(d, CDIR "s6-two-tenants/esp-2026-11-10.csv", NULL);
+	q_exec(d->conn,
+	       "CREATE TABLE public.flag_pids (pid integer, tenant_id integer);"
+	       " CREATE FUNCTION public.note_pid() RETURNS trigger LANGUAGE plpgsql AS $$"
+	       " BEGIN INSERT INTO public.flag_pids VALUES (pg_backend_pid(), NEW.tenant_id);"
+	       " RETURN NULL; END $$;"
+	       " CREATE TRIGGER note_pid AFTER INSERT ON dmarcsift.flags FOR EACH ROW"
+	       " EXECUTE FUNCTION public.note_pid();"
+	       " CREATE FUNCTION public.refuse_beta() RETURNS trigger LANGUAGE plpgsql AS $$"
+	       " BEGIN IF NEW.tenant_id = (SELECT tenant_id FROM dmarcsift.tenants"
+	       " WHERE name = 'beta') AND EXISTS (SELECT 1 FROM public.refuse) THEN"
+	       " RAISE EXCEPTION 'beta refused'; END IF; RETURN NEW; END $$;"
+	       " CREATE TABLE public.refuse (x integer);"
+	       " CREATE TRIGGER refuse_beta BEFORE INSERT ON dmarcsift.flags FOR EACH ROW"
+	       " EXECUTE FUNCTION public.refuse_beta()");
+	const char *s6 =
+	    "alpha|google|alpha.example|203.0.113.77|auth_driven|high|dkim|open|6|500|0.040\n"
+	    "beta|google|beta.example|203.0.113.77|not_auth_driven|high|reputation|open|5|300|"
+	    "1.000";
+	free(correlate(d, false));
+	expect(d, s6);
+	/* one backend per share, both in the same run */
+	expect_q(d, "SELECT count(DISTINCT pid) FROM public.flag_pids", "2");
+	expect_q(d, "SELECT count(DISTINCT tenant_id % 2) FROM public.flag_pids", "2");
+
+	/* again from scratch, beta's share failing */
+	q_exec(d->conn, "DELETE FROM dmarcsift.flags; INSERT INTO public.refuse VALUES (1);"
+	                " INSERT INTO dmarcsift.correlate_dirty SELECT DISTINCT tenant_id, day"
+	                " FROM dmarcsift.bounce_days ON CONFLICT DO NOTHING");
+	const char *a[] = {"correlate", "--db", d->conn, NULL};
+	char *out = NULL;
+	if (run_bin(a, NULL, &out) == 0)
+		fail_msg("a failed share is not a failed run: %s", out);
+	free(out);
+	expect(d, "alpha|google|alpha.example|203.0.113.77|auth_driven|high|dkim|open|6|500|0.040");
+	expect_q(d,
+	         "SELECT count(*) > 0 FROM dmarcsift.correlate_dirty c JOIN dmarcsift.tenants t"
+	         " USING (tenant_id) WHERE t.name = 'beta'",
+	         "t");
+	expect_q(d,
+	         "SELECT count(*) FROM dmarcsift.correlate_dirty c JOIN dmarcsift.tenants t"
+	         " USING (tenant_id) WHERE t.name = 'alpha'",
+	         "0");
+	q_exec(d->conn, "DELETE FROM public.refuse");
+	free(correlate(d, false));
+	expect(d, s6);
+}
+
 /* 7: report windows that overlap the rejects' day only by the +-1 day rule
  * (reports two days off are not used), reports for the organisational
  * domain golf.example while the rejects are from news.golf.example. The
@@ -799,6 +863,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(s4_no_reports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s5_forwarder_spf, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s6_two_tenants, setup, teardown),
+	    cmocka_unit_test_setup_teardown(tenant_shares, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s7_windows_orgdomain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s8_postfix_hostmap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(s9_none_results, setup, teardown),

@@ -13,6 +13,7 @@ WITH p AS (
 ), d AS (
 	DELETE FROM dmarcsift.correlate_dirty c USING p
 	WHERE (p.scope_tenant IS NULL OR c.tenant_id = p.scope_tenant)
+	  AND c.tenant_id % p.parts = p.part -- this run's share of the tenants
 	  AND (p.since IS NULL OR c.day >= p.since) AND (p.until IS NULL OR c.day <= p.until)
 	RETURNING c.tenant_id, c.day
 ), t AS (

@@ -8,7 +8,9 @@ CREATE TEMP TABLE corr_params (
 	resolve      interval NOT NULL,         -- quiet time that resolves a flag
 	scope_tenant integer,                   -- NULL: every tenant
 	since        date,                      -- NULL: from the beginning
-	until        date                       -- NULL: to the end (inclusive)
+	until        date,                      -- NULL: to the end (inclusive)
+	part         integer NOT NULL,          -- this run's share of the tenants:
+	parts        integer NOT NULL           --   tenant_id % parts = part
 ) ON COMMIT DROP;
 -- The provider map's (org name, provider) pairs, org names lower case.
 CREATE TEMP TABLE corr_orgs (
