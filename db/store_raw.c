@@ -687,8 +687,9 @@ static char *finish_many_array(const char *const *sha256, size_t n, const char *
 	return arr;
 }
 
-int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
-                          struct err *e)
+/* At once (send false) or queued on a batch being sent (db_batch_send). */
+static int finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
+                       bool send, struct err *e)
 {
 	if (n == 0)
 		return 0;
@@ -696,26 +697,29 @@ int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, co
 	if (!arr)
 		return -1;
 	const char *params[2] = {arr, status};
-	PGresult *res = db_query_prepared(db, db_sql("raw_finish_many"), 2, params, NULL, NULL);
+	int rc = 0;
+	if (send) {
+		rc = db_batch_send(db, db_sql("raw_finish_many"), 2, params, e);
+	} else {
+		PGresult *res =
+		    db_query_prepared(db, db_sql("raw_finish_many"), 2, params, NULL, NULL);
+		rc = db_check(db, &res, PGRES_COMMAND_OK, "setting the raw messages' status", e);
+		PQclear(res);
+	}
 	free(arr);
-	if (db_check(db, &res, PGRES_COMMAND_OK, "setting the raw messages' status", e) < 0)
-		return -1;
-	PQclear(res);
-	return 0;
+	return rc < 0 ? -1 : 0;
+}
+
+int store_raw_finish_many(struct db *db, const char *const *sha256, size_t n, const char *status,
+                          struct err *e)
+{
+	return finish_many(db, sha256, n, status, false, e);
 }
 
 int store_raw_finish_many_send(struct db *db, const char *const *sha256, size_t n,
                                const char *status, struct err *e)
 {
-	if (n == 0)
-		return 0;
-	char *arr = finish_many_array(sha256, n, status, e);
-	if (!arr)
-		return -1;
-	const char *params[2] = {arr, status};
-	int rc = db_batch_send(db, db_sql("raw_finish_many"), 2, params, e);
-	free(arr);
-	return rc;
+	return finish_many(db, sha256, n, status, true, e);
 }
 
 int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,

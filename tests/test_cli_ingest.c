@@ -358,6 +358,21 @@ static void test_batch_lost_not_counted(void **state)
 	free(out);
 }
 
+/* `dir` := a new directory of n two-record reports from NAME.example,
+ * report ids NAME-000 ... in file name order. */
+static void report_dir(const struct ctx *c, char *dir, size_t dirsz, const char *name, int n)
+{
+	char path[192], id[32], org[64];
+	snprintf(dir, dirsz, "%s/%s", c->dir, name);
+	snprintf(org, sizeof org, "%s.example", name);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "%s/%s%03d.xml", dir, name, i);
+		snprintf(id, sizeof id, "%s-%03d", name, i);
+		write_report(path, org, id, org, 2);
+	}
+}
+
 /* More inputs than one batch holds (200): batches take turns on the run's
  * two connections, each ended while the next fills (app/pipeline.c), and a
  * copy of the first batch's first report in a later batch (a replacement:
@@ -365,16 +380,10 @@ static void test_batch_lost_not_counted(void **state)
 static void test_batches_take_turns(void **state)
 {
 	struct ctx *c = *state;
-	char dir[128], path[192], id[32];
-	snprintf(dir, sizeof dir, "%s/turns", c->dir);
-	assert_int_equal(mkdir(dir, 0755), 0);
-	for (int i = 0; i < 450; i++) {
-		snprintf(path, sizeof path, "%s/t%03d.xml", dir, i);
-		snprintf(id, sizeof id, "turn-%03d", i);
-		write_report(path, "turns.example", id, "turns.example", 2);
-	}
+	char dir[128], path[192];
+	report_dir(c, dir, sizeof dir, "turn", 450);
 	snprintf(path, sizeof path, "%s/zz-copy.xml", dir);
-	write_report(path, "turns.example", "turn-000", "turns.example", 3);
+	write_report(path, "turn.example", "turn-000", "turn.example", 3);
 	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
 	assert_int_equal(run_bin(mig, NULL, NULL), 0);
 	/* Which backend stored each report's row. */
@@ -395,7 +404,7 @@ static void test_batches_take_turns(void **state)
 	assert_int_equal(q_int(c->db, "SELECT count(DISTINCT pid) FROM public.turn_pids", 0, NULL),
 	                 2);
 	assert_int_equal(
-	    q_int(c->db, "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'turns.example'",
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'turn.example'",
 	          0, NULL),
 	    450);
 	assert_int_equal(q_int(c->db,
@@ -405,7 +414,7 @@ static void test_batches_take_turns(void **state)
 	assert_int_equal(q_int(c->db,
 	                       "SELECT count(*) FROM dmarcsift.records r JOIN dmarcsift.reports p"
 	                       " ON p.tenant_id = r.tenant_id AND p.id = r.report_pk"
-	                       " WHERE p.org_name = 'turns.example'",
+	                       " WHERE p.org_name = 'turn.example'",
 	                       0, NULL),
 	                 901);
 	assert_int_equal(q_int(c->db,
@@ -421,14 +430,8 @@ static void test_batches_take_turns(void **state)
 static void test_sent_batch_lost(void **state)
 {
 	struct ctx *c = *state;
-	char dir[128], path[192], id[32];
-	snprintf(dir, sizeof dir, "%s/sentlost", c->dir);
-	assert_int_equal(mkdir(dir, 0755), 0);
-	for (int i = 0; i < 260; i++) {
-		snprintf(path, sizeof path, "%s/s%03d.xml", dir, i);
-		snprintf(id, sizeof id, "sent-%03d", i);
-		write_report(path, "sentlost.example", id, "sentlost.example", 2);
-	}
+	char dir[128];
+	report_dir(c, dir, sizeof dir, "sent", 260);
 	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
 	assert_int_equal(run_bin(mig, NULL, NULL), 0);
 	q_exec(c->db,
@@ -441,7 +444,7 @@ static void test_sent_batch_lost(void **state)
 
 	const char *a[] = {"ingest", "--db", c->db, "--no-resolve", "--no-correlate", dir, NULL};
 	char both[200];
-	snprintf(both, sizeof both, "%s/sentlost.out", c->dir);
+	snprintf(both, sizeof both, "%s/sent.out", c->dir);
 	int fd = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	assert_true(fd >= 0);
 	assert_int_not_equal(run_wait(run_spawn(a, NULL, fd, true)), 0);
@@ -451,7 +454,7 @@ static void test_sent_batch_lost(void **state)
 		fail_msg("%s", out);
 	free(out);
 	const char *n_sql =
-	    "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'sentlost.example'";
+	    "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'sent.example'";
 	assert_int_equal(q_int(c->db, n_sql, 0, NULL), 0);
 	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 0);
 
