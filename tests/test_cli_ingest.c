@@ -681,6 +681,71 @@ static void test_batch_killed(void **state)
 	assert_int_equal(q_int(c->db, whole, 0, NULL), N);
 }
 
+/* kill -9 while a batch's end is on its way (its move slowed down here)
+ * and the next batch is open: the sent batch commits or not, whole, the
+ * open one rolls back, and the next run stores the rest and counts the
+ * others as duplicates. */
+static void test_killed_in_flight(void **state)
+{
+	struct ctx *c = *state;
+	enum { N = 450 };
+	char dir[128];
+	report_dir(c, dir, sizeof dir, "flight", N);
+	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
+	assert_int_equal(run_bin(mig, NULL, NULL), 0);
+	q_exec(c->db, "CREATE FUNCTION public.slow_move() RETURNS trigger LANGUAGE plpgsql AS $$"
+	              " BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;"
+	              " CREATE TRIGGER slow_move AFTER INSERT ON dmarcsift.records"
+	              " FOR EACH STATEMENT EXECUTE FUNCTION public.slow_move()");
+	const char *a[] = {"ingest",       "--db",           c->db, "--quiet",
+	                   "--no-resolve", "--no-correlate", dir,   NULL};
+	pid_t pid = run_bin_async(a);
+	/* Two backends hold the batches' lock: one batch sent, one open. */
+	int seen = 0;
+	for (int i = 0; i < 3000 && !seen; i++) {
+		seen = q_int(c->db,
+		             "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_class r"
+		             " ON r.oid = l.relation WHERE r.relname = 'tenant_domains'"
+		             " AND l.mode = 'ShareLock' AND l.pid <> pg_backend_pid()",
+		             0, NULL) >= 2;
+		if (!seen)
+			nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+	}
+	assert_true(seen);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	assert_true(WIFSIGNALED(status));
+	for (int i = 0; i < 500; i++) {
+		if (q_int(c->db,
+		          "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
+		          " WHERE r.relname = 'tenant_domains' AND l.pid <> pg_backend_pid()",
+		          0, NULL) == 0)
+			break;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+	q_exec(c->db, "DROP TRIGGER slow_move ON dmarcsift.records");
+	const char *whole =
+	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'flight.example'"
+	    " AND p.records = 2 AND (SELECT count(*) FROM dmarcsift.records r"
+	    " WHERE r.tenant_id = p.tenant_id AND r.report_pk = p.id) = 2";
+	const char *all =
+	    "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'flight.example'";
+	int64_t before = q_int(c->db, all, 0, NULL);
+	assert_int_equal(q_int(c->db, whole, 0, NULL), before);
+	assert_true(before < N);
+
+	char *out = NULL;
+	assert_int_equal(run_bin(a, NULL, &out), 0);
+	char want[96];
+	snprintf(want, sizeof want, "%d reports (%d records) ingested, %d duplicates",
+	         N - (int)before, 2 * (N - (int)before), (int)before);
+	if (!strstr(out, want))
+		fail_msg("want '%s':\n%s", want, out);
+	free(out);
+	assert_int_equal(q_int(c->db, whole, 0, NULL), N);
+}
+
 static void test_killed_mid_report(void **state)
 {
 	struct ctx *c = *state;
@@ -784,6 +849,7 @@ int main(void)
 	    cmocka_unit_test(test_batch_lost_not_counted),
 	    cmocka_unit_test(test_batches_take_turns),
 	    cmocka_unit_test(test_sent_batch_lost),
+	    cmocka_unit_test(test_killed_in_flight),
 	    cmocka_unit_test(test_batch_status_at_commit),
 	    cmocka_unit_test(test_batch_server_refuses_report),
 	};
