@@ -519,6 +519,15 @@ static int send_batch(struct pipeline *p, const char **shas, struct err *e)
 	return 0;
 }
 
+/* The batch's end on its one connection, waiting for it. */
+static int end_batch(struct pipeline *p, const char **shas, struct err *e)
+{
+	if (store_raw_finish_many(p->db, shas, p->n_batch_ok, "ok", e) != 0 ||
+	    store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0)
+		return -1;
+	return 0;
+}
+
 int pipeline_batch_commit(struct pipeline *p, struct err *e)
 {
 	if (!db_in_batch(p->db))
@@ -544,11 +553,7 @@ int pipeline_batch_commit(struct pipeline *p, struct err *e)
 	const char **shas = xcalloc(p->n_batch_ok + 1, sizeof *shas);
 	for (size_t i = 0; i < p->n_batch_ok; i++)
 		shas[i] = p->batch_ok[i];
-	int rc = p->spare ? send_batch(p, shas, e)
-	         : store_raw_finish_many(p->db, shas, p->n_batch_ok, "ok", e) != 0 ||
-	                 store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0
-	             ? -1
-	             : 0;
+	int rc = p->spare ? send_batch(p, shas, e) : end_batch(p, shas, e);
 	free(shas);
 	p->n_batch_ok = 0;
 	if (rc != 0) {
