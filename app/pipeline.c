@@ -731,10 +731,11 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 		case ROUTE_OTHER:
 		case ROUTE_REPORTS: {
 			size_t nparts = 0;
-			if ((mm ? mime_msg_extract(mm, on_mime_part, &in, &nparts, &perr)
-			        : mime_extract(data, len, on_mime_part, &in, &nparts, &perr)) ==
-			        0 &&
-			    in.parts_failed > 0)
+			/* Unparseable: the parse's own words (what mime_extract says). */
+			if (!mm)
+				perr = why;
+			else if (mime_msg_extract(mm, on_mime_part, &in, &nparts, &perr) == 0 &&
+			         in.parts_failed > 0)
 				perr = in.first_failure;
 			p->st.other += kind == ROUTE_OTHER && perr.kind == ERR_INPUT;
 			break;

@@ -221,8 +221,11 @@ int cmd_ingest(int argc, char **argv)
 	 * next is parsed (app/pipeline.c); without it, batches take turns on
 	 * the one connection as before. */
 	struct db *spare = NULL;
-	if (cli_connect_spare(co.db, &spare) == 0)
+	struct err serr = {0};
+	if (db_connect_again(&spare, db, &serr) == 0)
 		pipeline_set_spare(run.pipe, spare);
+	else
+		log_debug("no second connection, batches take turns on one: %s", serr.msg);
 
 	/* Files, directories and "-" (standard input): one source, drained
 	 * like a mailbox. */

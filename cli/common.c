@@ -128,21 +128,6 @@ int cli_connect(const char *db_opt, struct db **out)
 	return rc;
 }
 
-int cli_connect_spare(const char *db_opt, struct db **out)
-{
-	struct err e = {0};
-	char *conninfo = NULL;
-	*out = NULL;
-	int rc = cli_db_resolve(db_opt, false, &conninfo, NULL, NULL, &e) != 0 ||
-	                 db_connect(out, conninfo, false, &e) != 0
-	             ? -1
-	             : 0;
-	if (rc != 0)
-		log_debug("no second connection, batches take turns on one: %s", e.msg);
-	free(conninfo);
-	return rc;
-}
-
 int cli_config_strict(const char *path_opt, const char *who, struct config **cfg, char **path)
 {
 	struct err e = {0};

@@ -31,9 +31,6 @@ int cli_db_resolve(const char *db_opt, bool autostart, char **conninfo, char **o
 /* Connects (starting the embedded cluster when that is the database) and
  * applies pending migrations. Returns 0, or an exit code after printing why. */
 int cli_connect(const char *db_opt, struct db **out);
-/* One more connection to the database cli_connect reached (already
- * running and migrated): 0, or -1 quietly (logged at debug level). */
-int cli_connect_spare(const char *db_opt, struct db **out);
 /* --tenant NAME must name a tenant: checked before any input is touched.
  * Returns EXIT_OK, or the exit code after saying what is wrong (an unknown
  * tenant is a usage error, 2). NULL is fine. */

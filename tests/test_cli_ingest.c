@@ -616,6 +616,36 @@ static void test_batch_status_at_commit(void **state)
 	                 1);
 }
 
+/* Once `holders` backends of the run hold the tenant_domains lock that
+ * every batch takes, the run is killed with SIGKILL; returns when the
+ * server has noticed the dead client and its open transactions are gone. */
+static void kill_while_locked(const struct ctx *c, pid_t pid, int holders)
+{
+	int seen = 0;
+	for (int i = 0; i < 3000 && !seen; i++) {
+		seen = q_int(c->db,
+		             "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_class r"
+		             " ON r.oid = l.relation WHERE r.relname = 'tenant_domains'"
+		             " AND l.mode = 'ShareLock' AND l.pid <> pg_backend_pid()",
+		             0, NULL) >= holders;
+		if (!seen)
+			nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+	}
+	assert_true(seen);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	assert_true(WIFSIGNALED(status));
+	for (int i = 0; i < 500; i++) {
+		if (q_int(c->db,
+		          "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
+		          " WHERE r.relname = 'tenant_domains' AND l.pid <> pg_backend_pid()",
+		          0, NULL) == 0)
+			break;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+}
+
 /* Killed while a batch is open (its reports parsed and sent, not
  * committed): whatever committed before is whole, nothing else is there,
  * and the next run stores the rest. */
@@ -635,30 +665,7 @@ static void test_batch_killed(void **state)
 	const char *a[] = {"ingest", "--db", c->db, "--quiet", "--no-resolve", dir, NULL};
 	pid_t pid = run_bin_async(a);
 	/* An open batch holds the tenant_domains lock of its reports. */
-	int seen = 0;
-	for (int i = 0; i < 3000 && !seen; i++) {
-		seen = q_int(c->db,
-		             "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
-		             " WHERE r.relname = 'tenant_domains' AND l.mode = 'ShareLock'"
-		             " AND l.pid <> pg_backend_pid()",
-		             0, NULL) > 0;
-		if (!seen)
-			nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
-	}
-	assert_true(seen);
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	int status = 0;
-	waitpid(pid, &status, 0);
-	assert_true(WIFSIGNALED(status));
-	/* The server notices the dead client; its open batch rolls back. */
-	for (int i = 0; i < 500; i++) {
-		if (q_int(c->db,
-		          "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
-		          " WHERE r.relname = 'tenant_domains' AND l.pid <> pg_backend_pid()",
-		          0, NULL) == 0)
-			break;
-		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-	}
+	kill_while_locked(c, pid, 1);
 	const char *whole =
 	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'killed.example'"
 	    " AND p.records = 5 AND (SELECT count(*) FROM dmarcsift.records r"
@@ -701,29 +708,7 @@ static void test_killed_in_flight(void **state)
 	                   "--no-resolve", "--no-correlate", dir,   NULL};
 	pid_t pid = run_bin_async(a);
 	/* Two backends hold the batches' lock: one batch sent, one open. */
-	int seen = 0;
-	for (int i = 0; i < 3000 && !seen; i++) {
-		seen = q_int(c->db,
-		             "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_class r"
-		             " ON r.oid = l.relation WHERE r.relname = 'tenant_domains'"
-		             " AND l.mode = 'ShareLock' AND l.pid <> pg_backend_pid()",
-		             0, NULL) >= 2;
-		if (!seen)
-			nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
-	}
-	assert_true(seen);
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	int status = 0;
-	waitpid(pid, &status, 0);
-	assert_true(WIFSIGNALED(status));
-	for (int i = 0; i < 500; i++) {
-		if (q_int(c->db,
-		          "SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
-		          " WHERE r.relname = 'tenant_domains' AND l.pid <> pg_backend_pid()",
-		          0, NULL) == 0)
-			break;
-		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-	}
+	kill_while_locked(c, pid, 2);
 	q_exec(c->db, "DROP TRIGGER slow_move ON dmarcsift.records");
 	const char *whole =
 	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'flight.example'"
