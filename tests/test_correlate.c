@@ -514,8 +514,9 @@ static void late_report_inside_episode(void **state)
 /* Incremental runs give what a full run gives. Two tenants, six providers,
  * reports and bounces added a day at a time (fixtures/correlate/incremental/
  * data.sql), with quiet days, an episode that ends and comes back, a day of
- * reports arriving late and a late day of bounces; after every day's
- * incremental run, a full run over the same data must change no flag. */
+ * reports arriving late and late days of bounces (two and seven days late);
+ * after every day's incremental run, a full run over the same data must
+ * change no flag. */
 static void incremental_equals_full(void **state)
 {
 	struct db *d = *state;
@@ -553,6 +554,12 @@ static void incremental_equals_full(void **state)
 			         next + 59);
 			q_exec(d->conn, q);
 			next += 60;
+		}
+		if (day == 12) { /* a log of day 5 read seven days late */
+			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, 5)", next,
+			         next + 29);
+			q_exec(d->conn, q);
+			next += 30;
 		}
 		free(correlate(d, false));
 		char *out = correlate(d, true);
