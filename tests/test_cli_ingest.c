@@ -646,6 +646,36 @@ static void kill_while_locked(const struct ctx *c, pid_t pid, int holders)
 	}
 }
 
+/* After a kill -9: the reports of `org` that committed are whole (`records`
+ * records each), fewer than `n`; `rerun` then stores the rest and counts
+ * those as duplicates, and all `n` are whole. */
+static void expect_whole_then_rest(const struct ctx *c, const char *org, int records, int n,
+                                   const char *const *rerun)
+{
+	char rec[16];
+	snprintf(rec, sizeof rec, "%d", records);
+	const char *params[2] = {org, rec};
+	const char *whole =
+	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = $1"
+	    " AND p.records = $2::integer AND (SELECT count(*) FROM dmarcsift.records r"
+	    " WHERE r.tenant_id = p.tenant_id AND r.report_pk = p.id) = $2::integer";
+	const char *all = "SELECT count(*) FROM dmarcsift.reports WHERE org_name = $1";
+	int64_t before = q_int(c->db, all, 1, params);
+	assert_int_equal(q_int(c->db, whole, 2, params), before);
+	assert_true(before < n);
+
+	char *out = NULL;
+	assert_int_equal(run_bin(rerun, NULL, &out), 0);
+	char want[96];
+	snprintf(want, sizeof want, "%d reports (%d records) ingested, %d duplicates",
+	         n - (int)before, records * (n - (int)before), (int)before);
+	if (!strstr(out, want))
+		fail_msg("want '%s':\n%s", want, out);
+	free(out);
+	assert_int_equal(q_int(c->db, all, 1, params), n);
+	assert_int_equal(q_int(c->db, whole, 2, params), n);
+}
+
 /* Killed while a batch is open (its reports parsed and sent, not
  * committed): whatever committed before is whole, nothing else is there,
  * and the next run stores the rest. */
@@ -666,26 +696,8 @@ static void test_batch_killed(void **state)
 	pid_t pid = run_bin_async(a);
 	/* An open batch holds the tenant_domains lock of its reports. */
 	kill_while_locked(c, pid, 1);
-	const char *whole =
-	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'killed.example'"
-	    " AND p.records = 5 AND (SELECT count(*) FROM dmarcsift.records r"
-	    " WHERE r.tenant_id = p.tenant_id AND r.report_pk = p.id) = 5";
-	const char *all =
-	    "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'killed.example'";
-	int64_t before = q_int(c->db, all, 0, NULL);
-	assert_int_equal(q_int(c->db, whole, 0, NULL), before);
-	assert_true(before < N);
-
-	char *out = NULL;
 	const char *b[] = {"ingest", "--db", c->db, "--no-resolve", dir, NULL};
-	assert_int_equal(run_bin(b, NULL, &out), 0);
-	char want[96];
-	snprintf(want, sizeof want, "%d reports (%d records) ingested, %d duplicates",
-	         N - (int)before, 5 * (N - (int)before), (int)before);
-	assert_non_null(strstr(out, want));
-	free(out);
-	assert_int_equal(q_int(c->db, all, 0, NULL), N);
-	assert_int_equal(q_int(c->db, whole, 0, NULL), N);
+	expect_whole_then_rest(c, "killed.example", 5, N, b);
 }
 
 /* kill -9 while a batch's end is on its way (its move slowed down here)
@@ -710,25 +722,7 @@ static void test_killed_in_flight(void **state)
 	/* Two backends hold the batches' lock: one batch sent, one open. */
 	kill_while_locked(c, pid, 2);
 	q_exec(c->db, "DROP TRIGGER slow_move ON dmarcsift.records");
-	const char *whole =
-	    "SELECT count(*) FROM dmarcsift.reports p WHERE p.org_name = 'flight.example'"
-	    " AND p.records = 2 AND (SELECT count(*) FROM dmarcsift.records r"
-	    " WHERE r.tenant_id = p.tenant_id AND r.report_pk = p.id) = 2";
-	const char *all =
-	    "SELECT count(*) FROM dmarcsift.reports WHERE org_name = 'flight.example'";
-	int64_t before = q_int(c->db, all, 0, NULL);
-	assert_int_equal(q_int(c->db, whole, 0, NULL), before);
-	assert_true(before < N);
-
-	char *out = NULL;
-	assert_int_equal(run_bin(a, NULL, &out), 0);
-	char want[96];
-	snprintf(want, sizeof want, "%d reports (%d records) ingested, %d duplicates",
-	         N - (int)before, 2 * (N - (int)before), (int)before);
-	if (!strstr(out, want))
-		fail_msg("want '%s':\n%s", want, out);
-	free(out);
-	assert_int_equal(q_int(c->db, whole, 0, NULL), N);
+	expect_whole_then_rest(c, "flight.example", 2, N, a);
 }
 
 static void test_killed_mid_report(void **state)
