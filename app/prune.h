@@ -6,8 +6,8 @@
  *
  *   aggregate reports whose period ended before the cutoff, with their
  *     records; their records are first taken out of daily_rollup and
- *     domain_rollup in one statement, then record_sources and
- *     record_auth_fails go, so nothing derived counts deleted data;
+ *     domain_rollup in one statement, then record_sources (with the failing
+ *     identifiers on its rows) goes, so nothing derived counts deleted data;
  *   TLS reports (by period end) and DMARC failure reports (by arrival);
  *   bounce events (by their time), the per-day bounce rows following them;
  *   closed quarantine entries (dismissed or reprocessed) closed before the

@@ -235,6 +235,11 @@ out:
 
 int migrate_apply(struct db *db, int *applied, struct err *e)
 {
+	return migrate_apply_before(db, NULL, applied, e);
+}
+
+int migrate_apply_before(struct db *db, const char *stop, int *applied, struct err *e)
+{
 	int count = 0;
 
 	if (applied)
@@ -245,6 +250,8 @@ int migrate_apply(struct db *db, int *applied, struct err *e)
 	if (r == 1)
 		return 0;
 	for (const struct migration *m = migrate_embedded; m->name; m++) {
+		if (stop && strcmp(m->name, stop) >= 0)
+			break;
 		bool ran = false;
 		if (apply_one(db, m, &ran, e) < 0)
 			return -1;

@@ -25,6 +25,10 @@ extern const struct migration migrate_embedded[];
 
 /* Applies pending migrations; *applied (may be NULL) gets how many ran. */
 int migrate_apply(struct db *db, int *applied, struct err *e);
+/* The same, only those whose names sort before stop (NULL: all): a schema
+ * as an older dmarcsift left it, for tests of a migration's changes to data
+ * stored before it. */
+int migrate_apply_before(struct db *db, const char *stop, int *applied, struct err *e);
 
 /* The reading roles (dmarcsift_reader, dmarcsift_msp; see
  * 0008_1_tenant_roles.sql). With apply, secures every tenant table and

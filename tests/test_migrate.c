@@ -248,6 +248,119 @@ static void test_check_maps_sqlstate(void **state)
 	free(ci);
 }
 
+/* Records of one report, each failing differently: DKIM unsigned or with
+ * signatures (lower-cased domain and result, selector as sent), SPF checked
+ * or not, a header From missing, a count of 0. $1: the report's id. */
+static const char source_fails_records[] =
+    "INSERT INTO dmarcsift.records (tenant_id, report_pk, seq, source_ip, count, disposition,"
+    " dkim, spf, header_from, dkim_auth, spf_auth)"
+    " SELECT 0, $1::bigint, v.seq, v.ip::inet, v.n, 'none', v.dkim, v.spf, v.hf, v.da::jsonb,"
+    " v.sa::jsonb FROM (VALUES"
+    " (1, '192.0.2.1', 5, 'fail', 'pass', 'Example.COM',"
+    "  '[{\"domain\": \"Esp.NET\", \"selector\": \"s1\", \"result\": \"pass\"},"
+    "    {\"domain\": \"example.com\", \"selector\": \"Sel\", \"result\": \"FAIL\"}]', '[]'),"
+    " (2, '192.0.2.1', 3, 'fail', 'fail', 'example.com', '[]',"
+    "  '[{\"domain\": \"bounce.esp.net\", \"result\": \"pass\"}]'),"
+    " (3, '192.0.2.1', 2, 'fail', 'pass', 'example.com',"
+    "  '[{\"domain\": \"esp.net\", \"selector\": \"s1\", \"result\": \"pass\"}]', '[]'),"
+    " (4, '192.0.2.2', 7, 'pass', 'pass', 'example.com', '[]', '[]'),"
+    " (5, '192.0.2.3', 0, 'none', 'pass', NULL, '{}', '[]')"
+    ") v(seq, ip, n, dkim, spf, hf, da, sa) WHERE v.seq BETWEEN $2::int AND $3::int";
+
+static int64_t add_source_fails_report(struct db *db, const char *id, const char *const *seqs,
+                                       int n)
+{
+	const char *p[1] = {id};
+	PGresult *res =
+	    db_query(db,
+	             "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id,"
+	             " policy_domain, begin_at, end_at, schema) VALUES (0, 'google.com',"
+	             " $1, 'example.com', '2026-11-01', '2026-11-02', 'rfc7489')"
+	             " RETURNING id",
+	             1, p);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	int64_t pk = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	char pks[24];
+	snprintf(pks, sizeof pks, "%lld", (long long)pk);
+	PQclear(res);
+	/* One statement per range: a report's records may arrive in several. */
+	for (int i = 0; i + 1 < n; i += 2) {
+		const char *q[3] = {pks, seqs[i], seqs[i + 1]};
+		res = db_query(db, source_fails_records, 3, q);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fail_msg("inserting records: %s", PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	return pk;
+}
+
+/* 0030 moved the failing identifiers from record_auth_fails onto the
+ * record_sources rows: what it carried over from the old table is what the
+ * new trigger writes for the same records, exactly — also when a report's
+ * records arrive in two statements (the arrays are merged). */
+static void test_source_fails_carried_over(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+	static const char *const whole[] = {"1", "5"}, *const split[] = {"1", "1", "2", "5"};
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, false, &e), e);
+	OK(migrate_apply_before(db, "0030_source_fails", NULL, &e), e);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.schema_migrations"
+	                            " WHERE version >= '0030'"),
+	                 0);
+	int64_t old = add_source_fails_report(db, "before", whole, 2);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.record_auth_fails"), 5);
+	OK(migrate_apply(db, NULL, &e), e);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM pg_catalog.pg_class"
+	                            " WHERE relname = 'record_auth_fails'"),
+	                 0);
+	int64_t new = add_source_fails_report(db, "after", split, 4);
+	assert_true(new != old);
+
+	/* Three sources each, the same arrays. */
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.record_sources"), 6);
+	assert_int_equal(scalar(db,
+	                        "SELECT count(*) FROM dmarcsift.record_sources a"
+	                        " JOIN dmarcsift.record_sources b ON b.report_pk <> a.report_pk"
+	                        " AND b.source_ip = a.source_ip AND b.header_from = a.header_from"
+	                        " AND b.messages = a.messages"
+	                        " AND b.fails IS NOT DISTINCT FROM a.fails"),
+	                 6);
+	/* And what they are. */
+	PGresult *res = db_query(
+	    db,
+	    "SELECT host(source_ip) || ' ' || header_from || ' ' || coalesce(fails::text, '-')"
+	    " FROM dmarcsift.record_sources WHERE report_pk = (SELECT max(report_pk)"
+	    " FROM dmarcsift.record_sources) ORDER BY source_ip",
+	    0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 3);
+	assert_string_equal(
+	    PQgetvalue(res, 0, 0),
+	    "192.0.2.1 example.com "
+	    "[{\"kind\": \"dkim\", \"domain\": \"\", \"result\": \"none\", \"messages\": 3, "
+	    "\"selector\": \"\"}, "
+	    "{\"kind\": \"dkim\", \"domain\": \"esp.net\", \"result\": \"pass\", \"messages\": 7, "
+	    "\"selector\": \"s1\"}, "
+	    "{\"kind\": \"dkim\", \"domain\": \"example.com\", \"result\": \"fail\", \"messages\": "
+	    "5, "
+	    "\"selector\": \"Sel\"}, "
+	    "{\"kind\": \"spf\", \"domain\": \"bounce.esp.net\", \"result\": \"pass\", "
+	    "\"messages\": 3, \"selector\": \"\"}]");
+	assert_string_equal(PQgetvalue(res, 1, 0), "192.0.2.2 example.com -");
+	assert_string_equal(PQgetvalue(res, 2, 0),
+	                    "192.0.2.3  [{\"kind\": \"dkim\", \"domain\": \"\", \"result\": "
+	                    "\"none\", \"messages\": 0, \"selector\": \"\"}]");
+	PQclear(res);
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +371,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_migrators),
 	    cmocka_unit_test(test_unreachable_is_retry),
 	    cmocka_unit_test(test_check_maps_sqlstate),
+	    cmocka_unit_test(test_source_fails_carried_over),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

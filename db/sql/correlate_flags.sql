@@ -30,9 +30,9 @@ WITH p AS (
 	SELECT m.tenant_id, m.provider, m.domain, m.ip_key, m.org, f.kind,
 	       f.domain AS fdomain, f.selector, f.result, sum(f.messages) AS n
 	FROM pg_temp.corr_match m
-	JOIN dmarcsift.record_auth_fails f ON f.tenant_id = m.tenant_id
-	 AND f.report_pk = m.report_pk AND f.source_ip = m.source_ip
-	 AND f.header_from = m.header_from
+	CROSS JOIN LATERAL jsonb_to_recordset(m.fails)
+	    AS f(kind text, domain text, selector text, result text, messages bigint)
+	WHERE m.fails IS NOT NULL
 	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 ), fl AS (
 	-- m: the group's messages, the same on every row of a group. Joined

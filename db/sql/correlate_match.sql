@@ -1,7 +1,7 @@
 -- correlate_match: the aggregate data behind every group of corr_grp, one
 -- row per matching record_sources row, into corr_match (with the report's
 -- begin_at, so the evidence's first reports are found without reading
--- every report of a group).
+-- every report of a group, and the row's failing identifiers, 0030).
 --
 -- A row matches when the same provider reported it (its org_name is one
 -- the provider map gives that provider: corr_grp.orgs), its report window overlaps the
@@ -25,7 +25,7 @@ WITH g_org AS MATERIALIZED (
 ), m_all AS (
 	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact'::text AS how, s.report_pk,
 	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
-	       s.dmarc_pass, s.begin_at
+	       s.dmarc_pass, s.begin_at, s.fails
 	FROM g_org g
 	CROSS JOIN LATERAL (
 		SELECT * FROM dmarcsift.record_sources s
@@ -36,7 +36,7 @@ WITH g_org AS MATERIALIZED (
 	UNION ALL
 	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact', s.report_pk, s.source_ip,
 	       s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass, s.dmarc_pass,
-	       s.begin_at
+	       s.begin_at, s.fails
 	FROM g_org g
 	CROSS JOIN LATERAL (
 		SELECT * FROM dmarcsift.record_sources s
@@ -47,7 +47,7 @@ WITH g_org AS MATERIALIZED (
 	UNION ALL
 	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'organisational', s.report_pk,
 	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
-	       s.dmarc_pass, s.begin_at
+	       s.dmarc_pass, s.begin_at, s.fails
 	FROM pg_temp.corr_grp g
 	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id AND s.source_ip = g.ip
 	 AND (s.header_from = g.org OR s.policy_domain = g.org) AND s.org_name = ANY (g.orgs)
@@ -56,7 +56,7 @@ WITH g_org AS MATERIALIZED (
 	UNION ALL
 	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'organisational', s.report_pk,
 	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
-	       s.dmarc_pass, s.begin_at
+	       s.dmarc_pass, s.begin_at, s.fails
 	FROM pg_temp.corr_grp g
 	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id
 	 AND (s.header_from = g.org OR s.policy_domain = g.org) AND s.org_name = ANY (g.orgs)
