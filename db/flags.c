@@ -154,7 +154,9 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 	if (run_cmd(db, db_sql("correlate_groups"), "grouping rejects", e) < 0 ||
 	    analyze(db, "corr_grp", e) < 0 ||
 	    run_cmd(db, db_sql("correlate_match"), "matching aggregate data", e) < 0 ||
-	    analyze(db, "corr_match", e) < 0 ||
+	    /* the group numbers alone: statistics of the jsonb column cost
+	     * more than the statements they would plan */
+	    analyze(db, "corr_match (gid)", e) < 0 ||
 	    run_cmd(db, db_sql("correlate_agg"), "summing aggregate data", e) < 0 ||
 	    run_cmd(db, db_sql("correlate_agg_index"), "indexing aggregate sums", e) < 0 ||
 	    analyze(db, "corr_agg", e) < 0)

@@ -2,7 +2,7 @@
 -- of its own, analysed, so the joins of correlate_flags.sql are planned on
 -- real sizes).
 CREATE TEMP TABLE corr_agg ON COMMIT DROP AS
-SELECT tenant_id, provider, domain, ip_key, min(how) AS how, sum(messages) AS m,
+SELECT gid, min(how) AS how, sum(messages) AS m,
        sum(dkim_pass) AS dk, sum(spf_pass) AS sp, sum(dmarc_pass) AS dm,
        count(DISTINCT report_pk) AS nreports
-FROM pg_temp.corr_match GROUP BY tenant_id, provider, domain, ip_key;
+FROM pg_temp.corr_match GROUP BY gid;

@@ -27,13 +27,13 @@ WITH p AS (
 ), agg AS (
 	SELECT * FROM pg_temp.corr_agg
 ), fl0 AS (
-	SELECT m.tenant_id, m.provider, m.domain, m.ip_key, m.org, f.kind,
-	       f.domain AS fdomain, f.selector, f.result, sum(f.messages) AS n
+	SELECT m.gid, m.org, f.kind, f.domain AS fdomain, f.selector, f.result,
+	       sum(f.messages) AS n
 	FROM pg_temp.corr_match m
 	CROSS JOIN LATERAL jsonb_to_recordset(m.fails)
 	    AS f(kind text, domain text, selector text, result text, messages bigint)
 	WHERE m.fails IS NOT NULL
-	GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+	GROUP BY 1, 2, 3, 4, 5, 6
 ), fl AS (
 	-- m: the group's messages, the same on every row of a group. Joined
 	-- after the grouping, on corr_agg's unique index: the row estimate of
@@ -41,18 +41,17 @@ WITH p AS (
 	-- per row was most of a full run's time.
 	SELECT fl0.*, a.m
 	FROM fl0
-	JOIN pg_temp.corr_agg a ON a.tenant_id = fl0.tenant_id AND a.provider = fl0.provider
-	 AND a.domain = fl0.domain AND a.ip_key = fl0.ip_key
+	JOIN pg_temp.corr_agg a ON a.gid = fl0.gid
 ), fl_r AS (
 	SELECT fl.*,
 	       (fl.fdomain = fl.org OR right(fl.fdomain, length(fl.org) + 1) = '.' || fl.org)
 	           AS aligned,
-	       row_number() OVER (PARTITION BY fl.tenant_id, fl.provider, fl.domain, fl.ip_key,
-	                          fl.kind ORDER BY fl.n DESC, fl.fdomain, fl.selector, fl.result)
+	       row_number() OVER (PARTITION BY fl.gid, fl.kind
+	                          ORDER BY fl.n DESC, fl.fdomain, fl.selector, fl.result)
 	           AS rk
 	FROM fl
 ), fl_j AS (
-	SELECT tenant_id, provider, domain, ip_key,
+	SELECT gid,
 	       jsonb_agg(jsonb_build_object('domain', nullif(fdomain, ''),
 	                                    'selector', nullif(selector, ''), 'result', result,
 	                                    'messages', n,
@@ -64,26 +63,28 @@ WITH p AS (
 	                 ORDER BY rk) FILTER (WHERE kind = 'spf' AND rk <= 5) AS failing_spf,
 	       coalesce(sum(n) FILTER (WHERE kind = 'dkim' AND aligned), 0) AS dkim_aligned_n,
 	       coalesce(sum(n) FILTER (WHERE kind = 'spf' AND aligned), 0) AS spf_aligned_n
-	FROM fl_r GROUP BY tenant_id, provider, domain, ip_key
+	FROM fl_r GROUP BY gid
 ), tip AS (
 	-- groups without a sending IP: the sources that fail most
-	SELECT tenant_id, provider, domain, ip_key,
+	SELECT gid,
 	       jsonb_agg(jsonb_build_object('ip', host(source_ip), 'messages', msgs,
 	                                    'dmarc_pass_rate', round(dm::numeric / msgs, 4))
 	                 ORDER BY rk) AS top_failing_ips
 	FROM (
-		SELECT tenant_id, provider, domain, ip_key, source_ip, sum(messages) AS msgs,
-		       sum(dmarc_pass) AS dm, sum(messages - dmarc_pass) AS fails,
-		       row_number() OVER (PARTITION BY tenant_id, provider, domain, ip_key
-		                          ORDER BY sum(messages - dmarc_pass) DESC, source_ip) AS rk
-		FROM pg_temp.corr_match WHERE ip_key = ''
-		GROUP BY tenant_id, provider, domain, ip_key, source_ip
+		SELECT m.gid, m.source_ip, sum(m.messages) AS msgs,
+		       sum(m.dmarc_pass) AS dm, sum(m.messages - m.dmarc_pass) AS fails,
+		       row_number() OVER (PARTITION BY m.gid
+		                          ORDER BY sum(m.messages - m.dmarc_pass) DESC, m.source_ip)
+		           AS rk
+		FROM pg_temp.corr_match m
+		JOIN pg_temp.corr_grp g ON g.gid = m.gid AND g.ip_key = ''
+		GROUP BY m.gid, m.source_ip
 	) z
 	WHERE rk <= 5 AND fails > 0 AND msgs > 0
-	GROUP BY tenant_id, provider, domain, ip_key
+	GROUP BY gid
 ), rep AS (
 	-- the report identities used (the first ten by time)
-	SELECT tenant_id, provider, domain, ip_key,
+	SELECT gid,
 	       jsonb_agg(jsonb_build_object(
 	           'org_name', org_name, 'report_id', report_id, 'policy_domain', policy_domain,
 	           'begin', to_char(begin_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
@@ -91,28 +92,28 @@ WITH p AS (
 	           ORDER BY rk) FILTER (WHERE rk <= 10) AS items
 	FROM (
 		SELECT x.*, r.org_name, r.report_id, r.policy_domain, r.begin_at, r.end_at,
-		       row_number() OVER (PARTITION BY x.tenant_id, x.provider, x.domain, x.ip_key
+		       row_number() OVER (PARTITION BY x.gid
 		                          ORDER BY r.begin_at, r.org_name, r.report_id, r.id) AS rk
 		FROM (
 			-- only reports with fewer than ten others before them can be
 			-- among the first ten: the rest are never read
 			SELECT * FROM (
-				SELECT tenant_id, provider, domain, ip_key, report_pk,
-				       rank() OVER (PARTITION BY tenant_id, provider, domain, ip_key
-				                    ORDER BY begin_at) AS pre
-				FROM (SELECT DISTINCT tenant_id, provider, domain, ip_key, report_pk, begin_at
-				      FROM pg_temp.corr_match) y
+				SELECT gid, tenant_id, report_pk,
+				       rank() OVER (PARTITION BY gid ORDER BY begin_at) AS pre
+				FROM (SELECT DISTINCT m.gid, g.tenant_id, m.report_pk, m.begin_at
+				      FROM pg_temp.corr_match m
+				      JOIN pg_temp.corr_grp g ON g.gid = m.gid) y
 			) w WHERE pre <= 10
 		) x
 		JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id AND r.id = x.report_pk
 	) z
-	GROUP BY tenant_id, provider, domain, ip_key
+	GROUP BY gid
 ), ruf AS (
 	-- DMARC failure reports (RUF) as samples: sent by the same provider (the
 	-- reporter's address domain is one of its org names), about the group's
 	-- sending IP and From domain (or its organisational domain), arrived on
 	-- a UTC day of the episode's rejects. Groups without a sending IP get none.
-	SELECT tenant_id, provider, domain, ip_key, count(*) AS n,
+	SELECT gid, count(*) AS n,
 	       jsonb_agg(jsonb_build_object(
 	           'arrival', to_char(arrival_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
 	           'source_ip', host(source_ip), 'auth_failure', auth_failure,
@@ -122,12 +123,11 @@ WITH p AS (
 	           'subject', subject, 'message_id', message_id, 'raw_sha256', raw_sha256)
 	           ORDER BY rk) FILTER (WHERE rk <= 5) AS items
 	FROM (
-		SELECT g.tenant_id, g.provider, g.domain, g.ip_key, r.arrival_at, r.source_ip,
+		SELECT g.gid, r.arrival_at, r.source_ip,
 		       r.auth_failure, r.reported_domain, r.dkim_domain, r.dkim_selector, r.spf_dns,
 		       r.delivery_result, r.identity_alignment, r.subject, r.message_id,
 		       r.raw_sha256,
-		       row_number() OVER (PARTITION BY g.tenant_id, g.provider, g.domain, g.ip_key
-		                          ORDER BY r.arrival_at, r.id) AS rk
+		       row_number() OVER (PARTITION BY g.gid ORDER BY r.arrival_at, r.id) AS rk
 		FROM pg_temp.corr_grp g
 		JOIN dmarcsift.failure_reports r ON r.tenant_id = g.tenant_id
 		 AND r.source_ip = g.ip AND r.domain IN (g.domain, g.org)
@@ -136,7 +136,7 @@ WITH p AS (
 		 AND lower(substring(r.reporter FROM '@([^>[:space:]]+)')) = ANY (g.orgs)
 		WHERE g.ip IS NOT NULL
 	) z
-	GROUP BY tenant_id, provider, domain, ip_key
+	GROUP BY gid
 ), clock AS (
 	-- a tenant's newest bounce of any kind: "now" for resolving quiet flags
 	SELECT t.tenant_id,
@@ -157,11 +157,11 @@ WITH p AS (
 	       p.fail_below, p.pass_at, p.min_messages, p.resolve, initcap(g.provider) AS pname
 	FROM pg_temp.corr_grp g
 	CROSS JOIN p
-	LEFT JOIN agg a USING (tenant_id, provider, domain, ip_key)
-	LEFT JOIN fl_j f USING (tenant_id, provider, domain, ip_key)
-	LEFT JOIN tip t USING (tenant_id, provider, domain, ip_key)
-	LEFT JOIN rep r USING (tenant_id, provider, domain, ip_key)
-	LEFT JOIN ruf u USING (tenant_id, provider, domain, ip_key)
+	LEFT JOIN agg a USING (gid)
+	LEFT JOIN fl_j f USING (gid)
+	LEFT JOIN tip t USING (gid)
+	LEFT JOIN rep r USING (gid)
+	LEFT JOIN ruf u USING (gid)
 	LEFT JOIN clock c USING (tenant_id)
 ), k AS (
 	SELECT d.*,

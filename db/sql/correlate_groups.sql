@@ -17,28 +17,32 @@
 -- as mode() takes them: the most frequent value, the first in sort order
 -- on a tie. Samples: up to 5 distinct reply texts, newest first, from the
 -- days' own newest five.
+--
+-- Everything is keyed by the group's number (corr_keys.gid), the group's
+-- key columns are joined back at the end.
 CREATE TEMP TABLE corr_grp ON COMMIT DROP AS
 WITH d0 AS (
-	SELECT d.*,
-	       CASE WHEN d.first_at - lag(d.last_at) OVER w >= p.resolve THEN 1 ELSE 0 END AS brk
+	SELECT k.gid, d.day, d.rejects, d.first_at, d.last_at, d.sending_ip, d.org, d.auth_texts,
+	       d.text_dkim, d.text_spf, d.text_dmarc, d.classes, d.codes, d.ip_sources,
+	       d.listed_on, d.listed_asset, d.samples,
+	       -- the day an episode begins on (not the first one)
+	       CASE WHEN d.first_at - lag(d.last_at) OVER w >= p.resolve THEN d.day END AS brk
 	FROM pg_temp.corr_keys k
 	CROSS JOIN pg_temp.corr_params p
 	JOIN dmarcsift.bounce_days d ON d.tenant_id = k.tenant_id AND d.provider = k.provider
 	 AND d.domain = k.domain AND d.ip_key = k.ip_key
-	WINDOW w AS (PARTITION BY d.tenant_id, d.provider, d.domain, d.ip_key ORDER BY d.day)
-), d1 AS (
-	SELECT d0.*,
-	       sum(brk) OVER (PARTITION BY tenant_id, provider, domain, ip_key ORDER BY day) AS ep
-	FROM d0
+	WINDOW w AS (PARTITION BY k.gid ORDER BY d.day)
 ), ev AS (
+	-- the days of the last episode, with the number of breaks before it
 	SELECT * FROM (
-		SELECT d1.*, max(ep) OVER (PARTITION BY tenant_id, provider, domain, ip_key) AS last_ep
-		FROM d1
-	) z WHERE ep = last_ep
+		SELECT d0.*, max(brk) OVER g AS last_brk, count(brk) OVER g AS last_ep
+		FROM d0
+		WINDOW g AS (PARTITION BY gid)
+	) z WHERE last_brk IS NULL OR day >= last_brk
 ), base AS (
-	SELECT tenant_id, provider, domain, ip_key,
+	SELECT gid,
 	       max(sending_ip) AS ip,
-	       coalesce(max(org), domain) AS org,
+	       max(org) AS org,
 	       min(first_at) AS first_seen, max(last_at) AS last_seen,
 	       sum(rejects)::bigint AS rejects,
 	       max(last_ep) + 1 AS episodes,
@@ -46,32 +50,18 @@ WITH d0 AS (
 	       bool_or(text_dkim) AS text_dkim,
 	       bool_or(text_spf) AS text_spf,
 	       bool_or(text_dmarc) AS text_dmarc
-	FROM ev GROUP BY tenant_id, provider, domain, ip_key
+	FROM ev GROUP BY gid
 ), cnt AS (
-	SELECT tenant_id, provider, domain, ip_key, what, k, sum(n)::bigint AS n
-	FROM (
-		SELECT ev.tenant_id, ev.provider, ev.domain, ev.ip_key, 'class' AS what, c.key AS k,
-		       c.value::bigint AS n
-		FROM ev, jsonb_each_text(ev.classes) c
-		UNION ALL
-		SELECT ev.tenant_id, ev.provider, ev.domain, ev.ip_key, 'code', c.key, c.value::bigint
-		FROM ev, jsonb_each_text(ev.codes) c
-		UNION ALL
-		SELECT ev.tenant_id, ev.provider, ev.domain, ev.ip_key, 'ip_source', c.key,
-		       c.value::bigint
-		FROM ev, jsonb_each_text(ev.ip_sources) c
-		UNION ALL
-		SELECT ev.tenant_id, ev.provider, ev.domain, ev.ip_key, 'listed_on', c.key,
-		       c.value::bigint
-		FROM ev, jsonb_each_text(ev.listed_on) c
-		UNION ALL
-		SELECT ev.tenant_id, ev.provider, ev.domain, ev.ip_key, 'listed_asset', c.key,
-		       c.value::bigint
-		FROM ev, jsonb_each_text(ev.listed_asset) c
-	) x
-	GROUP BY tenant_id, provider, domain, ip_key, what, k
+	-- the five count maps of every day, in one pass over the days
+	SELECT ev.gid, m.what, c.key AS k, sum(c.value::bigint)::bigint AS n
+	FROM ev
+	CROSS JOIN LATERAL (VALUES ('class', ev.classes), ('code', ev.codes),
+	                           ('ip_source', ev.ip_sources), ('listed_on', ev.listed_on),
+	                           ('listed_asset', ev.listed_asset)) AS m(what, j)
+	CROSS JOIN LATERAL jsonb_each_text(m.j) AS c
+	GROUP BY ev.gid, m.what, c.key
 ), counts AS (
-	SELECT tenant_id, provider, domain, ip_key,
+	SELECT gid,
 	       (array_agg(k ORDER BY n DESC, k) FILTER (WHERE what = 'class'
 	                                               AND k <> 'auth_failure'))[1] AS other_class,
 	       (array_agg(k ORDER BY n DESC, k) FILTER (WHERE what = 'class'))[1] AS top_class,
@@ -84,35 +74,35 @@ WITH d0 AS (
 	       jsonb_object_agg(k, n) FILTER (WHERE what = 'code' AND k <> '') AS codes,
 	       jsonb_object_agg(k, n) FILTER (WHERE what = 'ip_source') AS ip_sources
 	FROM cnt
-	GROUP BY tenant_id, provider, domain, ip_key
+	GROUP BY gid
 ), samples AS (
-	SELECT tenant_id, provider, domain, ip_key,
+	SELECT gid,
 	       jsonb_agg(s - 'k_at' - 'k_id' ORDER BY (s ->> 'k_at')::numeric DESC,
 	                 (s ->> 'k_id')::bigint DESC) AS samples
 	FROM (
-		SELECT s.*, row_number() OVER (PARTITION BY tenant_id, provider, domain, ip_key
+		SELECT s.*, row_number() OVER (PARTITION BY gid
 		                               ORDER BY (s ->> 'k_at')::numeric DESC,
 		                                        (s ->> 'k_id')::bigint DESC) AS rk
 		FROM (
-			SELECT DISTINCT ON (ev.tenant_id, ev.provider, ev.domain, ev.ip_key,
-			                    coalesce(x.s ->> 'text', ''))
-			       ev.tenant_id, ev.provider, ev.domain, ev.ip_key, x.s
+			SELECT DISTINCT ON (ev.gid, coalesce(x.s ->> 'text', '')) ev.gid, x.s
 			FROM ev, jsonb_array_elements(ev.samples) x(s)
-			ORDER BY ev.tenant_id, ev.provider, ev.domain, ev.ip_key,
-			         coalesce(x.s ->> 'text', ''), (x.s ->> 'k_at')::numeric DESC,
+			ORDER BY ev.gid, coalesce(x.s ->> 'text', ''), (x.s ->> 'k_at')::numeric DESC,
 			         (x.s ->> 'k_id')::bigint DESC
 		) s
 	) z
 	WHERE rk <= 5
-	GROUP BY tenant_id, provider, domain, ip_key
+	GROUP BY gid
 )
-SELECT b.*, c.other_class, c.top_class, c.top_code, c.listed_on, c.listed_asset, c.ip_source,
+SELECT k.tenant_id, k.provider, k.domain, k.ip_key, b.gid, b.ip, coalesce(b.org, k.domain) AS org,
+       b.first_seen, b.last_seen, b.rejects, b.episodes, b.auth_texts, b.text_dkim, b.text_spf,
+       b.text_dmarc, c.other_class, c.top_class, c.top_code, c.listed_on, c.listed_asset, c.ip_source,
        (b.first_seen AT TIME ZONE 'UTC')::date - 1 AS win_from_day,
        (b.last_seen AT TIME ZONE 'UTC')::date + 2 AS win_to_day,
        ((b.first_seen AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC' AS win_from,
        ((b.last_seen AT TIME ZONE 'UTC')::date + 2)::timestamp AT TIME ZONE 'UTC' AS win_to,
        c.classes, c.codes, c.ip_sources, s.samples,
-       ARRAY(SELECT o.org FROM pg_temp.corr_orgs o WHERE o.provider = b.provider) AS orgs
+       ARRAY(SELECT o.org FROM pg_temp.corr_orgs o WHERE o.provider = k.provider) AS orgs
 FROM base b
-LEFT JOIN counts c USING (tenant_id, provider, domain, ip_key)
-LEFT JOIN samples s USING (tenant_id, provider, domain, ip_key);
+JOIN pg_temp.corr_keys k USING (gid)
+LEFT JOIN counts c USING (gid)
+LEFT JOIN samples s USING (gid);

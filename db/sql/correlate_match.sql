@@ -18,13 +18,12 @@ WITH g_org AS MATERIALIZED (
 	-- only as a filter after the heap fetch). OFFSET 0 keeps each lookup a
 	-- probe per group: planned as a join, the misestimated sizes led to a
 	-- merge join over all of record_sources.
-	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, g.ip, g.win_from, g.win_to,
-	       o.org AS rorg
+	SELECT g.gid, g.tenant_id, g.domain, g.org, g.ip, g.win_from, g.win_to, o.org AS rorg
 	FROM pg_temp.corr_grp g
 	JOIN pg_temp.corr_orgs o ON o.provider = g.provider
 ), m_all AS (
-	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact'::text AS how, s.report_pk,
-	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
+	SELECT g.gid, g.org, 'exact'::text AS how, s.report_pk,
+	       s.source_ip, s.messages, s.dkim_pass, s.spf_pass,
 	       s.dmarc_pass, s.begin_at, s.fails
 	FROM g_org g
 	CROSS JOIN LATERAL (
@@ -34,9 +33,8 @@ WITH g_org AS MATERIALIZED (
 		OFFSET 0) s
 	WHERE g.ip IS NOT NULL
 	UNION ALL
-	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'exact', s.report_pk, s.source_ip,
-	       s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass, s.dmarc_pass,
-	       s.begin_at, s.fails
+	SELECT g.gid, g.org, 'exact', s.report_pk, s.source_ip, s.messages, s.dkim_pass,
+	       s.spf_pass, s.dmarc_pass, s.begin_at, s.fails
 	FROM g_org g
 	CROSS JOIN LATERAL (
 		SELECT * FROM dmarcsift.record_sources s
@@ -45,8 +43,8 @@ WITH g_org AS MATERIALIZED (
 		OFFSET 0) s
 	WHERE g.ip IS NULL
 	UNION ALL
-	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'organisational', s.report_pk,
-	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
+	SELECT g.gid, g.org, 'organisational', s.report_pk,
+	       s.source_ip, s.messages, s.dkim_pass, s.spf_pass,
 	       s.dmarc_pass, s.begin_at, s.fails
 	FROM pg_temp.corr_grp g
 	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id AND s.source_ip = g.ip
@@ -54,8 +52,8 @@ WITH g_org AS MATERIALIZED (
 	 AND s.begin_at < g.win_to AND s.end_at > g.win_from
 	WHERE g.ip IS NOT NULL AND g.org <> g.domain
 	UNION ALL
-	SELECT g.tenant_id, g.provider, g.domain, g.ip_key, g.org, 'organisational', s.report_pk,
-	       s.source_ip, s.header_from, s.org_name, s.messages, s.dkim_pass, s.spf_pass,
+	SELECT g.gid, g.org, 'organisational', s.report_pk,
+	       s.source_ip, s.messages, s.dkim_pass, s.spf_pass,
 	       s.dmarc_pass, s.begin_at, s.fails
 	FROM pg_temp.corr_grp g
 	JOIN dmarcsift.record_sources s ON s.tenant_id = g.tenant_id
@@ -68,5 +66,4 @@ WITH g_org AS MATERIALIZED (
 SELECT p.* FROM m_prov p
 WHERE p.how = 'exact' OR NOT EXISTS (
 	SELECT 1 FROM m_prov q
-	WHERE q.tenant_id = p.tenant_id AND q.provider = p.provider AND q.domain = p.domain
-	  AND q.ip_key = p.ip_key AND q.how = 'exact');
+	WHERE q.gid = p.gid AND q.how = 'exact');
