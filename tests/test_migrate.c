@@ -361,6 +361,36 @@ static void test_source_fails_carried_over(void **state)
 	free(ci);
 }
 
+/* 0031: the statement triggers that derive rows at ingest run without JIT
+ * compilation (a large report's transition table made each compile its
+ * plan first), every one of them: a trigger added later is held to it too. */
+static void test_ingest_triggers_without_jit(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+	static const char triggers[] =
+	    "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
+	    " WHERE t.tgrelid IN ('dmarcsift.records'::regclass, 'dmarcsift.bounces'::regclass,"
+	    " 'dmarcsift.record_sources'::regclass)"
+	    " AND NOT t.tgisinternal AND (t.tgtype & 1) = 0"; /* 1: FOR EACH ROW */
+	char sql[512];
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, false, &e), e);
+	OK(migrate_apply(db, NULL, &e), e);
+	snprintf(sql, sizeof sql, "SELECT count(*) %s", triggers);
+	assert_true(scalar(db, sql) >= 7);
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) %s AND NOT coalesce('jit=off' = ANY (p.proconfig), false)",
+	         triggers);
+	assert_int_equal(scalar(db, sql), 0);
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_unreachable_is_retry),
 	    cmocka_unit_test(test_check_maps_sqlstate),
 	    cmocka_unit_test(test_source_fails_carried_over),
+	    cmocka_unit_test(test_ingest_triggers_without_jit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
