@@ -391,6 +391,80 @@ static void test_ingest_triggers_without_jit(void **state)
 	free(ci);
 }
 
+/* 0032: a report's records and per-source sums follow it by triggers on
+ * reports, without foreign keys checked per inserted row: a report moved to
+ * another tenant takes them along (with its rollup rows, whose triggers run
+ * before), a deleted one takes them away, another report's stay. */
+static void test_report_children_follow(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+	static const char *const all[] = {"1", "5"};
+	static const char per_tenant[] =
+	    "SELECT string_agg(format('%s:%s', tenant_id, n), ' ' ORDER BY tenant_id) FROM ("
+	    " SELECT tenant_id, count(*) AS n FROM dmarcsift.records GROUP BY 1 UNION ALL"
+	    " SELECT tenant_id + 100, count(*) FROM dmarcsift.record_sources GROUP BY 1 UNION ALL"
+	    " SELECT tenant_id + 200, sum(records) FROM dmarcsift.daily_rollup GROUP BY 1) x";
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, false, &e), e);
+	OK(migrate_apply(db, NULL, &e), e);
+	assert_int_equal(scalar(db,
+	                        "SELECT count(*) FROM pg_catalog.pg_constraint"
+	                        " WHERE contype = 'f' AND confrelid = 'dmarcsift.reports'::regclass"
+	                        " AND conrelid IN ('dmarcsift.records'::regclass,"
+	                        " 'dmarcsift.record_sources'::regclass)"),
+	                 0);
+	int64_t moved = add_source_fails_report(db, "moved", all, 2);
+	int64_t kept = add_source_fails_report(db, "kept", all, 2);
+	PGresult *res = db_query(db, per_tenant, 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "0:10 100:6 200:10");
+	PQclear(res);
+
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)moved);
+	const char *p[1] = {id};
+	res = db_query(db,
+	               "WITH t AS (INSERT INTO dmarcsift.tenants (name) VALUES ('other')"
+	               " RETURNING tenant_id)"
+	               " UPDATE dmarcsift.reports SET tenant_id = (SELECT tenant_id FROM t)"
+	               " WHERE id = $1::bigint",
+	               1, p);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	int64_t other = scalar(db, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'other'");
+	char want[96];
+	snprintf(want, sizeof want, "0:5 %lld:5 100:3 %lld:3 200:5 %lld:5", (long long)other,
+	         (long long)other + 100, (long long)other + 200);
+	res = db_query(db, per_tenant, 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), want);
+	PQclear(res);
+	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.records x"
+	                            " JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id"
+	                            " AND r.id = x.report_pk"),
+	                 10);
+
+	res = db_query(db, "DELETE FROM dmarcsift.reports WHERE id = $1::bigint", 1, p);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	res = db_query(db, per_tenant, 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "0:5 100:3 200:5");
+	PQclear(res);
+	char q[160];
+	snprintf(q, sizeof q,
+	         "SELECT count(*) FROM dmarcsift.record_sources WHERE report_pk = %lld",
+	         (long long)kept);
+	assert_int_equal(scalar(db, q), 3);
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +477,7 @@ int main(void)
 	    cmocka_unit_test(test_check_maps_sqlstate),
 	    cmocka_unit_test(test_source_fails_carried_over),
 	    cmocka_unit_test(test_ingest_triggers_without_jit),
+	    cmocka_unit_test(test_report_children_follow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
