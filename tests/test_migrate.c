@@ -9,6 +9,7 @@
 
 #include "db/db.h"
 #include "db/migrate.h"
+#include "tests/support/dbfx.h"
 #include "tests/support/testdb.h"
 
 #include <stdint.h>
@@ -366,10 +367,7 @@ static void test_source_fails_carried_over(void **state)
  * plan first), every one of them: a trigger added later is held to it too. */
 static void test_ingest_triggers_without_jit(void **state)
 {
-	(void)state;
-	char *ci = NULL;
-	struct db *db = NULL;
-	struct err e = {0};
+	struct dbfx *f = *state;
 	static const char triggers[] =
 	    "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
 	    " WHERE t.tgrelid IN ('dmarcsift.records'::regclass, 'dmarcsift.bounces'::regclass,"
@@ -377,18 +375,12 @@ static void test_ingest_triggers_without_jit(void **state)
 	    " AND NOT t.tgisinternal AND (t.tgtype & 1) = 0"; /* 1: FOR EACH ROW */
 	char sql[512];
 
-	assert_int_equal(testdb_create(&ci), 0);
-	OK(db_connect(&db, ci, false, &e), e);
-	OK(migrate_apply(db, NULL, &e), e);
 	snprintf(sql, sizeof sql, "SELECT count(*) %s", triggers);
-	assert_true(scalar(db, sql) >= 7);
+	assert_true(dbfx_qint(f->db, sql, 0, NULL) >= 7);
 	snprintf(sql, sizeof sql,
 	         "SELECT count(*) %s AND NOT coalesce('jit=off' = ANY (p.proconfig), false)",
 	         triggers);
-	assert_int_equal(scalar(db, sql), 0);
-	db_close(db);
-	testdb_drop(ci);
-	free(ci);
+	dbfx_assert_q(f->db, sql, NULL, "0");
 }
 
 /* 0032: a report's records and per-source sums follow it by triggers on
@@ -397,72 +389,53 @@ static void test_ingest_triggers_without_jit(void **state)
  * before), a deleted one takes them away, another report's stay. */
 static void test_report_children_follow(void **state)
 {
-	(void)state;
-	char *ci = NULL;
-	struct db *db = NULL;
-	struct err e = {0};
+	struct dbfx *f = *state;
 	static const char *const all[] = {"1", "5"};
+	/* Rows per tenant: records, record_sources (+100), rolled-up records (+200). */
 	static const char per_tenant[] =
 	    "SELECT string_agg(format('%s:%s', tenant_id, n), ' ' ORDER BY tenant_id) FROM ("
 	    " SELECT tenant_id, count(*) AS n FROM dmarcsift.records GROUP BY 1 UNION ALL"
 	    " SELECT tenant_id + 100, count(*) FROM dmarcsift.record_sources GROUP BY 1 UNION ALL"
 	    " SELECT tenant_id + 200, sum(records) FROM dmarcsift.daily_rollup GROUP BY 1) x";
 
-	assert_int_equal(testdb_create(&ci), 0);
-	OK(db_connect(&db, ci, false, &e), e);
-	OK(migrate_apply(db, NULL, &e), e);
-	assert_int_equal(scalar(db,
-	                        "SELECT count(*) FROM pg_catalog.pg_constraint"
-	                        " WHERE contype = 'f' AND confrelid = 'dmarcsift.reports'::regclass"
-	                        " AND conrelid IN ('dmarcsift.records'::regclass,"
-	                        " 'dmarcsift.record_sources'::regclass)"),
-	                 0);
-	int64_t moved = add_source_fails_report(db, "moved", all, 2);
-	int64_t kept = add_source_fails_report(db, "kept", all, 2);
-	PGresult *res = db_query(db, per_tenant, 0, NULL);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	assert_string_equal(PQgetvalue(res, 0, 0), "0:10 100:6 200:10");
-	PQclear(res);
+	dbfx_assert_q(f->db,
+	              "SELECT count(*) FROM pg_catalog.pg_constraint"
+	              " WHERE contype = 'f' AND confrelid = 'dmarcsift.reports'::regclass"
+	              " AND conrelid IN ('dmarcsift.records'::regclass,"
+	              " 'dmarcsift.record_sources'::regclass)",
+	              NULL, "0");
+	int64_t moved = add_source_fails_report(f->db, "moved", all, 2);
+	int64_t kept = add_source_fails_report(f->db, "kept", all, 2);
+	dbfx_assert_q(f->db, per_tenant, NULL, "0:10 100:6 200:10");
 
-	char id[24];
+	char id[24], kid[24];
 	snprintf(id, sizeof id, "%lld", (long long)moved);
+	snprintf(kid, sizeof kid, "%lld", (long long)kept);
 	const char *p[1] = {id};
-	res = db_query(db,
-	               "WITH t AS (INSERT INTO dmarcsift.tenants (name) VALUES ('other')"
-	               " RETURNING tenant_id)"
-	               " UPDATE dmarcsift.reports SET tenant_id = (SELECT tenant_id FROM t)"
-	               " WHERE id = $1::bigint",
-	               1, p);
-	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-	PQclear(res);
-	int64_t other = scalar(db, "SELECT tenant_id FROM dmarcsift.tenants WHERE name = 'other'");
+	int64_t other =
+	    dbfx_qint(f->db,
+	              "WITH t AS (INSERT INTO dmarcsift.tenants (name) VALUES ('other')"
+	              " RETURNING tenant_id), u AS (UPDATE dmarcsift.reports"
+	              " SET tenant_id = (SELECT tenant_id FROM t) WHERE id = $1::bigint)"
+	              " SELECT tenant_id FROM t",
+	              1, p);
 	char want[96];
 	snprintf(want, sizeof want, "0:5 %lld:5 100:3 %lld:3 200:5 %lld:5", (long long)other,
 	         (long long)other + 100, (long long)other + 200);
-	res = db_query(db, per_tenant, 0, NULL);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	assert_string_equal(PQgetvalue(res, 0, 0), want);
-	PQclear(res);
-	assert_int_equal(scalar(db, "SELECT count(*) FROM dmarcsift.records x"
-	                            " JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id"
-	                            " AND r.id = x.report_pk"),
-	                 10);
+	dbfx_assert_q(f->db, per_tenant, NULL, want);
+	dbfx_assert_q(f->db,
+	              "SELECT count(*) FROM dmarcsift.records x JOIN dmarcsift.reports r"
+	              " ON r.tenant_id = x.tenant_id AND r.id = x.report_pk",
+	              NULL, "10");
 
-	res = db_query(db, "DELETE FROM dmarcsift.reports WHERE id = $1::bigint", 1, p);
-	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-	PQclear(res);
-	res = db_query(db, per_tenant, 0, NULL);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	assert_string_equal(PQgetvalue(res, 0, 0), "0:5 100:3 200:5");
-	PQclear(res);
-	char q[160];
-	snprintf(q, sizeof q,
-	         "SELECT count(*) FROM dmarcsift.record_sources WHERE report_pk = %lld",
-	         (long long)kept);
-	assert_int_equal(scalar(db, q), 3);
-	db_close(db);
-	testdb_drop(ci);
-	free(ci);
+	dbfx_assert_q(f->db,
+	              "WITH d AS (DELETE FROM dmarcsift.reports WHERE id = $1::bigint RETURNING 1)"
+	              " SELECT count(*) FROM d",
+	              id, "1");
+	dbfx_assert_q(f->db, per_tenant, NULL, "0:5 100:3 200:5");
+	dbfx_assert_q(f->db,
+	              "SELECT count(*) FROM dmarcsift.record_sources WHERE report_pk = $1::bigint",
+	              kid, "3");
 }
 
 int main(void)
@@ -476,8 +449,9 @@ int main(void)
 	    cmocka_unit_test(test_unreachable_is_retry),
 	    cmocka_unit_test(test_check_maps_sqlstate),
 	    cmocka_unit_test(test_source_fails_carried_over),
-	    cmocka_unit_test(test_ingest_triggers_without_jit),
-	    cmocka_unit_test(test_report_children_follow),
+	    cmocka_unit_test_setup_teardown(test_ingest_triggers_without_jit, dbfx_setup,
+	                                    dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_report_children_follow, dbfx_setup, dbfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
