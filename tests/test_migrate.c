@@ -438,6 +438,26 @@ static void test_report_children_follow(void **state)
 	              kid, "3");
 }
 
+/* 0033: the tables the ingest's statement triggers write (records ->
+ * record_sources and the two rollups, bounces -> bounce_days, both -> the
+ * correlation queue) carry no foreign key: each would be checked once per
+ * derived row, and their rows are derived from rows whose tenant and report
+ * are known to exist. test_tenant_lifecycle checks that removing a tenant
+ * still leaves none of their rows behind. */
+static void test_derived_tables_unkeyed(void **state)
+{
+	struct dbfx *f = *state;
+
+	dbfx_assert_q(f->db,
+	              "SELECT coalesce(string_agg(conrelid::regclass::text, ' '"
+	              " ORDER BY conrelid::regclass::text), 'none')"
+	              " FROM pg_catalog.pg_constraint WHERE contype = 'f' AND conrelid IN ("
+	              "'dmarcsift.record_sources'::regclass, 'dmarcsift.daily_rollup'::regclass,"
+	              " 'dmarcsift.domain_rollup'::regclass, 'dmarcsift.bounce_days'::regclass,"
+	              " 'dmarcsift.correlate_dirty'::regclass)",
+	              NULL, "none");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +472,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ingest_triggers_without_jit, dbfx_setup,
 	                                    dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_report_children_follow, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_derived_tables_unkeyed, dbfx_setup, dbfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

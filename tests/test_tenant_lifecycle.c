@@ -122,6 +122,34 @@ static void assert_owner(struct ctx *c, const char *report_id, const char *want)
 	free(got);
 }
 
+/* The rollups hold exactly what the stored records sum to, per tenant, and
+ * nothing under a tenant that is gone (they have no foreign key to tenants
+ * since 0033: remove_tenant itself moves or deletes their rows). */
+static void assert_rollups_whole(struct ctx *c)
+{
+	static const char *const rollups[] = {"daily_rollup", "domain_rollup"};
+	char sql[640];
+
+	for (size_t i = 0; i < sizeof rollups / sizeof *rollups; i++) {
+		snprintf(
+		    sql, sizeof sql,
+		    "SELECT count(*) FROM ((SELECT tenant_id, sum(records), sum(messages)"
+		    " FROM dmarcsift.%s GROUP BY 1 EXCEPT SELECT tenant_id, count(*), sum(count)"
+		    " FROM dmarcsift.records GROUP BY 1) UNION ALL (SELECT tenant_id, count(*),"
+		    " sum(count) FROM dmarcsift.records GROUP BY 1 EXCEPT SELECT tenant_id,"
+		    " sum(records), sum(messages) FROM dmarcsift.%s GROUP BY 1)) d",
+		    rollups[i], rollups[i]);
+		if (count(c, sql, NULL) != 0)
+			fail_msg("%s does not sum to the stored records per tenant", rollups[i]);
+		snprintf(sql, sizeof sql,
+		         "SELECT count(*) FROM dmarcsift.%s d WHERE NOT EXISTS"
+		         " (SELECT 1 FROM dmarcsift.tenants t WHERE t.tenant_id = d.tenant_id)",
+		         rollups[i]);
+		if (count(c, sql, NULL) != 0)
+			fail_msg("%s keeps rows of a removed tenant", rollups[i]);
+	}
+}
+
 static void test_adopt_everything_and_most_specific(void **state)
 {
 	struct ctx *c = *state;
@@ -255,6 +283,7 @@ static void test_adopt_everything_and_most_specific(void **state)
 	                       " WHERE relname = $1",
 	                       "flags"),
 	                 1);
+	assert_rollups_whole(c);
 	assert_int_equal(tenant(c, "add", "acme2", "example.com", NULL, NULL), 0);
 	assert_int_equal(
 	    count(c, "SELECT count(*) FROM dmarcsift.v_failures WHERE tenant = $1", "acme2"), 1);
@@ -282,6 +311,7 @@ static void test_adopt_everything_and_most_specific(void **state)
 	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.suppressions", NULL), 0);
 	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.escalations", NULL), 0);
 	assert_int_equal(count(c, "SELECT count(*) FROM dmarcsift.failures", NULL), 0);
+	assert_rollups_whole(c);
 	assert_int_equal(tenant(c, "remove", "unassigned", NULL, NULL, NULL), 2);
 	assert_int_equal(tenant(c, "remove", "nosuch", NULL, NULL, NULL), 2);
 	/* subco's data was never touched. */
