@@ -17,6 +17,7 @@
 #include "ingest/unpack.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -787,6 +788,77 @@ static int sha256_fd(int fd, char out[65], struct err *e)
 	return 0;
 }
 
+/*
+ * A big file's raw bytes, stored on the spare connection by a thread of
+ * their own while this one parses the file and sends its records. Storing
+ * them first, as for any other input, kept the server busy compressing
+ * them (lz4, 0029) before the first record was sent: 1.2 s of a plain
+ * 171 MB .xml report, on a server otherwise idle while the client parsed.
+ * The order that matters is kept: no transaction on the main connection
+ * commits before the raw bytes have (its commit gate, db.h), and the
+ * input's end (its status, or the quarantine) waits for them too, so a
+ * stored report always has its raw bytes and a failed one is kept. A kill
+ * before that leaves what a kill during the store always left: nothing,
+ * and the file to ingest again.
+ */
+#define RAW_ASIDE_MIN ((uint64_t)4 << 20)
+
+struct raw_aside {
+	pthread_t thread;
+	bool started, joined;
+	struct db *db;
+	const char *sha256, *source;
+	int fd;
+	uint64_t size;
+	int rc;
+	struct err err;
+};
+
+static void *raw_aside_run(void *arg)
+{
+	struct raw_aside *r = arg;
+	r->rc = store_raw_put_fd(r->db, r->sha256, r->fd, r->size, r->source, NULL, &r->err);
+	return NULL;
+}
+
+/* Waits for the raw bytes (once); 0 when they are stored, or nothing was
+ * started. A failure stays: every later call says it again. */
+static int raw_aside_join(void *arg, struct err *e)
+{
+	struct raw_aside *r = arg;
+	if (!r->started)
+		return 0;
+	if (!r->joined) {
+		pthread_join(r->thread, NULL);
+		r->joined = true;
+	}
+	if (r->rc != 0) {
+		*e = r->err;
+		return -1;
+	}
+	return 0;
+}
+
+/* The raw bytes of a big file: on the spare connection, in a thread, when
+ * there is one (*aside set), else here. */
+static int raw_fd(struct pipeline *p, struct raw_aside *r, bool *known, struct err *e)
+{
+	bool done = false;
+	if (!p->spare || r->size < RAW_ASIDE_MIN)
+		return store_raw_put_fd(p->db, r->sha256, r->fd, r->size, r->source, known, e);
+	if (store_raw_lookup(p->db, r->sha256, known, &done, e) != 0)
+		return -1;
+	if (*known)
+		return 0;
+	r->db = p->spare;
+	int err = pthread_create(&r->thread, NULL, raw_aside_run, r);
+	if (err != 0)
+		return store_raw_put_fd(p->db, r->sha256, r->fd, r->size, r->source, known, e);
+	r->started = true;
+	db_set_commit_gate(p->db, raw_aside_join, r);
+	return 0;
+}
+
 static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeline_outcome *outcome,
                      struct err *e)
 {
@@ -803,7 +875,9 @@ static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeli
 		return err_set(e, ERR_INTERNAL, "%s: not a regular file", source);
 	if (sha256_fd(fd, sha, e) != 0)
 		return -1;
-	if (store_raw_put_fd(p->db, sha, fd, (uint64_t)st.st_size, source, &known, e) != 0)
+	struct raw_aside aside = {
+	    .sha256 = sha, .source = source, .fd = fd, .size = (uint64_t)st.st_size};
+	if (raw_fd(p, &aside, &known, e) != 0)
 		return -1;
 	if (known && !p->opts.reprocess) {
 		if (store_raw_is_done(p->db, sha, &dup, e) != 0)
@@ -816,6 +890,9 @@ static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeli
 	}
 	struct part_bytes pb = {.fd = fd};
 	process_part(&in, &pb, &perr);
+	db_set_commit_gate(p->db, NULL, NULL);
+	if (raw_aside_join(&aside, e) != 0)
+		return -1;
 	return finish_input(p, &in, &perr, outcome, e);
 }
 

@@ -32,6 +32,8 @@ struct db {
 	int nsent, nread;
 	struct err sent_err; /* the first statement of the sent batch that failed */
 	struct db *peer;     /* db_set_peer */
+	db_gate_fn gate;     /* db_set_commit_gate */
+	void *gate_arg;
 	struct prepared prep[DB_PREPARED_MAX];
 	size_t n_prep;
 };
@@ -427,6 +429,22 @@ static PGresult *take_result(PGconn *c)
 	return first;
 }
 
+void db_set_commit_gate(struct db *db, db_gate_fn gate, void *arg)
+{
+	db->gate = gate;
+	db->gate_arg = arg;
+}
+
+/* Runs the commit gate, if any, once. */
+static int pass_gate(struct db *db, struct err *e)
+{
+	db_gate_fn gate = db->gate;
+	if (!gate)
+		return 0;
+	db->gate = NULL;
+	return gate(db->gate_arg, e) == 0 ? 0 : -1;
+}
+
 int db_run_in_tx(struct db *db, const char *sql, int nparams, const char *const *params,
                  const int *lengths, const int *formats, bool commit, ExecStatusType want,
                  const char *what, PGresult **out, struct err *e)
@@ -442,6 +460,8 @@ int db_run_in_tx(struct db *db, const char *sql, int nparams, const char *const 
 	int bad = -1;
 
 	*out = NULL;
+	if (commit && !db->batch && pass_gate(db, e) < 0)
+		return -1;
 	const struct prepared *p = prepared_for(db, sql, nparams, &failed);
 	if (failed)
 		return db_check(db, &failed, PGRES_COMMAND_OK, what, e);
@@ -500,6 +520,8 @@ int db_batch_commit(struct db *db, struct err *e)
 {
 	if (!db->batch)
 		return 0;
+	if (pass_gate(db, e) < 0)
+		return -1;
 	db->batch = false;
 	PGresult *res = PQexec(db->conn, "COMMIT");
 	if (db_check(db, &res, PGRES_COMMAND_OK, "committing a batch", e) < 0)
@@ -546,6 +568,8 @@ int db_begin(struct db *db, struct err *e)
 
 int db_commit(struct db *db, struct err *e)
 {
+	if (!db->batch && pass_gate(db, e) < 0)
+		return -1;
 	return db_exec(db, db->batch ? "RELEASE SAVEPOINT ds_tx" : "COMMIT", e);
 }
 
@@ -583,6 +607,8 @@ int db_batch_send(struct db *db, const char *sql, int nparams, const char *const
 
 int db_batch_send_commit(struct db *db, struct err *e)
 {
+	if (pass_gate(db, e) < 0)
+		return -1;
 	if (db_batch_send(db, "COMMIT", 0, NULL, e) < 0)
 		return -1;
 	if (PQpipelineSync(db->conn) != 1)

@@ -83,6 +83,15 @@ int db_batch_begin(struct db *db, struct err *e);
 int db_batch_commit(struct db *db, struct err *e); /* 0 with no batch open */
 void db_batch_rollback(struct db *db);             /* no batch open: nothing */
 bool db_in_batch(const struct db *db);
+/* A function run once, right before the next COMMIT of this connection
+ * (db_commit or db_run_in_tx outside a batch, db_batch_commit,
+ * db_batch_send_commit), then forgotten. When it fails (non-zero, e set),
+ * the COMMIT is not sent and the call fails with its error: the caller's
+ * error path rolls back. What app/pipeline.c uses to keep a report from
+ * committing before its raw bytes, stored meanwhile on the other
+ * connection, have. NULL clears it. */
+typedef int (*db_gate_fn)(void *arg, struct err *e);
+void db_set_commit_gate(struct db *db, db_gate_fn gate, void *arg);
 /* BEGIN / COMMIT / ROLLBACK, or SAVEPOINT / RELEASE / ROLLBACK TO in a batch.
  * db_rollback does nothing when the connection is gone. */
 int db_begin(struct db *db, struct err *e);

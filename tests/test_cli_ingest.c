@@ -812,6 +812,64 @@ static void test_killed_mid_report(void **state)
 	free(bytes);
 }
 
+/* A file of 4 MiB or more has its raw bytes stored by a thread on the
+ * second connection while the records are parsed and sent (app/pipeline.c,
+ * raw_aside): they are still all kept, byte for byte, and the input's
+ * status set after them; a big input that fails is quarantined with its
+ * bytes kept the same way. */
+static void test_big_file_raw_aside(void **state)
+{
+	struct ctx *c = *state;
+	const long n = 20000;
+	char path[128], bad[128];
+	snprintf(path, sizeof path, "%s/aside.xml", c->dir);
+	write_report(path, "aside.example", "aside-1", "aside.example", n);
+	snprintf(bad, sizeof bad, "%s/aside-bad.xml", c->dir);
+	FILE *f = fopen(bad, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 80000; i++)
+		fprintf(f, "line %06d of something that is not a DMARC report at all\n", i);
+	fclose(f);
+	struct stat st_ok, st_bad;
+	assert_int_equal(stat(path, &st_ok), 0);
+	assert_int_equal(stat(bad, &st_bad), 0);
+	assert_true(st_ok.st_size >= 4 << 20);
+	assert_true(st_bad.st_size >= 4 << 20);
+
+	const char *a[] = {"ingest", "--db", c->db, "--json", path, bad, NULL};
+	char *out = NULL;
+	assert_int_equal(run_bin(a, NULL, &out), 1);
+	assert_non_null(strstr(out, "\"reports\":1"));
+	assert_non_null(strstr(out, "\"quarantined\":1"));
+	free(out);
+
+	const char *p[] = {"aside-1"};
+	assert_int_equal(
+	    q_int(c->db, "SELECT records FROM dmarcsift.v_reports WHERE report_id=$1", 1, p), n);
+	static const char kept[] =
+	    "SELECT status || ' ' || encoding || ' ' || (length(data) = size)::text || ' ' ||"
+	    " (encode(sha256(data), 'hex') = sha256)::text || ' ' || size"
+	    " FROM dmarcsift.raw_messages WHERE source = $1";
+	char want[96];
+	const char *src[] = {path};
+	char *got = q_str(c->db, kept, 1, src);
+	snprintf(want, sizeof want, "ok identity true true %lld", (long long)st_ok.st_size);
+	assert_string_equal(got, want);
+	free(got);
+	src[0] = bad;
+	got = q_str(c->db, kept, 1, src);
+	snprintf(want, sizeof want, "quarantined identity true true %lld",
+	         (long long)st_bad.st_size);
+	assert_string_equal(got, want);
+	free(got);
+
+	/* Both again: known, nothing stored twice (the bad one is tried and
+	 * quarantined again). */
+	assert_int_equal(run_bin(a, NULL, &out), 1);
+	free(out);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +880,7 @@ int main(void)
 	    cmocka_unit_test(test_unassigned_reports_move_to_new_tenant),
 	    cmocka_unit_test(test_database_unreachable),
 	    cmocka_unit_test(test_killed_mid_report),
+	    cmocka_unit_test_setup_teardown(test_big_file_raw_aside, setup, teardown),
 	    cmocka_unit_test(test_batch_bad_report_alone),
 	    cmocka_unit_test(test_batch_copies_of_one_report),
 	    cmocka_unit_test(test_batch_killed),

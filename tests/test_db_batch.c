@@ -218,6 +218,97 @@ static void test_settle_peer(void **state)
 	db_close(b);
 }
 
+/* The commit gate (db_set_commit_gate): run once, right before the COMMIT
+ * of db_commit, db_run_in_tx and db_batch_commit; a gate that fails keeps
+ * the COMMIT from being sent, with its own error, and what the transaction
+ * wrote is rolled back by the caller as after any failed commit. */
+struct gate {
+	int calls;
+	int rc;
+	int64_t seen; /* rows another connection saw when the gate ran */
+	struct dbfx *f;
+};
+
+static int gate_fn(void *arg, struct err *e)
+{
+	struct gate *g = arg;
+	g->calls++;
+	struct db *other = second(g->f);
+	g->seen = dbfx_qint(other, count_sql, 0, NULL);
+	db_close(other);
+	if (g->rc != 0)
+		err_set(e, ERR_INTERNAL, "the gate says no");
+	return g->rc;
+}
+
+static void test_commit_gate(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	struct gate g = {.f = f};
+	table(f);
+
+	/* Before the COMMIT (nothing visible yet), once. */
+	db_set_commit_gate(f->db, gate_fn, &g);
+	assert_int_equal(db_begin(f->db, &e), 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO public.batch_t VALUES (1, 'a')", &e), 0);
+	assert_int_equal(g.calls, 0);
+	assert_int_equal(db_commit(f->db, &e), 0);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.seen, 0);
+	assert_int_equal(db_begin(f->db, &e), 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO public.batch_t VALUES (2, 'b')", &e), 0);
+	assert_int_equal(db_commit(f->db, &e), 0);
+	assert_int_equal(g.calls, 1);
+
+	/* A gate that fails: no COMMIT, its error, the caller rolls back. */
+	g.rc = -1;
+	db_set_commit_gate(f->db, gate_fn, &g);
+	assert_int_equal(db_begin(f->db, &e), 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO public.batch_t VALUES (3, 'c')", &e), 0);
+	assert_int_equal(db_commit(f->db, &e), -1);
+	assert_string_equal(e.msg, "the gate says no");
+	db_rollback(f->db);
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 2);
+
+	/* db_run_in_tx with its commit: the same. */
+	db_set_commit_gate(f->db, gate_fn, &g);
+	PGresult *res = NULL;
+	assert_int_equal(db_run_in_tx(f->db, "INSERT INTO public.batch_t VALUES (4, 'd')", 0, NULL,
+	                              NULL, NULL, true, PGRES_COMMAND_OK, "inserting", &res, &e),
+	                 -1);
+	assert_null(res);
+	assert_int_equal(g.calls, 3);
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 2);
+	g.rc = 0;
+	db_set_commit_gate(f->db, gate_fn, &g);
+	assert_int_equal(db_run_in_tx(f->db, "INSERT INTO public.batch_t VALUES (4, 'd')", 0, NULL,
+	                              NULL, NULL, true, PGRES_COMMAND_OK, "inserting", &res, &e),
+	                 0);
+	PQclear(res);
+	assert_int_equal(g.calls, 4);
+	assert_int_equal(g.seen, 2);
+
+	/* A batch: its savepoints are not the commit; db_batch_commit is. */
+	db_set_commit_gate(f->db, gate_fn, &g);
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(db_begin(f->db, &e), 0);
+	assert_int_equal(db_exec(f->db, "INSERT INTO public.batch_t VALUES (5, 'e')", &e), 0);
+	assert_int_equal(db_commit(f->db, &e), 0);
+	assert_int_equal(g.calls, 4);
+	assert_int_equal(db_batch_commit(f->db, &e), 0);
+	assert_int_equal(g.calls, 5);
+	assert_int_equal(g.seen, 3);
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 4);
+
+	/* Cleared: nothing runs. */
+	db_set_commit_gate(f->db, gate_fn, &g);
+	db_set_commit_gate(f->db, NULL, NULL);
+	assert_int_equal(db_begin(f->db, &e), 0);
+	assert_int_equal(db_commit(f->db, &e), 0);
+	assert_int_equal(g.calls, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +317,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sent_commit_fails, dbfx_setup, dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_through_a_third, dbfx_setup, dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_settle_peer, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_gate, dbfx_setup, dbfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
