@@ -790,22 +790,26 @@ static int sha256_fd(int fd, char out[65], struct err *e)
 
 /*
  * A big file's raw bytes, stored on the spare connection by a thread of
- * their own while this one parses the file and sends its records. Storing
- * them first, as for any other input, kept the server busy compressing
- * them (lz4, 0029) before the first record was sent: 1.2 s of a plain
- * 171 MB .xml report, on a server otherwise idle while the client parsed.
- * The order that matters is kept: no transaction on the main connection
- * commits before the raw bytes have (its commit gate, db.h), and the
- * input's end (its status, or the quarantine) waits for them too, so a
- * stored report always has its raw bytes and a failed one is kept. A kill
- * before that leaves what a kill during the store always left: nothing,
- * and the file to ingest again.
+ * their own once the records' COPY has been sent. Storing them first, as
+ * for any other input, kept the server busy compressing them (lz4, 0029)
+ * before the first record was sent: 1.2 s of a plain 171 MB .xml report.
+ * Started at once, they took a core from the parse and the COPY; started
+ * when the COPY's data is all sent (db_set_copy_end_hook), they are stored
+ * while the server runs the records' triggers on one core and the client
+ * waits. The order that matters is kept: no transaction on the main
+ * connection commits before the raw bytes have (its commit gate, db.h:
+ * it stores them there if no COPY started them), and the input's end (its
+ * status, or the quarantine) waits for them too, so a stored report always
+ * has its raw bytes and a failed input is kept. A kill before that leaves
+ * what a kill during the store always left: nothing, and the file to
+ * ingest again.
  */
 #define RAW_ASIDE_MIN ((uint64_t)4 << 20)
 
 struct raw_aside {
 	pthread_t thread;
-	bool started, joined;
+	bool pending; /* to store, not started */
+	bool running; /* the thread started, not joined */
 	struct db *db;
 	const char *sha256, *source;
 	int fd;
@@ -821,16 +825,28 @@ static void *raw_aside_run(void *arg)
 	return NULL;
 }
 
-/* Waits for the raw bytes (once); 0 when they are stored, or nothing was
- * started. A failure stays: every later call says it again. */
+/* The copy-end hook: the thread starts (if it cannot, the gate stores). */
+static void raw_aside_start(void *arg)
+{
+	struct raw_aside *r = arg;
+	if (r->pending && pthread_create(&r->thread, NULL, raw_aside_run, r) == 0) {
+		r->pending = false;
+		r->running = true;
+	}
+}
+
+/* The commit gate: the raw bytes stored (here if not started); 0 when they
+ * are, or there were none to store. A failure stays: every later call says
+ * it again. */
 static int raw_aside_join(void *arg, struct err *e)
 {
 	struct raw_aside *r = arg;
-	if (!r->started)
-		return 0;
-	if (!r->joined) {
+	if (r->pending) {
+		r->pending = false;
+		raw_aside_run(r);
+	} else if (r->running) {
 		pthread_join(r->thread, NULL);
-		r->joined = true;
+		r->running = false;
 	}
 	if (r->rc != 0) {
 		*e = r->err;
@@ -839,8 +855,8 @@ static int raw_aside_join(void *arg, struct err *e)
 	return 0;
 }
 
-/* The raw bytes of a big file: on the spare connection, in a thread, when
- * there is one (*aside set), else here. */
+/* The raw bytes of a big file: on the spare connection, later (above),
+ * when there is one; else here, now. */
 static int raw_fd(struct pipeline *p, struct raw_aside *r, bool *known, struct err *e)
 {
 	bool done = false;
@@ -851,10 +867,8 @@ static int raw_fd(struct pipeline *p, struct raw_aside *r, bool *known, struct e
 	if (*known)
 		return 0;
 	r->db = p->spare;
-	int err = pthread_create(&r->thread, NULL, raw_aside_run, r);
-	if (err != 0)
-		return store_raw_put_fd(p->db, r->sha256, r->fd, r->size, r->source, known, e);
-	r->started = true;
+	r->pending = true;
+	db_set_copy_end_hook(p->db, raw_aside_start, r);
 	db_set_commit_gate(p->db, raw_aside_join, r);
 	return 0;
 }
@@ -890,6 +904,7 @@ static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeli
 	}
 	struct part_bytes pb = {.fd = fd};
 	process_part(&in, &pb, &perr);
+	db_set_copy_end_hook(p->db, NULL, NULL);
 	db_set_commit_gate(p->db, NULL, NULL);
 	if (raw_aside_join(&aside, e) != 0)
 		return -1;

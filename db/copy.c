@@ -127,6 +127,7 @@ int copy_end(struct copy *c, struct err *e)
 		failed(c, "ending COPY of", e);
 		goto out;
 	}
+	db_run_copy_end_hook(c->db);
 	/* The COPY's own result, then NULL; anything else is drained. */
 	res = PQgetResult(conn);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {

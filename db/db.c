@@ -34,6 +34,8 @@ struct db {
 	struct db *peer;     /* db_set_peer */
 	db_gate_fn gate;     /* db_set_commit_gate */
 	void *gate_arg;
+	void (*copy_end_hook)(void *arg); /* db_set_copy_end_hook */
+	void *copy_end_arg;
 	struct prepared prep[DB_PREPARED_MAX];
 	size_t n_prep;
 };
@@ -433,6 +435,20 @@ void db_set_commit_gate(struct db *db, db_gate_fn gate, void *arg)
 {
 	db->gate = gate;
 	db->gate_arg = arg;
+}
+
+void db_set_copy_end_hook(struct db *db, void (*hook)(void *arg), void *arg)
+{
+	db->copy_end_hook = hook;
+	db->copy_end_arg = arg;
+}
+
+void db_run_copy_end_hook(struct db *db)
+{
+	void (*hook)(void *arg) = db->copy_end_hook;
+	db->copy_end_hook = NULL;
+	if (hook)
+		hook(db->copy_end_arg);
 }
 
 /* Runs the commit gate, if any, once. */

@@ -92,6 +92,12 @@ bool db_in_batch(const struct db *db);
  * connection, have. NULL clears it. */
 typedef int (*db_gate_fn)(void *arg, struct err *e);
 void db_set_commit_gate(struct db *db, db_gate_fn gate, void *arg);
+/* A function run once right after this connection has sent the end of a
+ * COPY (copy_end, db/copy.h), before it waits for the server to finish the
+ * statement (the table's statement triggers): for work to start elsewhere
+ * meanwhile. NULL clears it. */
+void db_set_copy_end_hook(struct db *db, void (*hook)(void *arg), void *arg);
+void db_run_copy_end_hook(struct db *db); /* runs and clears it: copy.c */
 /* BEGIN / COMMIT / ROLLBACK, or SAVEPOINT / RELEASE / ROLLBACK TO in a batch.
  * db_rollback does nothing when the connection is gone. */
 int db_begin(struct db *db, struct err *e);

@@ -812,11 +812,11 @@ static void test_killed_mid_report(void **state)
 	free(bytes);
 }
 
-/* A file of 4 MiB or more has its raw bytes stored by a thread on the
- * second connection while the records are parsed and sent (app/pipeline.c,
- * raw_aside): they are still all kept, byte for byte, and the input's
- * status set after them; a big input that fails is quarantined with its
- * bytes kept the same way. */
+/* A file of 4 MiB or more has its raw bytes stored on the second
+ * connection (app/pipeline.c, raw_aside): by a thread started when the
+ * records' COPY is sent, or, for an input that never gets to a COPY, at its
+ * end. Either way they are all kept, byte for byte, and the input's status
+ * set after them: the report stored, the non-report quarantined. */
 static void test_big_file_raw_aside(void **state)
 {
 	struct ctx *c = *state;

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "core/buf.h"
+#include "db/copy.h"
 #include "db/db.h"
 #include "tests/support/dbfx.h"
 
@@ -309,6 +311,81 @@ static void test_commit_gate(void **state)
 	assert_int_equal(g.calls, 5);
 }
 
+/* The copy-end hook (db_set_copy_end_hook): run once, when copy_end has
+ * sent the end of a COPY — before its statement triggers have finished: a
+ * trigger waiting on an advisory lock the hook's own connection holds is
+ * let go by the hook. A COPY given up (copy_abort) does not run it. */
+struct hook {
+	int calls;
+	struct db *other;
+};
+
+static void hook_fn(void *arg)
+{
+	struct hook *h = arg;
+	h->calls++;
+	/* The COPY's rows are in; its trigger is waiting on this lock. */
+	struct err e = {0};
+	assert_int_equal(
+	    db_exec(h->other, "DO $$ BEGIN PERFORM pg_advisory_unlock(4242); END $$", &e), 0);
+}
+
+static void test_copy_end_hook(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	struct hook h = {.other = second(f)};
+	table(f);
+	assert_int_equal(
+	    db_exec(f->db,
+	            "CREATE FUNCTION public.batch_wait() RETURNS trigger LANGUAGE plpgsql"
+	            " SET lock_timeout = '5s'"
+	            " AS $$ BEGIN PERFORM pg_advisory_lock(4242);"
+	            " PERFORM pg_advisory_unlock(4242); RETURN NULL; END $$;"
+	            " CREATE TRIGGER batch_wait AFTER INSERT ON public.batch_t"
+	            " FOR EACH STATEMENT EXECUTE FUNCTION public.batch_wait()",
+	            &e),
+	    0);
+	assert_int_equal(db_exec(h.other, "DO $$ BEGIN PERFORM pg_advisory_lock(4242); END $$", &e),
+	                 0);
+
+	struct copy c = {0};
+	db_set_copy_end_hook(f->db, hook_fn, &h);
+	assert_int_equal(
+	    copy_begin(&c, f->db, "COPY public.batch_t FROM STDIN", "rows", 0, 1 << 16, &e), 0);
+	buf_append(&c.buf, "1\tone\n", 6);
+	assert_int_equal(h.calls, 0);
+	/* Run after the statement's result, the hook would come too late:
+	 * the trigger gives up waiting after 5 s, and the COPY with it. */
+	assert_int_equal(copy_end(&c, &e), 0);
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 1);
+
+	/* Once; and a COPY given up does not run it. */
+	assert_int_equal(db_exec(h.other, "DO $$ BEGIN PERFORM pg_advisory_lock(4242); END $$", &e),
+	                 0);
+	assert_int_equal(
+	    db_exec(h.other, "DO $$ BEGIN PERFORM pg_advisory_unlock(4242); END $$", &e), 0);
+	db_set_copy_end_hook(f->db, hook_fn, &h);
+	assert_int_equal(
+	    copy_begin(&c, f->db, "COPY public.batch_t FROM STDIN", "rows", 0, 1 << 16, &e), 0);
+	buf_append(&c.buf, "2\ttwo\n", 6);
+	copy_abort(&c, "given up");
+	assert_int_equal(h.calls, 1);
+	assert_int_equal(
+	    copy_begin(&c, f->db, "COPY public.batch_t FROM STDIN", "rows", 0, 1 << 16, &e), 0);
+	buf_append(&c.buf, "3\tthree\n", 8);
+	assert_int_equal(copy_end(&c, &e), 0);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(
+	    copy_begin(&c, f->db, "COPY public.batch_t FROM STDIN", "rows", 0, 1 << 16, &e), 0);
+	buf_append(&c.buf, "4\tfour\n", 7);
+	assert_int_equal(copy_end(&c, &e), 0);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(dbfx_qint(f->db, count_sql, 0, NULL), 3);
+	db_close(h.other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +395,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wait_through_a_third, dbfx_setup, dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_settle_peer, dbfx_setup, dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_gate, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_end_hook, dbfx_setup, dbfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
