@@ -1,5 +1,6 @@
 #include "app/pipeline.h"
 
+#include "app/raw_aside.h"
 #include "app/tls_ingest.h"
 #include "core/bclass.h"
 #include "core/log.h"
@@ -17,7 +18,6 @@
 #include "ingest/unpack.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -788,91 +788,6 @@ static int sha256_fd(int fd, char out[65], struct err *e)
 	return 0;
 }
 
-/*
- * A big file's raw bytes, stored on the spare connection by a thread of
- * their own once the records' COPY has been sent. Storing them first, as
- * for any other input, kept the server busy compressing them (lz4, 0029)
- * before the first record was sent: 1.2 s of a plain 171 MB .xml report.
- * Started at once, they took a core from the parse and the COPY; started
- * when the COPY's data is all sent (db_set_copy_end_hook), they are stored
- * while the server runs the records' triggers on one core and the client
- * waits. The order that matters is kept: no transaction on the main
- * connection commits before the raw bytes have (its commit gate, db.h:
- * it stores them there if no COPY started them), and the input's end (its
- * status, or the quarantine) waits for them too, so a stored report always
- * has its raw bytes and a failed input is kept. A kill before that leaves
- * what a kill during the store always left: nothing, and the file to
- * ingest again.
- */
-#define RAW_ASIDE_MIN ((uint64_t)4 << 20)
-
-struct raw_aside {
-	pthread_t thread;
-	bool pending; /* to store, not started */
-	bool running; /* the thread started, not joined */
-	struct db *db;
-	const char *sha256, *source;
-	int fd;
-	uint64_t size;
-	int rc;
-	struct err err;
-};
-
-static void *raw_aside_run(void *arg)
-{
-	struct raw_aside *r = arg;
-	r->rc = store_raw_put_fd(r->db, r->sha256, r->fd, r->size, r->source, NULL, &r->err);
-	return NULL;
-}
-
-/* The copy-end hook: the thread starts (if it cannot, the gate stores). */
-static void raw_aside_start(void *arg)
-{
-	struct raw_aside *r = arg;
-	if (r->pending && pthread_create(&r->thread, NULL, raw_aside_run, r) == 0) {
-		r->pending = false;
-		r->running = true;
-	}
-}
-
-/* The commit gate: the raw bytes stored (here if not started); 0 when they
- * are, or there were none to store. A failure stays: every later call says
- * it again. */
-static int raw_aside_join(void *arg, struct err *e)
-{
-	struct raw_aside *r = arg;
-	if (r->pending) {
-		r->pending = false;
-		raw_aside_run(r);
-	} else if (r->running) {
-		pthread_join(r->thread, NULL);
-		r->running = false;
-	}
-	if (r->rc != 0) {
-		*e = r->err;
-		return -1;
-	}
-	return 0;
-}
-
-/* The raw bytes of a big file: on the spare connection, later (above),
- * when there is one; else here, now. */
-static int raw_fd(struct pipeline *p, struct raw_aside *r, bool *known, struct err *e)
-{
-	bool done = false;
-	if (!p->spare || r->size < RAW_ASIDE_MIN)
-		return store_raw_put_fd(p->db, r->sha256, r->fd, r->size, r->source, known, e);
-	if (store_raw_lookup(p->db, r->sha256, known, &done, e) != 0)
-		return -1;
-	if (*known)
-		return 0;
-	r->db = p->spare;
-	r->pending = true;
-	db_set_copy_end_hook(p->db, raw_aside_start, r);
-	db_set_commit_gate(p->db, raw_aside_join, r);
-	return 0;
-}
-
 static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeline_outcome *outcome,
                      struct err *e)
 {
@@ -889,9 +804,10 @@ static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeli
 		return err_set(e, ERR_INTERNAL, "%s: not a regular file", source);
 	if (sha256_fd(fd, sha, e) != 0)
 		return -1;
-	struct raw_aside aside = {
-	    .sha256 = sha, .source = source, .fd = fd, .size = (uint64_t)st.st_size};
-	if (raw_fd(p, &aside, &known, e) != 0)
+	/* A big file's bytes go on the spare connection, off the records' path (raw_aside.h). */
+	struct raw_aside aside;
+	if (raw_aside_begin(&aside, p->db, p->spare, sha, fd, (uint64_t)st.st_size, source, &known,
+	                    e) != 0)
 		return -1;
 	if (known && !p->opts.reprocess) {
 		if (store_raw_is_done(p->db, sha, &dup, e) != 0)
@@ -904,9 +820,7 @@ static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeli
 	}
 	struct part_bytes pb = {.fd = fd};
 	process_part(&in, &pb, &perr);
-	db_set_copy_end_hook(p->db, NULL, NULL);
-	db_set_commit_gate(p->db, NULL, NULL);
-	if (raw_aside_join(&aside, e) != 0)
+	if (raw_aside_end(&aside, p->db, e) != 0)
 		return -1;
 	return finish_input(p, &in, &perr, outcome, e);
 }

@@ -87,7 +87,7 @@ bool db_in_batch(const struct db *db);
  * (db_commit or db_run_in_tx outside a batch, db_batch_commit,
  * db_batch_send_commit), then forgotten. When it fails (non-zero, e set),
  * the COMMIT is not sent and the call fails with its error: the caller's
- * error path rolls back. What app/pipeline.c uses to keep a report from
+ * error path rolls back. What app/raw_aside.c uses to keep a report from
  * committing before its raw bytes, stored meanwhile on the other
  * connection, have. NULL clears it. */
 typedef int (*db_gate_fn)(void *arg, struct err *e);

@@ -813,7 +813,7 @@ static void test_killed_mid_report(void **state)
 }
 
 /* A file of 4 MiB or more has its raw bytes stored on the second
- * connection (app/pipeline.c, raw_aside): by a thread started when the
+ * connection (app/raw_aside.h): by a thread started when the
  * records' COPY is sent, or, for an input that never gets to a COPY, at its
  * end. Either way they are all kept, byte for byte, and the input's status
  * set after them: the report stored, the non-report quarantined. */
