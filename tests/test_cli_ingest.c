@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 struct ctx {
 	char *db;
@@ -820,27 +821,43 @@ static void test_killed_mid_report(void **state)
 static void test_big_file_raw_aside(void **state)
 {
 	struct ctx *c = *state;
-	const long n = 20000;
-	char path[128], bad[128];
+	/* Over 16 MiB each: only files that large are streamed from their file
+	 * descriptor (sources/from_files.c) and so go aside; smaller ones are
+	 * read whole and stored before they are parsed. */
+	const long n = 90000;
+	char path[128], bad[128], noise[128];
 	snprintf(path, sizeof path, "%s/aside.xml", c->dir);
 	write_report(path, "aside.example", "aside-1", "aside.example", n);
 	snprintf(bad, sizeof bad, "%s/aside-bad.xml", c->dir);
 	FILE *f = fopen(bad, "w");
 	assert_non_null(f);
-	for (int i = 0; i < 80000; i++)
+	for (int i = 0; i < 300000; i++)
 		fprintf(f, "line %06d of something that is not a DMARC report at all\n", i);
 	fclose(f);
-	struct stat st_ok, st_bad;
-	assert_int_equal(stat(path, &st_ok), 0);
-	assert_int_equal(stat(bad, &st_bad), 0);
-	assert_true(st_ok.st_size >= 4 << 20);
-	assert_true(st_bad.st_size >= 4 << 20);
+	/* And a big gzip file whose content is not XML. */
+	snprintf(noise, sizeof noise, "%s/aside-noise.gz", c->dir);
+	gzFile gz = gzopen(noise, "wb1");
+	assert_non_null(gz);
+	srand(7);
+	for (int i = 0; i < (17 << 20) / 4; i++) {
+		int r = rand();
+		assert_int_equal(gzwrite(gz, &r, sizeof r), (int)sizeof r);
+	}
+	assert_int_equal(gzclose(gz), Z_OK);
+	const char *files[][2] = {{path, "ok"}, {bad, "quarantined"}, {noise, "quarantined"}};
+	long long sizes[3];
+	for (int i = 0; i < 3; i++) {
+		struct stat st;
+		assert_int_equal(stat(files[i][0], &st), 0);
+		assert_true(st.st_size > 16 << 20);
+		sizes[i] = (long long)st.st_size;
+	}
 
-	const char *a[] = {"ingest", "--db", c->db, "--json", path, bad, NULL};
+	const char *a[] = {"ingest", "--db", c->db, "--json", path, bad, noise, NULL};
 	char *out = NULL;
 	assert_int_equal(run_bin(a, NULL, &out), 1);
 	assert_non_null(strstr(out, "\"reports\":1"));
-	assert_non_null(strstr(out, "\"quarantined\":1"));
+	assert_non_null(strstr(out, "\"quarantined\":2"));
 	free(out);
 
 	const char *p[] = {"aside-1"};
@@ -850,24 +867,20 @@ static void test_big_file_raw_aside(void **state)
 	    "SELECT status || ' ' || encoding || ' ' || (length(data) = size)::text || ' ' ||"
 	    " (encode(sha256(data), 'hex') = sha256)::text || ' ' || size"
 	    " FROM dmarcsift.raw_messages WHERE source = $1";
-	char want[96];
-	const char *src[] = {path};
-	char *got = q_str(c->db, kept, 1, src);
-	snprintf(want, sizeof want, "ok identity true true %lld", (long long)st_ok.st_size);
-	assert_string_equal(got, want);
-	free(got);
-	src[0] = bad;
-	got = q_str(c->db, kept, 1, src);
-	snprintf(want, sizeof want, "quarantined identity true true %lld",
-	         (long long)st_bad.st_size);
-	assert_string_equal(got, want);
-	free(got);
+	for (int i = 0; i < 3; i++) {
+		char want[96];
+		const char *src[] = {files[i][0]};
+		char *got = q_str(c->db, kept, 1, src);
+		snprintf(want, sizeof want, "%s identity true true %lld", files[i][1], sizes[i]);
+		assert_string_equal(got, want);
+		free(got);
+	}
 
-	/* Both again: known, nothing stored twice (the bad one is tried and
+	/* All again: known, nothing stored twice (the bad ones are tried and
 	 * quarantined again). */
 	assert_int_equal(run_bin(a, NULL, &out), 1);
 	free(out);
-	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 2);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 3);
 }
 
 int main(void)
