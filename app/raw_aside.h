@@ -26,7 +26,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Smaller files are stored at once, on the main connection. */
+/* Smaller files are stored at once, on the main connection. The file source
+ * hands over by descriptor only files over 16 MiB (STREAM_ABOVE,
+ * sources/from_files.c; smaller ones are read whole and stored before they
+ * are parsed), so in practice every descriptor goes aside. */
 #define RAW_ASIDE_MIN ((uint64_t)4 << 20)
 
 /* The caller's, on its stack, from raw_aside_begin to raw_aside_end. */
