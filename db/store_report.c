@@ -28,6 +28,7 @@
 #include "core/xalloc.h"
 #include "db/copy.h"
 #include "db/db.h"
+#include "db/source_sums.h"
 #include "db/sql.h"
 #include "db/store.h"
 
@@ -82,6 +83,10 @@ struct store_tx {
 	bool old_recovered;
 	int64_t old_records;
 	char old_sha[80];
+	/* record_sources rows summed here (source_sums.h); claimed: this report's
+	 * rows stream by COPY into records, and the trigger leaves them to us. */
+	struct source_sums *sums;
+	bool sums_claimed;
 	char *params[N_PARAMS]; /* the INSERT's values, kept for a replacement */
 	char prefix[48];        /* "tenant_id\treport_pk\t", the start of every line */
 	char tenant[16];
@@ -218,6 +223,7 @@ static void tx_free(struct store_tx *tx)
 	free(tx->complaint);
 	free(tx->domains);
 	buf_free(&tx->rows);
+	source_sums_free(tx->sums);
 	free(tx);
 }
 
@@ -544,13 +550,20 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	tx->seq++;
 	tx->records++;
 	tx->messages = sum;
+	if (!tx->staged)
+		source_sums_add(tx->sums ? tx->sums : (tx->sums = source_sums_new()), rec);
 	if (tx->copy.open || tx->rows.len < COPY_FLUSH)
 		return tx->copy.open ? copy_flush(&tx->copy, e) : 0;
 	/* Too large to wait: the report's row goes in now (a deferred one's
 	 * tenant chosen now, inside its savepoint), its rows stream. */
 	if (tx->deferred && open_tx(tx, NULL, e) < 0)
 		return -1;
-	return tx->copy.open ? move_rows(tx, e) : open_copy(tx, copy_sql, e);
+	if (tx->copy.open)
+		return move_rows(tx, e);
+	if (source_sums_claim(tx->db, e) < 0)
+		return -1;
+	tx->sums_claimed = true;
+	return open_copy(tx, copy_sql, e);
 }
 
 /* The stored records the copy lacks, and the copy's records the stored
@@ -797,6 +810,8 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 	    open_copy(tx, db_in_batch(tx->db) ? copy_batch_sql : copy_sql, e) < 0)
 		goto out;
 	if (tx->copy.open && copy_end(&tx->copy, e) < 0)
+		goto out;
+	if (tx->sums_claimed && source_sums_store(tx->sums, tx->db, tx->tenant, tx->report, e) < 0)
 		goto out;
 
 	if (tx->staged) {
