@@ -199,22 +199,35 @@ static uint32_t key_hash(const unsigned char ip[17], const char *hf)
 	return (uint32_t)fnv(fnv(14695981039346656037u, ip, 17), hf, strlen(hf));
 }
 
-static bool grow_slots(struct source_sums *s)
+static uint32_t key_hash_at(const struct source_sums *s, size_t k)
 {
-	size_t n = s->nslots ? s->nslots * 2 : 1024;
-	if (!take(s, n * sizeof *s->slots))
+	return key_at(s, k)->hash;
+}
+
+static uint32_t ident_hash_at(const struct source_sums *s, size_t k)
+{
+	return s->ids[k].hash;
+}
+
+/* An open-addressing table of `count` entries (index + 1; 0: empty) at
+ * twice its size, or `first`; false past the budget. */
+static bool grow_table(struct source_sums *s, uint32_t **table, size_t *size, size_t first,
+                       size_t count, uint32_t (*hash_at)(const struct source_sums *, size_t))
+{
+	size_t n = *size ? *size * 2 : first;
+	if (!take(s, n * sizeof **table))
 		return false;
 	uint32_t *slots = xcalloc(n, sizeof *slots);
-	for (size_t k = 0; k < s->n; k++) {
-		size_t i = key_at(s, k)->hash & (n - 1);
+	for (size_t k = 0; k < count; k++) {
+		size_t i = hash_at(s, k) & (n - 1);
 		while (slots[i])
 			i = (i + 1) & (n - 1);
 		slots[i] = (uint32_t)k + 1;
 	}
-	free(s->slots);
-	s->bytes -= s->nslots * sizeof *s->slots;
-	s->slots = slots;
-	s->nslots = n;
+	free(*table);
+	s->bytes -= *size * sizeof **table;
+	*table = slots;
+	*size = n;
 	return true;
 }
 
@@ -222,7 +235,8 @@ static bool grow_slots(struct source_sums *s)
 static struct key *find(struct source_sums *s, const unsigned char ip[17], const char *hf)
 {
 	uint32_t h = key_hash(ip, hf);
-	if (s->n + 1 > s->nslots / 2 && !grow_slots(s))
+	if (s->n + 1 > s->nslots / 2 &&
+	    !grow_table(s, &s->slots, &s->nslots, 1024, s->n, key_hash_at))
 		return NULL;
 	size_t i = h & (s->nslots - 1);
 	for (; s->slots[i]; i = (i + 1) & (s->nslots - 1)) {
@@ -249,25 +263,6 @@ static struct key *find(struct source_sums *s, const unsigned char ip[17], const
 	return k;
 }
 
-static bool grow_idslots(struct source_sums *s)
-{
-	size_t n = s->nidslots ? s->nidslots * 2 : 64;
-	if (!take(s, n * sizeof *s->idslots))
-		return false;
-	uint32_t *slots = xcalloc(n, sizeof *slots);
-	for (size_t k = 0; k < s->nids; k++) {
-		size_t i = s->ids[k].hash & (n - 1);
-		while (slots[i])
-			i = (i + 1) & (n - 1);
-		slots[i] = (uint32_t)k + 1;
-	}
-	free(s->idslots);
-	s->bytes -= s->nidslots * sizeof *s->idslots;
-	s->idslots = slots;
-	s->nidslots = n;
-	return true;
-}
-
 /* The identifier's index + 1; 0 when the sums hold as many as they may. */
 static uint32_t ident(struct source_sums *s, const char *kind, const char *domain,
                       const char *selector, const char *result)
@@ -275,7 +270,8 @@ static uint32_t ident(struct source_sums *s, const char *kind, const char *domai
 	uint64_t h = 14695981039346656037u;
 	h = fnv(fnv(h, kind, strlen(kind) + 1), domain, strlen(domain) + 1);
 	h = fnv(fnv(h, selector, strlen(selector) + 1), result, strlen(result));
-	if (s->nids + 1 > s->nidslots / 2 && !grow_idslots(s))
+	if (s->nids + 1 > s->nidslots / 2 &&
+	    !grow_table(s, &s->idslots, &s->nidslots, 64, s->nids, ident_hash_at))
 		return 0;
 	size_t i = (uint32_t)h & (s->nidslots - 1);
 	for (; s->idslots[i]; i = (i + 1) & (s->nidslots - 1)) {
