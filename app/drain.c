@@ -16,6 +16,18 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Inputs the pipeline stored again after their outcome was counted
+ * (pipeline_speculate) move to their final outcome. */
+static void corrected(struct pipeline *p, struct drain_counts *c)
+{
+	int64_t d[4];
+	pipeline_take_corrections(p, d);
+	c->ingested += (uint64_t)d[PIPE_INGESTED];
+	c->duplicates += (uint64_t)d[PIPE_DUPLICATE];
+	c->quarantined += (uint64_t)d[PIPE_QUARANTINED];
+	c->dsn += (uint64_t)d[PIPE_DSN];
+}
+
 /* A batch that did not commit: its inputs are not counted, nor those of
  * the batch after it when the one in flight was lost (pipeline.h). */
 static int lost(struct pipeline *p, struct drain_counts *c, const struct drain_counts *at,
@@ -31,8 +43,9 @@ static int finish(struct pipeline *p, unsigned pending, struct drain_counts *c,
                   const struct drain_counts *at, const struct drain_counts *at_flight,
                   struct err *fatal)
 {
-	if ((pending > 0 && pipeline_batch_commit(p, fatal) != 0) ||
-	    pipeline_batch_settle(p, fatal) != 0)
+	int rc = pending > 0 ? pipeline_batch_commit(p, fatal) : 0;
+	corrected(p, c);
+	if (rc != 0 || pipeline_batch_settle(p, fatal) != 0)
 		return lost(p, c, at, at_flight);
 	return 0;
 }
@@ -50,6 +63,7 @@ int drain(struct source *s, struct pipeline *p, const volatile sig_atomic_t *sto
 	 * a batch that fails takes its inputs back (nothing of it was kept; the
 	 * next run redoes them). */
 	struct drain_counts at = *c, at_flight = *c;
+	pipeline_speculate(p, batch);
 	while (!(stop && *stop) && (got = source_next(s, &m, source_err)) == 1) {
 		enum pipeline_outcome oc = PIPE_QUARANTINED;
 		int rc;
@@ -68,6 +82,7 @@ int drain(struct source *s, struct pipeline *p, const volatile sig_atomic_t *sto
 			rc = pipeline_ingest_fd(p, m.fd, m.name, &oc, fatal);
 		else
 			rc = pipeline_ingest(p, m.data, m.len, m.name, &oc, fatal);
+		corrected(p, c);
 		if (rc != 0) {
 			pipeline_batch_abort(p);
 			return batch ? lost(p, c, &at, &at_flight) : -1;
@@ -90,7 +105,9 @@ int drain(struct source *s, struct pipeline *p, const volatile sig_atomic_t *sto
 		 * before the commit. */
 		if (batch && (++pending >= BATCH_INPUTS || now_ms() - opened >= BATCH_MS)) {
 			pending = 0;
-			if (pipeline_batch_commit(p, fatal) != 0)
+			int brc = pipeline_batch_commit(p, fatal);
+			corrected(p, c);
+			if (brc != 0)
 				return lost(p, c, &at, &at_flight);
 			if (pipeline_batch_in_flight(p))
 				at_flight = at;

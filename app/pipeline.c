@@ -1,5 +1,6 @@
 #include "app/pipeline.h"
 
+#include "app/pipeline_int.h"
 #include "app/raw_aside.h"
 #include "app/tls_ingest.h"
 #include "core/bclass.h"
@@ -24,40 +25,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-struct pipeline {
-	struct db *db; /* the connection of the open batch (or the only one) */
-	/* A second connection (pipeline_set_spare): batches take turns on the
-	 * two. A batch's end (its statuses, the move of its records, COMMIT)
-	 * is sent without waiting (db_batch_send_commit) and the next batch
-	 * opens on the other connection at once, so the server ends one batch
-	 * while the client parses the next. A batch is sent only after the one
-	 * before it has settled, so at most one is in flight, and what the
-	 * summary counts never has a hole: a batch that fails to commit takes
-	 * the open one back with it. */
-	struct db *spare;
-	bool flight;                     /* a batch was sent on `spare`, not yet settled */
-	bool lost_flight;                /* the last failure took that batch with it */
-	struct pipeline_stats st_flight; /* st as of the sent batch's start */
-	struct pipeline_opts opts;
-	struct pipeline_stats st;
-	/* st as of the last batch commit (or begin): what an aborted or
-	 * failed batch takes back, so the summary never counts a report the
-	 * database did not keep. */
-	struct pipeline_stats st_batch;
-	struct unpack_limits ulim;
-	struct aggr_limits alim;
-	char last_reason[600];
-	/* The policy domain of the input at hand, once a report header was
-	 * read: a failure after that point belongs to the domain's tenant. */
-	char domain[256];
-	/* The inputs of the open batch that ended well: their raw messages'
-	 * status is set in one statement when the batch commits
-	 * (store_raw_finish_many), and the same bytes again within the batch
-	 * are a duplicate without a look-up, as that status would say. */
-	char (*batch_ok)[65];
-	size_t n_batch_ok, cap_batch_ok;
-};
 
 /* The bytes of one part: in memory, or a regular file read block by block. */
 struct part_bytes {
@@ -107,8 +74,10 @@ int pipeline_new(struct pipeline **out, struct db *db, const struct pipeline_opt
 
 void pipeline_free(struct pipeline *p)
 {
-	if (p)
+	if (p) {
+		spec_forget(p);
 		free(p->batch_ok);
+	}
 	free(p);
 }
 
@@ -491,6 +460,7 @@ int pipeline_batch_begin(struct pipeline *p, struct err *e)
  * is counted. */
 static void take_back(struct pipeline *p)
 {
+	spec_forget(p);
 	p->lost_flight = false;
 	if (p->flight) {
 		struct err ignored = {0};
@@ -533,6 +503,16 @@ int pipeline_batch_commit(struct pipeline *p, struct err *e)
 {
 	if (!db_in_batch(p->db))
 		return 0;
+	/* Inputs stored lazily are answered (and stored again if need be);
+	 * inside an input, a failure is that input's (speculate.c). */
+	if (spec_settle(p, e) != 0) {
+		if (!p->spec.in_input) {
+			p->n_batch_ok = 0;
+			db_batch_rollback(p->db);
+			take_back(p);
+		}
+		return -1;
+	}
 	/* The batch before this one first: this one may only commit after it. */
 	if (p->flight) {
 		int rc = db_batch_settle(p->spare, p->db, e);
@@ -594,6 +574,8 @@ bool pipeline_batch_lost_flight(const struct pipeline *p)
 void pipeline_batch_abort(struct pipeline *p)
 {
 	p->n_batch_ok = 0;
+	spec_forget(p);
+	db_lazy_reset(p->db);
 	if (!db_in_batch(p->db) && !p->flight)
 		return;
 	db_batch_rollback(p->db);
@@ -675,6 +657,18 @@ static int dsn_outside_batch(struct pipeline *p, const void *data, size_t len, b
 int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char *source,
                     enum pipeline_outcome *outcome, struct err *e)
 {
+	if (spec_wanted(p, len))
+		return spec_ingest(p, data, len, source, outcome, e);
+	/* Whatever was sent lazily is answered before this input goes on. */
+	if (spec_settle(p, e) != 0 || pipeline_ingest_one(p, data, len, source, outcome, e) != 0)
+		return -1;
+	p->spec.streak = *outcome == PIPE_INGESTED ? p->spec.streak + 1 : 0;
+	return 0;
+}
+
+int pipeline_ingest_one(struct pipeline *p, const void *data, size_t len, const char *source,
+                        enum pipeline_outcome *outcome, struct err *e)
+{
 	char sha[65];
 	bool dup = false, stored = false;
 	struct input_run in = {.p = p, .sha256 = sha, .source = source};
@@ -755,6 +749,8 @@ int pipeline_quarantine(struct pipeline *p, const void *data, size_t len, const 
 {
 	char sha[65];
 	struct err why = {0};
+	if (spec_settle(p, e) != 0)
+		return -1;
 	p->st.inputs++;
 	p->last_reason[0] = '\0';
 	p->domain[0] = '\0';
@@ -828,6 +824,8 @@ static int ingest_fd(struct pipeline *p, int fd, const char *source, enum pipeli
 int pipeline_ingest_fd(struct pipeline *p, int fd, const char *source,
                        enum pipeline_outcome *outcome, struct err *e)
 {
+	if (spec_settle(p, e) != 0)
+		return -1;
 	bool batched = false;
 	if (unbatch(p, &batched, e) != 0)
 		return -1;

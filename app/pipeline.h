@@ -100,6 +100,17 @@ void pipeline_set_spare(struct pipeline *p, struct db *spare);
 int pipeline_batch_settle(struct pipeline *p, struct err *e);
 bool pipeline_batch_in_flight(const struct pipeline *p);
 bool pipeline_batch_lost_flight(const struct pipeline *p);
+/* Speculation (app/speculate.c), off by default: in a batch, a small
+ * input's statements are sent without waiting for their answers, which
+ * are checked later; an input found not to be what was assumed is stored
+ * again the usual way, and its outcome may then differ from the one
+ * pipeline_ingest gave. Only for a caller that then takes the changes to
+ * its counts, by outcome, from pipeline_take_corrections (d[outcome]). */
+void pipeline_speculate(struct pipeline *p, bool on);
+void pipeline_take_corrections(struct pipeline *p, int64_t d[4]);
+/* How many inputs were stored so, and how many of them again. */
+void pipeline_speculated(const struct pipeline *p, uint64_t *ahead, uint64_t *again);
+
 const struct pipeline_stats *pipeline_stats(const struct pipeline *p);
 /* The reason of the last quarantine, for callers that report per input. */
 const char *pipeline_last_reason(const struct pipeline *p);

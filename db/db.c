@@ -2,6 +2,7 @@
  * db: the connection and the mapping of libpq failures to struct err.
  */
 #include "db/db.h"
+#include "db/db_int.h"
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -13,32 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Statements prepared on this connection (db_query_prepared), by their
- * text: each is planned once per session instead of once per call. */
-#define DB_PREPARED_MAX 32
-
-struct prepared {
-	const char *sql; /* the caller's constant text */
-	char name[16];
-};
-
-struct db {
-	PGconn *conn;
-	bool batch; /* db_batch_begin: db_begin and friends use a savepoint */
-	/* db_batch_send_open .. db_batch_settle: statements queued in
-	 * pipeline mode (`nsent`), `sent` once the COMMIT went. */
-	bool sending, sent, failed, sent_bad;
-	int nsent, nread;
-	struct err sent_err; /* the first statement of the sent batch that failed */
-	struct db *peer;     /* db_set_peer */
-	db_gate_fn gate;     /* db_set_commit_gate */
-	void *gate_arg;
-	void (*copy_end_hook)(void *arg); /* db_set_copy_end_hook */
-	void *copy_end_arg;
-	struct prepared prep[DB_PREPARED_MAX];
-	size_t n_prep;
-};
 
 /* libpq messages end with a newline (sometimes several lines); we want one. */
 static void one_line(char *dst, size_t n, const char *src)
@@ -289,8 +264,17 @@ void db_close(struct db *db)
 	free(db);
 }
 
+/* Before the connection is used otherwise: the lazy statements' answers
+ * (db.h), read so that what follows finds the connection idle. */
+static void settle(struct db *db)
+{
+	if (db_lazy_unread(db) > 0)
+		db_lazy_settle(db, UINT64_MAX);
+}
+
 PGconn *db_pg(struct db *db)
 {
+	settle(db);
 	return db->conn;
 }
 
@@ -368,6 +352,7 @@ out:
 
 int db_exec(struct db *db, const char *sql, struct err *e)
 {
+	settle(db);
 	PGresult *res = PQexec(db->conn, sql);
 	if (db_check(db, &res, PGRES_COMMAND_OK, sql, e) < 0)
 		return -1;
@@ -377,6 +362,7 @@ int db_exec(struct db *db, const char *sql, struct err *e)
 
 PGresult *db_query(struct db *db, const char *sql, int nparams, const char *const *params)
 {
+	settle(db);
 	return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
@@ -384,8 +370,8 @@ PGresult *db_query(struct db *db, const char *sql, int nparams, const char *cons
  * is new; NULL with *failed set (the caller's to check) when the server
  * refused it, and NULL with *failed NULL when the table is full (the
  * statement is then planned each time). */
-static const struct prepared *prepared_for(struct db *db, const char *sql, int nparams,
-                                           PGresult **failed)
+const struct prepared *db_prepared_for(struct db *db, const char *sql, int nparams,
+                                       PGresult **failed)
 {
 	*failed = NULL;
 	for (size_t i = 0; i < db->n_prep; i++)
@@ -406,11 +392,20 @@ static const struct prepared *prepared_for(struct db *db, const char *sql, int n
 	return n;
 }
 
+bool db_has_prepared(const struct db *db, const char *sql)
+{
+	for (size_t i = 0; i < db->n_prep; i++)
+		if (db->prep[i].sql == sql || strcmp(db->prep[i].sql, sql) == 0)
+			return true;
+	return false;
+}
+
 PGresult *db_query_prepared(struct db *db, const char *sql, int nparams, const char *const *params,
                             const int *lengths, const int *formats)
 {
 	PGresult *failed = NULL;
-	const struct prepared *p = prepared_for(db, sql, nparams, &failed);
+	settle(db);
+	const struct prepared *p = db_prepared_for(db, sql, nparams, &failed);
 	if (failed)
 		return failed; /* the caller's db_check reports it */
 	if (!p)                /* the table is full: planned each time, as db_query does */
@@ -420,7 +415,7 @@ PGresult *db_query_prepared(struct db *db, const char *sql, int nparams, const c
 
 /* One pipelined statement's result: the first, the rest read and dropped
  * up to the NULL that ends it. */
-static PGresult *take_result(PGconn *c)
+PGresult *db_take_result(PGconn *c)
 {
 	PGresult *first = PQgetResult(c);
 	if (!first)
@@ -476,9 +471,10 @@ int db_run_in_tx(struct db *db, const char *sql, int nparams, const char *const 
 	int bad = -1;
 
 	*out = NULL;
+	settle(db);
 	if (commit && !db->batch && pass_gate(db, e) < 0)
 		return -1;
-	const struct prepared *p = prepared_for(db, sql, nparams, &failed);
+	const struct prepared *p = db_prepared_for(db, sql, nparams, &failed);
 	if (failed)
 		return db_check(db, &failed, PGRES_COMMAND_OK, what, e);
 	if (PQenterPipelineMode(c) != 1)
@@ -492,7 +488,7 @@ int db_run_in_tx(struct db *db, const char *sql, int nparams, const char *const 
 	bool synced = false;
 	if (sent) {
 		for (int i = 0; i < n; i++)
-			res[i] = take_result(c);
+			res[i] = db_take_result(c);
 		PGresult *s = PQgetResult(c);
 		synced = s && PQresultStatus(s) == PGRES_PIPELINE_SYNC;
 		PQclear(s);
@@ -534,6 +530,7 @@ int db_batch_begin(struct db *db, struct err *e)
 
 int db_batch_commit(struct db *db, struct err *e)
 {
+	settle(db);
 	if (!db->batch)
 		return 0;
 	if (pass_gate(db, e) < 0)
@@ -554,6 +551,7 @@ int db_batch_commit(struct db *db, struct err *e)
 
 void db_batch_rollback(struct db *db)
 {
+	db_lazy_reset(db);
 	if (!db->batch)
 		return;
 	db->batch = false;
@@ -563,7 +561,7 @@ void db_batch_rollback(struct db *db)
 		db->sending = false;
 		if (PQstatus(c) == CONNECTION_OK && PQpipelineSync(c) == 1) {
 			for (int i = 0; i < db->nsent && PQstatus(c) == CONNECTION_OK; i++)
-				PQclear(take_result(c));
+				PQclear(db_take_result(c));
 			PQclear(PQgetResult(c));
 		}
 		PQexitPipelineMode(c);
@@ -591,6 +589,7 @@ int db_commit(struct db *db, struct err *e)
 
 void db_rollback(struct db *db)
 {
+	settle(db);
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		return;
 	PQclear(PQexec(db->conn, db->batch ? "ROLLBACK TO SAVEPOINT ds_tx; RELEASE SAVEPOINT ds_tx"
@@ -599,6 +598,7 @@ void db_rollback(struct db *db)
 
 int db_batch_send_open(struct db *db, struct err *e)
 {
+	settle(db);
 	if (!db->batch || db->sending || db->sent)
 		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
 		                 "db_batch_send_open: no batch open, or one being sent");
@@ -712,7 +712,7 @@ int db_batch_settle(struct db *db, struct db *open, struct err *e)
 			PQclear(s);
 			break;
 		}
-		PGresult *res = take_result(c);
+		PGresult *res = db_take_result(c);
 		if (db->sent_bad) {
 			PQclear(res); /* aborted with the pipeline */
 			continue;

@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct db;
 
@@ -141,5 +142,32 @@ int db_batch_settle(struct db *db, struct db *open, struct err *e);
 bool db_batch_failed(const struct db *db);
 void db_set_peer(struct db *db, struct db *peer);
 int db_settle_peer(struct db *db, struct err *e);
+
+/*
+ * Lazy statements: in a batch, a report's fast path (its raw bytes, its
+ * row and records) sent without waiting for the answer, so that the
+ * server stores one input while the caller parses the next
+ * (app/speculate.c). db_lazy_allow(db, input) tags what follows with
+ * `input` (non-zero; 0 stops it); while it is on, store_raw_put_seen and a
+ * batched report's commit send their statement with db_lazy_send and
+ * assume the usual answer (new bytes, a report added). Each statement is a
+ * segment of libpq's pipeline with its own sync, so a failure spoils only
+ * what follows it. Answers are read, in order, by db_lazy_settle, and by
+ * every other use of the connection before it goes on (db_pg included):
+ * a statement that failed, or whose `judge` refused its answer, records
+ * its input in db_lazy_failed — the caller then rolls back to that input's
+ * savepoint and stores it and everything after it again, waiting for each
+ * answer (app/speculate.c). db_lazy_reset reads and drops whatever is
+ * outstanding and forgets the failure.
+ */
+typedef bool (*db_lazy_judge_fn)(const PGresult *res);
+void db_lazy_allow(struct db *db, uint64_t input);
+bool db_lazy_on(const struct db *db);
+int db_lazy_send(struct db *db, const char *sql, int nparams, const char *const *params,
+                 const int *lengths, const int *formats, db_lazy_judge_fn judge, struct err *e);
+void db_lazy_settle(struct db *db, uint64_t upto); /* the answers of inputs <= upto */
+uint64_t db_lazy_failed(const struct db *db);
+size_t db_lazy_unread(const struct db *db);
+void db_lazy_reset(struct db *db);
 
 #endif

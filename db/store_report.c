@@ -709,11 +709,16 @@ static int rows_to_arrays(const struct buf *rows, struct buf out[N_COLS])
 	return bad ? -1 : 0;
 }
 
+static bool report_added(const PGresult *res) /* as a lazy add assumes */
+{
+	return PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
+}
+
 /* A deferred report: savepoint, its row and (`rows_too`) its records and
- * the release, in one round trip. Without its rows the savepoint stays open
- * for their COPY. *added false: its identity is stored already (nothing was
- * written and the savepoint is closed; the tenant the statement chose is
- * kept for the comparison). */
+ * the release in one round trip, or lazily in the input's savepoint (db.h).
+ * Without its rows the savepoint stays open for their COPY. *added false:
+ * its identity is stored already (nothing was written, the savepoint is
+ * closed; the tenant the statement chose is kept for the comparison). */
 static int add_deferred(struct store_tx *tx, bool rows_too, bool *added, struct err *e)
 {
 	char records[24], messages[24];
@@ -743,6 +748,13 @@ static int add_deferred(struct store_tx *tx, bool rows_too, bool *added, struct 
 	params[28] = messages;
 	for (int k = 0; k < N_COLS; k++)
 		params[29 + k] = cols[k].data;
+	if (rows_too && db_lazy_on(tx->db)) {
+		rc = db_lazy_send(tx->db, db_sql("report_add"), 29 + N_COLS, params, NULL, NULL,
+		                  report_added, e);
+		*added = rc == 0;
+		tx->deferred = rc != 0;
+		goto out;
+	}
 	if (db_run_in_tx(tx->db, db_sql("report_add"), 29 + N_COLS, params, NULL, NULL, rows_too,
 	                 PGRES_TUPLES_OK, "storing report", &res, e) < 0)
 		goto out;

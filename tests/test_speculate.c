@@ -1,0 +1,335 @@
+/*
+ * Inputs stored ahead of the server's answers (app/speculate.c), through
+ * the real binary and a real PostgreSQL: whatever the answers turn out to
+ * be — bytes processed before, a report identity stored before with other
+ * records, a statement the server refuses, one after the other — the run
+ * ends as storing each input the usual way would: the same summary, the
+ * same rows, nothing counted twice, nothing lost. Each test also checks
+ * from the run's own account (-v) that inputs were stored ahead and stored
+ * again, so it tests the speculation and not only the usual way.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "app/drain.h"
+#include "app/pipeline.h"
+#include "db/db.h"
+#include "sources/source.h"
+#include "support/run.h"
+#include "support/testdb.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ctx {
+	char *db;
+	char dir[64];
+};
+
+/* A report of n records; `bump` adds to the first record's count, so two
+ * copies of one identity disagree; `pad` adds blank lines, so two copies
+ * with the same records differ in their bytes. */
+static void write_report(const char *path, const char *id, long n, long bump, bool pad)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feedback>\n<version>1.0</version>\n"
+	        "<report_metadata><org_name>spec.example</org_name>"
+	        "<email>noreply@spec.example</email><report_id>%s</report_id>"
+	        "<date_range><begin>1700000000</begin><end>1700086399</end></date_range>"
+	        "</report_metadata>\n<policy_published><domain>spec.example</domain>"
+	        "<p>none</p></policy_published>\n",
+	        id);
+	for (long i = 1; i <= n; i++)
+		fprintf(f,
+		        "<record><row><source_ip>10.1.%ld.%ld</source_ip><count>%ld</count>"
+		        "<policy_evaluated><disposition>none</disposition><dkim>pass</dkim>"
+		        "<spf>fail</spf></policy_evaluated></row><identifiers>"
+		        "<header_from>spec.example</header_from></identifiers><auth_results>"
+		        "<spf><domain>spec.example</domain><result>fail</result></spf>"
+		        "</auth_results></record>\n",
+		        i >> 8, i & 255, i + (i == 1 ? bump : 0));
+	fputs(pad ? "</feedback>\n\n\n" : "</feedback>\n", f);
+	fclose(f);
+}
+
+/* `dir` := c->dir/name, with reports spec-<from>..spec-<to-1> of two records. */
+static void make_dir(const struct ctx *c, char *dir, size_t n, const char *name, int from, int to)
+{
+	char path[192], id[32];
+	snprintf(dir, n, "%s/%s", c->dir, name);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	for (int i = from; i < to; i++) {
+		snprintf(path, sizeof path, "%s/r%03d.xml", dir, i);
+		snprintf(id, sizeof id, "spec-%03d", i);
+		write_report(path, id, 2, 0, false);
+	}
+}
+
+/* Runs `ingest -v DIR`: its exit code; *out is the summary line, and
+ * *ahead / *again what the run says it stored ahead and again. */
+static int ingest(const struct ctx *c, const char *dir, char **out, long *ahead, long *again)
+{
+	char log[128];
+	snprintf(log, sizeof log, "%s/run.log", c->dir);
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	const char *a[] = {"ingest",         "-v", "--db", c->db, "--no-resolve",
+	                   "--no-correlate", dir,  NULL};
+	int rc = run_wait(run_spawn(a, NULL, fd, true));
+	close(fd);
+	char *text = slurp(log, NULL);
+	*ahead = *again = 0;
+	const char *s = strstr(text, " input(s) stored ahead");
+	if (s) {
+		while (s > text && s[-1] != ' ')
+			s--;
+		*ahead = strtol(s, NULL, 10);
+		const char *g = strstr(s, "answers, ");
+		assert_non_null(g);
+		*again = strtol(g + 9, NULL, 10);
+	}
+	const char *sum = strstr(text, " reports (");
+	assert_non_null(sum);
+	while (sum > text && sum[-1] != '\n')
+		sum--;
+	*out = strndup(sum, strcspn(sum, "\n"));
+	free(text);
+	return rc;
+}
+
+static int64_t reports_whole(const struct ctx *c, long records)
+{
+	char n[24];
+	snprintf(n, sizeof n, "%ld", records);
+	const char *p[] = {n};
+	return q_int(c->db,
+	             "SELECT count(*) FROM dmarcsift.reports r WHERE r.org_name = 'spec.example'"
+	             " AND r.records = $1::bigint AND (SELECT count(*) FROM dmarcsift.records x"
+	             " WHERE x.tenant_id = r.tenant_id AND x.report_pk = r.id) = $1::bigint",
+	             1, p);
+}
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof *c);
+	assert_non_null(c);
+	if (testdb_create(&c->db) != 0)
+		return -1;
+	snprintf(c->dir, sizeof c->dir, "/tmp/ds-spec-XXXXXX");
+	assert_non_null(mkdtemp(c->dir));
+	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
+	assert_int_equal(run_bin(mig, NULL, NULL), 0);
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", c->dir);
+	testdb_drop(c->db);
+	free(c->db);
+	free(c);
+	return 0;
+}
+
+/* Bytes stored by an earlier run turn up among new ones: duplicates, found
+ * after their rows were sent, and the inputs sent after them kept. */
+static void test_duplicates_among_new(void **state)
+{
+	struct ctx *c = *state;
+	char first[128], mix[128], from[192], to[192];
+	make_dir(c, mix, sizeof mix, "mix", 0, 40);
+	snprintf(first, sizeof first, "%s/first", c->dir);
+	assert_int_equal(mkdir(first, 0755), 0);
+	const int dup[] = {10, 20, 21, 30, 39};
+	for (size_t i = 0; i < sizeof dup / sizeof *dup; i++) {
+		snprintf(from, sizeof from, "%s/r%03d.xml", mix, dup[i]);
+		snprintf(to, sizeof to, "%s/r%03d.xml", first, dup[i]);
+		assert_int_equal(link(from, to), 0);
+	}
+	char *out = NULL;
+	long ahead = 0, again = 0;
+	assert_int_equal(ingest(c, first, &out, &ahead, &again), 0);
+	free(out);
+
+	assert_int_equal(ingest(c, mix, &out, &ahead, &again), 0);
+	assert_string_equal(out, "35 reports (70 records) ingested, 5 duplicates, 0 quarantined");
+	free(out);
+	if (ahead < 20 || again < 3)
+		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", ahead,
+		         again);
+	assert_int_equal(reports_whole(c, 2), 40);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 80);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.raw_messages WHERE status = 'ok'", 0,
+	                       NULL),
+	                 40);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 40);
+
+	/* All of it again: duplicates, read the usual way. */
+	assert_int_equal(ingest(c, mix, &out, &ahead, &again), 0);
+	assert_string_equal(out, "0 reports (0 records) ingested, 40 duplicates, 0 quarantined");
+	free(out);
+	assert_int_equal(ahead, 0);
+}
+
+/* Identities stored before: a less complete copy replaced, the same
+ * records in other bytes a duplicate, copies that disagree (other counts,
+ * or records the new one lacks) conflicts, quarantined — each found only
+ * from its answer. */
+static void test_stored_identities(void **state)
+{
+	struct ctx *c = *state;
+	char first[128], dir[128], path[192];
+	snprintf(first, sizeof first, "%s/first", c->dir);
+	assert_int_equal(mkdir(first, 0755), 0);
+	snprintf(path, sizeof path, "%s/a.xml", first);
+	write_report(path, "spec-012", 1, 0, false);
+	snprintf(path, sizeof path, "%s/b.xml", first);
+	write_report(path, "spec-020", 3, 0, false);
+	snprintf(path, sizeof path, "%s/c.xml", first);
+	write_report(path, "spec-025", 2, 7, false);
+	snprintf(path, sizeof path, "%s/d.xml", first);
+	write_report(path, "spec-027", 2, 0, true);
+	char *out = NULL;
+	long ahead = 0, again = 0;
+	assert_int_equal(ingest(c, first, &out, &ahead, &again), 0);
+	free(out);
+
+	make_dir(c, dir, sizeof dir, "ids", 0, 30);
+	assert_int_equal(ingest(c, dir, &out, &ahead, &again), 1); /* one quarantined */
+	assert_string_equal(
+	    out, "26 reports (54 records) ingested, 1 duplicates, 2 quarantined, 1 replaced");
+	free(out);
+	if (ahead < 20 || again < 3)
+		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", ahead,
+		         again);
+	const char *p12[] = {"spec-012"}, *p20[] = {"spec-020"}, *p25[] = {"spec-025"};
+	const char *p27[] = {"spec-027"};
+	const char *recs = "SELECT records FROM dmarcsift.reports WHERE report_id = $1";
+	assert_int_equal(q_int(c->db, recs, 1, p12), 2);
+	assert_int_equal(q_int(c->db, recs, 1, p20), 3);
+	assert_int_equal(
+	    q_int(c->db, "SELECT messages FROM dmarcsift.reports WHERE report_id = $1", 1, p25),
+	    10);
+	assert_int_equal(
+	    q_int(c->db, "SELECT count(*) FROM dmarcsift.reports WHERE report_id = $1", 1, p27), 1);
+	assert_int_equal(reports_whole(c, 2), 29);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 2);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 34);
+}
+
+/* The server refuses two reports in a row (a report's row, then a record):
+ * each is quarantined alone, and every input after them is stored. */
+static void test_refused_in_a_row(void **state)
+{
+	struct ctx *c = *state;
+	char dir[128], path[192];
+	make_dir(c, dir, sizeof dir, "refused", 0, 30);
+	snprintf(path, sizeof path, "%s/r016.xml", dir);
+	write_report(path, "spec-016", 2, 40, false);
+	q_exec(c->db,
+	       "ALTER TABLE dmarcsift.reports ADD CONSTRAINT test_spec"
+	       " CHECK (report_id <> 'spec-015');"
+	       " ALTER TABLE dmarcsift.records ADD CONSTRAINT test_spec CHECK (count <> 41)");
+	char *out = NULL;
+	long ahead = 0, again = 0;
+	assert_int_equal(ingest(c, dir, &out, &ahead, &again), 1);
+	assert_string_equal(out, "28 reports (56 records) ingested, 0 duplicates, 2 quarantined");
+	free(out);
+	if (ahead < 20 || again < 2)
+		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", ahead,
+		         again);
+	q_exec(c->db, "ALTER TABLE dmarcsift.reports DROP CONSTRAINT test_spec;"
+	              " ALTER TABLE dmarcsift.records DROP CONSTRAINT test_spec");
+	assert_int_equal(reports_whole(c, 2), 28);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.reports"
+	                       " WHERE report_id IN ('spec-015', 'spec-016')",
+	                       0, NULL),
+	                 0);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 2);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.raw_messages WHERE status = 'ok'", 0,
+	                       NULL),
+	                 28);
+	/* Kept: the next run, with the cause gone, stores them. */
+	assert_int_equal(ingest(c, dir, &out, &ahead, &again), 0);
+	assert_string_equal(out, "2 reports (4 records) ingested, 28 duplicates, 0 quarantined");
+	free(out);
+}
+
+/* What drain tells its caller, by outcome, for the same mix of new and
+ * known bytes: the outcomes after the inputs stored again, not before. */
+static void test_drain_counts(void **state)
+{
+	struct ctx *c = *state;
+	char first[128], mix[128], from[192], to[192];
+	make_dir(c, mix, sizeof mix, "mix", 0, 40);
+	snprintf(first, sizeof first, "%s/first", c->dir);
+	assert_int_equal(mkdir(first, 0755), 0);
+	const int dup[] = {9, 10, 25, 33};
+	for (size_t i = 0; i < sizeof dup / sizeof *dup; i++) {
+		snprintf(from, sizeof from, "%s/r%03d.xml", mix, dup[i]);
+		snprintf(to, sizeof to, "%s/r%03d.xml", first, dup[i]);
+		assert_int_equal(link(from, to), 0);
+	}
+	char *out = NULL;
+	long ahead = 0, again = 0;
+	assert_int_equal(ingest(c, first, &out, &ahead, &again), 0);
+	free(out);
+
+	struct db *db = NULL, *spare = NULL;
+	struct err e = {0}, serr = {0};
+	assert_int_equal(db_connect(&db, c->db, false, &e), 0);
+	assert_int_equal(db_connect_again(&spare, db, &e), 0);
+	struct pipeline *p = NULL;
+	assert_int_equal(pipeline_new(&p, db, NULL), 0);
+	pipeline_set_spare(p, spare);
+	struct source *src = NULL;
+	char *paths[] = {mix};
+	assert_int_equal(source_files_open(&src, paths, 1), 0);
+	struct drain_counts dc = {0};
+	assert_int_equal(drain(src, p, NULL, NULL, NULL, &dc, &serr, &e), 0);
+	source_close(src);
+	uint64_t a = 0, g = 0;
+	pipeline_speculated(p, &a, &g);
+	if (a < 20 || g < 2)
+		fail_msg("stored ahead %llu, again %llu: the speculation was not exercised",
+		         (unsigned long long)a, (unsigned long long)g);
+	assert_int_equal(dc.ingested, 36);
+	assert_int_equal(dc.duplicates, 4);
+	assert_int_equal(dc.quarantined, 0);
+	assert_int_equal(pipeline_stats(p)->reports, 36);
+	assert_int_equal(pipeline_stats(p)->duplicates, 4);
+	pipeline_free(p);
+	db_close(spare);
+	db_close(db);
+	assert_int_equal(reports_whole(c, 2), 40);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_duplicates_among_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stored_identities, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_in_a_row, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_counts, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
