@@ -32,7 +32,7 @@ static size_t sums_max = (size_t)1 << 18;
  * process may use. */
 static const size_t bytes_max = (size_t)26 << 20;
 #define KEY_BLOCK 4096
-static size_t copied;
+static size_t copied, sent;
 
 size_t source_sums_copied(void)
 {
@@ -478,6 +478,35 @@ out:
 	free(n_of);
 	buf_free(&head);
 	return rc;
+}
+
+int source_sums_lines(const struct source_sums *s, struct buf *out)
+{
+	if (!s || s->server)
+		return -1;
+	const struct ident **tmp = xcalloc(s->nids + 1, sizeof(const struct ident *));
+	int64_t *n_of = xcalloc(s->nids + 1, sizeof *n_of);
+	int rc = 0;
+	for (size_t i = 0; i < s->n && rc == 0; i++) {
+		const struct key *k = key_at(s, i);
+		char ip[INET6_ADDRSTRLEN], num[96];
+		inet_ntop(k->ip[0] == 6 ? AF_INET6 : AF_INET, k->ip + 1, ip, sizeof ip);
+		snprintf(num, sizeof num, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t",
+		         k->messages, k->dkim, k->spf, k->dmarc);
+		if (buf_puts(out, ip) < 0 || buf_putc(out, '\t') < 0 ||
+		    copy_field(out, k->hf) < 0 || buf_puts(out, num) < 0 ||
+		    put_fails(out, s, k, tmp, n_of) < 0 || buf_putc(out, '\n') < 0)
+			rc = -1;
+	}
+	free(tmp);
+	free(n_of);
+	sent += rc == 0;
+	return rc;
+}
+
+size_t source_sums_sent(void)
+{
+	return sent;
 }
 
 int source_sums_store(struct source_sums *s, struct db *db, const char *tenant, const char *report,

@@ -17,6 +17,7 @@
 #ifndef DS_DB_SOURCE_SUMS_H
 #define DS_DB_SOURCE_SUMS_H
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/model.h"
 
@@ -36,10 +37,17 @@ int source_sums_claim(struct db *db, struct err *e);
  * derived by the server, above) for report `report` of tenant `tenant`. */
 int source_sums_store(struct source_sums *s, struct db *db, const char *tenant, const char *report,
                       struct err *e);
+/* A report of a batch (db/store_report.c): its rows as COPY text lines of
+ * source_ip, header_from, messages, dkim_pass, spf_pass, dmarc_pass and
+ * fails, appended to out, for the batch's end to store (migration 0035);
+ * -1 when they are the server's to derive (above), or NULL. */
+int source_sums_lines(const struct source_sums *s, struct buf *out);
 /* The distinct (address, From) pairs kept before the server takes over;
  * 2^18 unless set. For tests. */
 void source_sums_set_max(size_t max);
 /* Reports whose rows this process stored by its own COPY. For tests. */
 size_t source_sums_copied(void);
+/* Reports whose rows this process handed over by source_sums_lines. */
+size_t source_sums_sent(void);
 
 #endif

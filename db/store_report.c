@@ -31,9 +31,9 @@
 #include "db/source_sums.h"
 #include "db/sql.h"
 #include "db/store.h"
+#include "db/store_rows.h"
 
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,29 +107,25 @@ static const char copy_batch_sql[] =
     " FROM STDIN";
 
 /* Created in each batch's transaction, outside any report's savepoint, so
- * a report that rolls back takes only its own rows with it. */
-/* And the lock every report takes (store_report_begin_pinned), taken once
- * for the batch: outside the reports' savepoints, a report that rolls back
- * cannot release it. */
+ * a report that rolls back takes only its own rows with it: the records
+ * and the record_sources rows summed here (report_add.sql) until the
+ * batch's end moves them (dmarcsift.batch_flush, 0035). And the lock every
+ * report takes (store_report_begin_pinned), taken once for the batch:
+ * outside the reports' savepoints, a report that rolls back cannot release
+ * it. */
 static const char batch_table_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS ds_batch_records"
     " (LIKE dmarcsift.records INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
     " ON COMMIT DELETE ROWS;"
+    " CREATE TEMP TABLE IF NOT EXISTS ds_batch_sources (tenant_id integer, report_pk bigint,"
+    " source_ip inet, header_from text, messages bigint, dkim_pass bigint, spf_pass bigint,"
+    " dmarc_pass bigint, fails jsonb) ON COMMIT DELETE ROWS;"
     " LOCK TABLE dmarcsift.tenant_domains IN SHARE MODE";
 
-/* The batch's rows into dmarcsift.records, and their reports' counts, which
- * their commits left to this statement: one statement for the batch. */
-static const char batch_flush_sql[] =
-    "WITH moved AS (DELETE FROM pg_temp.ds_batch_records RETURNING *),"
-    " ins AS (INSERT INTO dmarcsift.records (tenant_id, report_pk, seq, source_ip, count,"
-    " disposition, dkim, spf, header_from, envelope_from, envelope_to, reasons, dkim_auth,"
-    " spf_auth, extra)"
-    " SELECT tenant_id, report_pk, seq, source_ip, count, disposition, dkim, spf, header_from,"
-    " envelope_from, envelope_to, reasons, dkim_auth, spf_auth, extra FROM moved),"
-    " counts AS (SELECT tenant_id, report_pk, count(*) AS n, sum(count) AS m FROM moved"
-    " GROUP BY tenant_id, report_pk)"
-    " UPDATE dmarcsift.reports r SET records = c.n, messages = c.m FROM counts c"
-    " WHERE r.tenant_id = c.tenant_id AND r.id = c.report_pk";
+/* The batch's rows into dmarcsift.records and record_sources, and their
+ * reports' counts, which their commits left to it: one statement for the
+ * batch. */
+static const char batch_flush_sql[] = "CALL dmarcsift.batch_flush()";
 
 int store_report_batch_open(struct db *db, struct err *e)
 {
@@ -150,68 +146,6 @@ int store_report_batch_flush(struct db *db, struct err *e)
 		return -1;
 	PQclear(res);
 	return 0;
-}
-
-static void json_add(struct json_object *o, const char *key, const char *val)
-{
-	json_object_object_add_ex(o, key, val ? json_object_new_string(val) : NULL,
-	                          JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
-}
-
-/* Appends a JSON array (already serialised by json-c) as a COPY field. */
-static int put_json(struct buf *b, struct json_object *arr)
-{
-	const char *s = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
-	                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
-	int rc = copy_field(b, s);
-	json_object_put(arr);
-	return rc;
-}
-
-static int put_reasons(struct buf *b, const struct aggr_record *rec)
-{
-	if (rec->n_reasons == 0)
-		return buf_append(b, "[]", 2);
-	struct json_object *arr = json_object_new_array_ext((int)rec->n_reasons);
-	for (size_t i = 0; i < rec->n_reasons; i++) {
-		struct json_object *o = json_object_new_object();
-		json_add(o, "type", rec->reasons[i].type);
-		json_add(o, "comment", rec->reasons[i].comment);
-		json_object_array_add(arr, o);
-	}
-	return put_json(b, arr);
-}
-
-static int put_dkim(struct buf *b, const struct aggr_record *rec)
-{
-	if (rec->n_dkim == 0)
-		return buf_append(b, "[]", 2);
-	struct json_object *arr = json_object_new_array_ext((int)rec->n_dkim);
-	for (size_t i = 0; i < rec->n_dkim; i++) {
-		struct json_object *o = json_object_new_object();
-		json_add(o, "domain", rec->dkim_auth[i].domain);
-		json_add(o, "selector", rec->dkim_auth[i].selector);
-		json_add(o, "result", rec->dkim_auth[i].result);
-		json_add(o, "human_result", rec->dkim_auth[i].human_result);
-		json_object_array_add(arr, o);
-	}
-	return put_json(b, arr);
-}
-
-static int put_spf(struct buf *b, const struct aggr_record *rec)
-{
-	if (rec->n_spf == 0)
-		return buf_append(b, "[]", 2);
-	struct json_object *arr = json_object_new_array_ext((int)rec->n_spf);
-	for (size_t i = 0; i < rec->n_spf; i++) {
-		struct json_object *o = json_object_new_object();
-		json_add(o, "domain", rec->spf_auth[i].domain);
-		json_add(o, "scope", rec->spf_auth[i].scope);
-		json_add(o, "result", rec->spf_auth[i].result);
-		json_add(o, "human_result", rec->spf_auth[i].human_result);
-		json_object_array_add(arr, o);
-	}
-	return put_json(b, arr);
 }
 
 static void tx_free(struct store_tx *tx)
@@ -539,9 +473,9 @@ int store_report_record(struct store_tx *tx, const struct aggr_record *rec, stru
 	      copy_field(b, rec->header_from) < 0 || buf_putc(b, '\t') < 0 ||
 	      copy_field(b, rec->envelope_from) < 0 || buf_putc(b, '\t') < 0 ||
 	      copy_field(b, rec->envelope_to) < 0 || buf_putc(b, '\t') < 0 ||
-	      put_reasons(b, rec) < 0 || buf_putc(b, '\t') < 0 || put_dkim(b, rec) < 0 ||
-	      buf_putc(b, '\t') < 0 || put_spf(b, rec) < 0 || buf_putc(b, '\t') < 0 ||
-	      copy_field(b, rec->extra_json) < 0 || buf_putc(b, '\n') < 0;
+	      store_put_reasons(b, rec) < 0 || buf_putc(b, '\t') < 0 ||
+	      store_put_dkim(b, rec) < 0 || buf_putc(b, '\t') < 0 || store_put_spf(b, rec) < 0 ||
+	      buf_putc(b, '\t') < 0 || copy_field(b, rec->extra_json) < 0 || buf_putc(b, '\n') < 0;
 	if (bad) {
 		b->len = start;
 		return err_stage(e, ERR_STAGE_STORE, ERR_INPUT, "record %" PRId64 " is too large",
@@ -647,67 +581,8 @@ static int replace(struct store_tx *tx, struct err *e)
 	return 0;
 }
 
-/* The byte a COPY text escape (copy_field's: \t \n \r \\) stands for. */
-static char unescape(char c)
-{
-	switch (c) {
-	case 't':
-		return '\t';
-	case 'n':
-		return '\n';
-	case 'r':
-		return '\r';
-	default:
-		return c;
-	}
-}
-
 #define N_COLS 13 /* the fields of a row in `rows`: seq .. extra */
-
-/* The rows (COPY text lines, see struct store_tx) as one array literal per
- * column, {"0","1",...} for seq and so on: \N becomes NULL, the COPY escapes
- * are undone and the array's own (\" and \\) applied. A column each, not
- * one two-dimensional array: the server takes a column array apart in one
- * pass (unnest), while subscripting a[i][k] walks the array from its start
- * each time. */
-static int rows_to_arrays(const struct buf *rows, struct buf out[N_COLS])
-{
-	const char *p = rows->data, *end = p ? p + rows->len : p; /* no rows: NULL */
-	bool bad = false;
-	for (int k = 0; k < N_COLS && !bad; k++)
-		bad = buf_putc(&out[k], '{') < 0;
-	for (bool first_row = true; p < end && !bad; first_row = false) {
-		for (int k = 0; !bad; k++) {
-			if (k == N_COLS)
-				return -1; /* more fields than columns: not our rows */
-			struct buf *o = &out[k];
-			bad = !first_row && buf_putc(o, ',') < 0;
-			if (end - p >= 2 && p[0] == '\\' && p[1] == 'N' &&
-			    (end - p == 2 || p[2] == '\t' || p[2] == '\n')) {
-				bad = bad || buf_puts(o, "NULL") < 0;
-				p += 2;
-			} else {
-				bad = bad || buf_putc(o, '"') < 0;
-				while (p < end && *p != '\t' && *p != '\n' && !bad) {
-					char c = *p++;
-					if (c == '\\' && p < end)
-						c = unescape(*p++);
-					bad = ((c == '"' || c == '\\') && buf_putc(o, '\\') < 0) ||
-					      buf_putc(o, c) < 0;
-				}
-				bad = bad || buf_putc(o, '"') < 0;
-			}
-			if (p >= end || *p++ == '\n') {
-				if (k != N_COLS - 1)
-					return -1; /* fewer fields than columns */
-				break;
-			}
-		}
-	}
-	for (int k = 0; k < N_COLS && !bad; k++)
-		bad = buf_putc(&out[k], '}') < 0;
-	return bad ? -1 : 0;
-}
+#define N_SUMS 7  /* those of source_sums_lines */
 
 static bool report_added(const PGresult *res) /* as a lazy add assumes */
 {
@@ -722,21 +597,27 @@ static bool report_added(const PGresult *res) /* as a lazy add assumes */
 static int add_deferred(struct store_tx *tx, bool rows_too, bool *added, struct err *e)
 {
 	char records[24], messages[24];
-	struct buf cols[N_COLS];
+	struct buf cols[N_COLS + N_SUMS], sums;
 	PGresult *res = NULL;
 	int rc = -1;
 
 	*added = false;
-	for (int k = 0; k < N_COLS; k++)
+	for (int k = 0; k < N_COLS + N_SUMS; k++)
 		buf_init(&cols[k], 4 * COPY_MAXROW);
+	/* Its record_sources rows as summed here, for the batch's end (0035);
+	 * none: the server derives them there. */
+	buf_init(&sums, COPY_MAXROW);
+	if (source_sums_lines(tx->sums, &sums) < 0)
+		buf_reset(&sums);
 	static const struct buf none = {0};
-	if (rows_to_arrays(rows_too ? &tx->rows : &none, cols) < 0) {
+	if (store_lines_to_arrays(rows_too ? &tx->rows : &none, cols, N_COLS) < 0 ||
+	    store_lines_to_arrays(&sums, cols + N_COLS, N_SUMS) < 0) {
 		err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL, "records: the column arrays overflow");
 		goto out;
 	}
 	snprintf(records, sizeof records, "%" PRId64, tx->records);
 	snprintf(messages, sizeof messages, "%" PRId64, tx->messages);
-	const char *params[29 + N_COLS];
+	const char *params[29 + N_COLS + N_SUMS];
 	for (size_t i = 0; i < N_PARAMS; i++)
 		params[i] = tx->params[i];
 	/* The final state (store_report_note), written with the row. */
@@ -746,17 +627,17 @@ static int add_deferred(struct store_tx *tx, bool rows_too, bool *added, struct 
 	params[26] = tx->domains ? tx->domains : "{}";
 	params[27] = records;
 	params[28] = messages;
-	for (int k = 0; k < N_COLS; k++)
+	for (int k = 0; k < N_COLS + N_SUMS; k++)
 		params[29 + k] = cols[k].data;
 	if (rows_too && db_lazy_on(tx->db)) {
-		rc = db_lazy_send(tx->db, db_sql("report_add"), 29 + N_COLS, params, NULL, NULL,
-		                  report_added, e);
+		rc = db_lazy_send(tx->db, db_sql("report_add"), 29 + N_COLS + N_SUMS, params, NULL,
+		                  NULL, report_added, e);
 		*added = rc == 0;
 		tx->deferred = rc != 0;
 		goto out;
 	}
-	if (db_run_in_tx(tx->db, db_sql("report_add"), 29 + N_COLS, params, NULL, NULL, rows_too,
-	                 PGRES_TUPLES_OK, "storing report", &res, e) < 0)
+	if (db_run_in_tx(tx->db, db_sql("report_add"), 29 + N_COLS + N_SUMS, params, NULL, NULL,
+	                 rows_too, PGRES_TUPLES_OK, "storing report", &res, e) < 0)
 		goto out;
 	tx->in_tx = !rows_too;
 	if (PQntuples(res) != 1) {
@@ -780,8 +661,9 @@ static int add_deferred(struct store_tx *tx, bool rows_too, bool *added, struct 
 	rc = 0;
 out:
 	PQclear(res);
-	for (int k = 0; k < N_COLS; k++)
+	for (int k = 0; k < N_COLS + N_SUMS; k++)
 		buf_free(&cols[k]);
+	buf_free(&sums);
 	return rc;
 }
 

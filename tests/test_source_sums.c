@@ -104,15 +104,15 @@ static void fill(struct aggr_record *rec, int i, struct aggr_dkim *dk, struct ag
 	}
 }
 
-/* Stores report `id` (its N records; record `odd`, when >= 0, with a header
+/* Stores report `id` (its n records; record `odd`, when >= 0, with a header
  * From that is not ASCII) inside the connection's open batch or on its own. */
-static void store(struct db *db, const char *id, int odd)
+static void store_n(struct db *db, const char *id, int odd, int n)
 {
 	struct aggr_report r = report(id);
 	struct store_tx *tx = NULL;
 	struct err e = {0};
 	assert_int_equal(store_report_begin(&tx, db, &r, NULL, NULL, false, NULL, &e), 0);
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < n; i++) {
 		struct aggr_record rec;
 		struct aggr_dkim dk[3];
 		struct aggr_spf sp[1];
@@ -128,6 +128,11 @@ static void store(struct db *db, const char *id, int odd)
 	pool_free();
 }
 
+static void store(struct db *db, const char *id, int odd)
+{
+	store_n(db, id, odd, N);
+}
+
 static const char rows_sql[] =
     "SELECT coalesce(string_agg(concat_ws('|', s.source_ip, s.header_from, s.org_name,"
     " s.policy_domain, s.begin_at, s.end_at, s.messages, s.dkim_pass, s.spf_pass, s.dmarc_pass,"
@@ -136,9 +141,9 @@ static const char rows_sql[] =
     " FROM dmarcsift.record_sources s JOIN dmarcsift.reports r"
     " ON r.tenant_id = s.tenant_id AND r.id = s.report_pk WHERE r.report_id = $1";
 
-/* The report's rows as stored, then as the server derives them again from
- * its records: the same. */
-static void expect_server_rows(struct dbfx *f, const char *id)
+/* The report's rows as stored (more than `min` of them), then as the
+ * server derives them again from its records: the same. */
+static void expect_rows(struct dbfx *f, const char *id, int min)
 {
 	const char *p[] = {id};
 	char *stored = dbfx_q1(f->db, rows_sql, 1, p);
@@ -149,7 +154,7 @@ static void expect_server_rows(struct dbfx *f, const char *id)
 	                      " USING dmarcsift.reports r WHERE r.tenant_id = s.tenant_id"
 	                      " AND r.id = s.report_pk AND r.report_id = $1 RETURNING 1)"
 	                      " SELECT count(*) FROM d",
-	                      1, p) > 200);
+	                      1, p) > min);
 	free(dbfx_q1(f->db,
 	             "SELECT dmarcsift.record_sources_of_report(tenant_id, id)::text"
 	             " FROM dmarcsift.reports WHERE report_id = $1",
@@ -158,6 +163,11 @@ static void expect_server_rows(struct dbfx *f, const char *id)
 	assert_string_equal(stored, derived);
 	free(stored);
 	free(derived);
+}
+
+static void expect_server_rows(struct dbfx *f, const char *id)
+{
+	expect_rows(f, id, 200);
 }
 
 static void test_client_rows_equal_server_rows(void **state)
@@ -224,12 +234,50 @@ static void test_claim_ends_with_report(void **state)
 	expect_server_rows(f, "big-1");
 }
 
+/* A batch's small reports (0035): their rows summed here go with each
+ * report's statement (array parameters, or after rows sent by COPY into the
+ * batch's table) and are stored at the batch's end, equal to the server's;
+ * one with a From that is not ASCII is derived there instead. */
+static void test_batch_rows_equal_server_rows(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	size_t before = source_sums_sent();
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	assert_int_equal(store_report_batch_open(f->db, &e), 0);
+	store_n(f->db, "five-1", -1, 5);
+	store_n(f->db, "sixty-1", -1, 60);
+	store_n(f->db, "odd-5", 3, 5);
+	store_n(f->db, "five-2", -1, 7);
+	assert_int_equal(store_report_batch_flush(f->db, &e), 0);
+	assert_int_equal(db_batch_commit(f->db, &e), 0);
+	assert_int_equal(source_sums_sent(), before + 3);
+	expect_rows(f, "five-1", 3);
+	expect_rows(f, "sixty-1", 20);
+	expect_rows(f, "odd-5", 3);
+	expect_rows(f, "five-2", 3);
+	assert_int_equal(dbfx_qint(f->db,
+	                           "SELECT count(*) FROM dmarcsift.record_sources"
+	                           " WHERE header_from = lower('B\xc3\xbc"
+	                           "cher.example')",
+	                           0, NULL),
+	                 1);
+	assert_int_equal(dbfx_qint(f->db,
+	                           "SELECT sum(s.messages) FROM dmarcsift.record_sources s"
+	                           " JOIN dmarcsift.reports r ON r.tenant_id = s.tenant_id"
+	                           " AND r.id = s.report_pk WHERE r.report_id = 'sixty-1'",
+	                           0, NULL),
+	                 60 * 61 / 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_client_rows_equal_server_rows, dbfx_setup,
 	                                    dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_ends_with_report, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_rows_equal_server_rows, dbfx_setup,
+	                                    dbfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,10 @@
 -- $30-$42 the records, one array per column (seq, source_ip, count,
 -- disposition, dkim, spf, header_from, envelope_from, envelope_to, reasons,
 -- dkim_auth, spf_auth, extra), taken apart by one unnest, into
--- the batch's table (store_report_batch_flush moves them). An identity
+-- the batch's table (store_report_batch_flush moves them); $43-$49 its
+-- record_sources rows as the client summed them (source_ip, header_from,
+-- messages, dkim_pass, spf_pass, dmarc_pass, fails; empty: the batch's end
+-- derives them on the server, migration 0035). An identity
 -- stored already inserts nothing: the id comes back NULL, and the caller
 -- compares the copies (the rule at the top of db/store_report.c).
 WITH t AS (
@@ -38,5 +41,11 @@ WITH t AS (
 	FROM r, unnest($30::integer[], $31::inet[], $32::bigint[], $33::text[], $34::text[],
 	               $35::text[], $36::text[], $37::text[], $38::text[], $39::jsonb[],
 	               $40::jsonb[], $41::jsonb[], $42::jsonb[]) AS u
+), s AS (
+	INSERT INTO pg_temp.ds_batch_sources (tenant_id, report_pk, source_ip, header_from,
+		messages, dkim_pass, spf_pass, dmarc_pass, fails)
+	SELECT r.tenant_id, r.id, u.*
+	FROM r, unnest($43::inet[], $44::text[], $45::bigint[], $46::bigint[], $47::bigint[],
+	               $48::bigint[], $49::jsonb[]) AS u
 )
 SELECT t.tenant_id, (SELECT id FROM r) FROM t
