@@ -388,7 +388,7 @@ static int ingest_ruf(struct input_run *in, const void *data, size_t len, struct
 	return rc;
 }
 
-static bool batch_has_ok(const struct pipeline *p, const char *sha)
+bool pipeline_batch_has_ok(const struct pipeline *p, const char *sha)
 {
 	for (size_t i = 0; i < p->n_batch_ok; i++)
 		if (memcmp(p->batch_ok[i], sha, 64) == 0)
@@ -406,7 +406,7 @@ static int raw_first(struct pipeline *p, const char *sha, const void *data, size
 {
 	bool known = false, done = false;
 	*dup = false;
-	if (!p->opts.reprocess && batch_has_ok(p, sha)) {
+	if (!p->opts.reprocess && pipeline_batch_has_ok(p, sha)) {
 		p->st.duplicates++;
 		*dup = true;
 		return 0;
@@ -659,10 +659,12 @@ int pipeline_ingest(struct pipeline *p, const void *data, size_t len, const char
 {
 	if (spec_wanted(p, len))
 		return spec_ingest(p, data, len, source, outcome, e);
+	if (spec_dup_wanted(p, len))
+		return spec_dup(p, data, len, source, outcome, e);
 	/* Whatever was sent lazily is answered before this input goes on. */
 	if (spec_settle(p, e) != 0 || pipeline_ingest_one(p, data, len, source, outcome, e) != 0)
 		return -1;
-	p->spec.streak = *outcome == PIPE_INGESTED ? p->spec.streak + 1 : 0;
+	spec_count(p, *outcome);
 	return 0;
 }
 

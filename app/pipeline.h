@@ -108,8 +108,11 @@ bool pipeline_batch_lost_flight(const struct pipeline *p);
  * its counts, by outcome, from pipeline_take_corrections (d[outcome]). */
 void pipeline_speculate(struct pipeline *p, bool on);
 void pipeline_take_corrections(struct pipeline *p, int64_t d[4]);
-/* How many inputs were stored so, and how many of them again. */
-void pipeline_speculated(const struct pipeline *p, uint64_t *ahead, uint64_t *again);
+/* How many inputs were stored so, and how many of them again; how many
+ * were taken for duplicates ahead of their answers, and how many of those
+ * were not. */
+void pipeline_speculated(const struct pipeline *p, uint64_t *ahead, uint64_t *again,
+                         uint64_t *dup_ahead, uint64_t *dup_new);
 
 const struct pipeline_stats *pipeline_stats(const struct pipeline *p);
 /* The reason of the last quarantine, for callers that report per input. */

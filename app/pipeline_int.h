@@ -24,6 +24,7 @@ struct spec_input {
 	size_t n_batch_ok;          /* and its batch's inputs that ended well */
 	enum pipeline_outcome told; /* what pipeline_ingest said of it */
 	bool ended;                 /* pipeline_ingest returned (`told` is set) */
+	bool answered, refused;     /* a duplicate taken ahead: its answer, read */
 };
 
 struct speculation {
@@ -34,8 +35,13 @@ struct speculation {
 	unsigned streak; /* inputs stored in a row */
 	struct spec_input in[SPEC_MAX + 1];
 	size_t n;
+	/* Inputs taken for duplicates ahead of their answers (after one). */
+	unsigned dups; /* duplicates in a row */
+	struct spec_input dup[SPEC_MAX + 1];
+	size_t ndup;
 	int64_t corr[4];       /* pipeline_take_corrections */
 	uint64_t ahead, again; /* pipeline_speculated */
+	uint64_t dup_ahead, dup_new;
 };
 
 struct pipeline {
@@ -77,8 +83,15 @@ struct pipeline {
 int pipeline_ingest_one(struct pipeline *p, const void *data, size_t len, const char *source,
                         enum pipeline_outcome *outcome, struct err *e);
 
+/* pipeline.c: these bytes ended well earlier in the open batch. */
+bool pipeline_batch_has_ok(const struct pipeline *p, const char *sha);
+
 /* speculate.c */
 bool spec_wanted(const struct pipeline *p, size_t len);
+bool spec_dup_wanted(const struct pipeline *p, size_t len);
+int spec_dup(struct pipeline *p, const void *data, size_t len, const char *source,
+             enum pipeline_outcome *outcome, struct err *e);
+void spec_count(struct pipeline *p, enum pipeline_outcome outcome);
 int spec_ingest(struct pipeline *p, const void *data, size_t len, const char *source,
                 enum pipeline_outcome *outcome, struct err *e);
 int spec_settle(struct pipeline *p, struct err *e);

@@ -18,13 +18,21 @@
  * input after it are stored again the usual way, one answer at a time: the
  * result is what that way gives, counts included (an input first said
  * ingested and then found a duplicate is corrected through
- * pipeline_take_corrections). Then the streak starts again from nothing,
- * so a run of duplicates is read the usual way.
+ * pipeline_take_corrections). Then the streak starts again from nothing.
+ *
+ * Duplicates the other way round: after a duplicate, the next small input
+ * is taken for one too — its raw statement is sent lazily and it is
+ * counted as a duplicate without waiting, so one input's look-up overlaps
+ * the reading of the next. One whose answer says otherwise (new bytes, or
+ * bytes not processed yet) has its count taken back and is stored the
+ * usual way as soon as the answer is read; the look-up stored its bytes
+ * already, as the usual way does.
  */
 #include "app/pipeline_int.h"
 
 #include "core/xalloc.h"
 #include "db/store.h"
+#include "ingest/sha256.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,10 +53,19 @@ void pipeline_take_corrections(struct pipeline *p, int64_t d[4])
 	memset(p->spec.corr, 0, sizeof p->spec.corr);
 }
 
-void pipeline_speculated(const struct pipeline *p, uint64_t *ahead, uint64_t *again)
+void pipeline_speculated(const struct pipeline *p, uint64_t *ahead, uint64_t *again,
+                         uint64_t *dup_ahead, uint64_t *dup_new)
 {
 	*ahead = p->spec.ahead;
 	*again = p->spec.again;
+	*dup_ahead = p->spec.dup_ahead;
+	*dup_new = p->spec.dup_new;
+}
+
+void spec_count(struct pipeline *p, enum pipeline_outcome outcome)
+{
+	p->spec.streak = outcome == PIPE_INGESTED ? p->spec.streak + 1 : 0;
+	p->spec.dups = outcome == PIPE_DUPLICATE ? p->spec.dups + 1 : 0;
 }
 
 bool spec_wanted(const struct pipeline *p, size_t len)
@@ -56,7 +73,15 @@ bool spec_wanted(const struct pipeline *p, size_t len)
 	const struct speculation *sp = &p->spec;
 	return sp->wanted && !sp->redoing && !sp->in_input && !p->opts.reprocess &&
 	       db_in_batch(p->db) && len > 0 && len <= STORE_RAW_PUT_SEEN_MAX &&
-	       sp->streak >= SPEC_STREAK;
+	       sp->streak >= SPEC_STREAK && sp->ndup == 0;
+}
+
+bool spec_dup_wanted(const struct pipeline *p, size_t len)
+{
+	const struct speculation *sp = &p->spec;
+	return sp->wanted && !sp->redoing && !sp->in_input && !p->opts.reprocess &&
+	       db_in_batch(p->db) && len > 0 && len <= STORE_RAW_PUT_SEEN_MAX && sp->dups >= 1 &&
+	       sp->n == 0;
 }
 
 static void drop_first(struct speculation *sp, size_t k)
@@ -69,9 +94,99 @@ static void drop_first(struct speculation *sp, size_t k)
 	sp->n -= k;
 }
 
+static void drop_dups(struct speculation *sp, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		free(sp->dup[i].data);
+		free(sp->dup[i].source);
+	}
+	memmove(sp->dup, sp->dup + k, (sp->ndup - k) * sizeof *sp->dup);
+	sp->ndup -= k;
+}
+
 void spec_forget(struct pipeline *p)
 {
 	drop_first(&p->spec, p->spec.n);
+	drop_dups(&p->spec, p->spec.ndup);
+}
+
+/* A duplicate taken ahead: its answer, once read, kept with it. */
+static void take_answer(struct pipeline *p, struct spec_input *in)
+{
+	if (in->answered)
+		return;
+	in->answered = true;
+	in->refused = db_lazy_take_refused(p->db, in->seq);
+}
+
+/* The answers of the duplicates taken ahead up to input `upto`, read; any
+ * that was not a duplicate is stored now, the usual way. All answers are
+ * read before that, since storing may end the batch and swap connections
+ * (app/pipeline.c), and the answers are the connection's. */
+static int dup_resolve(struct pipeline *p, uint64_t upto, struct err *e)
+{
+	struct speculation *sp = &p->spec;
+	bool late = false;
+	db_lazy_settle(p->db, upto);
+	for (size_t i = 0; i < sp->ndup && sp->dup[i].seq <= upto; i++) {
+		take_answer(p, &sp->dup[i]);
+		late = late || sp->dup[i].refused;
+	}
+	if (late) {
+		db_lazy_settle(p->db, UINT64_MAX);
+		for (size_t i = 0; i < sp->ndup; i++)
+			take_answer(p, &sp->dup[i]);
+	}
+	size_t k = 0;
+	int rc = 0;
+	sp->redoing = true;
+	for (; k < sp->ndup && sp->dup[k].seq <= upto && rc == 0; k++) {
+		struct spec_input *in = &sp->dup[k];
+		if (!in->refused)
+			continue;
+		enum pipeline_outcome o = PIPE_QUARANTINED;
+		p->st.inputs--;
+		p->st.duplicates--;
+		sp->corr[PIPE_DUPLICATE]--;
+		sp->dup_new++;
+		sp->dups = sp->streak = 0;
+		rc = pipeline_ingest_one(p, in->data, in->len, in->source, &o, e);
+		if (rc == 0)
+			sp->corr[o]++;
+	}
+	sp->redoing = false;
+	drop_dups(sp, rc == 0 ? k : sp->ndup);
+	return rc;
+}
+
+int spec_dup(struct pipeline *p, const void *data, size_t len, const char *source,
+             enum pipeline_outcome *outcome, struct err *e)
+{
+	struct speculation *sp = &p->spec;
+	char sha[65];
+	sha256_hex(data, len, sha);
+	p->st.inputs++;
+	p->st.duplicates++;
+	p->last_reason[0] = '\0';
+	p->domain[0] = '\0';
+	*outcome = PIPE_DUPLICATE;
+	if (pipeline_batch_has_ok(p, sha))
+		return 0;
+	struct spec_input *in = &sp->dup[sp->ndup++];
+	*in = (struct spec_input){.seq = ++sp->seq,
+	                          .data = xmalloc(len),
+	                          .len = len,
+	                          .source = source ? xstrdup(source) : NULL,
+	                          .told = PIPE_DUPLICATE,
+	                          .ended = true};
+	memcpy(in->data, data, len);
+	sp->dup_ahead++;
+	db_lazy_allow(p->db, in->seq);
+	int rc = store_raw_put_seen_ahead(p->db, sha, data, len, source, true, e);
+	db_lazy_allow(p->db, 0);
+	if (rc != 0)
+		return -1;
+	return sp->ndup > SPEC_MAX ? dup_resolve(p, sp->dup[0].seq, e) : 0;
 }
 
 /* The answers said no from input db_lazy_failed on: back to its savepoint,
@@ -125,9 +240,13 @@ static int recover(struct pipeline *p, enum pipeline_outcome *cur, struct err *e
 int spec_settle(struct pipeline *p, struct err *e)
 {
 	struct speculation *sp = &p->spec;
-	db_lazy_settle(p->db, UINT64_MAX);
-	if (sp->redoing)
+	if (sp->redoing) {
+		db_lazy_settle(p->db, UINT64_MAX);
 		return 0; /* nothing lazy since the recovery began */
+	}
+	if (sp->ndup > 0 && dup_resolve(p, UINT64_MAX, e) != 0)
+		return -1;
+	db_lazy_settle(p->db, UINT64_MAX);
 	if (sp->in_input) {
 		/* The batch ends inside an input (a transaction of its own):
 		 * what it stored lazily must hold, or the input ends here and
@@ -178,7 +297,7 @@ int spec_ingest(struct pipeline *p, const void *data, size_t len, const char *so
 		sp->in[sp->n - 1].ended = true;
 		sp->in[sp->n - 1].told = *outcome;
 	}
-	sp->streak = *outcome == PIPE_INGESTED ? sp->streak + 1 : 0;
+	spec_count(p, *outcome);
 	if (sp->n > SPEC_MAX) {
 		db_lazy_settle(p->db, sp->in[0].seq);
 		if (db_lazy_failed(p->db))

@@ -239,12 +239,17 @@ int cmd_ingest(int argc, char **argv)
 	show_progress(&run, true);
 
 	const struct pipeline_stats *st = pipeline_stats(run.pipe);
-	uint64_t ahead = 0, again = 0;
-	pipeline_speculated(run.pipe, &ahead, &again);
+	uint64_t ahead = 0, again = 0, dup_ahead = 0, dup_new = 0;
+	pipeline_speculated(run.pipe, &ahead, &again, &dup_ahead, &dup_new);
 	if (ahead > 0)
 		log_debug(
 		    "%llu input(s) stored ahead of the server's answers, %llu of them stored again",
 		    (unsigned long long)ahead, (unsigned long long)again);
+	if (dup_ahead > 0)
+		log_debug(
+		    "%llu input(s) taken for duplicates ahead of the server's answers, %llu of "
+		    "them not",
+		    (unsigned long long)dup_ahead, (unsigned long long)dup_new);
 	if (stop != 0) {
 		print_summary(st, unreadable, json);
 		rc = cli_fail(&fatal);

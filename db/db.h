@@ -167,6 +167,9 @@ int db_lazy_send(struct db *db, const char *sql, int nparams, const char *const 
                  const int *lengths, const int *formats, db_lazy_judge_fn judge, struct err *e);
 void db_lazy_settle(struct db *db, uint64_t upto); /* the answers of inputs <= upto */
 uint64_t db_lazy_failed(const struct db *db);
+/* Whether input's answers were read and one of them refused; the input is
+ * forgotten (db_lazy_failed then names the first of the others). */
+bool db_lazy_take_refused(struct db *db, uint64_t input);
 size_t db_lazy_unread(const struct db *db);
 void db_lazy_reset(struct db *db);
 

@@ -21,7 +21,9 @@ struct lazy {
 	uint64_t input;  /* 0: statements are not sent lazily now */
 	uint64_t failed; /* the first input whose statement failed; 0: none */
 	struct lazy_seg seg[DB_LAZY_MAX];
-	size_t n, read; /* sent, read */
+	size_t n, read;                /* sent, read */
+	uint64_t refused[DB_LAZY_MAX]; /* the inputs `failed` came from, until taken */
+	size_t nrefused;
 };
 
 /* Statements prepared on this connection (db_query_prepared), by their

@@ -37,6 +37,29 @@ static void fail(struct lazy *l, uint64_t input)
 {
 	if (l->failed == 0 || input < l->failed)
 		l->failed = input;
+	for (size_t i = 0; i < l->nrefused; i++)
+		if (l->refused[i] == input)
+			return;
+	if (l->nrefused < DB_LAZY_MAX)
+		l->refused[l->nrefused++] = input;
+}
+
+bool db_lazy_take_refused(struct db *db, uint64_t input)
+{
+	struct lazy *l = &db->lazy;
+	bool found = false;
+	l->failed = 0;
+	for (size_t i = 0; i < l->nrefused;) {
+		if (l->refused[i] == input) {
+			l->refused[i] = l->refused[--l->nrefused];
+			found = true;
+			continue;
+		}
+		if (l->failed == 0 || l->refused[i] < l->failed)
+			l->failed = l->refused[i];
+		i++;
+	}
+	return found;
 }
 
 /* Reads the oldest unread segment's answer and judges it. */
@@ -96,6 +119,7 @@ void db_lazy_reset(struct db *db)
 		PQexitPipelineMode(db->conn);
 	}
 	l->failed = 0;
+	l->nrefused = 0;
 	l->input = 0;
 }
 

@@ -61,6 +61,10 @@ int store_raw_lookup(struct db *db, const char *sha256, bool *known, bool *done,
 #define STORE_RAW_PUT_SEEN_MAX ((size_t)64 << 10)
 int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,
                        const char *source, bool *known, bool *done, struct err *e);
+/* The same sent lazily (db.h, db_lazy_on), its answer assumed: processed
+ * before (`done`) or not; one that is not refuses the input. */
+int store_raw_put_seen_ahead(struct db *db, const char *sha256, const void *data, size_t len,
+                             const char *source, bool done, struct err *e);
 /* The input is dealt with: status `ok` or `dsn`, and its open failure (if
  * any) resolved, in one statement (store_raw_mark + store_failure_resolve). */
 int store_raw_finish(struct db *db, const char *sha256, const char *status, struct err *e);

@@ -732,17 +732,24 @@ static const char put_seen_sql[] =
     " (SELECT status IN ('ok', 'dsn') FROM dmarcsift.raw_messages"
     "  WHERE tenant_id = 0 AND sha256 = $1)";
 
-/* A lazy put_seen's answer as the caller assumed it: not processed before. */
-static bool put_seen_new(const PGresult *res)
+/* A lazy put_seen's answer as the caller assumed it: processed before
+ * (known and done), or not. */
+static bool put_seen_done(const PGresult *res)
 {
-	return PQntuples(res) == 1 &&
-	       !(PQgetvalue(res, 0, 0)[0] != 't' && PQgetvalue(res, 0, 1)[0] == 't');
+	return PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] != 't' &&
+	       PQgetvalue(res, 0, 1)[0] == 't';
 }
 
-int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,
-                       const char *source, bool *known, bool *done, struct err *e)
+static bool put_seen_new(const PGresult *res)
 {
-	*known = *done = false;
+	return PQntuples(res) == 1 && !put_seen_done(res);
+}
+
+/* put_seen's statement: sent lazily with `judge` (db.h), or answered now. */
+static int put_seen(struct db *db, const char *sha256, const void *data, size_t len,
+                    const char *source, db_lazy_judge_fn judge, bool *known, bool *done,
+                    struct err *e)
+{
 	if (check_sha(sha256, e) < 0)
 		return -1;
 	if (len > STORE_RAW_PUT_SEEN_MAX || len > identity_max)
@@ -753,9 +760,8 @@ int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size
 	const char *params[5] = {sha256, source, size, data, "identity"};
 	const int lengths[5] = {0, 0, 0, (int)len, 0};
 	const int formats[5] = {0, 0, 0, 1, 0};
-	/* Lazily (db.h): taken for new bytes; the judge refuses a duplicate. */
-	if (db_lazy_on(db))
-		return db_lazy_send(db, put_seen_sql, 5, params, lengths, formats, put_seen_new, e);
+	if (judge)
+		return db_lazy_send(db, put_seen_sql, 5, params, lengths, formats, judge, e);
 	PGresult *res = db_query_prepared(db, put_seen_sql, 5, params, lengths, formats);
 	if (db_check(db, &res, PGRES_TUPLES_OK, "storing raw message", e) < 0)
 		return -1;
@@ -763,4 +769,21 @@ int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size
 	*done = *known && PQgetvalue(res, 0, 1)[0] == 't';
 	PQclear(res);
 	return 0;
+}
+
+int store_raw_put_seen(struct db *db, const char *sha256, const void *data, size_t len,
+                       const char *source, bool *known, bool *done, struct err *e)
+{
+	*known = *done = false;
+	/* Lazily (db.h): taken for new bytes; the judge refuses a duplicate. */
+	return put_seen(db, sha256, data, len, source, db_lazy_on(db) ? put_seen_new : NULL, known,
+	                done, e);
+}
+
+int store_raw_put_seen_ahead(struct db *db, const char *sha256, const void *data, size_t len,
+                             const char *source, bool done, struct err *e)
+{
+	bool k = false, d = false;
+	return put_seen(db, sha256, data, len, source, done ? put_seen_done : put_seen_new, &k, &d,
+	                e);
 }

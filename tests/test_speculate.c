@@ -76,9 +76,30 @@ static void make_dir(const struct ctx *c, char *dir, size_t n, const char *name,
 	}
 }
 
-/* Runs `ingest -v DIR`: its exit code; *out is the summary line, and
- * *ahead / *again what the run says it stored ahead and again. */
-static int ingest(const struct ctx *c, const char *dir, char **out, long *ahead, long *again)
+/* What a run says (-v) it stored ahead and again, and took for duplicates
+ * ahead and found not to be. */
+struct seen {
+	long ahead, again, dup_ahead, dup_new;
+};
+
+/* The two numbers of the -v line containing `phrase` ("N ... phrase ..., M
+ * of them"), or zeros. */
+static void two_numbers(const char *text, const char *phrase, long *a, long *b)
+{
+	*a = *b = 0;
+	const char *s = strstr(text, phrase);
+	if (!s)
+		return;
+	while (s > text && s[-1] != ' ')
+		s--;
+	*a = strtol(s, NULL, 10);
+	const char *g = strstr(s, "answers, ");
+	assert_non_null(g);
+	*b = strtol(g + 9, NULL, 10);
+}
+
+/* Runs `ingest -v DIR`: its exit code; *out is the summary line. */
+static int ingest(const struct ctx *c, const char *dir, char **out, struct seen *sn)
 {
 	char log[128];
 	snprintf(log, sizeof log, "%s/run.log", c->dir);
@@ -89,16 +110,8 @@ static int ingest(const struct ctx *c, const char *dir, char **out, long *ahead,
 	int rc = run_wait(run_spawn(a, NULL, fd, true));
 	close(fd);
 	char *text = slurp(log, NULL);
-	*ahead = *again = 0;
-	const char *s = strstr(text, " input(s) stored ahead");
-	if (s) {
-		while (s > text && s[-1] != ' ')
-			s--;
-		*ahead = strtol(s, NULL, 10);
-		const char *g = strstr(s, "answers, ");
-		assert_non_null(g);
-		*again = strtol(g + 9, NULL, 10);
-	}
+	two_numbers(text, " input(s) stored ahead", &sn->ahead, &sn->again);
+	two_numbers(text, " input(s) taken for duplicates", &sn->dup_ahead, &sn->dup_new);
 	const char *sum = strstr(text, " reports (");
 	assert_non_null(sum);
 	while (sum > text && sum[-1] != '\n')
@@ -163,16 +176,16 @@ static void test_duplicates_among_new(void **state)
 		assert_int_equal(link(from, to), 0);
 	}
 	char *out = NULL;
-	long ahead = 0, again = 0;
-	assert_int_equal(ingest(c, first, &out, &ahead, &again), 0);
+	struct seen sn = {0};
+	assert_int_equal(ingest(c, first, &out, &sn), 0);
 	free(out);
 
-	assert_int_equal(ingest(c, mix, &out, &ahead, &again), 0);
+	assert_int_equal(ingest(c, mix, &out, &sn), 0);
 	assert_string_equal(out, "35 reports (70 records) ingested, 5 duplicates, 0 quarantined");
 	free(out);
-	if (ahead < 20 || again < 3)
-		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", ahead,
-		         again);
+	if (sn.ahead < 20 || sn.again < 3)
+		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", sn.ahead,
+		         sn.again);
 	assert_int_equal(reports_whole(c, 2), 40);
 	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 80);
 	assert_int_equal(q_int(c->db,
@@ -181,11 +194,13 @@ static void test_duplicates_among_new(void **state)
 	                 40);
 	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 40);
 
-	/* All of it again: duplicates, read the usual way. */
-	assert_int_equal(ingest(c, mix, &out, &ahead, &again), 0);
+	/* All of it again: duplicates, taken for such ahead of the answers. */
+	assert_int_equal(ingest(c, mix, &out, &sn), 0);
 	assert_string_equal(out, "0 reports (0 records) ingested, 40 duplicates, 0 quarantined");
 	free(out);
-	assert_int_equal(ahead, 0);
+	assert_int_equal(sn.ahead, 0);
+	if (sn.dup_ahead < 30 || sn.dup_new != 0)
+		fail_msg("taken for duplicates ahead %ld, %ld not", sn.dup_ahead, sn.dup_new);
 }
 
 /* Identities stored before: a less complete copy replaced, the same
@@ -207,18 +222,18 @@ static void test_stored_identities(void **state)
 	snprintf(path, sizeof path, "%s/d.xml", first);
 	write_report(path, "spec-027", 2, 0, true);
 	char *out = NULL;
-	long ahead = 0, again = 0;
-	assert_int_equal(ingest(c, first, &out, &ahead, &again), 0);
+	struct seen sn = {0};
+	assert_int_equal(ingest(c, first, &out, &sn), 0);
 	free(out);
 
 	make_dir(c, dir, sizeof dir, "ids", 0, 30);
-	assert_int_equal(ingest(c, dir, &out, &ahead, &again), 1); /* one quarantined */
+	assert_int_equal(ingest(c, dir, &out, &sn), 1); /* one quarantined */
 	assert_string_equal(
 	    out, "26 reports (54 records) ingested, 1 duplicates, 2 quarantined, 1 replaced");
 	free(out);
-	if (ahead < 20 || again < 3)
-		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", ahead,
-		         again);
+	if (sn.ahead < 20 || sn.again < 3)
+		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", sn.ahead,
+		         sn.again);
 	const char *p12[] = {"spec-012"}, *p20[] = {"spec-020"}, *p25[] = {"spec-025"};
 	const char *p27[] = {"spec-027"};
 	const char *recs = "SELECT records FROM dmarcsift.reports WHERE report_id = $1";
@@ -248,13 +263,13 @@ static void test_refused_in_a_row(void **state)
 	       " CHECK (report_id <> 'spec-015');"
 	       " ALTER TABLE dmarcsift.records ADD CONSTRAINT test_spec CHECK (count <> 41)");
 	char *out = NULL;
-	long ahead = 0, again = 0;
-	assert_int_equal(ingest(c, dir, &out, &ahead, &again), 1);
+	struct seen sn = {0};
+	assert_int_equal(ingest(c, dir, &out, &sn), 1);
 	assert_string_equal(out, "28 reports (56 records) ingested, 0 duplicates, 2 quarantined");
 	free(out);
-	if (ahead < 20 || again < 2)
-		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", ahead,
-		         again);
+	if (sn.ahead < 20 || sn.again < 2)
+		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", sn.ahead,
+		         sn.again);
 	q_exec(c->db, "ALTER TABLE dmarcsift.reports DROP CONSTRAINT test_spec;"
 	              " ALTER TABLE dmarcsift.records DROP CONSTRAINT test_spec");
 	assert_int_equal(reports_whole(c, 2), 28);
@@ -269,9 +284,58 @@ static void test_refused_in_a_row(void **state)
 	                       NULL),
 	                 28);
 	/* Kept: the next run, with the cause gone, stores them. */
-	assert_int_equal(ingest(c, dir, &out, &ahead, &again), 0);
+	assert_int_equal(ingest(c, dir, &out, &sn), 0);
 	assert_string_equal(out, "2 reports (4 records) ingested, 28 duplicates, 0 quarantined");
 	free(out);
+}
+
+/* Back among inputs taken for duplicates: new bytes (twice), bytes that do
+ * not parse, found only from their answers and stored the usual way. */
+static void test_new_among_duplicates(void **state)
+{
+	struct ctx *c = *state;
+	char old[128], back[128], from[192], to[192];
+	make_dir(c, old, sizeof old, "old", 0, 30);
+	char *out = NULL;
+	struct seen sn = {0};
+	assert_int_equal(ingest(c, old, &out, &sn), 0);
+	free(out);
+	snprintf(back, sizeof back, "%s/back", c->dir);
+	assert_int_equal(mkdir(back, 0755), 0);
+	for (int i = 0; i < 30; i++) {
+		snprintf(from, sizeof from, "%s/r%03d.xml", old, i);
+		snprintf(to, sizeof to, "%s/r%03d.xml", back, i);
+		assert_int_equal(link(from, to), 0);
+	}
+	snprintf(to, sizeof to, "%s/r005a.xml", back);
+	write_report(to, "spec-105", 2, 0, false);
+	snprintf(from, sizeof from, "%s/r005b.xml", back);
+	assert_int_equal(link(to, from), 0);
+	snprintf(to, sizeof to, "%s/r029a.xml", back);
+	write_report(to, "spec-129", 2, 0, false);
+	snprintf(to, sizeof to, "%s/r010a.xml", back);
+	write_report(to, "spec-110", 2, 0, false);
+	snprintf(to, sizeof to, "%s/r010b.xml", back);
+	write_report(to, "spec-111", 2, 0, false);
+	snprintf(to, sizeof to, "%s/r015a.xml", back);
+	FILE *f = fopen(to, "w");
+	assert_non_null(f);
+	fputs("<?xml version=\"1.0\"?><feedback><report_metadata><org_name>cut", f);
+	fclose(f);
+
+	assert_int_equal(ingest(c, back, &out, &sn), 1); /* one quarantined */
+	assert_string_equal(out, "4 reports (8 records) ingested, 31 duplicates, 1 quarantined");
+	free(out);
+	if (sn.dup_ahead < 20 || sn.dup_new < 5)
+		fail_msg("taken for duplicates ahead %ld, %ld not: not exercised", sn.dup_ahead,
+		         sn.dup_new);
+	assert_int_equal(reports_whole(c, 2), 34);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.failures", 0, NULL), 1);
+	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 35);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT count(*) FROM dmarcsift.raw_messages WHERE status = 'ok'", 0,
+	                       NULL),
+	                 34);
 }
 
 /* What drain tells its caller, by outcome, for the same mix of new and
@@ -290,8 +354,8 @@ static void test_drain_counts(void **state)
 		assert_int_equal(link(from, to), 0);
 	}
 	char *out = NULL;
-	long ahead = 0, again = 0;
-	assert_int_equal(ingest(c, first, &out, &ahead, &again), 0);
+	struct seen sn = {0};
+	assert_int_equal(ingest(c, first, &out, &sn), 0);
 	free(out);
 
 	struct db *db = NULL, *spare = NULL;
@@ -307,8 +371,8 @@ static void test_drain_counts(void **state)
 	struct drain_counts dc = {0};
 	assert_int_equal(drain(src, p, NULL, NULL, NULL, &dc, &serr, &e), 0);
 	source_close(src);
-	uint64_t a = 0, g = 0;
-	pipeline_speculated(p, &a, &g);
+	uint64_t a = 0, g = 0, da = 0, dn = 0;
+	pipeline_speculated(p, &a, &g, &da, &dn);
 	if (a < 20 || g < 2)
 		fail_msg("stored ahead %llu, again %llu: the speculation was not exercised",
 		         (unsigned long long)a, (unsigned long long)g);
@@ -317,10 +381,30 @@ static void test_drain_counts(void **state)
 	assert_int_equal(dc.quarantined, 0);
 	assert_int_equal(pipeline_stats(p)->reports, 36);
 	assert_int_equal(pipeline_stats(p)->duplicates, 4);
+	assert_int_equal(reports_whole(c, 2), 40);
+
+	/* Again with two new inputs among the forty: taken for duplicates
+	 * first, then counted as what they are. */
+	char path[192];
+	snprintf(path, sizeof path, "%s/r020a.xml", mix);
+	write_report(path, "spec-220", 2, 0, false);
+	snprintf(path, sizeof path, "%s/r031a.xml", mix);
+	write_report(path, "spec-231", 2, 0, false);
+	assert_int_equal(source_files_open(&src, paths, 1), 0);
+	dc = (struct drain_counts){0};
+	assert_int_equal(drain(src, p, NULL, NULL, NULL, &dc, &serr, &e), 0);
+	source_close(src);
+	pipeline_speculated(p, &a, &g, &da, &dn);
+	if (da < 20 || dn < 2)
+		fail_msg("taken for duplicates ahead %llu, %llu not: not exercised",
+		         (unsigned long long)da, (unsigned long long)dn);
+	assert_int_equal(dc.ingested, 2);
+	assert_int_equal(dc.duplicates, 40);
+	assert_int_equal(dc.quarantined, 0);
 	pipeline_free(p);
 	db_close(spare);
 	db_close(db);
-	assert_int_equal(reports_whole(c, 2), 40);
+	assert_int_equal(reports_whole(c, 2), 42);
 }
 
 int main(void)
@@ -329,6 +413,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_duplicates_among_new, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stored_identities, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_in_a_row, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_among_duplicates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_drain_counts, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
