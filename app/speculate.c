@@ -84,30 +84,21 @@ bool spec_dup_wanted(const struct pipeline *p, size_t len)
 	       sp->n == 0;
 }
 
-static void drop_first(struct speculation *sp, size_t k)
+/* The first k of the n inputs in `in`, freed and taken out. */
+static void drop(struct spec_input *in, size_t *n, size_t k)
 {
 	for (size_t i = 0; i < k; i++) {
-		free(sp->in[i].data);
-		free(sp->in[i].source);
+		free(in[i].data);
+		free(in[i].source);
 	}
-	memmove(sp->in, sp->in + k, (sp->n - k) * sizeof *sp->in);
-	sp->n -= k;
-}
-
-static void drop_dups(struct speculation *sp, size_t k)
-{
-	for (size_t i = 0; i < k; i++) {
-		free(sp->dup[i].data);
-		free(sp->dup[i].source);
-	}
-	memmove(sp->dup, sp->dup + k, (sp->ndup - k) * sizeof *sp->dup);
-	sp->ndup -= k;
+	memmove(in, in + k, (*n - k) * sizeof *in);
+	*n -= k;
 }
 
 void spec_forget(struct pipeline *p)
 {
-	drop_first(&p->spec, p->spec.n);
-	drop_dups(&p->spec, p->spec.ndup);
+	drop(p->spec.in, &p->spec.n, p->spec.n);
+	drop(p->spec.dup, &p->spec.ndup, p->spec.ndup);
 }
 
 /* A duplicate taken ahead: its answer, once read, kept with it. */
@@ -155,7 +146,7 @@ static int dup_resolve(struct pipeline *p, uint64_t upto, struct err *e)
 			sp->corr[o]++;
 	}
 	sp->redoing = false;
-	drop_dups(sp, rc == 0 ? k : sp->ndup);
+	drop(sp->dup, &sp->ndup, rc == 0 ? k : sp->ndup);
 	return rc;
 }
 
@@ -302,7 +293,7 @@ int spec_ingest(struct pipeline *p, const void *data, size_t len, const char *so
 		db_lazy_settle(p->db, sp->in[0].seq);
 		if (db_lazy_failed(p->db))
 			return recover(p, NULL, e);
-		drop_first(sp, 1);
+		drop(sp->in, &sp->n, 1);
 	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "support/clifx.h"
 #include "support/run.h"
 #include "support/testdb.h"
 
@@ -23,11 +24,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-struct ctx {
-	char *db;
-	char dir[64];
-};
 
 /* Writes a report of n records to path; the counts are 1..n so the
  * messages sum is n(n+1)/2. */
@@ -58,34 +54,9 @@ static void write_report(const char *path, const char *org, const char *id, cons
 	fclose(f);
 }
 
-static int setup(void **state)
-{
-	struct ctx *c = calloc(1, sizeof *c);
-	assert_non_null(c);
-	if (testdb_create(&c->db) != 0)
-		return -1;
-	snprintf(c->dir, sizeof c->dir, "/tmp/ds-cli-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
-	*state = c;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct ctx *c = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", c->dir);
-	testdb_drop(c->db);
-	free(c->db);
-	free(c);
-	return 0;
-}
-
 static void test_summary_json_and_duplicates(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char path[128];
 	snprintf(path, sizeof path, "%s/r1.xml", c->dir);
 	write_report(path, "example.net", "json-1", "json.example", 7);
@@ -131,7 +102,7 @@ static void test_summary_json_and_duplicates(void **state)
 
 static void test_stdin(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char path[128];
 	snprintf(path, sizeof path, "%s/stdin.xml", c->dir);
 	write_report(path, "stdin.example", "stdin-1", "stdin.example", 3);
@@ -147,7 +118,7 @@ static void test_stdin(void **state)
 
 static void test_reprocess_after_tenant_added(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char path[128];
 	snprintf(path, sizeof path, "%s/acme.xml", c->dir);
 	write_report(path, "google.com", "acme-1", "acme.example", 2);
@@ -180,7 +151,7 @@ static void test_reprocess_after_tenant_added(void **state)
  * the domain (or its organisational domain), they move to that tenant. */
 static void test_unassigned_reports_move_to_new_tenant(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char path[128];
 	snprintf(path, sizeof path, "%s/adopt.xml", c->dir);
 	write_report(path, "yahoo.com", "adopt-1", "mail.adopt.co.uk", 4);
@@ -212,7 +183,7 @@ static void test_unassigned_reports_move_to_new_tenant(void **state)
 
 static void test_database_unreachable(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char path[128];
 	snprintf(path, sizeof path, "%s/unreach.xml", c->dir);
 	write_report(path, "x.example", "unreach-1", "x.example", 1);
@@ -255,7 +226,7 @@ static void copy_file(const char *from, const char *to, const char *append)
  * duplicate, and every report lands whole. */
 static void test_batch_bad_report_alone(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128], path[192], path2[192];
 	snprintf(dir, sizeof dir, "%s/batch", c->dir);
 	assert_int_equal(mkdir(dir, 0755), 0);
@@ -323,7 +294,7 @@ static void test_batch_bad_report_alone(void **state)
  * run's backend on the last report of the batch. */
 static void test_batch_lost_not_counted(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128], path[192];
 	snprintf(dir, sizeof dir, "%s/lost", c->dir);
 	assert_int_equal(mkdir(dir, 0755), 0);
@@ -360,7 +331,7 @@ static void test_batch_lost_not_counted(void **state)
 
 /* `dir` := a new directory of n two-record reports from NAME.example,
  * report ids NAME-000 ... in file name order. */
-static void report_dir(const struct ctx *c, char *dir, size_t dirsz, const char *name, int n)
+static void report_dir(const struct clifx *c, char *dir, size_t dirsz, const char *name, int n)
 {
 	char path[192], id[32], org[64];
 	snprintf(dir, dirsz, "%s/%s", c->dir, name);
@@ -379,7 +350,7 @@ static void report_dir(const struct ctx *c, char *dir, size_t dirsz, const char 
  * one record more) is compared with it once that batch has settled. */
 static void test_batches_take_turns(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128], path[192];
 	report_dir(c, dir, sizeof dir, "turn", 450);
 	snprintf(path, sizeof path, "%s/zz-copy.xml", dir);
@@ -429,7 +400,7 @@ static void test_batches_take_turns(void **state)
  * everything. */
 static void test_sent_batch_lost(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128];
 	report_dir(c, dir, sizeof dir, "sent", 260);
 	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
@@ -471,7 +442,7 @@ static void test_sent_batch_lost(void **state)
  * release empties no ON COMMIT DELETE ROWS table). */
 static void test_batch_copies_of_one_report(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128], path[192], path2[192];
 	snprintf(dir, sizeof dir, "%s/copies", c->dir);
 	assert_int_equal(mkdir(dir, 0755), 0);
@@ -504,7 +475,7 @@ static void test_batch_copies_of_one_report(void **state)
  * said; the reports around them are stored whole. */
 static void test_batch_server_refuses_report(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128], path[192], like[160];
 	snprintf(dir, sizeof dir, "%s/refused", c->dir);
 	assert_int_equal(mkdir(dir, 0755), 0);
@@ -568,7 +539,7 @@ static void test_batch_server_refuses_report(void **state)
  * and every input of the batch is 'ok'. */
 static void test_batch_status_at_commit(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128], path[192], like[160];
 	snprintf(dir, sizeof dir, "%s/status", c->dir);
 	assert_int_equal(mkdir(dir, 0755), 0);
@@ -619,7 +590,7 @@ static void test_batch_status_at_commit(void **state)
 /* Once `holders` backends of the run hold the tenant_domains lock that
  * every batch takes, the run is killed with SIGKILL; returns when the
  * server has noticed the dead client and its open transactions are gone. */
-static void kill_while_locked(const struct ctx *c, pid_t pid, int holders)
+static void kill_while_locked(const struct clifx *c, pid_t pid, int holders)
 {
 	int seen = 0;
 	for (int i = 0; i < 3000 && !seen; i++) {
@@ -649,7 +620,7 @@ static void kill_while_locked(const struct ctx *c, pid_t pid, int holders)
 /* After a kill -9: the reports of `org` that committed are whole (`records`
  * records each), fewer than `n`; `rerun` then stores the rest and counts
  * those as duplicates, and all `n` are whole. */
-static void expect_whole_then_rest(const struct ctx *c, const char *org, int records, int n,
+static void expect_whole_then_rest(const struct clifx *c, const char *org, int records, int n,
                                    const char *const *rerun)
 {
 	char rec[16];
@@ -681,7 +652,7 @@ static void expect_whole_then_rest(const struct ctx *c, const char *org, int rec
  * and the next run stores the rest. */
 static void test_batch_killed(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	enum { N = 150 };
 	char dir[128], path[192];
 	snprintf(dir, sizeof dir, "%s/killed", c->dir);
@@ -706,7 +677,7 @@ static void test_batch_killed(void **state)
  * others as duplicates. */
 static void test_killed_in_flight(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	enum { N = 450 };
 	char dir[128];
 	report_dir(c, dir, sizeof dir, "flight", N);
@@ -727,7 +698,7 @@ static void test_killed_in_flight(void **state)
 
 static void test_killed_mid_report(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	const long n = 300000;
 	char path[128];
 	snprintf(path, sizeof path, "%s/big.xml", c->dir);
@@ -819,7 +790,7 @@ static void test_killed_mid_report(void **state)
  * set after them: the report stored, the non-report quarantined. */
 static void test_big_file_raw_aside(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	/* Over 16 MiB each: only files that large are streamed from their file
 	 * descriptor (sources/from_files.c) and so go aside; smaller ones are
 	 * read whole and stored before they are parsed. */
@@ -884,7 +855,7 @@ int main(void)
 	    cmocka_unit_test(test_unassigned_reports_move_to_new_tenant),
 	    cmocka_unit_test(test_database_unreachable),
 	    cmocka_unit_test(test_killed_mid_report),
-	    cmocka_unit_test_setup_teardown(test_big_file_raw_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_file_raw_aside, clifx_setup, clifx_teardown),
 	    cmocka_unit_test(test_batch_bad_report_alone),
 	    cmocka_unit_test(test_batch_copies_of_one_report),
 	    cmocka_unit_test(test_batch_killed),
@@ -895,5 +866,5 @@ int main(void)
 	    cmocka_unit_test(test_batch_status_at_commit),
 	    cmocka_unit_test(test_batch_server_refuses_report),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, clifx_setup, clifx_teardown);
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "support/clifx.h"
 #include "support/mailtest.h"
 #include "support/run.h"
 #include "support/testdb.h"
@@ -24,11 +25,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-struct ctx {
-	char *db;
-	char dir[64];
-};
 
 /* A report of n records (counts 1..n); `id` makes it unique. */
 static void write_report(const char *path, const char *id, long n)
@@ -53,31 +49,6 @@ static void write_report(const char *path, const char *id, long n)
 		        (i >> 16) & 255, (i >> 8) & 255, i & 255, i);
 	fputs("</feedback>\n", f);
 	fclose(f);
-}
-
-static int setup(void **state)
-{
-	struct ctx *c = calloc(1, sizeof *c);
-	assert_non_null(c);
-	if (testdb_create(&c->db) != 0)
-		return -1;
-	snprintf(c->dir, sizeof c->dir, "/tmp/ds-rel-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
-	*state = c;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct ctx *c = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", c->dir);
-	testdb_drop(c->db);
-	free(c->db);
-	free(c);
-	return 0;
 }
 
 static double now(void)
@@ -153,7 +124,7 @@ static int ingest_json(const char *db, const char *path, char **out)
  */
 static void test_truncated_then_complete(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char whole[128], cut[128];
 	snprintf(whole, sizeof whole, "%s/whole.xml", c->dir);
 	snprintf(cut, sizeof cut, "%s/cut.xml", c->dir);
@@ -230,7 +201,7 @@ static void test_truncated_then_complete(void **state)
 /* The whole report first, a cut copy later: a duplicate, nothing changes. */
 static void test_complete_then_truncated(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char whole[128], cut[128];
 	snprintf(whole, sizeof whole, "%s/whole.xml", c->dir);
 	snprintf(cut, sizeof cut, "%s/cut.xml", c->dir);
@@ -259,7 +230,7 @@ static void test_complete_then_truncated(void **state)
  */
 static void test_clean_copies(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char a[128], b[128], d[128], x[128];
 	snprintf(a, sizeof a, "%s/a.xml", c->dir);
 	snprintf(b, sizeof b, "%s/b.xml", c->dir);
@@ -325,7 +296,7 @@ static void test_clean_copies(void **state)
  */
 static void test_file_truncated_under_reader(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char big[128], small[128], out[128];
 	snprintf(big, sizeof big, "%s/big.xml", c->dir);
 	snprintf(small, sizeof small, "%s/small.xml", c->dir);
@@ -369,7 +340,7 @@ static void test_file_truncated_under_reader(void **state)
  * each file is read once, and the walk ends (it was exponential). */
 static void test_symlink_loops(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char d[128], p[192], out[128];
 	snprintf(d, sizeof d, "%s/tree", c->dir);
 	snprintf(out, sizeof out, "%s/loops.txt", c->dir);
@@ -405,7 +376,7 @@ static void test_symlink_loops(void **state)
  * DMARCSIFT_DB's place in the config file, and by `config check`. */
 static void test_malformed_url_not_echoed(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	const char *bad = "postgresql://u:S3cretPW@[::1/db";
 	char *out = NULL;
 	const char *a1[] = {"ingest", "--db", bad, "/dev/null", NULL};
@@ -440,7 +411,7 @@ static void test_malformed_url_not_echoed(void **state)
  * for the messages and stored reports twice. */
 static void test_two_sections_one_maildir(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char md[128], link[128], sub[160];
 	snprintf(md, sizeof md, "%s/Maildir", c->dir);
 	snprintf(link, sizeof link, "%s/alias", c->dir);
@@ -484,13 +455,18 @@ static void test_two_sections_one_maildir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_truncated_then_complete, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_complete_then_truncated, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_clean_copies, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_file_truncated_under_reader, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_symlink_loops, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_malformed_url_not_echoed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_two_sections_one_maildir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_then_complete, clifx_setup,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_complete_then_truncated, clifx_setup,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_clean_copies, clifx_setup, clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_file_truncated_under_reader, clifx_setup,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_loops, clifx_setup, clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_url_not_echoed, clifx_setup,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_two_sections_one_maildir, clifx_setup,
+	                                    clifx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

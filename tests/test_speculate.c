@@ -19,8 +19,8 @@
 #include "app/pipeline.h"
 #include "db/db.h"
 #include "sources/source.h"
+#include "support/clifx.h"
 #include "support/run.h"
-#include "support/testdb.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -29,11 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct ctx {
-	char *db;
-	char dir[64];
-};
 
 /* A report of n records; `bump` adds to the first record's count, so two
  * copies of one identity disagree; `pad` adds blank lines, so two copies
@@ -64,7 +59,7 @@ static void write_report(const char *path, const char *id, long n, long bump, bo
 }
 
 /* `dir` := c->dir/name, with reports spec-<from>..spec-<to-1> of two records. */
-static void make_dir(const struct ctx *c, char *dir, size_t n, const char *name, int from, int to)
+static void make_dir(const struct clifx *c, char *dir, size_t n, const char *name, int from, int to)
 {
 	char path[192], id[32];
 	snprintf(dir, n, "%s/%s", c->dir, name);
@@ -99,7 +94,7 @@ static void two_numbers(const char *text, const char *phrase, long *a, long *b)
 }
 
 /* Runs `ingest -v DIR`: its exit code; *out is the summary line. */
-static int ingest(const struct ctx *c, const char *dir, char **out, struct seen *sn)
+static int ingest(const struct clifx *c, const char *dir, char **out, struct seen *sn)
 {
 	char log[128];
 	snprintf(log, sizeof log, "%s/run.log", c->dir);
@@ -121,7 +116,51 @@ static int ingest(const struct ctx *c, const char *dir, char **out, struct seen 
 	return rc;
 }
 
-static int64_t reports_whole(const struct ctx *c, long records)
+/* Runs `ingest -v DIR`, expecting exit code `rc` and the summary `want`;
+ * *sn is what the run says it did ahead of the answers. */
+static void expect_run(const struct clifx *c, const char *dir, int rc, const char *want,
+                       struct seen *sn)
+{
+	char *out = NULL;
+	assert_int_equal(ingest(c, dir, &out, sn), rc);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+/* Runs `ingest -v DIR`, expecting it to end well, whatever it stored. */
+static void expect_ingested(const struct clifx *c, const char *dir, struct seen *sn)
+{
+	char *out = NULL;
+	assert_int_equal(ingest(c, dir, &out, sn), 0);
+	free(out);
+}
+
+/* The run stored at least `ahead` inputs ahead and `again` of them again. */
+static void expect_ahead(const struct seen *sn, long ahead, long again)
+{
+	if (sn->ahead < ahead || sn->again < again)
+		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised",
+		         sn->ahead, sn->again);
+}
+
+/* `mix` := c->dir/mix, forty reports, of which those numbered in `some`
+ * were stored by a run of their own first (the same bytes). */
+static void stored_some(const struct clifx *c, char *mix, size_t n, const int *some, size_t k)
+{
+	char first[128], from[192], to[192];
+	make_dir(c, mix, n, "mix", 0, 40);
+	snprintf(first, sizeof first, "%s/first", c->dir);
+	assert_int_equal(mkdir(first, 0755), 0);
+	for (size_t i = 0; i < k; i++) {
+		snprintf(from, sizeof from, "%s/r%03d.xml", mix, some[i]);
+		snprintf(to, sizeof to, "%s/r%03d.xml", first, some[i]);
+		assert_int_equal(link(from, to), 0);
+	}
+	struct seen sn = {0};
+	expect_ingested(c, first, &sn);
+}
+
+static int64_t reports_whole(const struct clifx *c, long records)
 {
 	char n[24];
 	snprintf(n, sizeof n, "%ld", records);
@@ -133,59 +172,18 @@ static int64_t reports_whole(const struct ctx *c, long records)
 	             1, p);
 }
 
-static int setup(void **state)
-{
-	struct ctx *c = calloc(1, sizeof *c);
-	assert_non_null(c);
-	if (testdb_create(&c->db) != 0)
-		return -1;
-	snprintf(c->dir, sizeof c->dir, "/tmp/ds-spec-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
-	const char *mig[] = {"db", "migrate", "--db", c->db, NULL};
-	assert_int_equal(run_bin(mig, NULL, NULL), 0);
-	*state = c;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct ctx *c = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", c->dir);
-	testdb_drop(c->db);
-	free(c->db);
-	free(c);
-	return 0;
-}
-
 /* Bytes stored by an earlier run turn up among new ones: duplicates, found
  * after their rows were sent, and the inputs sent after them kept. */
 static void test_duplicates_among_new(void **state)
 {
-	struct ctx *c = *state;
-	char first[128], mix[128], from[192], to[192];
-	make_dir(c, mix, sizeof mix, "mix", 0, 40);
-	snprintf(first, sizeof first, "%s/first", c->dir);
-	assert_int_equal(mkdir(first, 0755), 0);
+	struct clifx *c = *state;
+	char mix[128];
 	const int dup[] = {10, 20, 21, 30, 39};
-	for (size_t i = 0; i < sizeof dup / sizeof *dup; i++) {
-		snprintf(from, sizeof from, "%s/r%03d.xml", mix, dup[i]);
-		snprintf(to, sizeof to, "%s/r%03d.xml", first, dup[i]);
-		assert_int_equal(link(from, to), 0);
-	}
-	char *out = NULL;
+	stored_some(c, mix, sizeof mix, dup, sizeof dup / sizeof *dup);
 	struct seen sn = {0};
-	assert_int_equal(ingest(c, first, &out, &sn), 0);
-	free(out);
 
-	assert_int_equal(ingest(c, mix, &out, &sn), 0);
-	assert_string_equal(out, "35 reports (70 records) ingested, 5 duplicates, 0 quarantined");
-	free(out);
-	if (sn.ahead < 20 || sn.again < 3)
-		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", sn.ahead,
-		         sn.again);
+	expect_run(c, mix, 0, "35 reports (70 records) ingested, 5 duplicates, 0 quarantined", &sn);
+	expect_ahead(&sn, 20, 3);
 	assert_int_equal(reports_whole(c, 2), 40);
 	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.records", 0, NULL), 80);
 	assert_int_equal(q_int(c->db,
@@ -195,9 +193,7 @@ static void test_duplicates_among_new(void **state)
 	assert_int_equal(q_int(c->db, "SELECT count(*) FROM dmarcsift.raw_messages", 0, NULL), 40);
 
 	/* All of it again: duplicates, taken for such ahead of the answers. */
-	assert_int_equal(ingest(c, mix, &out, &sn), 0);
-	assert_string_equal(out, "0 reports (0 records) ingested, 40 duplicates, 0 quarantined");
-	free(out);
+	expect_run(c, mix, 0, "0 reports (0 records) ingested, 40 duplicates, 0 quarantined", &sn);
 	assert_int_equal(sn.ahead, 0);
 	if (sn.dup_ahead < 30 || sn.dup_new != 0)
 		fail_msg("taken for duplicates ahead %ld, %ld not", sn.dup_ahead, sn.dup_new);
@@ -209,7 +205,7 @@ static void test_duplicates_among_new(void **state)
  * from its answer. */
 static void test_stored_identities(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char first[128], dir[128], path[192];
 	snprintf(first, sizeof first, "%s/first", c->dir);
 	assert_int_equal(mkdir(first, 0755), 0);
@@ -221,19 +217,14 @@ static void test_stored_identities(void **state)
 	write_report(path, "spec-025", 2, 7, false);
 	snprintf(path, sizeof path, "%s/d.xml", first);
 	write_report(path, "spec-027", 2, 0, true);
-	char *out = NULL;
 	struct seen sn = {0};
-	assert_int_equal(ingest(c, first, &out, &sn), 0);
-	free(out);
+	expect_ingested(c, first, &sn);
 
 	make_dir(c, dir, sizeof dir, "ids", 0, 30);
-	assert_int_equal(ingest(c, dir, &out, &sn), 1); /* one quarantined */
-	assert_string_equal(
-	    out, "26 reports (54 records) ingested, 1 duplicates, 2 quarantined, 1 replaced");
-	free(out);
-	if (sn.ahead < 20 || sn.again < 3)
-		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", sn.ahead,
-		         sn.again);
+	expect_run(c, dir, 1,
+	           "26 reports (54 records) ingested, 1 duplicates, 2 quarantined, 1 replaced",
+	           &sn);
+	expect_ahead(&sn, 20, 3);
 	const char *p12[] = {"spec-012"}, *p20[] = {"spec-020"}, *p25[] = {"spec-025"};
 	const char *p27[] = {"spec-027"};
 	const char *recs = "SELECT records FROM dmarcsift.reports WHERE report_id = $1";
@@ -253,7 +244,7 @@ static void test_stored_identities(void **state)
  * each is quarantined alone, and every input after them is stored. */
 static void test_refused_in_a_row(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char dir[128], path[192];
 	make_dir(c, dir, sizeof dir, "refused", 0, 30);
 	snprintf(path, sizeof path, "%s/r016.xml", dir);
@@ -262,14 +253,9 @@ static void test_refused_in_a_row(void **state)
 	       "ALTER TABLE dmarcsift.reports ADD CONSTRAINT test_spec"
 	       " CHECK (report_id <> 'spec-015');"
 	       " ALTER TABLE dmarcsift.records ADD CONSTRAINT test_spec CHECK (count <> 41)");
-	char *out = NULL;
 	struct seen sn = {0};
-	assert_int_equal(ingest(c, dir, &out, &sn), 1);
-	assert_string_equal(out, "28 reports (56 records) ingested, 0 duplicates, 2 quarantined");
-	free(out);
-	if (sn.ahead < 20 || sn.again < 2)
-		fail_msg("stored ahead %ld, again %ld: the speculation was not exercised", sn.ahead,
-		         sn.again);
+	expect_run(c, dir, 1, "28 reports (56 records) ingested, 0 duplicates, 2 quarantined", &sn);
+	expect_ahead(&sn, 20, 2);
 	q_exec(c->db, "ALTER TABLE dmarcsift.reports DROP CONSTRAINT test_spec;"
 	              " ALTER TABLE dmarcsift.records DROP CONSTRAINT test_spec");
 	assert_int_equal(reports_whole(c, 2), 28);
@@ -284,22 +270,18 @@ static void test_refused_in_a_row(void **state)
 	                       NULL),
 	                 28);
 	/* Kept: the next run, with the cause gone, stores them. */
-	assert_int_equal(ingest(c, dir, &out, &sn), 0);
-	assert_string_equal(out, "2 reports (4 records) ingested, 28 duplicates, 0 quarantined");
-	free(out);
+	expect_run(c, dir, 0, "2 reports (4 records) ingested, 28 duplicates, 0 quarantined", &sn);
 }
 
 /* Back among inputs taken for duplicates: new bytes (twice), bytes that do
  * not parse, found only from their answers and stored the usual way. */
 static void test_new_among_duplicates(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char old[128], back[128], from[192], to[192];
 	make_dir(c, old, sizeof old, "old", 0, 30);
-	char *out = NULL;
 	struct seen sn = {0};
-	assert_int_equal(ingest(c, old, &out, &sn), 0);
-	free(out);
+	expect_ingested(c, old, &sn);
 	snprintf(back, sizeof back, "%s/back", c->dir);
 	assert_int_equal(mkdir(back, 0755), 0);
 	for (int i = 0; i < 30; i++) {
@@ -323,9 +305,7 @@ static void test_new_among_duplicates(void **state)
 	fputs("<?xml version=\"1.0\"?><feedback><report_metadata><org_name>cut", f);
 	fclose(f);
 
-	assert_int_equal(ingest(c, back, &out, &sn), 1); /* one quarantined */
-	assert_string_equal(out, "4 reports (8 records) ingested, 31 duplicates, 1 quarantined");
-	free(out);
+	expect_run(c, back, 1, "4 reports (8 records) ingested, 31 duplicates, 1 quarantined", &sn);
 	if (sn.dup_ahead < 20 || sn.dup_new < 5)
 		fail_msg("taken for duplicates ahead %ld, %ld not: not exercised", sn.dup_ahead,
 		         sn.dup_new);
@@ -342,21 +322,10 @@ static void test_new_among_duplicates(void **state)
  * known bytes: the outcomes after the inputs stored again, not before. */
 static void test_drain_counts(void **state)
 {
-	struct ctx *c = *state;
-	char first[128], mix[128], from[192], to[192];
-	make_dir(c, mix, sizeof mix, "mix", 0, 40);
-	snprintf(first, sizeof first, "%s/first", c->dir);
-	assert_int_equal(mkdir(first, 0755), 0);
+	struct clifx *c = *state;
+	char mix[128];
 	const int dup[] = {9, 10, 25, 33};
-	for (size_t i = 0; i < sizeof dup / sizeof *dup; i++) {
-		snprintf(from, sizeof from, "%s/r%03d.xml", mix, dup[i]);
-		snprintf(to, sizeof to, "%s/r%03d.xml", first, dup[i]);
-		assert_int_equal(link(from, to), 0);
-	}
-	char *out = NULL;
-	struct seen sn = {0};
-	assert_int_equal(ingest(c, first, &out, &sn), 0);
-	free(out);
+	stored_some(c, mix, sizeof mix, dup, sizeof dup / sizeof *dup);
 
 	struct db *db = NULL, *spare = NULL;
 	struct err e = {0}, serr = {0};
@@ -410,11 +379,16 @@ static void test_drain_counts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_duplicates_among_new, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_stored_identities, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refused_in_a_row, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_new_among_duplicates, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_drain_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicates_among_new, clifx_setup_migrated,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_stored_identities, clifx_setup_migrated,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_in_a_row, clifx_setup_migrated,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_new_among_duplicates, clifx_setup_migrated,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_counts, clifx_setup_migrated,
+	                                    clifx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

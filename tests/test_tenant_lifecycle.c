@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "support/clifx.h"
 #include "support/run.h"
 #include "support/testdb.h"
 
@@ -22,42 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct ctx {
-	char *db;
-	char dir[64];
-};
-
-static int setup(void **state)
-{
-	struct ctx *c = calloc(1, sizeof *c);
-	assert_non_null(c);
-	*state = NULL;
-	if (testdb_create(&c->db) != 0) {
-		free(c);
-		return -1;
-	}
-	snprintf(c->dir, sizeof c->dir, "/tmp/ds-life-XXXXXX");
-	assert_non_null(mkdtemp(c->dir));
-	*state = c;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct ctx *c = *state;
-	if (!c)
-		return 0;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", c->dir);
-	testdb_drop(c->db);
-	free(c->db);
-	free(c);
-	return 0;
-}
-
-static char *path_in(struct ctx *c, const char *name)
+static char *path_in(struct clifx *c, const char *name)
 {
 	size_t n = strlen(c->dir) + strlen(name) + 2;
 	char *p = malloc(n);
@@ -66,7 +32,7 @@ static char *path_in(struct ctx *c, const char *name)
 	return p;
 }
 
-static void write_report(struct ctx *c, const char *file, const char *id, const char *domain)
+static void write_report(struct clifx *c, const char *file, const char *id, const char *domain)
 {
 	char *p = path_in(c, file);
 	FILE *f = fopen(p, "w");
@@ -87,7 +53,7 @@ static void write_report(struct ctx *c, const char *file, const char *id, const 
 	free(p);
 }
 
-static int ingest(struct ctx *c, const char *file)
+static int ingest(struct clifx *c, const char *file)
 {
 	char *p = path_in(c, file);
 	const char *a[] = {"ingest", "--quiet", "--db", c->db, p, NULL};
@@ -96,14 +62,14 @@ static int ingest(struct ctx *c, const char *file)
 	return rc;
 }
 
-static int tenant(struct ctx *c, const char *a1, const char *a2, const char *a3, const char *a4,
+static int tenant(struct clifx *c, const char *a1, const char *a2, const char *a3, const char *a4,
                   char **out)
 {
 	const char *a[] = {"tenant", "--db", c->db, a1, a2, a3, a4, NULL};
 	return run_bin(a, NULL, out);
 }
 
-static int64_t count(struct ctx *c, const char *sql, const char *param)
+static int64_t count(struct clifx *c, const char *sql, const char *param)
 {
 	const char *p[1] = {param};
 	return q_int(c->db, sql, param ? 1 : 0, p);
@@ -113,7 +79,7 @@ static int64_t count(struct ctx *c, const char *sql, const char *param)
 	"SELECT t.name FROM dmarcsift.reports r JOIN dmarcsift.tenants t USING (tenant_id)"        \
 	" WHERE r.report_id = $1"
 
-static void assert_owner(struct ctx *c, const char *report_id, const char *want)
+static void assert_owner(struct clifx *c, const char *report_id, const char *want)
 {
 	const char *p[1] = {report_id};
 	char *got = q_str(c->db, TENANT_OF_REPORT, 1, p);
@@ -125,7 +91,7 @@ static void assert_owner(struct ctx *c, const char *report_id, const char *want)
 /* The rollups hold exactly what the stored records sum to, per tenant, and
  * nothing under a tenant that is gone (they have no foreign key to tenants
  * since 0033: remove_tenant itself moves or deletes their rows). */
-static void assert_rollups_whole(struct ctx *c)
+static void assert_rollups_whole(struct clifx *c)
 {
 	static const char *const rollups[] = {"daily_rollup", "domain_rollup"};
 	char sql[640];
@@ -152,7 +118,7 @@ static void assert_rollups_whole(struct ctx *c)
 
 static void test_adopt_everything_and_most_specific(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	/* Before any tenant: everything waits in 'unassigned'. */
 	write_report(c, "r1.xml", "life-1", "example.com");
 	write_report(c, "r2.xml", "life-2", "a.sub.example.com");
@@ -321,7 +287,7 @@ static void test_adopt_everything_and_most_specific(void **state)
 
 static void test_names_and_domains(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	/* Public suffixes, wildcards, non-domains and reserved names. */
 	const char *bad_domains[] = {"com",     "co.uk",       "*.example.net",
 	                             "example", "a b.example", "x@example.org"};
@@ -358,7 +324,7 @@ static void test_names_and_domains(void **state)
 
 static void test_import_500_twice(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	char *csv = path_in(c, "tenants.csv");
 	FILE *f = fopen(csv, "w");
 	assert_non_null(f);
@@ -410,7 +376,7 @@ static void test_import_500_twice(void **state)
 
 static void test_pinned_mismatch_unknown_tenant_reprocess(void **state)
 {
-	struct ctx *c = *state;
+	struct clifx *c = *state;
 	assert_int_equal(tenant(c, "add", "acme", "a.example", NULL, NULL), 0);
 	assert_int_equal(tenant(c, "add", "beta", "b.example", NULL, NULL), 0);
 	/* No configuration file of the machine may decide this test. */
@@ -523,12 +489,12 @@ static void test_pinned_mismatch_unknown_tenant_reprocess(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_adopt_everything_and_most_specific, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_names_and_domains, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_import_500_twice, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pinned_mismatch_unknown_tenant_reprocess, setup,
-	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_adopt_everything_and_most_specific, clifx_setup,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_names_and_domains, clifx_setup, clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_import_500_twice, clifx_setup, clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_pinned_mismatch_unknown_tenant_reprocess,
+	                                    clifx_setup, clifx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
