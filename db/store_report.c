@@ -15,10 +15,11 @@
  * stay in raw_messages, and replaced_sha256 names the older): a clean copy
  * replaces a recovered one; a copy with more records replaces one of the
  * same kind when it holds every stored record (recovered copies: when it has
- * more). The same records again are a duplicate, and so is a copy with fewer
- * records than a clean stored one; two copies that disagree otherwise are a
- * conflict: the first stays, and the commit fails with ERR_INPUT naming both
- * raw messages, so the caller quarantines the new copy.
+ * more). The same records again are a duplicate, and so is a damaged copy
+ * no longer than a clean stored one; two copies that disagree otherwise (a
+ * clean copy lacking stored records included) are a conflict: the first
+ * stays, and the commit fails with ERR_INPUT naming both raw messages, so
+ * the caller quarantines the new copy.
  *
  * store_report_commit and store_report_abort both free the handle; after a
  * failed commit the transaction has been rolled back already. A failed
