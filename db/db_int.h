@@ -18,11 +18,12 @@ struct lazy_seg {
 };
 
 struct lazy {
-	uint64_t input;  /* 0: statements are not sent lazily now */
-	uint64_t failed; /* the first input whose statement failed; 0: none */
+	uint64_t input; /* 0: statements are not sent lazily now */
 	struct lazy_seg seg[DB_LAZY_MAX];
-	size_t n, read;                /* sent, read */
-	uint64_t refused[DB_LAZY_MAX]; /* the inputs `failed` came from, until taken */
+	size_t n, read; /* sent, read */
+	/* The inputs whose answers were read and refused, until taken
+	 * (db_lazy_take_refused); db_lazy_failed is the first of them. */
+	uint64_t refused[DB_LAZY_MAX];
 	size_t nrefused;
 };
 

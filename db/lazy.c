@@ -25,7 +25,11 @@ bool db_lazy_on(const struct db *db)
 
 uint64_t db_lazy_failed(const struct db *db)
 {
-	return db->lazy.failed;
+	uint64_t first = 0;
+	for (size_t i = 0; i < db->lazy.nrefused; i++)
+		if (first == 0 || db->lazy.refused[i] < first)
+			first = db->lazy.refused[i];
+	return first;
 }
 
 size_t db_lazy_unread(const struct db *db)
@@ -35,8 +39,6 @@ size_t db_lazy_unread(const struct db *db)
 
 static void fail(struct lazy *l, uint64_t input)
 {
-	if (l->failed == 0 || input < l->failed)
-		l->failed = input;
 	for (size_t i = 0; i < l->nrefused; i++)
 		if (l->refused[i] == input)
 			return;
@@ -47,19 +49,12 @@ static void fail(struct lazy *l, uint64_t input)
 bool db_lazy_take_refused(struct db *db, uint64_t input)
 {
 	struct lazy *l = &db->lazy;
-	bool found = false;
-	l->failed = 0;
-	for (size_t i = 0; i < l->nrefused;) {
+	for (size_t i = 0; i < l->nrefused; i++)
 		if (l->refused[i] == input) {
 			l->refused[i] = l->refused[--l->nrefused];
-			found = true;
-			continue;
+			return true;
 		}
-		if (l->failed == 0 || l->refused[i] < l->failed)
-			l->failed = l->refused[i];
-		i++;
-	}
-	return found;
+	return false;
 }
 
 /* Reads the oldest unread segment's answer and judges it. */
@@ -91,9 +86,10 @@ static void all_read(struct db *db)
 	}
 	if (l->n == 0 || l->read < l->n)
 		return;
+	uint64_t first = l->seg[0].input;
 	l->n = l->read = 0;
 	if (PQexitPipelineMode(db->conn) != 1)
-		fail(l, l->failed ? l->failed : 1); /* something is left: nothing more is trusted */
+		fail(l, first); /* something is left: nothing of these is trusted */
 }
 
 void db_lazy_settle(struct db *db, uint64_t upto)
@@ -118,7 +114,6 @@ void db_lazy_reset(struct db *db)
 		l->n = l->read = 0;
 		PQexitPipelineMode(db->conn);
 	}
-	l->failed = 0;
 	l->nrefused = 0;
 	l->input = 0;
 }

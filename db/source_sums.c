@@ -431,6 +431,41 @@ static int put_fails(struct buf *b, const struct source_sums *s, const struct ke
 	return rc;
 }
 
+/* Scratch for put_fails, sized for the sums' identifiers. */
+struct scratch {
+	const struct ident **tmp;
+	int64_t *n_of;
+};
+
+static struct scratch scratch_new(const struct source_sums *s)
+{
+	return (struct scratch){xcalloc(s->nids + 1, sizeof(const struct ident *)),
+	                        xcalloc(s->nids + 1, sizeof(int64_t))};
+}
+
+static void scratch_free(struct scratch *x)
+{
+	free(x->tmp);
+	free(x->n_of);
+}
+
+/* One key's row as a COPY line: `lead` (the columns before the address),
+ * the address and From, `mid` (the columns between From and the sums), the
+ * sums and the failing identifiers. */
+static int put_key(struct buf *b, const struct source_sums *s, const struct key *k,
+                   const char *lead, const struct buf *mid, struct scratch *x)
+{
+	char ip[INET6_ADDRSTRLEN], num[96];
+	inet_ntop(k->ip[0] == 6 ? AF_INET6 : AF_INET, k->ip + 1, ip, sizeof ip);
+	snprintf(num, sizeof num, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t",
+	         k->messages, k->dkim, k->spf, k->dmarc);
+	bool bad = buf_puts(b, lead) < 0 || buf_puts(b, ip) < 0 || buf_putc(b, '\t') < 0 ||
+	           copy_field(b, k->hf) < 0 || (mid && buf_append(b, mid->data, mid->len) < 0) ||
+	           buf_puts(b, num) < 0 || put_fails(b, s, k, x->tmp, x->n_of) < 0 ||
+	           buf_putc(b, '\n') < 0;
+	return bad ? -1 : 0;
+}
+
 /* The rows by COPY, with the report's own columns as the server gives them. */
 static int copy_rows(struct source_sums *s, struct db *db, const char *const params[2],
                      struct err *e)
@@ -456,8 +491,9 @@ static int copy_rows(struct source_sums *s, struct db *db, const char *const par
 	PQclear(res);
 
 	struct copy c = {0};
-	const struct ident **tmp = xcalloc(s->nids + 1, sizeof(const struct ident *));
-	int64_t *n_of = xcalloc(s->nids + 1, sizeof *n_of);
+	struct scratch x = scratch_new(s);
+	char lead[64];
+	snprintf(lead, sizeof lead, "%s\t%s\t", params[0], params[1]);
 	int rc = -1;
 	if (copy_begin(
 	        &c, db,
@@ -467,19 +503,11 @@ static int copy_rows(struct source_sums *s, struct db *db, const char *const par
 	        "record sources", 0, COPY_FLUSH, e) < 0)
 		goto out;
 	for (size_t i = 0; i < s->n; i++) {
-		const struct key *k = key_at(s, i);
-		char num[96];
-		char ip[INET6_ADDRSTRLEN];
-		inet_ntop(k->ip[0] == 6 ? AF_INET6 : AF_INET, k->ip + 1, ip, sizeof ip);
-		buf_printf(&c.buf, "%s\t%s\t%s", params[0], params[1], ip);
-		buf_putc(&c.buf, '\t');
-		copy_field(&c.buf, k->hf);
-		buf_append(&c.buf, head.data, head.len);
-		snprintf(num, sizeof num, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t",
-		         k->messages, k->dkim, k->spf, k->dmarc);
-		buf_puts(&c.buf, num);
-		put_fails(&c.buf, s, k, tmp, n_of);
-		buf_putc(&c.buf, '\n');
+		if (put_key(&c.buf, s, key_at(s, i), lead, &head, &x) < 0) {
+			err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
+			          "record sources: a row too large");
+			goto out;
+		}
 		if (copy_flush(&c, e) < 0)
 			goto out;
 	}
@@ -487,8 +515,7 @@ static int copy_rows(struct source_sums *s, struct db *db, const char *const par
 	copied += rc == 0;
 out:
 	copy_abort(&c, "aborted");
-	free(tmp);
-	free(n_of);
+	scratch_free(&x);
 	buf_free(&head);
 	return rc;
 }
@@ -497,22 +524,11 @@ int source_sums_lines(const struct source_sums *s, struct buf *out)
 {
 	if (!s || s->server)
 		return -1;
-	const struct ident **tmp = xcalloc(s->nids + 1, sizeof(const struct ident *));
-	int64_t *n_of = xcalloc(s->nids + 1, sizeof *n_of);
+	struct scratch x = scratch_new(s);
 	int rc = 0;
-	for (size_t i = 0; i < s->n && rc == 0; i++) {
-		const struct key *k = key_at(s, i);
-		char ip[INET6_ADDRSTRLEN], num[96];
-		inet_ntop(k->ip[0] == 6 ? AF_INET6 : AF_INET, k->ip + 1, ip, sizeof ip);
-		snprintf(num, sizeof num, "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\t",
-		         k->messages, k->dkim, k->spf, k->dmarc);
-		if (buf_puts(out, ip) < 0 || buf_putc(out, '\t') < 0 ||
-		    copy_field(out, k->hf) < 0 || buf_puts(out, num) < 0 ||
-		    put_fails(out, s, k, tmp, n_of) < 0 || buf_putc(out, '\n') < 0)
-			rc = -1;
-	}
-	free(tmp);
-	free(n_of);
+	for (size_t i = 0; i < s->n && rc == 0; i++)
+		rc = put_key(out, s, key_at(s, i), "", NULL, &x);
+	scratch_free(&x);
 	sent += rc == 0;
 	return rc;
 }

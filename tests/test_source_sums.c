@@ -17,6 +17,7 @@
 #include "db/source_sums.h"
 #include "db/store.h"
 #include "tests/support/dbfx.h"
+#include "tests/support/strpool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,35 +27,18 @@
  * report streams (db/store_report.c). */
 #define N 900
 
-static char *pool[24 * N];
-static size_t npool;
-
-static char *S(const char *s)
-{
-	if (!s)
-		return NULL;
-	assert_true(npool < sizeof pool / sizeof pool[0]);
-	return pool[npool++] = xstrdup(s);
-}
-
-static void pool_free(void)
-{
-	while (npool)
-		free(pool[--npool]);
-}
-
 static struct aggr_report report(const char *id)
 {
 	struct aggr_report r = {0};
 	r.schema = AGGR_SCHEMA_RFC7489;
-	r.version = S("1.0");
-	r.org_name = S("Google.COM");
-	r.email = S("noreply-dmarc@example.net");
-	r.report_id = S(id);
+	r.version = strpool_dup("1.0");
+	r.org_name = strpool_dup("Google.COM");
+	r.email = strpool_dup("noreply-dmarc@example.net");
+	r.report_id = strpool_dup(id);
 	r.begin = 1700000000;
 	r.end = 1700000000 + 86399;
-	r.policy.domain = S("example.com");
-	r.policy.p = S("reject");
+	r.policy.domain = strpool_dup("example.com");
+	r.policy.p = strpool_dup("reject");
 	r.policy.pct = -1;
 	return r;
 }
@@ -75,30 +59,33 @@ static void fill(struct aggr_record *rec, int i, struct aggr_dkim *dk, struct ag
 		snprintf(ip, sizeof ip, "203.0.113.%d", i % 200);
 	else
 		snprintf(ip, sizeof ip, "%s", ips[i % 5]);
-	*rec = (struct aggr_record){.source_ip = S(ip),
+	*rec = (struct aggr_record){.source_ip = strpool_dup(ip),
 	                            .count = i + 1,
-	                            .disposition = S("none"),
-	                            .dkim = S(dkims[i % 6]),
-	                            .spf = S(spfs[i % 4]),
-	                            .header_from = S(froms[i % 5])};
+	                            .disposition = strpool_dup("none"),
+	                            .dkim = strpool_dup(dkims[i % 6]),
+	                            .spf = strpool_dup(spfs[i % 4]),
+	                            .header_from = strpool_dup(froms[i % 5])};
 	if (i % 3 == 1) {
-		dk[0] = (struct aggr_dkim){
-		    .domain = S("Example.COM"), .selector = S("S1"), .result = S("FAIL")};
+		dk[0] = (struct aggr_dkim){.domain = strpool_dup("Example.COM"),
+		                           .selector = strpool_dup("S1"),
+		                           .result = strpool_dup("FAIL")};
 		rec->dkim_auth = dk;
 		rec->n_dkim = 1;
 	} else if (i % 3 == 2) {
 		dk[0] = (struct aggr_dkim){0};
-		dk[1] = (struct aggr_dkim){
-		    .domain = S("ex.net"), .selector = S("s2"), .result = S("pass")};
-		dk[2] = (struct aggr_dkim){
-		    .domain = S("Example.COM"), .selector = S("S1"), .result = S("fail")};
+		dk[1] = (struct aggr_dkim){.domain = strpool_dup("ex.net"),
+		                           .selector = strpool_dup("s2"),
+		                           .result = strpool_dup("pass")};
+		dk[2] = (struct aggr_dkim){.domain = strpool_dup("Example.COM"),
+		                           .selector = strpool_dup("S1"),
+		                           .result = strpool_dup("fail")};
 		rec->dkim_auth = dk;
 		rec->n_dkim = 3;
 	}
 	if (i % 2 == 1) {
-		sp[0] = (struct aggr_spf){.domain = S("Mail.Example.com"),
-		                          .scope = S("mfrom"),
-		                          .result = S(i % 5 == 0 ? NULL : "SoftFail")};
+		sp[0] = (struct aggr_spf){.domain = strpool_dup("Mail.Example.com"),
+		                          .scope = strpool_dup("mfrom"),
+		                          .result = strpool_dup(i % 5 == 0 ? NULL : "SoftFail")};
 		rec->spf_auth = sp;
 		rec->n_spf = 1;
 	}
@@ -118,14 +105,14 @@ static void store_n(struct db *db, const char *id, int odd, int n)
 		struct aggr_spf sp[1];
 		fill(&rec, i, dk, sp);
 		if (i == odd)
-			rec.header_from = S("B\xc3\xbc"
-			                    "cher.example"); /* Bücher */
+			rec.header_from = strpool_dup("B\xc3\xbc"
+			                              "cher.example"); /* Bücher */
 		if (store_report_record(tx, &rec, &e) < 0)
 			fail_msg("store_report_record: %s", e.msg);
 	}
 	if (store_report_commit(tx, NULL, &e) < 0)
 		fail_msg("store_report_commit: %s", e.msg);
-	pool_free();
+	strpool_free();
 }
 
 static void store(struct db *db, const char *id, int odd)
@@ -220,7 +207,7 @@ static void test_claim_ends_with_report(void **state)
 	fill(&rec, 4, dk, sp);
 	assert_int_equal(store_report_record(tx, &rec, &e), 0);
 	assert_int_equal(store_report_commit(tx, NULL, &e), 0);
-	pool_free();
+	strpool_free();
 	assert_int_equal(store_report_batch_flush(f->db, &e), 0);
 	assert_int_equal(db_batch_commit(f->db, &e), 0);
 	assert_int_equal(source_sums_copied(), before + 1);

@@ -14,6 +14,7 @@
 #include "db/migrate.h"
 #include "db/store.h"
 #include "tests/support/dbfx.h"
+#include "tests/support/strpool.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -28,38 +29,20 @@
 
 /* ---- building reports by hand ------------------------------------------ */
 
-/* The model's strings are `char *`; tests own copies, freed per test. */
-static char *pool[512];
-static size_t npool;
-
-static char *S(const char *s)
-{
-	if (!s)
-		return NULL;
-	assert_true(npool < sizeof pool / sizeof pool[0]);
-	return pool[npool++] = xstrdup(s);
-}
-
-static void pool_free(void)
-{
-	while (npool)
-		free(pool[--npool]);
-}
-
 static struct aggr_report report(const char *org, const char *id, const char *domain, int64_t begin)
 {
 	struct aggr_report r = {0};
 	r.schema = AGGR_SCHEMA_RFC7489;
-	r.version = S("1.0");
-	r.org_name = S(org);
-	r.email = S("noreply-dmarc@example.net");
-	r.report_id = S(id);
+	r.version = strpool_dup("1.0");
+	r.org_name = strpool_dup(org);
+	r.email = strpool_dup("noreply-dmarc@example.net");
+	r.report_id = strpool_dup(id);
 	r.begin = begin;
 	r.end = begin + 86399;
-	r.policy.domain = S(domain);
-	r.policy.adkim = S("r");
-	r.policy.aspf = S("r");
-	r.policy.p = S("reject");
+	r.policy.domain = strpool_dup(domain);
+	r.policy.adkim = strpool_dup("r");
+	r.policy.aspf = strpool_dup("r");
+	r.policy.p = strpool_dup("reject");
 	r.policy.pct = -1;
 	return r;
 }
@@ -67,12 +50,12 @@ static struct aggr_report report(const char *org, const char *id, const char *do
 static struct aggr_record record(const char *ip, int64_t count)
 {
 	struct aggr_record rec = {0};
-	rec.source_ip = S(ip);
+	rec.source_ip = strpool_dup(ip);
 	rec.count = count;
-	rec.disposition = S("none");
-	rec.dkim = S("pass");
-	rec.spf = S("fail");
-	rec.header_from = S("example.com");
+	rec.disposition = strpool_dup("none");
+	rec.dkim = strpool_dup("pass");
+	rec.spf = strpool_dup("fail");
+	rec.header_from = strpool_dup("example.com");
 	return rec;
 }
 
@@ -100,27 +83,30 @@ static void test_report_round_trip(void **state)
 	struct dbfx *f = *state;
 	struct aggr_report r = report("google.com", "rt-1", "example.com", 1700000000);
 	r.schema = AGGR_SCHEMA_RFC9990;
-	r.namespace_uri = S("urn:ietf:params:xml:ns:dmarc-2.0");
-	r.generator = S("gen/1.0");
-	r.policy.np = S("quarantine");
+	r.namespace_uri = strpool_dup("urn:ietf:params:xml:ns:dmarc-2.0");
+	r.generator = strpool_dup("gen/1.0");
+	r.policy.np = strpool_dup("quarantine");
 	r.policy.pct = 50;
-	r.extra_json = S("{\"feedback/x-extra\":\"kept\"}");
+	r.extra_json = strpool_dup("{\"feedback/x-extra\":\"kept\"}");
 
 	struct aggr_record recs[2];
 	recs[0] = record("192.0.2.10", 7);
-	struct aggr_dkim dk[2] = {{S("example.com"), S("s1"), S("pass"), NULL},
-	                          {S("esp.example"), S("k2"), S("fail"), S("bad sig")}};
-	struct aggr_spf sp[1] = {{S("bounce.example.com"), S("mfrom"), S("softfail"), NULL}};
-	struct aggr_reason rs[1] = {{S("forwarded"), S("list")}};
+	struct aggr_dkim dk[2] = {
+	    {strpool_dup("example.com"), strpool_dup("s1"), strpool_dup("pass"), NULL},
+	    {strpool_dup("esp.example"), strpool_dup("k2"), strpool_dup("fail"),
+	     strpool_dup("bad sig")}};
+	struct aggr_spf sp[1] = {{strpool_dup("bounce.example.com"), strpool_dup("mfrom"),
+	                          strpool_dup("softfail"), NULL}};
+	struct aggr_reason rs[1] = {{strpool_dup("forwarded"), strpool_dup("list")}};
 	recs[0].dkim_auth = dk;
 	recs[0].n_dkim = 2;
 	recs[0].spf_auth = sp;
 	recs[0].n_spf = 1;
 	recs[0].reasons = rs;
 	recs[0].n_reasons = 1;
-	recs[0].envelope_from = S("");
+	recs[0].envelope_from = strpool_dup("");
 	recs[1] = record("2001:db8::1", 35);
-	recs[1].disposition = S("reject");
+	recs[1].disposition = strpool_dup("reject");
 
 	assert_false(store(f->db, &r, recs, 2, NULL));
 	char *want_messages = xasprintf("%" PRId64, recs[0].count + recs[1].count);
@@ -166,7 +152,7 @@ static void test_report_round_trip(void **state)
 	              "SELECT count(*)::text FROM dmarcsift.v_records WHERE report_id = $1"
 	              " AND source_ip << '192.0.2.0/24'",
 	              id, "1");
-	pool_free();
+	strpool_free();
 }
 
 static void test_duplicate_and_identity(void **state)
@@ -189,7 +175,7 @@ static void test_duplicate_and_identity(void **state)
 	/* A duplicate left no transaction open behind it. */
 	assert_true(store(f->db, &a, &rec, 1, NULL));
 	assert_int_equal(PQtransactionStatus(db_pg(f->db)), PQTRANS_IDLE);
-	pool_free();
+	strpool_free();
 }
 
 static void test_abort_leaves_nothing(void **state)
@@ -213,7 +199,7 @@ static void test_abort_leaves_nothing(void **state)
 	store_report_abort(tx);
 	assert_false(store(f->db, &r, &rec, 1, NULL));
 	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 1);
-	pool_free();
+	strpool_free();
 }
 
 static void test_bad_records_fail_the_report(void **state)
@@ -257,7 +243,7 @@ static void test_bad_records_fail_the_report(void **state)
 
 	assert_int_equal(dbfx_qint(f->db, "SELECT count(*) FROM dmarcsift.reports", 0, NULL), 0);
 	assert_false(store(f->db, &r, &good, 1, NULL));
-	pool_free();
+	strpool_free();
 }
 
 static void test_many_records(void **state)
@@ -297,7 +283,7 @@ static void test_many_records(void **state)
 	dbfx_assert_q(f->db, "SELECT host(source_ip) FROM dmarcsift.records WHERE seq = $1::int",
 	              seq, last);
 	free(seq);
-	pool_free();
+	strpool_free();
 }
 
 static void test_copy_escaping(void **state)
@@ -309,13 +295,13 @@ static void test_copy_escaping(void **state)
 	const char *ef = "back\\slash \\N \\t literal";
 	const char *et = "line1\nline2\r\nend";
 	const char *comment = "quote \" tab\t nl\n bs\\ ünïcödé 日本 \\\\";
-	struct aggr_reason rs[1] = {{S(""), S(comment)}};
-	rec.header_from = S(hf);
-	rec.envelope_from = S(ef);
-	rec.envelope_to = S(et);
+	struct aggr_reason rs[1] = {{strpool_dup(""), strpool_dup(comment)}};
+	rec.header_from = strpool_dup(hf);
+	rec.envelope_from = strpool_dup(ef);
+	rec.envelope_to = strpool_dup(et);
 	rec.reasons = rs;
 	rec.n_reasons = 1;
-	rec.extra_json = S("{\"x\\ty\":\"a\\\\b\\n\"}");
+	rec.extra_json = strpool_dup("{\"x\\ty\":\"a\\\\b\\n\"}");
 	assert_false(store(f->db, &r, &rec, 1, NULL));
 
 	const char *id = "esc-1";
@@ -337,7 +323,7 @@ static void test_copy_escaping(void **state)
 	              id, "a\\b\n");
 	dbfx_assert_q(f->db, "SELECT org_name FROM dmarcsift.v_reports WHERE report_id = $1", id,
 	              "org\twith\ttabs");
-	pool_free();
+	strpool_free();
 }
 
 /* In a batch a small report is sent at its commit in one round trip, its
@@ -355,15 +341,15 @@ static void test_batch_deferred(void **state)
 	struct aggr_report r = report("org\"q\\b", "def-1", "example.com", 1700000000);
 	struct aggr_record rec[2] = {record("192.0.2.1", 1), record("2001:db8::1", 2)};
 	const char *comment = "quote \" tab\t nl\n bs\\ {a,b} ünïcödé \\\\";
-	struct aggr_reason rs[1] = {{S("forwarded"), S(comment)}};
-	rec[0].header_from = S("NULL");
-	rec[0].envelope_from = S("back\\slash \\N \\t \"q\" {x} literal");
-	rec[0].envelope_to = S("line1\nline2\r\nend");
+	struct aggr_reason rs[1] = {{strpool_dup("forwarded"), strpool_dup(comment)}};
+	rec[0].header_from = strpool_dup("NULL");
+	rec[0].envelope_from = strpool_dup("back\\slash \\N \\t \"q\" {x} literal");
+	rec[0].envelope_to = strpool_dup("line1\nline2\r\nend");
 	rec[0].reasons = rs;
 	rec[0].n_reasons = 1;
-	rec[0].extra_json = S("{\"x\\ty\":\"a\\\\b\\n\"}");
+	rec[0].extra_json = strpool_dup("{\"x\\ty\":\"a\\\\b\\n\"}");
 	rec[1].header_from = NULL;
-	rec[1].dkim = S("");
+	rec[1].dkim = strpool_dup("");
 
 	assert_int_equal(db_batch_begin(f->db, &e), 0);
 	assert_int_equal(store_report_batch_open(f->db, &e), 0);
@@ -480,7 +466,7 @@ static void test_batch_deferred(void **state)
 	    "SELECT concat_ws('|', records, messages, (SELECT count(*) FROM dmarcsift.records x"
 	    " WHERE x.report_pk = r.id)) FROM dmarcsift.reports r WHERE report_id = $1",
 	    "def-mid", "300|600|300");
-	pool_free();
+	strpool_free();
 }
 
 /* ---- tenants ---------------------------------------------------------- */
@@ -563,7 +549,7 @@ static void test_tenants(void **state)
 	assert_string_equal(t[2].name, "beta");
 	assert_int_equal(t[2].reports, 1);
 	store_tenant_list_free(t, n);
-	pool_free();
+	strpool_free();
 }
 
 static void test_rls_isolation(void **state)
@@ -631,7 +617,7 @@ static void test_rls_isolation(void **state)
 	assert_int_equal(db_exec(f->db, drop, &e), 0);
 	free(drop);
 	free(role);
-	pool_free();
+	strpool_free();
 }
 
 /* ---- quarantine ------------------------------------------------------- */
@@ -729,7 +715,7 @@ static void test_connection_lost_is_retry(void **state)
 	assert_int_equal(store_raw_put(f->db, SHA_B, "x", 1, NULL, &known, &e), -1);
 	assert_int_equal(e.kind, ERR_RETRY);
 	db_close(other);
-	pool_free();
+	strpool_free();
 }
 
 int main(void)
