@@ -281,7 +281,7 @@ PGconn *db_pg(struct db *db)
 bool db_lost(struct db *db)
 {
 	PGconn *c = db->conn;
-	if (PQstatus(c) == CONNECTION_BAD || PQsocket(c) < 0)
+	if (db->lazy.gone || PQstatus(c) == CONNECTION_BAD || PQsocket(c) < 0)
 		return true;
 	/* libpq notices a closed socket only when it next reads: a failed
 	 * call can leave the status OK (a send that hit EPIPE, a result
@@ -304,7 +304,7 @@ int db_check(struct db *db, PGresult **resp, ExecStatusType want, const char *wh
 	/* An error the server sent carries a SQLSTATE and is classified by it
 	 * below; one without comes from libpq itself, usually because the
 	 * connection went away: asked of the connection, as is a bad status. */
-	if (PQstatus(db->conn) == CONNECTION_BAD ||
+	if (PQstatus(db->conn) == CONNECTION_BAD || db->lazy.gone ||
 	    ((!res || (st == PGRES_FATAL_ERROR && !sqlstate)) && db_lost(db))) {
 		one_line(line, sizeof line, PQerrorMessage(db->conn));
 		err_stage(e, ERR_STAGE_STORE, ERR_RETRY, "database unreachable: %s: %s", what,

@@ -25,6 +25,10 @@ struct lazy {
 	 * (db_lazy_take_refused); db_lazy_failed is the first of them. */
 	uint64_t refused[DB_LAZY_MAX];
 	size_t nrefused;
+	/* An answer said the session is ending (SQLSTATE 08xxx, 57Pxx), or the
+	 * connection could not leave pipeline mode: it is lost, whatever its
+	 * socket says yet (db_lost). */
+	bool gone;
 };
 
 /* Statements prepared on this connection (db_query_prepared), by their

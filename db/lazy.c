@@ -65,6 +65,9 @@ static void read_one(struct db *db)
 	PGconn *c = db->conn;
 	PGresult *res = db_take_result(c);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
+		l->gone = true;
 	bool ok = (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && (!s->judge || s->judge(res));
 	PQclear(res);
 	PGresult *sync = PQstatus(c) == CONNECTION_OK ? PQgetResult(c) : NULL;
@@ -88,8 +91,10 @@ static void all_read(struct db *db)
 		return;
 	uint64_t first = l->seg[0].input;
 	l->n = l->read = 0;
-	if (PQexitPipelineMode(db->conn) != 1)
+	if (PQexitPipelineMode(db->conn) != 1) {
 		fail(l, first); /* something is left: nothing of these is trusted */
+		l->gone = true;
+	}
 }
 
 void db_lazy_settle(struct db *db, uint64_t upto)
@@ -97,6 +102,7 @@ void db_lazy_settle(struct db *db, uint64_t upto)
 	struct lazy *l = &db->lazy;
 	while (l->read < l->n && l->seg[l->read].input <= upto) {
 		if (PQstatus(db->conn) != CONNECTION_OK) {
+			l->gone = true;
 			fail(l, l->seg[l->read].input);
 			l->n = l->read = 0;
 			return;

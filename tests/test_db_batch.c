@@ -386,6 +386,54 @@ static void test_copy_end_hook(void **state)
 	db_close(h.other);
 }
 
+/* The connection lost while lazy answers are unread (db.h): what comes
+ * next on it fails as a lost database (retry later), not as a bug, and the
+ * inputs those answers belonged to count as failed. */
+static void test_lazy_connection_lost(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	db_lazy_allow(f->db, 7);
+	assert_int_equal(db_lazy_send(f->db, "SELECT pg_terminate_backend(pg_backend_pid())", 0,
+	                              NULL, NULL, NULL, NULL, &e),
+	                 0);
+	db_lazy_allow(f->db, 8);
+	assert_int_equal(db_lazy_send(f->db, "SELECT 1", 0, NULL, NULL, NULL, NULL, &e), 0);
+	db_lazy_allow(f->db, 0);
+	struct timespec ts = {0, 200 * 1000 * 1000};
+	nanosleep(&ts, NULL); /* the backend is gone before anything is read */
+	assert_int_equal(db_exec(f->db, "SELECT 1", &e), -1);
+	if (e.kind != ERR_RETRY)
+		fail_msg("not taken for a lost database: %s", e.msg);
+	assert_true(db_lost(f->db));
+	assert_int_equal(db_lazy_failed(f->db), 7);
+}
+
+/* An answer read lazily says the session is ending (SQLSTATE 57P01, here
+ * raised while the socket stays open, as it does for a moment when the
+ * server terminates a backend): the connection counts as lost from then
+ * on, so the next failure is a lost database, not a bug (exit 3, not 1). */
+static void test_lazy_session_ending(void **state)
+{
+	struct dbfx *f = *state;
+	struct err e = {0};
+	assert_int_equal(db_batch_begin(f->db, &e), 0);
+	db_lazy_allow(f->db, 3);
+	assert_int_equal(db_lazy_send(f->db,
+	                              "DO $$ BEGIN RAISE EXCEPTION 'going' USING ERRCODE ="
+	                              " 'admin_shutdown'; END $$",
+	                              0, NULL, NULL, NULL, NULL, &e),
+	                 0);
+	db_lazy_allow(f->db, 0);
+	db_lazy_settle(f->db, UINT64_MAX);
+	assert_int_equal(db_lazy_failed(f->db), 3);
+	assert_true(db_lost(f->db));
+	assert_int_equal(db_exec(f->db, "SELECT 1", &e), -1);
+	if (e.kind != ERR_RETRY)
+		fail_msg("not taken for a lost database: %s", e.msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +444,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_settle_peer, dbfx_setup, dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_gate, dbfx_setup, dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_end_hook, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_lazy_connection_lost, dbfx_setup, dbfx_teardown),
+	    cmocka_unit_test_setup_teardown(test_lazy_session_ending, dbfx_setup, dbfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
