@@ -458,6 +458,117 @@ static void test_derived_tables_unkeyed(void **state)
 	              NULL, "none");
 }
 
+/* The SQLSTATE a statement fails with ("" when it does not fail). */
+static char *sqlstate_of(struct db *db, const char *sql)
+{
+	PGresult *res = PQexec(db_pg(db), sql);
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	char *out = strdup(st ? st : "");
+	PQclear(res);
+	return out;
+}
+
+/* The four views over reports, as a reader and a BI tool see them. */
+static const char views_seen[] =
+    "SELECT string_agg(format('%s|%s|%s|%s|%s', c.relname, pg_get_viewdef(c.oid), c.reloptions,"
+    " obj_description(c.oid, 'pg_class'), (SELECT string_agg(format('%s %s', x.grantee::regrole,"
+    " x.privilege_type), ',' ORDER BY 1) FROM aclexplode(c.relacl) x)) || (SELECT string_agg("
+    "format('%s:%s', a.attname, col_description(c.oid, a.attnum)), ',' ORDER BY a.attnum)"
+    " FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), E'\\n' ORDER BY c.relname)"
+    " FROM pg_class c WHERE c.relnamespace = 'dmarcsift'::regnamespace"
+    " AND c.relname IN ('v_reports', 'v_records', 'v_daily', 'v_sources')";
+
+/* 0036: the value checks of reports and raw_messages moved from table CHECK
+ * constraints to domains refuse what they refused and allow what they
+ * allowed, and the views rebuilt around the change are what they were. */
+static void test_check_domains(void **state)
+{
+	(void)state;
+	char *ci = NULL;
+	struct db *db = NULL;
+	struct err e = {0};
+	/* Each refused before 0036 and after. */
+	static const char *const refused[] = {
+	    "INSERT INTO dmarcsift.raw_messages (sha256, size, data)"
+	    " VALUES (repeat('A', 64), 1, 'x')",
+	    "INSERT INTO dmarcsift.raw_messages (sha256, size, data)"
+	    " VALUES (repeat('a', 63), 1, 'x')",
+	    "INSERT INTO dmarcsift.raw_messages (sha256, size, data)"
+	    " VALUES (repeat('b', 64), -1, 'x')",
+	    "INSERT INTO dmarcsift.raw_messages (sha256, size, data, status)"
+	    " VALUES (repeat('c', 64), 1, 'x', 'done')",
+	    "INSERT INTO dmarcsift.raw_messages (sha256, size, data, encoding)"
+	    " VALUES (repeat('d', 64), 1, 'x', 'gzip')",
+	    "UPDATE dmarcsift.raw_messages SET status = 'lost'",
+	    "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, "
+	    "begin_at, end_at,"
+	    " schema) VALUES (0, 'o', 'r1', 'd', now(), now(), 'rfc9999')",
+	    "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, "
+	    "begin_at, end_at,"
+	    " schema, pct) VALUES (0, 'o', 'r2', 'd', now(), now(), 'rfc7489', 101)",
+	    "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, "
+	    "begin_at, end_at,"
+	    " schema, pct) VALUES (0, 'o', 'r3', 'd', now(), now(), 'rfc7489', -1)",
+	    "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, "
+	    "begin_at, end_at,"
+	    " schema, records) VALUES (0, 'o', 'r4', 'd', now(), now(), 'rfc7489', -1)",
+	    "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, "
+	    "begin_at, end_at,"
+	    " schema) VALUES (0, 'o', 'r5', 'd', now(), now() - interval '1 s', 'rfc7489')",
+	    "UPDATE dmarcsift.reports SET messages = -5",
+	};
+	static const char allowed[] =
+	    "INSERT INTO dmarcsift.raw_messages (sha256, size, data, status, encoding)"
+	    " VALUES (repeat('e', 64), 0, 'x', 'dismissed', 'identity');"
+	    "INSERT INTO dmarcsift.reports (tenant_id, org_name, report_id, policy_domain, "
+	    "begin_at, end_at,"
+	    " schema, pct, records, messages) VALUES (0, 'o', 'ok', 'd', now(), now(), 'rfc9990',"
+	    " NULL, 0, 0), (0, 'o', 'ok2', 'd', now(), now(), 'rfc7489', 100, 3, 7)";
+
+	assert_int_equal(testdb_create(&ci), 0);
+	OK(db_connect(&db, ci, false, &e), e);
+	OK(migrate_apply_before(db, "0036_check_domains", NULL, &e), e);
+	char *before = dbfx_q1(db, views_seen, 0, NULL);
+	assert_non_null(before);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			OK(migrate_apply(db, NULL, &e), e);
+			dbfx_assert_q(
+			    db,
+			    "SELECT count(*) FROM pg_catalog.pg_constraint WHERE contype = 'c'"
+			    " AND conrelid IN ('dmarcsift.reports'::regclass,"
+			    " 'dmarcsift.raw_messages'::regclass)",
+			    NULL, "1");
+		}
+		char *st = sqlstate_of(db, "BEGIN");
+		free(st);
+		st = sqlstate_of(db, allowed);
+		assert_string_equal(st, "");
+		free(st);
+		for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+			st = sqlstate_of(db, "SAVEPOINT v");
+			free(st);
+			st = sqlstate_of(db, refused[i]);
+			if (strcmp(st, "23514") != 0)
+				fail_msg("pass %d: %s: SQLSTATE '%s', not 23514", pass, refused[i],
+				         st);
+			free(st);
+			st = sqlstate_of(db, "ROLLBACK TO SAVEPOINT v");
+			free(st);
+		}
+		st = sqlstate_of(db, "ROLLBACK");
+		free(st);
+	}
+	char *after = dbfx_q1(db, views_seen, 0, NULL);
+	assert_non_null(after);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	db_close(db);
+	testdb_drop(ci);
+	free(ci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +580,7 @@ int main(void)
 	    cmocka_unit_test(test_unreachable_is_retry),
 	    cmocka_unit_test(test_check_maps_sqlstate),
 	    cmocka_unit_test(test_source_fails_carried_over),
+	    cmocka_unit_test(test_check_domains),
 	    cmocka_unit_test_setup_teardown(test_ingest_triggers_without_jit, dbfx_setup,
 	                                    dbfx_teardown),
 	    cmocka_unit_test_setup_teardown(test_report_children_follow, dbfx_setup, dbfx_teardown),

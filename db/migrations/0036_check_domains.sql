@@ -1,0 +1,92 @@
+-- 0036_check_domains: the one-column value checks of reports and
+-- raw_messages as domains instead of table CHECK constraints; the same
+-- values are allowed and refused.
+--
+-- PostgreSQL reads a table's CHECK constraints back from the catalog and
+-- plans them again on every statement that writes to the table. A small
+-- report is one INSERT into raw_messages and one into reports: nine checks
+-- read, planned and compiled per report, about a tenth of the server's time
+-- for 2,000 five-record reports (tests/bench/README.md). A domain's checks
+-- are read and planned once per session (the type cache) and only compiled
+-- per statement. The two-column check of reports (end_at >= begin_at) stays
+-- a table constraint.
+--
+-- A column's type cannot change under a view, so the four views over
+-- reports are saved (definition, options, comments, privileges), dropped
+-- and made again as they were.
+
+CREATE DOMAIN dmarcsift.nonneg_count AS bigint CHECK (VALUE >= 0);
+CREATE DOMAIN dmarcsift.percent AS integer CHECK (VALUE >= 0 AND VALUE <= 100);
+CREATE DOMAIN dmarcsift.report_schema AS text CHECK (VALUE IN ('rfc7489', 'rfc9990'));
+CREATE DOMAIN dmarcsift.sha256_hex AS text CHECK (VALUE ~ '^[0-9a-f]{64}$');
+CREATE DOMAIN dmarcsift.raw_status AS text
+	CHECK (VALUE IN ('new', 'ok', 'quarantined', 'dsn', 'dismissed'));
+CREATE DOMAIN dmarcsift.raw_encoding AS text CHECK (VALUE IN ('zlib', 'identity'));
+
+CREATE TEMP TABLE mig36_views ON COMMIT DROP AS
+SELECT c.oid, c.relname, pg_catalog.pg_get_viewdef(c.oid) AS def, c.reloptions,
+       pg_catalog.obj_description(c.oid, 'pg_class') AS comment,
+       ARRAY(SELECT format('GRANT %s ON dmarcsift.%I TO %s%s', x.privilege_type, c.relname,
+                           CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                ELSE quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
+                           CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+             FROM pg_catalog.aclexplode(c.relacl) x
+             WHERE x.grantee <> c.relowner) AS grants
+FROM pg_catalog.pg_class c
+WHERE c.relnamespace = 'dmarcsift'::regnamespace
+  AND c.relname IN ('v_reports', 'v_records', 'v_daily', 'v_sources');
+
+-- the column comments, one row each
+CREATE TEMP TABLE mig36_cols ON COMMIT DROP AS
+SELECT v.relname, a.attname, pg_catalog.col_description(v.oid, a.attnum) AS comment
+FROM mig36_views v
+JOIN pg_catalog.pg_attribute a ON a.attrelid = v.oid AND a.attnum > 0
+WHERE pg_catalog.col_description(v.oid, a.attnum) IS NOT NULL;
+
+DROP VIEW dmarcsift.v_reports, dmarcsift.v_records, dmarcsift.v_daily, dmarcsift.v_sources;
+
+ALTER TABLE dmarcsift.reports
+	DROP CONSTRAINT reports_records_check,
+	DROP CONSTRAINT reports_messages_check,
+	DROP CONSTRAINT reports_schema_check,
+	DROP CONSTRAINT reports_pct_check,
+	ALTER records TYPE dmarcsift.nonneg_count,
+	ALTER messages TYPE dmarcsift.nonneg_count,
+	ALTER pct TYPE dmarcsift.percent,
+	ALTER schema TYPE dmarcsift.report_schema;
+
+ALTER TABLE dmarcsift.raw_messages
+	DROP CONSTRAINT raw_messages_status_check,
+	DROP CONSTRAINT raw_messages_size_check,
+	DROP CONSTRAINT raw_messages_sha256_check,
+	DROP CONSTRAINT raw_messages_encoding_check,
+	ALTER sha256 TYPE dmarcsift.sha256_hex,
+	ALTER status TYPE dmarcsift.raw_status,
+	ALTER size TYPE dmarcsift.nonneg_count,
+	ALTER encoding TYPE dmarcsift.raw_encoding;
+
+DO $$
+DECLARE
+	v record;
+	c record;
+	g text;
+BEGIN
+	-- v_sources and v_daily read no other view, nor do the other two
+	FOR v IN SELECT * FROM mig36_views ORDER BY relname LOOP
+		EXECUTE format('CREATE VIEW dmarcsift.%I%s AS %s', v.relname,
+		               CASE WHEN v.reloptions IS NULL THEN ''
+		                    ELSE format(' WITH (%s)', array_to_string(v.reloptions, ', ')) END,
+		               v.def);
+		IF v.comment IS NOT NULL THEN
+			EXECUTE format('COMMENT ON VIEW dmarcsift.%I IS %L', v.relname, v.comment);
+		END IF;
+		FOREACH g IN ARRAY v.grants LOOP
+			EXECUTE g;
+		END LOOP;
+	END LOOP;
+	FOR c IN SELECT * FROM mig36_cols LOOP
+		EXECUTE format('COMMENT ON COLUMN dmarcsift.%I.%I IS %L', c.relname, c.attname,
+		               c.comment);
+	END LOOP;
+END
+$$;
