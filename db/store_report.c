@@ -698,8 +698,9 @@ int store_report_commit(struct store_tx *tx, enum store_outcome *how, struct err
 			goto out;
 	}
 
-	/* Rows that wait in the batch's table get their report's counts from
-	 * store_report_batch_flush; a report without rows keeps the zeros. */
+	/* A report whose rows wait in the batch's table had its counts written
+	 * with its row (add_deferred; the batch's end checks them, 0037); a
+	 * report without rows keeps the zeros. */
 	bool counted = tx->records == 0 || (!tx->copy.open && db_in_batch(tx->db));
 	if (!tx->copy.open && tx->rows.len > 0 &&
 	    open_copy(tx, db_in_batch(tx->db) ? copy_batch_sql : copy_sql, e) < 0)

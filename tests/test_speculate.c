@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A report of n records; `bump` adds to the first record's count, so two
@@ -318,6 +319,30 @@ static void test_new_among_duplicates(void **state)
 	                 34);
 }
 
+/* A batch's reports have their counts written with their rows: the
+ * batch's end finds them right and rewrites none (0037; before it, every
+ * moved report's row was written twice). The server's own statistics say
+ * so once the ingest's sessions have reported them (at their end). */
+static void test_counts_written_once(void **state)
+{
+	struct clifx *c = *state;
+	char dir[128];
+	make_dir(c, dir, sizeof dir, "once", 0, 30);
+	struct seen sn = {0};
+	expect_run(c, dir, 0, "30 reports (60 records) ingested, 0 duplicates, 0 quarantined", &sn);
+	assert_int_equal(reports_whole(c, 2), 30);
+	static const char stat[] = "SELECT n_tup_ins FROM pg_catalog.pg_stat_user_tables"
+	                           " WHERE relid = 'dmarcsift.reports'::regclass";
+	for (int i = 0; i < 100 && q_int(c->db, stat, 0, NULL) < 30; i++)
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	assert_int_equal(q_int(c->db, stat, 0, NULL), 30);
+	assert_int_equal(q_int(c->db,
+	                       "SELECT n_tup_upd FROM pg_catalog.pg_stat_user_tables"
+	                       " WHERE relid = 'dmarcsift.reports'::regclass",
+	                       0, NULL),
+	                 0);
+}
+
 /* What drain tells its caller, by outcome, for the same mix of new and
  * known bytes: the outcomes after the inputs stored again, not before. */
 static void test_drain_counts(void **state)
@@ -388,6 +413,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_new_among_duplicates, clifx_setup_migrated,
 	                                    clifx_teardown),
 	    cmocka_unit_test_setup_teardown(test_drain_counts, clifx_setup_migrated,
+	                                    clifx_teardown),
+	    cmocka_unit_test_setup_teardown(test_counts_written_once, clifx_setup_migrated,
 	                                    clifx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
