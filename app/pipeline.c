@@ -479,7 +479,7 @@ static void take_back(struct pipeline *p)
 static int send_batch(struct pipeline *p, const char **shas, struct err *e)
 {
 	struct db *db = p->db;
-	if (db_batch_send_open(db, e) != 0 ||
+	if (db_batch_send_open(db, e) != 0 || db_batch_chain_release(db, e) != 0 ||
 	    store_raw_finish_many_send(db, shas, p->n_batch_ok, "ok", e) != 0 ||
 	    store_report_batch_flush_send(db, e) != 0 || db_batch_send_commit(db, e) != 0)
 		return -1;
@@ -493,7 +493,8 @@ static int send_batch(struct pipeline *p, const char **shas, struct err *e)
 /* The batch's end on its one connection, waiting for it. */
 static int end_batch(struct pipeline *p, const char **shas, struct err *e)
 {
-	if (store_raw_finish_many(p->db, shas, p->n_batch_ok, "ok", e) != 0 ||
+	if (db_batch_chain_release(p->db, e) != 0 ||
+	    store_raw_finish_many(p->db, shas, p->n_batch_ok, "ok", e) != 0 ||
 	    store_report_batch_flush(p->db, e) != 0 || db_batch_commit(p->db, e) != 0)
 		return -1;
 	return 0;

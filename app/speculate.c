@@ -204,6 +204,8 @@ static int recover(struct pipeline *p, enum pipeline_outcome *cur, struct err *e
 		spec_forget(p);
 		return -1;
 	}
+	snprintf(sql, sizeof sql, "ds_s%" PRIu64, sp->in[i].seq);
+	db_batch_chain_cut(p->db, sql);
 	p->st = sp->in[i].st;
 	p->n_batch_ok = sp->in[i].n_batch_ok;
 	sp->redoing = true;
@@ -275,6 +277,8 @@ int spec_ingest(struct pipeline *p, const void *data, size_t len, const char *so
 	db_lazy_allow(p->db, seq);
 	sp->in_input = true;
 	int rc = db_lazy_send(p->db, sql, 0, NULL, NULL, NULL, NULL, e);
+	if (rc == 0)
+		db_batch_chain_note(p->db, sql + strlen("SAVEPOINT "));
 	if (rc == 0)
 		rc = pipeline_ingest_one(p, data, len, source, outcome, e);
 	sp->in_input = false;

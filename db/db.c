@@ -525,7 +525,30 @@ int db_batch_begin(struct db *db, struct err *e)
 	if (db_exec(db, "BEGIN", e) < 0)
 		return -1;
 	db->batch = true;
+	db->chain[0] = '\0';
 	return 0;
+}
+
+void db_batch_chain_note(struct db *db, const char *savepoint)
+{
+	if (db->batch && !db->chain[0])
+		snprintf(db->chain, sizeof db->chain, "%s", savepoint);
+}
+
+void db_batch_chain_cut(struct db *db, const char *savepoint)
+{
+	if (strcmp(db->chain, savepoint) == 0)
+		db->chain[0] = '\0';
+}
+
+int db_batch_chain_release(struct db *db, struct err *e)
+{
+	if (!db->batch || !db->chain[0])
+		return 0;
+	char sql[64];
+	snprintf(sql, sizeof sql, "RELEASE SAVEPOINT %s", db->chain);
+	db->chain[0] = '\0';
+	return db->sending ? db_batch_send(db, sql, 0, NULL, e) : db_exec(db, sql, e);
 }
 
 int db_batch_commit(struct db *db, struct err *e)

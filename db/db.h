@@ -81,6 +81,18 @@ int db_run_in_tx(struct db *db, const char *sql, int nparams, const char *const 
  * the whole batch: callers treat such failures as fatal already.
  */
 int db_batch_begin(struct db *db, struct err *e);
+/* Inputs stored ahead of their answers (app/speculate.c) nest a savepoint
+ * each, and every check of a row's visibility against the transaction
+ * walks the nesting. db_batch_chain_note names a savepoint opened in the
+ * batch (the first one named is the outermost), db_batch_chain_cut one
+ * that was rolled back to and released (the chain is gone when it is the
+ * outermost), and db_batch_chain_release releases the outermost, and with
+ * it every savepoint inside it, once no answer can undo them: before the
+ * batch's end moves its rows. Sent with the batch's end when it is being
+ * sent (db_batch_send_open). */
+void db_batch_chain_note(struct db *db, const char *savepoint);
+void db_batch_chain_cut(struct db *db, const char *savepoint);
+int db_batch_chain_release(struct db *db, struct err *e);
 int db_batch_commit(struct db *db, struct err *e); /* 0 with no batch open */
 void db_batch_rollback(struct db *db);             /* no batch open: nothing */
 bool db_in_batch(const struct db *db);

@@ -43,6 +43,9 @@ struct prepared {
 struct db {
 	PGconn *conn;
 	bool batch; /* db_batch_begin: db_begin and friends use a savepoint */
+	/* The outermost of the nested savepoints the open batch's inputs were
+	 * stored in ahead of their answers (db_batch_chain_*), "" for none. */
+	char chain[32];
 	/* db_batch_send_open .. db_batch_settle: statements queued in
 	 * pipeline mode (`nsent`), `sent` once the COMMIT went. */
 	bool sending, sent, failed, sent_bad;
