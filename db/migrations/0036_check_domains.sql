@@ -15,13 +15,16 @@
 -- reports are saved (definition, options, comments, privileges), dropped
 -- and made again as they were.
 
-CREATE DOMAIN dmarcsift.nonneg_count AS bigint CHECK (VALUE >= 0);
-CREATE DOMAIN dmarcsift.percent AS integer CHECK (VALUE >= 0 AND VALUE <= 100);
-CREATE DOMAIN dmarcsift.report_schema AS text CHECK (VALUE IN ('rfc7489', 'rfc9990'));
-CREATE DOMAIN dmarcsift.sha256_hex AS text CHECK (VALUE ~ '^[0-9a-f]{64}$');
-CREATE DOMAIN dmarcsift.raw_status AS text
-	CHECK (VALUE IN ('new', 'ok', 'quarantined', 'dsn', 'dismissed'));
-CREATE DOMAIN dmarcsift.raw_encoding AS text CHECK (VALUE IN ('zlib', 'identity'));
+-- The domains get their checks after the columns have their types: a
+-- column moved to a domain that has checks is rewritten whole (raw_messages
+-- with every raw byte), while adding a check to a domain in use only reads
+-- the rows to validate them.
+CREATE DOMAIN dmarcsift.nonneg_count AS bigint;
+CREATE DOMAIN dmarcsift.percent AS integer;
+CREATE DOMAIN dmarcsift.report_schema AS text;
+CREATE DOMAIN dmarcsift.sha256_hex AS text;
+CREATE DOMAIN dmarcsift.raw_status AS text;
+CREATE DOMAIN dmarcsift.raw_encoding AS text;
 
 CREATE TEMP TABLE mig36_views ON COMMIT DROP AS
 SELECT c.oid, c.relname, pg_catalog.pg_get_viewdef(c.oid) AS def, c.reloptions,
@@ -64,6 +67,17 @@ ALTER TABLE dmarcsift.raw_messages
 	ALTER status TYPE dmarcsift.raw_status,
 	ALTER size TYPE dmarcsift.nonneg_count,
 	ALTER encoding TYPE dmarcsift.raw_encoding;
+
+ALTER DOMAIN dmarcsift.nonneg_count ADD CONSTRAINT nonneg_count_check CHECK (VALUE >= 0);
+ALTER DOMAIN dmarcsift.percent ADD CONSTRAINT percent_check CHECK (VALUE >= 0 AND VALUE <= 100);
+ALTER DOMAIN dmarcsift.report_schema ADD CONSTRAINT report_schema_check
+	CHECK (VALUE IN ('rfc7489', 'rfc9990'));
+ALTER DOMAIN dmarcsift.sha256_hex ADD CONSTRAINT sha256_hex_check
+	CHECK (VALUE ~ '^[0-9a-f]{64}$');
+ALTER DOMAIN dmarcsift.raw_status ADD CONSTRAINT raw_status_check
+	CHECK (VALUE IN ('new', 'ok', 'quarantined', 'dsn', 'dismissed'));
+ALTER DOMAIN dmarcsift.raw_encoding ADD CONSTRAINT raw_encoding_check
+	CHECK (VALUE IN ('zlib', 'identity'));
 
 DO $$
 DECLARE
