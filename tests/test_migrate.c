@@ -468,15 +468,35 @@ static char *sqlstate_of(struct db *db, const char *sql)
 	return out;
 }
 
-/* The four views over reports, as a reader and a BI tool see them. */
+/* The views over reports: ours, and two of a BI schema (one over the other
+ * and over ours), as a reader and a BI tool see them. */
 static const char views_seen[] =
-    "SELECT string_agg(format('%s|%s|%s|%s|%s', c.relname, pg_get_viewdef(c.oid), c.reloptions,"
-    " obj_description(c.oid, 'pg_class'), (SELECT string_agg(format('%s %s', x.grantee::regrole,"
-    " x.privilege_type), ',' ORDER BY 1) FROM aclexplode(c.relacl) x)) || (SELECT string_agg("
-    "format('%s:%s', a.attname, col_description(c.oid, a.attnum)), ',' ORDER BY a.attnum)"
-    " FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), E'\\n' ORDER BY c.relname)"
-    " FROM pg_class c WHERE c.relnamespace = 'dmarcsift'::regnamespace"
-    " AND c.relname IN ('v_reports', 'v_records', 'v_daily', 'v_sources')";
+    "SELECT string_agg(format('%s.%s|%s|%s|%s|%s|%s', c.relnamespace::regnamespace, c.relname,"
+    " pg_get_viewdef(c.oid), c.reloptions, pg_get_userbyid(c.relowner),"
+    " obj_description(c.oid, 'pg_class'), (SELECT string_agg(format('%s %s',"
+    " x.grantee::regrole, x.privilege_type), ',' ORDER BY 1) FROM aclexplode(c.relacl) x))"
+    " || (SELECT string_agg(format('%s:%s:%s', a.attname, col_description(c.oid, a.attnum),"
+    " a.attacl), ',' ORDER BY a.attnum) FROM pg_attribute a"
+    " WHERE a.attrelid = c.oid AND a.attnum > 0), E'\\n'"
+    " ORDER BY c.relnamespace::regnamespace::text, c.relname)"
+    " FROM pg_class c WHERE (c.relnamespace = 'dmarcsift'::regnamespace"
+    " AND c.relname IN ('v_reports', 'v_records', 'v_daily', 'v_sources'))"
+    " OR c.relnamespace = 'bi'::regnamespace";
+
+/* An installation's own views over reports and over our views. */
+static const char bi_views[] =
+    "CREATE SCHEMA bi;"
+    "CREATE VIEW bi.small WITH (security_barrier = true) AS"
+    " SELECT report_id, records, schema FROM dmarcsift.reports WHERE policy_domain LIKE '%.%';"
+    "CREATE VIEW bi.both_ AS SELECT s.report_id, v.tenant, s.records"
+    " FROM bi.small s JOIN dmarcsift.v_reports v USING (report_id);"
+    "COMMENT ON VIEW bi.small IS 'the small ones';"
+    "COMMENT ON COLUMN bi.both_.tenant IS 'whose';"
+    "GRANT SELECT ON bi.both_ TO PUBLIC;"
+    "GRANT SELECT (report_id) ON bi.small TO PUBLIC;"
+    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ds_test_bi') THEN"
+    " CREATE ROLE ds_test_bi NOLOGIN; END IF; END $$;"
+    "ALTER VIEW bi.both_ OWNER TO ds_test_bi";
 
 /* 0036: the value checks of reports and raw_messages moved from table CHECK
  * constraints to domains refuse what they refused and allow what they
@@ -528,6 +548,7 @@ static void test_check_domains(void **state)
 	assert_int_equal(testdb_create(&ci), 0);
 	OK(db_connect(&db, ci, false, &e), e);
 	OK(migrate_apply_before(db, "0036_check_domains", NULL, &e), e);
+	OK(db_exec(db, bi_views, &e), e);
 	char *before = dbfx_q1(db, views_seen, 0, NULL);
 	assert_non_null(before);
 	/* Not rewritten: raw_messages holds every raw byte ever received. */

@@ -11,9 +11,10 @@
 -- per statement. The two-column check of reports (end_at >= begin_at) stays
 -- a table constraint.
 --
--- A column's type cannot change under a view, so the four views over
--- reports are saved (definition, options, comments, privileges), dropped
--- and made again as they were.
+-- A column's type cannot change under a view, so the views over the two
+-- tables (our four over reports, and any of an installation's own) are
+-- saved (definition, options, owner, comments, privileges), dropped and
+-- made again as they were.
 
 -- The domains get their checks after the columns have their types: a
 -- column moved to a domain that has checks is rewritten whole (raw_messages
@@ -26,27 +27,67 @@ CREATE DOMAIN dmarcsift.sha256_hex AS text;
 CREATE DOMAIN dmarcsift.raw_status AS text;
 CREATE DOMAIN dmarcsift.raw_encoding AS text;
 
+-- Every view over the two tables, ours and any a user made (a BI schema),
+-- and the views over those, with how deep each lies: dropped deepest first,
+-- made again shallowest first. A materialized view over them is left in
+-- place, and the ALTER TABLE below then fails naming it.
 CREATE TEMP TABLE mig36_views ON COMMIT DROP AS
-SELECT c.oid, c.relname, pg_catalog.pg_get_viewdef(c.oid) AS def, c.reloptions,
+WITH RECURSIVE dep(oid, depth) AS (
+	SELECT r.ev_class, 1
+	FROM pg_catalog.pg_depend d
+	JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+	WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass
+	  AND d.refclassid = 'pg_catalog.pg_class'::regclass
+	  AND d.refobjid IN ('dmarcsift.reports'::regclass, 'dmarcsift.raw_messages'::regclass)
+	  AND r.ev_class <> d.refobjid
+	UNION ALL
+	SELECT r.ev_class, dep.depth + 1
+	FROM dep
+	JOIN pg_catalog.pg_depend d ON d.refobjid = dep.oid
+	 AND d.classid = 'pg_catalog.pg_rewrite'::regclass
+	 AND d.refclassid = 'pg_catalog.pg_class'::regclass
+	JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+	WHERE r.ev_class <> dep.oid AND dep.depth < 32
+)
+SELECT c.oid, n.nspname, c.relname, max(dep.depth) AS depth,
+       pg_catalog.pg_get_viewdef(c.oid) AS def, c.reloptions,
+       pg_catalog.pg_get_userbyid(c.relowner) AS owner,
        pg_catalog.obj_description(c.oid, 'pg_class') AS comment,
-       ARRAY(SELECT format('GRANT %s ON dmarcsift.%I TO %s%s', x.privilege_type, c.relname,
+       ARRAY(SELECT format('GRANT %s ON %I.%I TO %s%s', x.privilege_type, n.nspname,
+                           c.relname,
                            CASE WHEN x.grantee = 0 THEN 'PUBLIC'
                                 ELSE quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
                            CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
              FROM pg_catalog.aclexplode(c.relacl) x
-             WHERE x.grantee <> c.relowner) AS grants
-FROM pg_catalog.pg_class c
-WHERE c.relnamespace = 'dmarcsift'::regnamespace
-  AND c.relname IN ('v_reports', 'v_records', 'v_daily', 'v_sources');
+             WHERE x.grantee <> c.relowner) ||
+       ARRAY(SELECT format('GRANT %s (%I) ON %I.%I TO %s%s', x.privilege_type, a.attname,
+                           n.nspname, c.relname,
+                           CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                ELSE quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
+                           CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+             FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) x
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND x.grantee <> c.relowner) AS grants
+FROM dep
+JOIN pg_catalog.pg_class c ON c.oid = dep.oid AND c.relkind = 'v'
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+GROUP BY c.oid, n.nspname;
 
 -- the column comments, one row each
 CREATE TEMP TABLE mig36_cols ON COMMIT DROP AS
-SELECT v.relname, a.attname, pg_catalog.col_description(v.oid, a.attnum) AS comment
+SELECT v.nspname, v.relname, a.attname, pg_catalog.col_description(v.oid, a.attnum) AS comment
 FROM mig36_views v
 JOIN pg_catalog.pg_attribute a ON a.attrelid = v.oid AND a.attnum > 0
 WHERE pg_catalog.col_description(v.oid, a.attnum) IS NOT NULL;
 
-DROP VIEW dmarcsift.v_reports, dmarcsift.v_records, dmarcsift.v_daily, dmarcsift.v_sources;
+DO $$
+DECLARE
+	v record;
+BEGIN
+	FOR v IN SELECT * FROM mig36_views ORDER BY depth DESC, nspname, relname LOOP
+		EXECUTE format('DROP VIEW %I.%I', v.nspname, v.relname);
+	END LOOP;
+END
+$$;
 
 ALTER TABLE dmarcsift.reports
 	DROP CONSTRAINT reports_records_check,
@@ -85,21 +126,23 @@ DECLARE
 	c record;
 	g text;
 BEGIN
-	-- v_sources and v_daily read no other view, nor do the other two
-	FOR v IN SELECT * FROM mig36_views ORDER BY relname LOOP
-		EXECUTE format('CREATE VIEW dmarcsift.%I%s AS %s', v.relname,
+	FOR v IN SELECT * FROM mig36_views ORDER BY depth, nspname, relname LOOP
+		EXECUTE format('CREATE VIEW %I.%I%s AS %s', v.nspname, v.relname,
 		               CASE WHEN v.reloptions IS NULL THEN ''
 		                    ELSE format(' WITH (%s)', array_to_string(v.reloptions, ', ')) END,
 		               v.def);
+		IF v.owner <> current_user THEN
+			EXECUTE format('ALTER VIEW %I.%I OWNER TO %I', v.nspname, v.relname, v.owner);
+		END IF;
 		IF v.comment IS NOT NULL THEN
-			EXECUTE format('COMMENT ON VIEW dmarcsift.%I IS %L', v.relname, v.comment);
+			EXECUTE format('COMMENT ON VIEW %I.%I IS %L', v.nspname, v.relname, v.comment);
 		END IF;
 		FOREACH g IN ARRAY v.grants LOOP
 			EXECUTE g;
 		END LOOP;
 	END LOOP;
 	FOR c IN SELECT * FROM mig36_cols LOOP
-		EXECUTE format('COMMENT ON COLUMN dmarcsift.%I.%I IS %L', c.relname, c.attname,
+		EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', c.nspname, c.relname, c.attname,
 		               c.comment);
 	END LOOP;
 END
