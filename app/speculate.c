@@ -180,6 +180,12 @@ int spec_dup(struct pipeline *p, const void *data, size_t len, const char *sourc
 	return sp->ndup > SPEC_MAX ? dup_resolve(p, sp->dup[0].seq, e) : 0;
 }
 
+/* The savepoint input `seq` is stored in (ds_s<n>). */
+static void savepoint_name(char *out, size_t n, uint64_t seq)
+{
+	snprintf(out, n, "ds_s%" PRIu64, seq);
+}
+
 /* The answers said no from input db_lazy_failed on: back to its savepoint,
  * and it and the inputs after it stored again, waiting for each answer.
  * `cur`: where the outcome of the input still at work goes. */
@@ -196,16 +202,14 @@ static int recover(struct pipeline *p, enum pipeline_outcome *cur, struct err *e
 		return err_stage(e, ERR_STAGE_STORE, ERR_INTERNAL,
 		                 "an input stored ahead failed, and it is not known which");
 	}
-	char sql[96];
-	snprintf(sql, sizeof sql,
-	         "ROLLBACK TO SAVEPOINT ds_s%" PRIu64 "; RELEASE SAVEPOINT ds_s%" PRIu64,
-	         sp->in[i].seq, sp->in[i].seq);
+	char name[32], sql[128];
+	savepoint_name(name, sizeof name, sp->in[i].seq);
+	snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT %s; RELEASE SAVEPOINT %s", name, name);
 	if (db_exec(p->db, sql, e) != 0) {
 		spec_forget(p);
 		return -1;
 	}
-	snprintf(sql, sizeof sql, "ds_s%" PRIu64, sp->in[i].seq);
-	db_batch_chain_cut(p->db, sql);
+	db_batch_chain_cut(p->db, name);
 	p->st = sp->in[i].st;
 	p->n_batch_ok = sp->in[i].n_batch_ok;
 	sp->redoing = true;
@@ -272,15 +276,16 @@ int spec_ingest(struct pipeline *p, const void *data, size_t len, const char *so
 	memcpy(in->data, data, len);
 	sp->ahead++;
 
-	char sql[48];
-	snprintf(sql, sizeof sql, "SAVEPOINT ds_s%" PRIu64, seq);
+	char name[32], sql[48];
+	savepoint_name(name, sizeof name, seq);
+	snprintf(sql, sizeof sql, "SAVEPOINT %s", name);
 	db_lazy_allow(p->db, seq);
 	sp->in_input = true;
 	int rc = db_lazy_send(p->db, sql, 0, NULL, NULL, NULL, NULL, e);
-	if (rc == 0)
-		db_batch_chain_note(p->db, sql + strlen("SAVEPOINT "));
-	if (rc == 0)
+	if (rc == 0) {
+		db_batch_chain_note(p->db, name);
 		rc = pipeline_ingest_one(p, data, len, source, outcome, e);
+	}
 	sp->in_input = false;
 	db_lazy_allow(p->db, 0);
 	if (db_lazy_failed(p->db))

@@ -53,20 +53,19 @@ SELECT c.oid, n.nspname, c.relname, max(dep.depth) AS depth,
        pg_catalog.pg_get_viewdef(c.oid) AS def, c.reloptions,
        pg_catalog.pg_get_userbyid(c.relowner) AS owner,
        pg_catalog.obj_description(c.oid, 'pg_class') AS comment,
-       ARRAY(SELECT format('GRANT %s ON %I.%I TO %s%s', x.privilege_type, n.nspname,
-                           c.relname,
+       -- the view's privileges, and its columns' (col NULL: the view's)
+       ARRAY(SELECT format('GRANT %s%s ON %I.%I TO %s%s', x.privilege_type,
+                           coalesce(' (' || quote_ident(x.col) || ')', ''), n.nspname, c.relname,
                            CASE WHEN x.grantee = 0 THEN 'PUBLIC'
                                 ELSE quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
                            CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
-             FROM pg_catalog.aclexplode(c.relacl) x
-             WHERE x.grantee <> c.relowner) ||
-       ARRAY(SELECT format('GRANT %s (%I) ON %I.%I TO %s%s', x.privilege_type, a.attname,
-                           n.nspname, c.relname,
-                           CASE WHEN x.grantee = 0 THEN 'PUBLIC'
-                                ELSE quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
-                           CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
-             FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) x
-             WHERE a.attrelid = c.oid AND a.attnum > 0 AND x.grantee <> c.relowner) AS grants
+             FROM (SELECT NULL::name AS col, t.grantee, t.privilege_type, t.is_grantable
+                   FROM pg_catalog.aclexplode(c.relacl) t
+                   UNION ALL
+                   SELECT a.attname, t.grantee, t.privilege_type, t.is_grantable
+                   FROM pg_catalog.pg_attribute a, pg_catalog.aclexplode(a.attacl) t
+                   WHERE a.attrelid = c.oid AND a.attnum > 0) x
+             WHERE x.grantee <> c.relowner) AS grants
 FROM dep
 JOIN pg_catalog.pg_class c ON c.oid = dep.oid AND c.relkind = 'v'
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
