@@ -2,8 +2,10 @@
  * flags: see db/flags.h. The statements live in db/sql/correlate_*.sql;
  * this file runs them in order inside one transaction:
  *   setup (scratch tables) -> params and provider orgs -> keys (full or
- *   from the dirty queue) -> groups (bounce side) -> match (aggregate
- *   side) -> flags (verdicts, upsert) -> status (resolve / reopen).
+ *   from the dirty queue) -> the kept states (0038): which are used, and a
+ *   pass of groups and match over the days before each new cut, written as
+ *   new states -> groups (bounce side) -> match (aggregate side) -> flags
+ *   (verdicts, upsert) -> status (resolve / reopen).
  * The scratch tables are ANALYZEd between steps: they are created in the
  * transaction, so the planner would otherwise guess their sizes.
  */
@@ -51,7 +53,7 @@ static int run_cmd(struct db *db, const char *sql, const char *what, struct err 
 
 static int analyze(struct db *db, const char *table, struct err *e)
 {
-	char sql[64];
+	char sql[128];
 	snprintf(sql, sizeof sql, "ANALYZE pg_temp.%s", table);
 	return db_exec(db, sql, e);
 }
@@ -70,12 +72,12 @@ static int put_params(struct db *db, const struct flags_params *p, struct err *e
 	char part[16], parts[16];
 	snprintf(part, sizeof part, "%d", p->parts > 1 ? p->part : 0);
 	snprintf(parts, sizeof parts, "%d", p->parts > 1 ? p->parts : 1);
-	const char *v[9] = {fb,       pa,       mm,   rs,   p->tenant ? tid : NULL,
-	                    p->since, p->until, part, parts};
+	const char *v[10] = {fb,       pa,       mm,   rs,    p->tenant ? tid : NULL,
+	                     p->since, p->until, part, parts, p->full ? "true" : "false"};
 	PGresult *res = db_query(db,
 	                         "INSERT INTO pg_temp.corr_params VALUES ($1, $2, $3, $4::interval,"
-	                         " $5, $6::date, $7::date, $8::integer, $9::integer)",
-	                         9, v);
+	                         " $5, $6::date, $7::date, $8::integer, $9::integer, $10::boolean)",
+	                         10, v);
 	if (db_check(db, &res, PGRES_COMMAND_OK, "correlation settings", e) < 0)
 		return -1;
 	PQclear(res);
@@ -119,6 +121,36 @@ void flags_stats_free(struct flags_stats *st)
 	}
 }
 
+/* The bounce side and the aggregate side of corr_keys' groups as they stand
+ * (corr_grp, corr_match): the days [lo, hi) of each, with its kept state. */
+static int groups_and_match(struct db *db, struct err *e)
+{
+	/* corr_grp's keys alone: its jsonb maps and samples are only carried */
+	if (run_cmd(db, db_sql("correlate_groups"), "grouping rejects", e) < 0 ||
+	    analyze(db, "corr_grp (gid, tenant_id, provider, domain, ip_key, ip, org, st_used)",
+	            e) < 0 ||
+	    run_cmd(db, db_sql("correlate_match"), "matching aggregate data", e) < 0)
+		return -1;
+	/* the group numbers alone: statistics of the jsonb column cost more
+	 * than the statements they would plan */
+	return analyze(db, "corr_match (gid)", e);
+}
+
+/* The kept states: which groups use theirs, and new ones written (a pass
+ * of groups and match over the days before each new cut) where there is
+ * none or it lags. Leaves corr_keys set for the run proper. */
+static int states(struct db *db, struct err *e)
+{
+	uint64_t n = 0;
+	if (run_counts(db, db_sql("correlate_state_plan"), "planning kept states", &n, 1, e) < 0)
+		return -1;
+	if (n > 0 && (groups_and_match(db, e) < 0 ||
+	              run_cmd(db, db_sql("correlate_state_write"), "keeping states", e) < 0 ||
+	              db_exec(db, "DROP TABLE pg_temp.corr_grp, pg_temp.corr_match", e) < 0))
+		return -1;
+	return run_cmd(db, db_sql("correlate_state_ready"), "reading kept states", e);
+}
+
 static int lock_share(struct db *db, const struct flags_params *p, struct err *e)
 {
 	char part[16];
@@ -151,12 +183,7 @@ int flags_recompute(struct db *db, const struct flags_params *p, struct flags_st
 	            "finding what changed", e) < 0 ||
 	    analyze(db, "corr_keys", e) < 0)
 		goto out;
-	if (run_cmd(db, db_sql("correlate_groups"), "grouping rejects", e) < 0 ||
-	    analyze(db, "corr_grp", e) < 0 ||
-	    run_cmd(db, db_sql("correlate_match"), "matching aggregate data", e) < 0 ||
-	    /* the group numbers alone: statistics of the jsonb column cost
-	     * more than the statements they would plan */
-	    analyze(db, "corr_match (gid)", e) < 0 ||
+	if (states(db, e) < 0 || groups_and_match(db, e) < 0 ||
 	    run_cmd(db, db_sql("correlate_agg"), "summing aggregate data", e) < 0 ||
 	    run_cmd(db, db_sql("correlate_agg_index"), "indexing aggregate sums", e) < 0 ||
 	    analyze(db, "corr_agg", e) < 0)

@@ -517,6 +517,45 @@ static void late_report_inside_episode(void **state)
  * reports arriving late and late days of bounces (two and seven days late);
  * after every day's incremental run, a full run over the same data must
  * change no flag. */
+/* One day of incremental/data.sql's story: the day's reports and bounce
+ * events, with the late copies and late logs of days 8, 11 and 12. */
+static void add_day(struct db *d, int day, long *next)
+{
+	char q[512];
+	/* reports: every provider, but Apple's and GMX's every other day */
+	snprintf(q, sizeof q, "SELECT public.inc_day_reports(%d, 'r', '{%s}')", day,
+	         day % 2 ? "0,1,2,5" : "0,1,2,3,4,5");
+	q_exec(d->conn, q);
+	/* bounces: inc1 every day but 4 and 7; inc2 on days 0-2 and 10-13
+	 * (eight quiet days: its flags resolve, then reopen) */
+	if (day != 4 && day != 7) {
+		snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, %d)", *next,
+		         *next + 149, day);
+		q_exec(d->conn, q);
+		*next += 150;
+	}
+	if (day <= 2 || day >= 10) {
+		snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 2, %d)", *next,
+		         *next + 79, day);
+		q_exec(d->conn, q);
+		*next += 80;
+	}
+	if (day == 8) /* a second report of day 3 from every provider, late */
+		q_exec(d->conn, "SELECT public.inc_day_reports(3, 'late', '{0,1,2,3,4,5}')");
+	if (day == 11) { /* a log of day 9 read two days late */
+		snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, 9)", *next,
+		         *next + 59);
+		q_exec(d->conn, q);
+		*next += 60;
+	}
+	if (day == 12) { /* a log of day 5 read seven days late */
+		snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, 5)", *next,
+		         *next + 29);
+		q_exec(d->conn, q);
+		*next += 30;
+	}
+}
+
 static void incremental_equals_full(void **state)
 {
 	struct db *d = *state;
@@ -527,46 +566,30 @@ static void incremental_equals_full(void **state)
 	free(sql);
 	long next = 1;
 	for (int day = 0; day < 14; day++) {
-		char q[512];
-		/* reports: every provider, but Apple's and GMX's every other day */
-		snprintf(q, sizeof q, "SELECT public.inc_day_reports(%d, 'r', '{%s}')", day,
-		         day % 2 ? "0,1,2,5" : "0,1,2,3,4,5");
-		q_exec(d->conn, q);
-		/* bounces: inc1 every day but 4 and 7; inc2 on days 0-2 and 10-13
-		 * (eight quiet days: its flags resolve, then reopen) */
-		if (day != 4 && day != 7) {
-			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, %d)",
-			         next, next + 149, day);
-			q_exec(d->conn, q);
-			next += 150;
-		}
-		if (day <= 2 || day >= 10) {
-			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 2, %d)",
-			         next, next + 79, day);
-			q_exec(d->conn, q);
-			next += 80;
-		}
-		if (day == 8) /* a second report of day 3 from every provider, late */
-			q_exec(d->conn,
-			       "SELECT public.inc_day_reports(3, 'late', '{0,1,2,3,4,5}')");
-		if (day == 11) { /* a log of day 9 read two days late */
-			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, 9)", next,
-			         next + 59);
-			q_exec(d->conn, q);
-			next += 60;
-		}
-		if (day == 12) { /* a log of day 5 read seven days late */
-			snprintf(q, sizeof q, "SELECT public.inc_day_bounces(%ld, %ld, 1, 5)", next,
-			         next + 29);
-			q_exec(d->conn, q);
-			next += 30;
-		}
+		add_day(d, day, &next);
 		free(correlate(d, false));
-		char *out = correlate(d, true);
-		if (!strstr(out, " 0 new flags, 0 changed, 0 resolved"))
-			fail_msg("day %d: a full run after the incremental one changed flags: %s",
-			         day, out);
-		free(out);
+		/* The incremental run read kept states (0038) where it could,
+		 * those the previous incremental run left: the full runs below
+		 * write their own, so the incremental ones are set aside and
+		 * put back. A full run with states, then one summing every
+		 * group from its rows alone, must both find nothing to change. */
+		q_exec(d->conn, "CREATE TABLE public.kept AS SELECT * FROM dmarcsift.flag_state");
+		if (day >= 3 && q_int(d->conn, "SELECT count(*) FROM public.kept", 0, NULL) == 0)
+			fail_msg("day %d: the incremental run left no states", day);
+		for (int pass = 0; pass < 2; pass++) {
+			if (pass == 1)
+				setenv("PGOPTIONS", "-c dmarcsift.correlate_states=off", 1);
+			char *out = correlate(d, true);
+			unsetenv("PGOPTIONS");
+			if (!strstr(out, " 0 new flags, 0 changed, 0 resolved"))
+				fail_msg("day %d: a full run%s after the incremental one changed "
+				         "flags: %s",
+				         day, pass ? " without states" : "", out);
+			free(out);
+		}
+		q_exec(d->conn, "DELETE FROM dmarcsift.flag_state;"
+		                " INSERT INTO dmarcsift.flag_state SELECT * FROM public.kept;"
+		                " DROP TABLE public.kept");
 	}
 	/* the data made every kind of flag the scenario needs */
 	assert_true(q_int(d->conn, "SELECT count(*) FROM dmarcsift.flags", 0, NULL) >= 40);
@@ -574,6 +597,64 @@ static void incremental_equals_full(void **state)
 	                  0, NULL) > 0);
 	assert_true(q_int(d->conn, "SELECT count(DISTINCT kind) FROM dmarcsift.flags", 0, NULL) >=
 	            3);
+}
+
+/* Kept states (0038) go with the rows they summed: a deleted report, and
+ * deleted bounces, take the states of their tenant's groups that include
+ * them, and nothing queues those days, so the next incremental run must sum
+ * those groups from their rows again. */
+static void states_follow_deletes(void **state)
+{
+	struct db *d = *state;
+	const char *mig[] = {"db", "migrate", "--db", d->conn, NULL};
+	ok(run_bin(mig, NULL, NULL), "db migrate");
+	char *sql = slurp(CDIR "incremental/data.sql", NULL);
+	q_exec(d->conn, sql);
+	free(sql);
+	long next = 1;
+	for (int day = 0; day < 7; day++) {
+		add_day(d, day, &next);
+		free(correlate(d, false));
+	}
+	const char *after_day1 = "SELECT count(*) FROM dmarcsift.flag_state"
+	                         " WHERE tenant_id = $1::int AND cut > '2026-09-02'";
+	const char *t1[1] = {"1"}, *t2[1] = {"2"};
+	assert_true(q_int(d->conn, after_day1, 1, t1) > 0);
+	long other = q_int(d->conn, after_day1, 1, t2);
+	/* Google's report of day 1 about d1.inc1.example */
+	q_exec(d->conn, "DELETE FROM dmarcsift.reports"
+	                " WHERE tenant_id = 1 AND report_id = 'r-d1.inc1.example-0-1'");
+	assert_int_equal(q_int(d->conn, after_day1, 1, t1), 0);
+	assert_int_equal(q_int(d->conn, after_day1, 1, t2), other);
+
+	/* the flags the next incremental run writes are what a full run over
+	 * the same rows gives */
+	add_day(d, 7, &next);
+	free(correlate(d, false));
+	q_exec(d->conn, "CREATE TABLE public.inc AS SELECT * FROM dmarcsift.flags"
+	                " WHERE updated_at = (SELECT max(updated_at) FROM dmarcsift.flags)");
+	assert_true(q_int(d->conn, "SELECT count(*) FROM public.inc", 0, NULL) > 0);
+	free(correlate(d, true));
+	assert_int_equal(q_int(d->conn,
+	                       "SELECT count(*) FROM public.inc i JOIN dmarcsift.flags f USING"
+	                       " (tenant_id, id) WHERE (i.kind, i.confidence, i.cause, i.rejects,"
+	                       " i.dmarc_messages, i.evidence) IS DISTINCT FROM (f.kind,"
+	                       " f.confidence, f.cause, f.rejects, f.dmarc_messages, f.evidence)",
+	                       0, NULL),
+	                 0);
+
+	/* bounces of day 0 deleted: their day rows go, and the states of the
+	 * groups that had one */
+	q_exec(d->conn, "CREATE TABLE public.day0 AS SELECT DISTINCT tenant_id, provider, domain,"
+	                " ip_key FROM dmarcsift.bounce_days WHERE day = '2026-09-01'");
+	const char *kept0 = "SELECT count(*) FROM dmarcsift.flag_state s JOIN public.day0 z"
+	                    " USING (tenant_id, provider, domain, ip_key)";
+	assert_true(q_int(d->conn, kept0, 0, NULL) > 0);
+	long all = q_int(d->conn, "SELECT count(*) FROM dmarcsift.flag_state", 0, NULL);
+	q_exec(d->conn, "DELETE FROM dmarcsift.bounces WHERE at < '2026-09-02'");
+	assert_int_equal(q_int(d->conn, kept0, 0, NULL), 0);
+	assert_true(q_int(d->conn, "SELECT count(*) FROM dmarcsift.flag_state", 0, NULL) > 0);
+	assert_true(q_int(d->conn, "SELECT count(*) FROM dmarcsift.flag_state", 0, NULL) < all);
 }
 
 /* `flags`: JSON Lines with exactly the v_flags columns; text with advice. */
@@ -877,6 +958,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(rerun_extend_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(late_report_inside_episode, setup, teardown),
 	    cmocka_unit_test_setup_teardown(incremental_equals_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(states_follow_deletes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flags_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notify_new_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(notify_new_escalations, setup, teardown),

@@ -78,17 +78,18 @@ WITH p AS (
 		           AS rk
 		FROM pg_temp.corr_match m
 		JOIN pg_temp.corr_grp g ON g.gid = m.gid AND g.ip_key = ''
+		WHERE m.source_ip IS NOT NULL
 		GROUP BY m.gid, m.source_ip
 	) z
 	WHERE rk <= 5 AND fails > 0 AND msgs > 0
 	GROUP BY gid
 ), rep AS (
-	-- the report identities used (the first ten by time)
+	-- the report identities used (the first ten by time), unless a kept
+	-- state has them already (corr_match.items)
+	SELECT gid, items FROM pg_temp.corr_match WHERE items IS NOT NULL
+	UNION ALL
 	SELECT gid,
-	       jsonb_agg(jsonb_build_object(
-	           'org_name', org_name, 'report_id', report_id, 'policy_domain', policy_domain,
-	           'begin', to_char(begin_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-	           'end', to_char(end_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+	       jsonb_agg(dmarcsift.report_item(org_name, report_id, policy_domain, begin_at, end_at)
 	           ORDER BY rk) FILTER (WHERE rk <= 10) AS items
 	FROM (
 		SELECT x.*, r.org_name, r.report_id, r.policy_domain, r.begin_at, r.end_at,
@@ -102,7 +103,9 @@ WITH p AS (
 				       rank() OVER (PARTITION BY gid ORDER BY begin_at) AS pre
 				FROM (SELECT DISTINCT m.gid, g.tenant_id, m.report_pk, m.begin_at
 				      FROM pg_temp.corr_match m
-				      JOIN pg_temp.corr_grp g ON g.gid = m.gid) y
+				      JOIN pg_temp.corr_grp g ON g.gid = m.gid
+				      JOIN pg_temp.corr_agg a ON a.gid = m.gid AND NOT a.has_items
+				      WHERE m.report_pk IS NOT NULL) y
 			) w WHERE pre <= 10
 		) x
 		JOIN dmarcsift.reports r ON r.tenant_id = x.tenant_id AND r.id = x.report_pk

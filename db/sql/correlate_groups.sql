@@ -20,17 +20,38 @@
 --
 -- Everything is keyed by the group's number (corr_keys.gid), the group's
 -- key columns are joined back at the end.
+--
+-- A pass reads each group's day rows in [corr_keys.lo, hi) and, where
+-- corr_keys.pseudo, its kept state (dmarcsift.flag_state, 0038) as one day
+-- row before them that sums the episode up to lo (its breaks before that
+-- episode added to the count). When the episode still includes that row,
+-- st_used: the aggregate side then reads only reports beginning from lo
+-- (cut_at) besides the state's sums. A state pass (hi finite: the new cut)
+-- takes the reports beginning before hi, since the episode goes on after it.
 CREATE TEMP TABLE corr_grp ON COMMIT DROP AS
 WITH d0 AS (
-	SELECT k.gid, d.day, d.rejects, d.first_at, d.last_at, d.sending_ip, d.org, d.auth_texts,
-	       d.text_dkim, d.text_spf, d.text_dmarc, d.classes, d.codes, d.ip_sources,
-	       d.listed_on, d.listed_asset, d.samples,
+	SELECT k.gid, d.*,
 	       -- the day an episode begins on (not the first one)
 	       CASE WHEN d.first_at - lag(d.last_at) OVER w >= p.resolve THEN d.day END AS brk
 	FROM pg_temp.corr_keys k
 	CROSS JOIN pg_temp.corr_params p
-	JOIN dmarcsift.bounce_days d ON d.tenant_id = k.tenant_id AND d.provider = k.provider
-	 AND d.domain = k.domain AND d.ip_key = k.ip_key
+	CROSS JOIN LATERAL (
+		-- the kept state first (one row for the days before lo), then the
+		-- day rows in [lo, hi)
+		SELECT true AS st, s.cut - 1 AS day, s.rejects, s.first_at, s.last_at, s.sending_ip,
+		       s.org, s.auth_texts, s.text_dkim, s.text_spf, s.text_dmarc, s.classes, s.codes,
+		       s.ip_sources, s.listed_on, s.listed_asset, s.samples
+		FROM dmarcsift.flag_state s
+		WHERE k.pseudo AND s.tenant_id = k.tenant_id AND s.provider = k.provider
+		  AND s.domain = k.domain AND s.ip_key = k.ip_key
+		UNION ALL
+		SELECT false, d.day, d.rejects, d.first_at, d.last_at, d.sending_ip, d.org, d.auth_texts,
+		       d.text_dkim, d.text_spf, d.text_dmarc, d.classes, d.codes, d.ip_sources,
+		       d.listed_on, d.listed_asset, d.samples
+		FROM dmarcsift.bounce_days d
+		WHERE d.tenant_id = k.tenant_id AND d.provider = k.provider AND d.domain = k.domain
+		  AND d.ip_key = k.ip_key AND d.day >= k.lo AND d.day < k.hi
+	) d
 	WINDOW w AS (PARTITION BY k.gid ORDER BY d.day)
 ), ev AS (
 	-- the days of the last episode, with the number of breaks before it
@@ -45,7 +66,8 @@ WITH d0 AS (
 	       max(org) AS org,
 	       min(first_at) AS first_seen, max(last_at) AS last_seen,
 	       sum(rejects)::bigint AS rejects,
-	       max(last_ep) + 1 AS episodes,
+	       max(last_ep) + 1 AS episodes, -- the state's own breaks added below
+	       bool_or(st) AS st_used,
 	       sum(auth_texts)::bigint AS auth_texts,
 	       bool_or(text_dkim) AS text_dkim,
 	       bool_or(text_spf) AS text_spf,
@@ -72,21 +94,28 @@ WITH d0 AS (
 	       (array_agg(k ORDER BY n DESC, k) FILTER (WHERE what = 'ip_source'))[1] AS ip_source,
 	       jsonb_object_agg(k, n) FILTER (WHERE what = 'class') AS classes,
 	       jsonb_object_agg(k, n) FILTER (WHERE what = 'code' AND k <> '') AS codes,
-	       jsonb_object_agg(k, n) FILTER (WHERE what = 'ip_source') AS ip_sources
+	       jsonb_object_agg(k, n) FILTER (WHERE what = 'ip_source') AS ip_sources,
+	       -- the whole maps, for a state to keep (correlate_state_write.sql)
+	       jsonb_object_agg(k, n) FILTER (WHERE what = 'code') AS codes_all,
+	       jsonb_object_agg(k, n) FILTER (WHERE what = 'listed_on') AS listed_ons,
+	       jsonb_object_agg(k, n) FILTER (WHERE what = 'listed_asset') AS listed_assets
 	FROM cnt
 	GROUP BY gid
 ), samples AS (
 	SELECT gid,
 	       jsonb_agg(s - 'k_at' - 'k_id' ORDER BY (s ->> 'k_at')::numeric DESC,
-	                 (s ->> 'k_id')::bigint DESC) AS samples
+	                 (s ->> 'k_id')::bigint DESC) AS samples,
+	       jsonb_agg(s ORDER BY (s ->> 'k_at')::numeric DESC, (s ->> 'k_id')::bigint DESC)
+	           AS samples_k
 	FROM (
 		SELECT s.*, row_number() OVER (PARTITION BY gid
 		                               ORDER BY (s ->> 'k_at')::numeric DESC,
 		                                        (s ->> 'k_id')::bigint DESC) AS rk
 		FROM (
-			SELECT DISTINCT ON (ev.gid, coalesce(x.s ->> 'text', '')) ev.gid, x.s
+			-- texts compared byte by byte: only equal ones matter here
+			SELECT DISTINCT ON (ev.gid, coalesce(x.s ->> 'text', '') COLLATE "C") ev.gid, x.s
 			FROM ev, jsonb_array_elements(ev.samples) x(s)
-			ORDER BY ev.gid, coalesce(x.s ->> 'text', ''), (x.s ->> 'k_at')::numeric DESC,
+			ORDER BY ev.gid, coalesce(x.s ->> 'text', '') COLLATE "C", (x.s ->> 'k_at')::numeric DESC,
 			         (x.s ->> 'k_id')::bigint DESC
 		) s
 	) z
@@ -94,15 +123,25 @@ WITH d0 AS (
 	GROUP BY gid
 )
 SELECT k.tenant_id, k.provider, k.domain, k.ip_key, b.gid, b.ip, coalesce(b.org, k.domain) AS org,
-       b.first_seen, b.last_seen, b.rejects, b.episodes, b.auth_texts, b.text_dkim, b.text_spf,
-       b.text_dmarc, c.other_class, c.top_class, c.top_code, c.listed_on, c.listed_asset, c.ip_source,
+       b.org AS org_raw, b.first_seen, b.last_seen, b.rejects, b.episodes + k.breaks AS episodes,
+       b.auth_texts, b.text_dkim, b.text_spf, b.text_dmarc, c.other_class, c.top_class, c.top_code,
+       c.listed_on, c.listed_asset, c.ip_source,
        (b.first_seen AT TIME ZONE 'UTC')::date - 1 AS win_from_day,
-       (b.last_seen AT TIME ZONE 'UTC')::date + 2 AS win_to_day,
+       w.to_day AS win_to_day,
        ((b.first_seen AT TIME ZONE 'UTC')::date - 1)::timestamp AT TIME ZONE 'UTC' AS win_from,
-       ((b.last_seen AT TIME ZONE 'UTC')::date + 2)::timestamp AT TIME ZONE 'UTC' AS win_to,
-       c.classes, c.codes, c.ip_sources, s.samples,
+       w.to_day::timestamp AT TIME ZONE 'UTC' AS win_to,
+       -- the kept state is part of the episode: the aggregate rows of
+       -- reports beginning before lo are in it, and only later ones are read
+       b.st_used, CASE WHEN b.st_used THEN k.lo::timestamp AT TIME ZONE 'UTC' END AS cut_at,
+       c.classes, c.codes, c.ip_sources, c.codes_all, c.listed_ons, c.listed_assets, s.samples,
+       s.samples_k,
        ARRAY(SELECT o.org FROM pg_temp.corr_orgs o WHERE o.provider = k.provider) AS orgs
 FROM base b
 JOIN pg_temp.corr_keys k USING (gid)
+-- a state pass (hi finite) reads the reports beginning before its cut: the
+-- episode goes on after it (the cut lies two days before its newest day)
+CROSS JOIN LATERAL (
+	SELECT CASE WHEN k.hi = 'infinity' THEN (b.last_seen AT TIME ZONE 'UTC')::date + 2
+	            ELSE k.hi END AS to_day) w
 LEFT JOIN counts c USING (gid)
 LEFT JOIN samples s USING (gid);

@@ -19,6 +19,9 @@ WITH p AS (
 ), t AS (
 	INSERT INTO pg_temp.corr_tenants SELECT DISTINCT tenant_id FROM d
 	ON CONFLICT DO NOTHING
+), q AS (
+	INSERT INTO pg_temp.corr_days SELECT DISTINCT tenant_id, day FROM d
+	ON CONFLICT DO NOTHING
 )
 INSERT INTO pg_temp.corr_keys (tenant_id, provider, domain, ip_key)
 SELECT b.tenant_id, b.provider, b.domain, b.ip_key

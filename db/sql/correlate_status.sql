@@ -10,6 +10,9 @@ WITH c AS (
 ), n AS (
 	SELECT f.tenant_id, f.id,
 	       CASE WHEN c.clock - f.last_seen >= p.resolve THEN 'resolved'
+	            -- open and reopened were set with the episodes now in the
+	            -- evidence (correlate_flags.sql): read it only for the others
+	            WHEN f.status <> 'resolved' THEN f.status
 	            WHEN coalesce((f.evidence ->> 'episodes')::integer, 1) > 1 THEN 'reopened'
 	            ELSE 'open' END AS st
 	FROM dmarcsift.flags f
